@@ -15,7 +15,9 @@
 //! runs in the Lambda, in the CLI and in tests on evidence files.
 
 pub mod cli;
+pub mod diagnose;
 pub mod policy;
+pub mod render;
 
 #[cfg(feature = "lambda")]
 pub mod aws;

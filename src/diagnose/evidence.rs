@@ -1,0 +1,259 @@
+//! The evidence: everything gathered about one failed restore, as plain serde data.
+//!
+//! The Lambda writes it (and logs it); `restore-doctor diagnose --evidence` reads it, so
+//! any alert can be reproduced offline. Policy documents are kept as raw JSON here and
+//! parsed only during diagnosis: a malformed document must not make the whole evidence
+//! unreadable, it becomes an "unverified" finding instead.
+//!
+//! Format version [`SCHEMA_VERSION`]; the JSON Schema is `schema/evidence.schema.json`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the evidence format written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything known about one failed restore. Only `trigger` is required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    #[serde(default = "default_schema_version")]
+    pub schema_version: u32,
+    /// The EventBridge event that started it all, verbatim.
+    pub trigger: serde_json::Value,
+    /// Account and Region the restore ran in (from the event when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// backup:DescribeRestoreJob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_job: Option<RestoreJob>,
+    /// backup:GetRestoreJobMetadata (the metadata the restore was started with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_metadata: Option<BTreeMap<String, String>>,
+    /// backup:DescribeRecoveryPoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<RecoveryPoint>,
+    /// The `DecodedMessage` of sts:DecodeAuthorizationMessage, parsed from its JSON string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_message: Option<serde_json::Value>,
+    /// The role AWS Backup assumed for the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_role: Option<Principal>,
+    /// The identity that called StartRestoreJob, when the failure is the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Principal>,
+    /// Instance profiles named in the restore metadata (EC2), with their roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_profiles: Vec<InstanceProfile>,
+    /// backup:GetBackupVaultAccessPolicy of the recovery point's vault. `None` with no gap
+    /// recorded means the vault has no access policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_access_policy: Option<VaultPolicy>,
+    /// kms:GetKeyPolicy (policy name `default`) of every key involved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_policies: Vec<KeyPolicy>,
+    /// Service control policies, one entry per level of the organization (root, OUs,
+    /// account). `None` means not collected: the SCP layer is then reported unverified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_control_policies: Option<Vec<OrgLevelDocs>>,
+    /// What could not be collected, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
+}
+
+fn default_schema_version() -> u32 {
+    SCHEMA_VERSION
+}
+
+/// The fields of backup:DescribeRestoreJob that the diagnosis uses (camelCase).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreJob {
+    pub restore_job_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_vault_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_resource_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_resource_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_date: Option<String>,
+}
+
+/// The fields of backup:DescribeRecoveryPoint that the diagnosis uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPoint {
+    pub recovery_point_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_vault_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_vault_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// The KMS key the backup is encrypted with (vault key for fully managed types).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_encrypted: Option<bool>,
+    /// `AWS_OWNED_KMS_KEY` or `CUSTOMER_MANAGED_KMS_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_type: Option<String>,
+}
+
+/// An IAM principal (the restore role or the caller) with every policy that applies to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Principal {
+    /// The IAM ARN (`arn:aws:iam::111122223333:role/path/Name`, or a user ARN). For
+    /// an assumed-role caller, the role's ARN; the session ARN goes to `session_arn`.
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_arn: Option<String>,
+    /// Inline and managed identity policies.
+    #[serde(default)]
+    pub policies: Vec<PolicyDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_boundary: Option<PolicyDoc>,
+    /// The role's trust policy (AssumeRolePolicyDocument), URL-decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<serde_json::Value>,
+    /// Tags on the principal (also the `aws:PrincipalTag/*` context keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Where an identity policy comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PolicyKind {
+    Inline,
+    Managed,
+    AwsManaged,
+    PermissionBoundary,
+}
+
+/// One policy document with its name (inline) or ARN (managed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyDoc {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    pub kind: PolicyKind,
+    /// The policy JSON, already URL-decoded and parsed as JSON (not yet validated as IAM).
+    pub document: serde_json::Value,
+}
+
+/// iam:GetInstanceProfile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceProfile {
+    pub arn: String,
+    pub name: String,
+    #[serde(default)]
+    pub role_arns: Vec<String>,
+}
+
+/// The vault access policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultPolicy {
+    pub backup_vault_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_vault_arn: Option<String>,
+    pub document: serde_json::Value,
+}
+
+/// A KMS key policy and the key it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPolicy {
+    pub key_arn: String,
+    pub document: serde_json::Value,
+}
+
+/// SCPs at one organization level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgLevelDocs {
+    pub org_identifier: String,
+    pub policies: Vec<PolicyDoc>,
+}
+
+/// Something that could not be collected. `part` says which part of the evidence is
+/// missing so the diagnosis can say exactly what it could not verify.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gap {
+    pub part: EvidencePart,
+    /// The call that failed, e.g. `kms:GetKeyPolicy arn:aws:kms:...:key/...`.
+    pub call: String,
+    /// The error, e.g. `AccessDeniedException: User ... is not authorized ...`.
+    pub error: String,
+}
+
+/// The parts of the evidence a gap can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EvidencePart {
+    RestoreJob,
+    RestoreMetadata,
+    RecoveryPoint,
+    DecodedMessage,
+    RestoreRole,
+    Caller,
+    InstanceProfile,
+    VaultAccessPolicy,
+    KeyPolicy,
+    ServiceControlPolicies,
+    Other,
+}
+
+impl Evidence {
+    /// Reads evidence from JSON text, with a message that says where it is malformed.
+    pub fn from_json(text: &str) -> Result<Self, EvidenceError> {
+        let evidence: Evidence =
+            serde_json::from_str(text).map_err(|e| EvidenceError::Malformed {
+                line: e.line(),
+                column: e.column(),
+                reason: e.to_string(),
+            })?;
+        if evidence.schema_version > SCHEMA_VERSION {
+            return Err(EvidenceError::NewerVersion(evidence.schema_version));
+        }
+        Ok(evidence)
+    }
+}
+
+/// Evidence that cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence is not valid at line {line}, column {column}: {reason}")]
+    Malformed {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    #[error("evidence has schemaVersion {0}, newer than this build understands ({SCHEMA_VERSION})")]
+    NewerVersion(u32),
+}

@@ -1,0 +1,262 @@
+//! The diagnosis report: the one structure that the CLI prints as JSON, the Lambda
+//! publishes (SNS `sqs`/`lambda` deliveries) and the renderers turn into text.
+//!
+//! Format version [`REPORT_SCHEMA_VERSION`]; the JSON Schema is `schema/report.schema.json`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{Layer, StatementRef};
+
+/// Version of the report format written by this build.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of diagnosing one failed restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema_version: u32,
+    /// The restore in question, as far as it is known.
+    pub restore: RestoreSummary,
+    /// The failure message and what it decoded to.
+    pub failure: Failure,
+    /// The primary cause, for filtering and for the one-line summary.
+    pub cause: Cause,
+    /// The cause in one sentence an on-call engineer reads first.
+    pub summary: String,
+    /// Every missing permission and every blocker, most important first.
+    pub missing: Vec<Finding>,
+    /// What could not be verified, and why. Never read these as "fine".
+    pub unverified: Vec<Unverified>,
+    /// The least-privilege patch for the restore role (and caller), or `None` when
+    /// nothing a role patch can fix is missing.
+    pub patch: Option<Patch>,
+    /// True when re-evaluating with the patch applied allows every required action
+    /// that a role patch can fix, and nothing else blocks.
+    pub verified: bool,
+    /// The re-evaluation behind `verified`.
+    pub verification: Verification,
+    /// For a vault access policy that denies the restore: the corrected policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_policy_fix: Option<VaultPolicyFix>,
+    /// Opt-in auto-remediation decision, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_attach: Option<AutoAttach>,
+}
+
+/// Identifying facts about the failed restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_job_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// AWS Backup resource type (`EFS`, `EC2`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_vault_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_resource_arn: Option<String>,
+    /// `restoreJobFailed` or `startRestoreJobDenied`.
+    pub trigger: String,
+}
+
+/// How the failure message read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub kind: FailureKind,
+    /// The denied request the message names (decoded or parsed), when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied: Option<DeniedRequest>,
+}
+
+/// The forms a failure message takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureKind {
+    /// "... Encoded authorization failure message: ..." (decoded with sts:DecodeAuthorizationMessage).
+    EncodedAuthorization,
+    /// "User: X is not authorized to perform: A on resource: R because ...".
+    AccessDenied,
+    /// "Insufficient privileges to perform this action", "Access Denied": no details.
+    Opaque,
+    /// A message that is not about permissions.
+    Other,
+    /// No message at all.
+    None,
+}
+
+/// A request named by the failure message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeniedRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// True for an explicit deny, false for implicit, `None` when the message does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explicit_deny: Option<bool>,
+    /// The policy type the message blames ("service control policy", ...), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_type: Option<String>,
+}
+
+/// The primary cause of a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Cause {
+    /// Allows are missing from the restore role's (or caller's) identity policies.
+    MissingPermissions,
+    /// An explicit deny in an identity policy, boundary or SCP.
+    ExplicitDeny,
+    /// The backup vault access policy denies the restore.
+    VaultPolicyDeny,
+    /// A KMS key policy does not let the role use the key.
+    KeyPolicy,
+    /// The permissions boundary or an SCP does not allow a required action.
+    GuardrailLimit,
+    /// Nothing missing was found, but parts could not be verified.
+    Unverified,
+    /// Every required permission is in place: the failure is not about permissions.
+    NotPermissions,
+}
+
+impl Cause {
+    /// The camelCase name used in JSON and in SNS message attributes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::MissingPermissions => "missingPermissions",
+            Cause::ExplicitDeny => "explicitDeny",
+            Cause::VaultPolicyDeny => "vaultPolicyDeny",
+            Cause::KeyPolicy => "keyPolicy",
+            Cause::GuardrailLimit => "guardrailLimit",
+            Cause::Unverified => "unverified",
+            Cause::NotPermissions => "notPermissions",
+        }
+    }
+}
+
+/// Where a blocker lives, beyond the evaluator's layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Blocker {
+    /// No identity policy allows it: a role patch fixes it.
+    IdentityPolicy,
+    /// An explicit deny in an identity policy.
+    IdentityDeny,
+    PermissionBoundary,
+    Scp,
+    Rcp,
+    SessionPolicy,
+    /// The KMS key policy neither allows the role nor delegates to the account.
+    KeyPolicy,
+    VaultAccessPolicy,
+    /// A role's trust policy.
+    TrustPolicy,
+}
+
+impl From<Layer> for Blocker {
+    fn from(layer: Layer) -> Self {
+        match layer {
+            Layer::Scp => Blocker::Scp,
+            Layer::Rcp => Blocker::Rcp,
+            Layer::ResourcePolicy => Blocker::KeyPolicy,
+            Layer::Identity => Blocker::IdentityPolicy,
+            Layer::PermissionBoundary => Blocker::PermissionBoundary,
+            Layer::SessionPolicy => Blocker::SessionPolicy,
+        }
+    }
+}
+
+/// One missing permission or blocker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub action: String,
+    pub resource: String,
+    /// The principal that lacks the permission (restore role or caller ARN).
+    pub principal: String,
+    /// True when adding the patch to the principal's identity policies fixes it.
+    pub fixable_by_patch: bool,
+    /// Every layer that blocks it (an implicit deny in identity policies is `identityPolicy`).
+    pub blocked_by: Vec<Blocker>,
+    /// The statements that deny it, when explicitly denied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denied_by: Vec<StatementRef>,
+    /// Why the restore needs it (`EFS restore: create the new file system`).
+    pub why: String,
+    /// Who must act when a role patch cannot fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub who_must_act: Option<String>,
+    /// Context keys the decision depended on that were not known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assumed_context: Vec<String>,
+}
+
+/// A part of the diagnosis that could not be checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unverified {
+    pub what: String,
+    pub why: String,
+}
+
+/// The least-privilege fix for a principal's identity policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Patch {
+    /// The role (or user) the patch goes on.
+    pub principal_arn: String,
+    /// Deterministic inline policy name, so attaching twice is an upsert.
+    pub policy_name: String,
+    /// The policy document.
+    pub document: serde_json::Value,
+    /// Size as IAM counts it (no whitespace), to check against the 10,240 limit.
+    pub size: usize,
+    /// `aws iam put-role-policy ...`, ready to paste.
+    pub command: String,
+    /// E.g. "`ec2:DescribeInstances` has no resource-level permissions: Resource stays `*`".
+    pub warnings: Vec<String>,
+}
+
+/// The patch re-evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Required actions the patch makes allowed (`action on resource`).
+    pub now_allowed: Vec<String>,
+    /// Required actions still denied after the patch, with the blocker.
+    pub still_blocked: Vec<String>,
+}
+
+/// A corrected vault access policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultPolicyFix {
+    pub backup_vault_name: String,
+    pub document: serde_json::Value,
+    pub command: String,
+}
+
+/// Whether the fix may be attached automatically, and why (not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoAttach {
+    /// `attach` or `refuse`.
+    pub decision: String,
+    pub reasons: Vec<String>,
+}

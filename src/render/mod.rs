@@ -1,0 +1,4 @@
+//! Turning a [`Report`](crate::diagnose::Report) into what people read: the CLI/email
+//! text, the Slack (AWS Chatbot) notification and the SNS alert that carries them.
+
+pub mod text;
