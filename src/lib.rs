@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod diagnose;
 pub mod policy;
+pub mod remedy;
 pub mod render;
 
 #[cfg(feature = "lambda")]

@@ -254,6 +254,8 @@ pub enum EvidenceError {
         column: usize,
         reason: String,
     },
-    #[error("evidence has schemaVersion {0}, newer than this build understands ({SCHEMA_VERSION})")]
+    #[error(
+        "evidence has schemaVersion {0}, newer than this build understands ({SCHEMA_VERSION})"
+    )]
     NewerVersion(u32),
 }

@@ -1,38 +1,540 @@
 //! From evidence to diagnosis: decode the failure, list what the restore needs, and ask
-//! the evaluator about each requirement, layer by layer.
+//! the evaluator about each requirement, layer by layer — all of them at once, so the
+//! report names every missing permission rather than the first one AWS tripped over.
 
+pub mod check;
 pub mod evidence;
+pub mod facts;
+pub mod message;
+pub mod principal;
 pub mod report;
+pub mod requirements;
 
 pub use evidence::Evidence;
 pub use report::Report;
 
+use crate::policy::{Decision, NamedPolicy};
+use crate::remedy;
+
+use check::{check, Check, ResourceGate};
+use evidence::EvidencePart;
+use facts::{gap_for, Facts, Trigger};
+use principal::{parse_named, parse_scps, subject, Subject};
 use report::*;
+use requirements::{Requirement, Scope};
 
 /// Diagnoses one failed restore. Never fails: what cannot be checked becomes an
 /// [`Unverified`] entry in the report.
 pub fn diagnose(evidence: &Evidence) -> Report {
-    // Placeholder while the diagnosis is written: reports everything as unverified.
+    let facts = Facts::from_evidence(evidence);
+    let mut unverified = Vec::new();
+
+    let (kind, mut denied) = message::classify(facts.message.as_deref());
+    if kind == FailureKind::EncodedAuthorization {
+        match evidence.decoded_message.as_ref().and_then(message::parse_decoded) {
+            Some(d) => denied = Some(d),
+            None => unverified.push(Unverified {
+                what: "the encoded authorization message".into(),
+                why: gap_for(evidence, EvidencePart::DecodedMessage).unwrap_or_else(|| {
+                    "it was not decoded (sts:DecodeAuthorizationMessage); every required permission was still checked".into()
+                }),
+            }),
+        }
+    }
+
+    let scps = match &evidence.service_control_policies {
+        Some(levels) => parse_scps(levels, &mut unverified),
+        None => {
+            unverified.push(Unverified {
+                what: "service control policies".into(),
+                why: gap_for(evidence, EvidencePart::ServiceControlPolicies).unwrap_or_else(|| {
+                    "not collected: an SCP may still deny what the identity policies allow".into()
+                }),
+            });
+            vec![]
+        }
+    };
+
+    let account = facts.account.clone().unwrap_or_default();
+    let partition = facts.partition.clone();
+    let scope = Scope {
+        partition: partition.clone(),
+        region: facts.region.clone(),
+        account: facts.account.clone(),
+        bucket: restore_bucket(evidence),
+        image_arn: facts.image_arn.clone(),
+    };
+
+    let mut checks: Vec<Check> = Vec::new();
+
+    // The restore role: everything the restore of this resource type needs.
+    let role = facts.role_arn.as_deref().map(|arn| {
+        if evidence.restore_role.is_none() {
+            unverified.push(Unverified {
+                what: format!("the restore role `{arn}`"),
+                why: gap_for(evidence, EvidencePart::RestoreRole)
+                    .unwrap_or_else(|| "its policies were not collected".into()),
+            });
+        }
+        subject(
+            arn,
+            evidence.restore_role.as_ref(),
+            &scps,
+            facts.region.as_deref(),
+            true,
+            &mut unverified,
+        )
+    });
+    if facts.role_arn.is_none() {
+        unverified.push(Unverified {
+            what: "the restore role".into(),
+            why: "neither the restore job nor the event names it".into(),
+        });
+    }
+    if let Some(role) = role.as_ref().filter(|r| r.policies_known) {
+        let type_name = facts.resource_type.as_deref().unwrap_or("");
+        let canonical = requirements::canonical_type(type_name);
+        match &canonical {
+            Some(t) => {
+                for req in requirements::service_requirements(t, &scope) {
+                    checks.push(check(role, &req, &ResourceGate::None, &account, &partition));
+                }
+                for key in keys_involved(evidence) {
+                    let gate = key_gate(evidence, &key, &mut unverified);
+                    for req in requirements::kms_requirements(t, &key, &scope, &format!("{t} restore")) {
+                        checks.push(check(role, &req, &gate, &account, &partition));
+                    }
+                }
+                if let Some(service) = requirements::pass_role_service(t) {
+                    for profile_role in instance_profile_roles(evidence) {
+                        let req = requirements::pass_role_requirement(
+                            &profile_role,
+                            &service,
+                            &format!("{t} restore: attach the instance profile's role to the restored instance"),
+                        );
+                        checks.push(check(role, &req, &ResourceGate::None, &account, &partition));
+                    }
+                }
+            }
+            None => unverified.push(Unverified {
+                what: format!("the permissions a `{}` restore needs", if type_name.is_empty() { "unknown" } else { type_name }),
+                why: format!(
+                    "this resource type is not in the catalog (supported: {}); only the failure message, KMS and the vault policy were checked",
+                    requirements::supported_types().join(", ")
+                ),
+            }),
+        }
+    }
+
+    // The caller of StartRestoreJob, when the failure is theirs.
+    let caller = facts.caller_arn.as_deref().and_then(|arn| {
+        let collected = evidence.caller.as_ref();
+        if facts.trigger == Trigger::StartRestoreJobDenied && collected.is_none() {
+            unverified.push(Unverified {
+                what: format!("the caller `{arn}`"),
+                why: gap_for(evidence, EvidencePart::Caller)
+                    .unwrap_or_else(|| "its policies were not collected".into()),
+            });
+        }
+        collected.map(|c| {
+            subject(
+                arn,
+                Some(c),
+                &scps,
+                facts.region.as_deref(),
+                false,
+                &mut unverified,
+            )
+        })
+    });
+    let vault_gate = vault_gate(evidence, &facts, &mut unverified);
+    if let Some(rp) = facts.recovery_point_arn.as_deref() {
+        let start = Requirement {
+            action: "backup:StartRestoreJob".into(),
+            resource: rp.to_string(),
+            context: Default::default(),
+            condition: None,
+            why: "start the restore job".into(),
+            wildcard_only: false,
+        };
+        match (&caller, &vault_gate) {
+            (Some(caller), gate) => {
+                let gate = gate
+                    .clone()
+                    .map_or(ResourceGate::None, ResourceGate::VaultPolicy);
+                checks.push(check(caller, &start, &gate, &account, &partition));
+            }
+            (None, Some(vault)) => {
+                // The caller is unknown: the vault policy alone must not deny the restore.
+                let anyone = Subject {
+                    policies: Default::default(),
+                    ..subject(
+                        &format!("arn:{partition}:iam::{account}:root"),
+                        None,
+                        &[],
+                        None,
+                        false,
+                        &mut Vec::new(),
+                    )
+                };
+                let c = check(
+                    &anyone,
+                    &start,
+                    &ResourceGate::VaultPolicy(vault.clone()),
+                    &account,
+                    &partition,
+                );
+                if c.evaluation.decision == Decision::ExplicitlyDenied {
+                    checks.push(c);
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    if let (Some(caller), Some(role_arn)) = (&caller, facts.role_arn.as_deref()) {
+        let req = requirements::pass_role_requirement(
+            role_arn,
+            "backup.amazonaws.com",
+            "pass the restore role to AWS Backup",
+        );
+        checks.push(check(
+            caller,
+            &req,
+            &ResourceGate::None,
+            &account,
+            &partition,
+        ));
+    }
+
+    // The request AWS named must be among the checks; if our evaluation allows it,
+    // say that we could not reproduce the denial rather than call it fine.
+    if let Some(d) = &denied {
+        reconcile_denied(d, &checks, &mut unverified);
+    }
+
+    let mut missing: Vec<Finding> = checks.iter().filter_map(|c| c.finding.clone()).collect();
+    if let Some(d) = &denied {
+        if let Some(f) = finding_from_message(d, &missing, &evidence.service_control_policies) {
+            missing.push(f);
+        }
+    }
+    missing.sort_by_key(|f| (f.fixable_by_patch, f.principal.clone()));
+
+    let subjects: Vec<&Subject> = role.iter().chain(caller.iter()).collect();
+    let remedy = remedy::remedy(&checks, &subjects, &account, &partition);
+    let vault_policy_fix = vault_gate
+        .as_ref()
+        .zip(facts.vault_name.as_deref())
+        .and_then(|(_, name)| remedy::vault::fix(evidence, name, &missing));
+
+    let cause = cause_of(&missing, &unverified);
+    let summary = summarize(cause, &missing, &facts, &unverified);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         restore: RestoreSummary {
-            trigger: "restoreJobFailed".into(),
-            restore_job_id: evidence.restore_job.as_ref().map(|j| j.restore_job_id.clone()),
-            ..Default::default()
+            restore_job_id: facts.restore_job_id.clone(),
+            account_id: facts.account.clone(),
+            region: facts.region.clone(),
+            resource_type: facts.resource_type.clone(),
+            role_arn: facts.role_arn.clone(),
+            caller_arn: facts.caller_arn.clone(),
+            recovery_point_arn: facts.recovery_point_arn.clone(),
+            backup_vault_name: facts.vault_name.clone(),
+            source_resource_arn: facts.source_resource_arn.clone(),
+            trigger: facts.trigger.as_str().to_string(),
         },
         failure: Failure {
-            message: None,
-            kind: FailureKind::None,
-            denied: None,
+            message: facts.message.clone(),
+            kind,
+            denied,
         },
-        cause: Cause::Unverified,
-        summary: "diagnosis not implemented yet".into(),
-        missing: vec![],
-        unverified: vec![],
-        patch: None,
-        verified: false,
-        verification: Verification::default(),
-        vault_policy_fix: None,
+        cause,
+        summary,
+        missing,
+        unverified,
+        patch: remedy.patches.first().cloned(),
+        other_patches: remedy.patches.iter().skip(1).cloned().collect(),
+        verified: remedy.verified,
+        verification: remedy.verification,
+        vault_policy_fix,
         auto_attach: None,
+    }
+}
+
+/// The target bucket of an S3 restore, from the restore metadata.
+fn restore_bucket(e: &Evidence) -> Option<String> {
+    let meta = e.restore_metadata.as_ref()?;
+    [
+        "DestinationBucketName",
+        "destinationBucketName",
+        "BucketName",
+    ]
+    .iter()
+    .find_map(|k| meta.get(*k).cloned())
+    .map(|b| b.trim_start_matches("arn:aws:s3:::").to_string())
+}
+
+/// Customer-managed keys the restore uses: the recovery point's key and the target key
+/// from the restore metadata. AWS-owned keys need no permission.
+fn keys_involved(e: &Evidence) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(rp) = &e.recovery_point {
+        let aws_owned = rp.encryption_key_type.as_deref() == Some("AWS_OWNED_KMS_KEY");
+        if let (Some(k), false) = (&rp.encryption_key_arn, aws_owned) {
+            keys.push(k.clone());
+        }
+    }
+    if let Some(meta) = &e.restore_metadata {
+        for k in [
+            "KmsKeyId",
+            "kmsKeyId",
+            "kmsKeyArn",
+            "KmsKeyArn",
+            "kmsMasterKeyArn",
+        ] {
+            if let Some(v) = meta.get(k).filter(|v| v.starts_with("arn:")) {
+                keys.push(v.clone());
+            }
+        }
+    }
+    for kp in &e.key_policies {
+        keys.push(kp.key_arn.clone());
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn key_gate(e: &Evidence, key: &str, unverified: &mut Vec<Unverified>) -> ResourceGate {
+    match e.key_policies.iter().find(|k| k.key_arn == key) {
+        Some(kp) => ResourceGate::KeyPolicy(parse_named(
+            &format!("key policy of {key}"),
+            &kp.document,
+            unverified,
+        )),
+        None => {
+            unverified.push(Unverified {
+                what: format!("the key policy of `{key}`"),
+                why: format!(
+                    "{}; the KMS checks assume the default key policy, which delegates to IAM",
+                    gap_for(e, EvidencePart::KeyPolicy)
+                        .unwrap_or_else(|| "it was not collected".into())
+                ),
+            });
+            ResourceGate::KeyPolicy(None)
+        }
+    }
+}
+
+fn vault_gate(
+    e: &Evidence,
+    facts: &Facts,
+    unverified: &mut Vec<Unverified>,
+) -> Option<NamedPolicy> {
+    match &e.vault_access_policy {
+        Some(v) => parse_named(
+            &format!("access policy of vault {}", v.backup_vault_name),
+            &v.document,
+            unverified,
+        ),
+        None => {
+            if let Some(gap) = gap_for(e, EvidencePart::VaultAccessPolicy) {
+                unverified.push(Unverified {
+                    what: format!(
+                        "the access policy of backup vault `{}`",
+                        facts.vault_name.as_deref().unwrap_or("unknown")
+                    ),
+                    why: format!(
+                        "{gap}; a Deny of backup:StartRestoreJob there would block every restore"
+                    ),
+                });
+            }
+            None
+        }
+    }
+}
+
+fn instance_profile_roles(e: &Evidence) -> Vec<String> {
+    let mut roles: Vec<String> = e
+        .instance_profiles
+        .iter()
+        .flat_map(|p| p.role_arns.iter().cloned())
+        .collect();
+    // The decoded message names the passed role directly (EC2 article).
+    if let Some(d) = e.decoded_message.as_ref().and_then(message::parse_decoded) {
+        if d.action.eq_ignore_ascii_case("iam:PassRole") {
+            roles.extend(d.resource);
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+fn reconcile_denied(d: &DeniedRequest, checks: &[Check], unverified: &mut Vec<Unverified>) {
+    let matching: Vec<&Check> = checks
+        .iter()
+        .filter(|c| {
+            c.requirement.action.eq_ignore_ascii_case(&d.action)
+                && d.resource
+                    .as_deref()
+                    .is_none_or(|r| r == c.requirement.resource)
+        })
+        .collect();
+    if !matching.is_empty() && matching.iter().all(|c| c.finding.is_none()) {
+        unverified.push(Unverified {
+            what: format!("the denial AWS reported for `{}`", d.action),
+            why: "the collected policies allow it: the cause may be a condition on the request, an SCP, or a policy that could not be read".into(),
+        });
+    }
+}
+
+/// A finding for what the message says was denied when no check covers it (an action
+/// outside the catalog, or an SCP deny we could not see).
+fn finding_from_message(
+    d: &DeniedRequest,
+    missing: &[Finding],
+    scps: &Option<Vec<evidence::OrgLevelDocs>>,
+) -> Option<Finding> {
+    let covered = missing.iter().any(|f| {
+        f.action.eq_ignore_ascii_case(&d.action)
+            && d.resource.as_deref().is_none_or(|r| r == f.resource)
+    });
+    if covered {
+        return None;
+    }
+    let by_scp = d.policy_type.as_deref() == Some("service control policy");
+    if d.explicit_deny != Some(true) && !by_scp {
+        return None;
+    }
+    let blocker = match d.policy_type.as_deref() {
+        Some("service control policy") => Blocker::Scp,
+        Some("permissions boundary") => Blocker::PermissionBoundary,
+        Some("resource-based policy") => Blocker::VaultAccessPolicy,
+        Some("resource control policy") => Blocker::Rcp,
+        Some("session policy") => Blocker::SessionPolicy,
+        _ => Blocker::IdentityDeny,
+    };
+    if blocker == Blocker::Scp && scps.is_some() {
+        return None;
+    }
+    Some(Finding {
+        action: d.action.clone(),
+        resource: d.resource.clone().unwrap_or_else(|| "*".into()),
+        principal: d.principal.clone().unwrap_or_default(),
+        fixable_by_patch: false,
+        blocked_by: vec![blocker],
+        denied_by: vec![],
+        why: "AWS reported this denial in the failure message".into(),
+        who_must_act: Some(check::who_must_act(&[blocker])),
+        assumed_context: vec![],
+    })
+}
+
+fn cause_of(missing: &[Finding], unverified: &[Unverified]) -> Cause {
+    let has = |b: Blocker| missing.iter().any(|f| f.blocked_by.contains(&b));
+    if has(Blocker::VaultAccessPolicy) {
+        Cause::VaultPolicyDeny
+    } else if has(Blocker::IdentityDeny) || missing.iter().any(|f| !f.denied_by.is_empty()) {
+        Cause::ExplicitDeny
+    } else if has(Blocker::KeyPolicy) {
+        Cause::KeyPolicy
+    } else if has(Blocker::Scp)
+        || has(Blocker::PermissionBoundary)
+        || has(Blocker::Rcp)
+        || has(Blocker::SessionPolicy)
+    {
+        Cause::GuardrailLimit
+    } else if !missing.is_empty() {
+        Cause::MissingPermissions
+    } else if !unverified.is_empty() {
+        Cause::Unverified
+    } else {
+        Cause::NotPermissions
+    }
+}
+
+fn services_of(findings: &[&Finding]) -> String {
+    let mut services: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f.action.split(':').next())
+        .collect();
+    services.sort();
+    services.dedup();
+    services.join(", ")
+}
+
+fn summarize(
+    cause: Cause,
+    missing: &[Finding],
+    facts: &Facts,
+    unverified: &[Unverified],
+) -> String {
+    let fixable: Vec<&Finding> = missing.iter().filter(|f| f.fixable_by_patch).collect();
+    let blockers: Vec<&Finding> = missing.iter().filter(|f| !f.fixable_by_patch).collect();
+    let who = |arn: &str| {
+        if Some(arn) == facts.role_arn.as_deref() {
+            format!("restore role {}", facts::role_name(arn))
+        } else {
+            format!("caller {arn}")
+        }
+    };
+    let first_blocker = blockers.first().map(|f| {
+        let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
+        format!(
+            "{} on {} is blocked by the {}",
+            f.action,
+            f.resource,
+            by.join(" and the ")
+        )
+    });
+    let tail = |n: usize| match n {
+        0 => String::new(),
+        1 => " (1 more finding below)".to_string(),
+        n => format!(" ({n} more findings below)"),
+    };
+    match cause {
+        Cause::MissingPermissions => {
+            let principals: Vec<String> = {
+                let mut p: Vec<String> = fixable.iter().map(|f| who(&f.principal)).collect();
+                p.dedup();
+                p
+            };
+            format!(
+                "The {} lacks {} permission{} ({}); the patch below adds exactly those.",
+                principals.join(" and the "),
+                fixable.len(),
+                if fixable.len() == 1 { "" } else { "s" },
+                services_of(&fixable)
+            )
+        }
+        Cause::VaultPolicyDeny | Cause::ExplicitDeny | Cause::KeyPolicy | Cause::GuardrailLimit => format!(
+            "{}; no role patch can fix that{}.",
+            first_blocker.unwrap_or_default(),
+            tail(missing.len().saturating_sub(1))
+        ),
+        Cause::Unverified => format!(
+            "No missing permission found in what could be read, but {} part{} could not be verified (see below).",
+            unverified.len(),
+            if unverified.len() == 1 { "" } else { "s" }
+        ),
+        Cause::NotPermissions => {
+            "Every permission the restore needs is in place: the failure is not about permissions.".into()
+        }
+    }
+}
+
+/// Words for a blocker in sentences.
+pub fn blocker_words(b: &Blocker) -> &'static str {
+    match b {
+        Blocker::IdentityPolicy => "missing allow in the identity policies",
+        Blocker::IdentityDeny => "explicit deny in an identity policy",
+        Blocker::PermissionBoundary => "permissions boundary",
+        Blocker::Scp => "service control policy",
+        Blocker::Rcp => "resource control policy",
+        Blocker::SessionPolicy => "session policy",
+        Blocker::KeyPolicy => "KMS key policy",
+        Blocker::VaultAccessPolicy => "backup vault access policy",
+        Blocker::TrustPolicy => "trust policy",
     }
 }

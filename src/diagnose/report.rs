@@ -30,6 +30,10 @@ pub struct Report {
     /// The least-privilege patch for the restore role (and caller), or `None` when
     /// nothing a role patch can fix is missing.
     pub patch: Option<Patch>,
+    /// Patches for further principals (e.g. the caller of StartRestoreJob when the
+    /// restore role needs one too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_patches: Vec<Patch>,
     /// True when re-evaluating with the patch applied allows every required action
     /// that a role patch can fix, and nothing else blocks.
     pub verified: bool,

@@ -1,8 +1,169 @@
-//! Plain text for the CLI and the email body: the cause in one line, then the fix.
+//! Plain text for the CLI and the email body: what failed, the cause in one line, then
+//! every finding and the fix — readable on a phone at 3 a.m., no markup.
 
-use crate::diagnose::Report;
+use std::fmt::Write as _;
+
+use crate::diagnose::blocker_words;
+use crate::diagnose::report::{Finding, Patch, Report};
+
+/// The first line: what failed, where.
+pub fn headline(report: &Report) -> String {
+    let r = &report.restore;
+    let what = match r.trigger.as_str() {
+        "startRestoreJobDenied" => "StartRestoreJob refused",
+        _ => "Restore failed",
+    };
+    let mut line = format!(
+        "{what}: {} restore",
+        r.resource_type
+            .as_deref()
+            .unwrap_or("unknown resource type")
+    );
+    if let Some(id) = &r.restore_job_id {
+        let _ = write!(line, " {id}");
+    }
+    match (&r.account_id, &r.region) {
+        (Some(a), Some(g)) => {
+            let _ = write!(line, " in {a} {g}");
+        }
+        (Some(a), None) => {
+            let _ = write!(line, " in {a}");
+        }
+        _ => {}
+    }
+    line
+}
+
+fn finding_line(out: &mut String, f: &Finding) {
+    let _ = writeln!(out, "  - {} on {}", f.action, f.resource);
+    let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
+    let _ = writeln!(out, "      principal: {}", f.principal);
+    let _ = writeln!(out, "      blocked by: {}", by.join(", "));
+    for s in &f.denied_by {
+        let _ = writeln!(
+            out,
+            "      denied by: {} statement {}{}",
+            s.policy,
+            s.index,
+            s.sid
+                .as_deref()
+                .map(|sid| format!(" (Sid {sid})"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out, "      needed for: {}", f.why);
+    if let Some(who) = &f.who_must_act {
+        let _ = writeln!(out, "      who must act: {who}");
+    }
+    if !f.assumed_context.is_empty() {
+        let _ = writeln!(
+            out,
+            "      depends on request context not known here: {}",
+            f.assumed_context.join(", ")
+        );
+    }
+}
+
+fn patch_block(out: &mut String, p: &Patch) {
+    let _ = writeln!(
+        out,
+        "  Apply to {} as inline policy `{}` ({} characters):",
+        p.principal_arn, p.policy_name, p.size
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  {}", p.command);
+    let _ = writeln!(out);
+    let pretty = serde_json::to_string_pretty(&p.document).unwrap_or_default();
+    for line in pretty.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    for w in &p.warnings {
+        let _ = writeln!(out, "  note: {w}");
+    }
+}
 
 /// The full text report (CLI `--format text` and the SNS `email`/`default` body).
 pub fn report_text(report: &Report) -> String {
-    format!("{}\n", report.summary)
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", headline(report));
+    let _ = writeln!(out, "Cause: {}", report.summary);
+    if let Some(msg) = &report.failure.message {
+        let _ = writeln!(out, "AWS said: {msg}");
+    }
+    let fixable: Vec<&Finding> = report
+        .missing
+        .iter()
+        .filter(|f| f.fixable_by_patch)
+        .collect();
+    let blockers: Vec<&Finding> = report
+        .missing
+        .iter()
+        .filter(|f| !f.fixable_by_patch)
+        .collect();
+    if !blockers.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nBlockers a role patch cannot fix ({}):",
+            blockers.len()
+        );
+        for f in &blockers {
+            finding_line(&mut out, f);
+        }
+    }
+    if !fixable.is_empty() {
+        let _ = writeln!(out, "\nMissing permissions ({}):", fixable.len());
+        for f in &fixable {
+            finding_line(&mut out, f);
+        }
+    }
+    if !report.unverified.is_empty() {
+        let _ = writeln!(out, "\nCould not verify ({}):", report.unverified.len());
+        for u in &report.unverified {
+            let _ = writeln!(out, "  - {}: {}", u.what, u.why);
+        }
+    }
+    let patches: Vec<&Patch> = report
+        .patch
+        .iter()
+        .chain(report.other_patches.iter())
+        .collect();
+    if !patches.is_empty() {
+        let v = &report.verification;
+        let status = if report.verified {
+            match v.now_allowed.len() {
+                1 => "verified: with the patch, the missing permission is allowed".to_string(),
+                n => format!("verified: with the patch, all {n} missing permissions are allowed"),
+            }
+        } else {
+            format!(
+                "NOT sufficient alone: {} allowed with the patch, {} still blocked",
+                v.now_allowed.len(),
+                v.still_blocked.len()
+            )
+        };
+        let _ = writeln!(out, "\nFix ({status}):");
+        for p in patches {
+            patch_block(&mut out, p);
+        }
+        if !report.verified {
+            for s in &v.still_blocked {
+                let _ = writeln!(out, "  still blocked: {s}");
+            }
+        }
+    }
+    if let Some(v) = &report.vault_policy_fix {
+        let _ = writeln!(
+            out,
+            "\nVault policy fix (backup vault `{}`: removes only the Deny of backup:StartRestoreJob):",
+            v.backup_vault_name
+        );
+        let _ = writeln!(out, "\n  {}", v.command);
+    }
+    if let Some(a) = &report.auto_attach {
+        let _ = writeln!(out, "\nAuto-attach: {}", a.decision);
+        for r in &a.reasons {
+            let _ = writeln!(out, "  - {r}");
+        }
+    }
+    out
 }

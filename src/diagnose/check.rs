@@ -1,0 +1,220 @@
+//! One required action on one resource, asked of the evaluator, turned into a finding.
+
+use crate::policy::{
+    evaluate, Decision, Evaluation, Layer, LayerOutcome, NamedPolicy, PolicySet, Request,
+    StatementRef,
+};
+
+use super::principal::Subject;
+use super::report::{Blocker, Finding};
+use super::requirements::Requirement;
+
+/// Which resource policy stands in front of the requirement.
+#[derive(Debug, Clone)]
+pub enum ResourceGate {
+    /// No resource policy matters (EFS, EC2, ... as used by a restore).
+    None,
+    /// A KMS key policy; `None` when it could not be read (then the default key
+    /// policy, which delegates to IAM, is assumed and the gap is reported).
+    KeyPolicy(Option<NamedPolicy>),
+    /// The backup vault access policy.
+    VaultPolicy(NamedPolicy),
+}
+
+/// A requirement checked for one subject.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub requirement: Requirement,
+    pub gate: ResourceGate,
+    pub principal_arn: String,
+    pub evaluation: Evaluation,
+    pub finding: Option<Finding>,
+    /// The identity part is missing: a grant in the subject's policies is needed.
+    pub needs_identity_grant: bool,
+}
+
+/// Builds the evaluator request for a requirement.
+pub fn request_for(
+    subject: &Subject,
+    req: &Requirement,
+    resource_account: Option<&str>,
+) -> Request {
+    let mut context = subject.context.clone();
+    context.extend(req.context.clone());
+    Request {
+        principal: subject.request_principal.clone(),
+        action: req.action.clone(),
+        resource: req.resource.clone(),
+        resource_account: resource_account.map(str::to_string),
+        context,
+    }
+}
+
+fn default_key_policy(account: &str, partition: &str) -> Option<NamedPolicy> {
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    });
+    crate::policy::Policy::from_value(&doc)
+        .ok()
+        .map(|policy| NamedPolicy {
+            name: "assumed default key policy".into(),
+            policy,
+        })
+}
+
+fn denying_statements(eval: &Evaluation) -> Vec<StatementRef> {
+    eval.layers
+        .iter()
+        .flat_map(|l| l.denied_by.iter().cloned())
+        .collect()
+}
+
+fn explicit_layers(eval: &Evaluation) -> Vec<Layer> {
+    let mut layers: Vec<Layer> = eval
+        .layers
+        .iter()
+        .filter(|l| l.outcome == LayerOutcome::ExplicitlyDenied || !l.denied_by.is_empty())
+        .map(|l| l.layer)
+        .collect();
+    layers.sort();
+    layers.dedup();
+    layers
+}
+
+/// Evaluates `req` for `subject` and explains the result as a finding (none when allowed).
+pub fn check(
+    subject: &Subject,
+    req: &Requirement,
+    gate: &ResourceGate,
+    account: &str,
+    partition: &str,
+) -> Check {
+    let mut set: PolicySet = subject.policies.clone();
+    let resource_account = Some(account);
+    let mut key_blocks = false;
+    match gate {
+        ResourceGate::None => {}
+        ResourceGate::VaultPolicy(p) => set.resource_policy = Some(p.clone()),
+        ResourceGate::KeyPolicy(policy) => {
+            let policy = policy
+                .clone()
+                .or_else(|| default_key_policy(account, partition));
+            if let Some(policy) = &policy {
+                // A key policy that neither names the principal nor delegates to the
+                // account cannot be fixed from the role's side.
+                let direct = PolicySet {
+                    resource_policy: Some(policy.clone()),
+                    ..Default::default()
+                };
+                let direct_ok = evaluate(&request_for(subject, req, resource_account), &direct)
+                    .decision
+                    == Decision::Allowed;
+                let root = Subject {
+                    request_principal: format!("arn:{partition}:iam::{account}:root"),
+                    ..subject.clone()
+                };
+                let delegated_ok = evaluate(&request_for(&root, req, resource_account), &direct)
+                    .decision
+                    == Decision::Allowed;
+                key_blocks = !direct_ok && !delegated_ok;
+            }
+            set.resource_policy = policy;
+        }
+    }
+    let evaluation = evaluate(&request_for(subject, req, resource_account), &set);
+    let mut result = Check {
+        requirement: req.clone(),
+        gate: gate.clone(),
+        principal_arn: subject.arn.clone(),
+        evaluation: evaluation.clone(),
+        finding: None,
+        needs_identity_grant: false,
+    };
+    if evaluation.decision == Decision::Allowed {
+        return result;
+    }
+    let resource_blocker = match gate {
+        ResourceGate::VaultPolicy(_) => Blocker::VaultAccessPolicy,
+        _ => Blocker::KeyPolicy,
+    };
+    let to_blocker = |layer: Layer| match layer {
+        Layer::ResourcePolicy => resource_blocker,
+        other => Blocker::from(other),
+    };
+    let (blocked_by, denied_by, needs_identity) =
+        if evaluation.decision == Decision::ExplicitlyDenied {
+            let blockers = explicit_layers(&evaluation)
+                .into_iter()
+                .map(|l| match l {
+                    Layer::Identity => Blocker::IdentityDeny,
+                    other => to_blocker(other),
+                })
+                .collect::<Vec<_>>();
+            (blockers, denying_statements(&evaluation), false)
+        } else {
+            let mut blockers: Vec<Blocker> = evaluation
+                .blocked_by
+                .iter()
+                .filter(|l| **l != Layer::ResourcePolicy || key_blocks)
+                .map(|l| to_blocker(*l))
+                .collect();
+            if key_blocks && !blockers.contains(&Blocker::KeyPolicy) {
+                blockers.push(Blocker::KeyPolicy);
+            }
+            // With a key policy that delegates to the account, what is missing is the
+            // identity grant even when the evaluator names the resource layer.
+            let resource_only = evaluation
+                .blocked_by
+                .iter()
+                .all(|l| *l == Layer::ResourcePolicy);
+            if blockers.is_empty() || (resource_only && !key_blocks) {
+                blockers.push(Blocker::IdentityPolicy);
+            }
+            blockers.sort_by_key(|b| *b as u8);
+            blockers.dedup();
+            let needs_identity = blockers.contains(&Blocker::IdentityPolicy);
+            (blockers, vec![], needs_identity)
+        };
+    let fixable = needs_identity && blocked_by.iter().all(|b| *b == Blocker::IdentityPolicy);
+    let who_must_act = (!fixable).then(|| who_must_act(&blocked_by));
+    result.needs_identity_grant = needs_identity;
+    result.finding = Some(Finding {
+        action: req.action.clone(),
+        resource: req.resource.clone(),
+        principal: subject.arn.clone(),
+        fixable_by_patch: fixable,
+        blocked_by,
+        denied_by,
+        why: req.why.clone(),
+        who_must_act,
+        assumed_context: evaluation.missing_context_keys.clone(),
+    });
+    result
+}
+
+/// Who can remove a blocker that no role patch fixes.
+pub fn who_must_act(blockers: &[Blocker]) -> String {
+    let mut who: Vec<&str> = blockers
+        .iter()
+        .filter_map(|b| match b {
+            Blocker::IdentityPolicy => None,
+            Blocker::IdentityDeny => Some("the owner of the denying identity policy (remove or narrow the Deny statement)"),
+            Blocker::PermissionBoundary => Some("whoever manages the role's permissions boundary"),
+            Blocker::Scp => Some("the organization's administrators (SCPs are managed in the management account)"),
+            Blocker::Rcp => Some("the organization's administrators (RCPs are managed in the management account)"),
+            Blocker::SessionPolicy => Some("whoever passes the session policy"),
+            Blocker::KeyPolicy => Some("the KMS key administrators (the key policy must allow the role or delegate to the account)"),
+            Blocker::VaultAccessPolicy => Some("the backup vault owner (edit the vault access policy)"),
+            Blocker::TrustPolicy => Some("the role owner (edit the trust policy)"),
+        })
+        .collect();
+    who.dedup();
+    who.join("; ")
+}

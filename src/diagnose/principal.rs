@@ -1,0 +1,169 @@
+//! The principals whose permissions the diagnosis checks (the restore role, the
+//! caller), with their parsed policies and the request context AWS gives them.
+
+use std::collections::BTreeMap;
+
+use crate::policy::{ContextValue, NamedPolicy, OrgLevel, Policy, PolicySet};
+
+use super::evidence::{OrgLevelDocs, PolicyDoc, Principal};
+use super::facts::{arn_account, role_name};
+use super::report::Unverified;
+
+/// A principal ready for evaluation.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The IAM ARN (role or user), used in findings and patches.
+    pub arn: String,
+    /// The ARN the request is made as (an assumed-role session for roles).
+    pub request_principal: String,
+    /// Identity policies, boundary and SCPs.
+    pub policies: PolicySet,
+    /// Inline policy characters already used (IAM's aggregate inline limit).
+    pub inline_size: usize,
+    /// Context keys AWS sets for this principal.
+    pub context: BTreeMap<String, ContextValue>,
+    /// Whether the identity policies were collected at all.
+    pub policies_known: bool,
+}
+
+impl Subject {
+    /// Whether the principal is an IAM role (else a user).
+    pub fn is_role(&self) -> bool {
+        self.arn.contains(":role/")
+    }
+
+    /// The name used by `aws iam put-role-policy --role-name` / `put-user-policy --user-name`.
+    pub fn name(&self) -> &str {
+        role_name(&self.arn)
+    }
+}
+
+/// Parses one policy document; a malformed one becomes an [`Unverified`] entry.
+pub fn parse_named(
+    name: &str,
+    document: &serde_json::Value,
+    unverified: &mut Vec<Unverified>,
+) -> Option<NamedPolicy> {
+    match Policy::from_value(document) {
+        Ok(policy) => Some(NamedPolicy {
+            name: name.to_string(),
+            policy,
+        }),
+        Err(err) => {
+            unverified.push(Unverified {
+                what: format!("policy `{name}`"),
+                why: format!(
+                    "it could not be parsed ({err}), so its statements were not evaluated"
+                ),
+            });
+            None
+        }
+    }
+}
+
+fn doc_name(doc: &PolicyDoc) -> String {
+    doc.arn.clone().unwrap_or_else(|| doc.name.clone())
+}
+
+/// Minified size, as IAM counts policy characters (it ignores white space).
+pub fn policy_size(document: &serde_json::Value) -> usize {
+    serde_json::to_string(document)
+        .map(|s| s.len())
+        .unwrap_or(0)
+}
+
+/// Parses SCP levels, recording malformed ones.
+pub fn parse_scps(levels: &[OrgLevelDocs], unverified: &mut Vec<Unverified>) -> Vec<OrgLevel> {
+    levels
+        .iter()
+        .map(|level| OrgLevel {
+            org_identifier: level.org_identifier.clone(),
+            policies: level
+                .policies
+                .iter()
+                .filter_map(|d| {
+                    parse_named(&format!("SCP {}", doc_name(d)), &d.document, unverified)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Builds a subject from collected evidence (`principal`), or from the ARN alone when
+/// nothing was collected (then `policies_known` is false).
+pub fn subject(
+    arn: &str,
+    principal: Option<&Principal>,
+    scps: &[OrgLevel],
+    region: Option<&str>,
+    as_backup_session: bool,
+    unverified: &mut Vec<Unverified>,
+) -> Subject {
+    let mut policies = PolicySet {
+        scps: scps.to_vec(),
+        ..Default::default()
+    };
+    let mut inline_size = 0;
+    if let Some(p) = principal {
+        for doc in &p.policies {
+            if doc.kind == super::evidence::PolicyKind::Inline {
+                inline_size += policy_size(&doc.document);
+            }
+            if let Some(named) = parse_named(&doc_name(doc), &doc.document, unverified) {
+                policies.identity.push(named);
+            }
+        }
+        if let Some(b) = &p.permission_boundary {
+            if let Some(named) = parse_named(&doc_name(b), &b.document, unverified) {
+                policies.permission_boundaries.push(named);
+            }
+        }
+    }
+    let is_role = arn.contains(":role/");
+    let account = arn_account(arn).unwrap_or("").to_string();
+    let partition = arn.split(':').nth(1).unwrap_or("aws");
+    let request_principal = match principal.and_then(|p| p.session_arn.clone()) {
+        Some(session) => session,
+        None if is_role && as_backup_session => {
+            // AWS Backup assumes the restore role with session name `AWSBackup-<RoleName>`.
+            let name = role_name(arn);
+            format!("arn:{partition}:sts::{account}:assumed-role/{name}/AWSBackup-{name}")
+        }
+        None => arn.to_string(),
+    };
+    let mut context = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        context.insert(k.to_string(), ContextValue::One(v));
+    };
+    put("aws:PrincipalArn", arn.to_string());
+    put("aws:PrincipalAccount", account);
+    put(
+        "aws:PrincipalType",
+        if request_principal.contains(":assumed-role/") {
+            "AssumedRole".into()
+        } else if is_role {
+            "Role".into()
+        } else {
+            "User".into()
+        },
+    );
+    if let Some(region) = region {
+        put("aws:RequestedRegion", region.to_string());
+    }
+    if !is_role {
+        put("aws:username", role_name(arn).to_string());
+    }
+    if let Some(p) = principal {
+        for (k, v) in &p.tags {
+            put(&format!("aws:PrincipalTag/{k}"), v.clone());
+        }
+    }
+    Subject {
+        arn: arn.to_string(),
+        request_principal,
+        policies,
+        inline_size,
+        context,
+        policies_known: principal.is_some(),
+    }
+}

@@ -1,0 +1,74 @@
+//! The fix: a least-privilege patch per principal, proven by evaluating every
+//! requirement again with the patch in place; and the corrected vault policy.
+
+pub mod patch;
+pub mod vault;
+
+use crate::diagnose::check::{check, Check};
+use crate::diagnose::principal::Subject;
+use crate::diagnose::report::{Patch, Verification};
+use crate::policy::{NamedPolicy, Policy};
+
+/// Patches and the re-evaluation behind them.
+#[derive(Debug, Clone, Default)]
+pub struct Remedy {
+    pub patches: Vec<Patch>,
+    pub verified: bool,
+    pub verification: Verification,
+}
+
+/// Builds the patches for `subjects` from the checks and re-evaluates every check with
+/// the patches applied.
+pub fn remedy(checks: &[Check], subjects: &[&Subject], account: &str, partition: &str) -> Remedy {
+    let mut patches = Vec::new();
+    let mut patched: Vec<Subject> = Vec::new();
+    for subject in subjects {
+        let mine: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.principal_arn == subject.arn && c.needs_identity_grant)
+            .collect();
+        let mut s = (*subject).clone();
+        if let Some(p) = patch::build(subject, &mine) {
+            if let Ok(policy) = Policy::from_value(&p.document) {
+                s.policies.identity.push(NamedPolicy {
+                    name: format!("{} (proposed)", p.policy_name),
+                    policy,
+                });
+            }
+            patches.push(p);
+        }
+        patched.push(s);
+    }
+    let mut verification = Verification::default();
+    for c in checks {
+        let label = format!("{} on {}", c.requirement.action, c.requirement.resource);
+        let Some(subject) = patched.iter().find(|s| s.arn == c.principal_arn) else {
+            // A check made for a synthetic principal (vault policy alone): unchanged.
+            if c.finding.is_some() {
+                verification.still_blocked.push(label);
+            }
+            continue;
+        };
+        let again = check(subject, &c.requirement, &c.gate, account, partition);
+        match (&c.finding, &again.finding) {
+            (_, None) if c.finding.is_some() => verification.now_allowed.push(label),
+            (_, None) => {}
+            (_, Some(f)) => {
+                let by: Vec<&str> = f
+                    .blocked_by
+                    .iter()
+                    .map(crate::diagnose::blocker_words)
+                    .collect();
+                verification
+                    .still_blocked
+                    .push(format!("{label} (blocked by the {})", by.join(" and the ")));
+            }
+        }
+    }
+    let verified = verification.still_blocked.is_empty();
+    Remedy {
+        patches,
+        verified,
+        verification,
+    }
+}

@@ -1,0 +1,195 @@
+//! Building the least-privilege patch: only the missing actions, on the exact resources
+//! the checks used, with the conditions that keep each grant narrow, in few statements.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::diagnose::check::Check;
+use crate::diagnose::principal::{policy_size, Subject};
+use crate::diagnose::report::Patch;
+
+/// The inline policy name the patch always uses, so applying it twice is an upsert.
+pub const POLICY_NAME: &str = "restore-doctor-fix";
+
+/// IAM's limit on the aggregate size of a role's inline policies (white space excluded).
+pub const ROLE_INLINE_LIMIT: usize = 10_240;
+/// The same limit for users.
+pub const USER_INLINE_LIMIT: usize = 2_048;
+
+/// Grants that share one condition: the condition, and each action's resources.
+type ConditionGroup = (Option<Value>, BTreeMap<String, Vec<String>>);
+
+/// The patch for one subject, or `None` when it needs no grant.
+pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
+    // condition → action → resources
+    let mut groups: BTreeMap<String, ConditionGroup> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for c in checks {
+        let req = &c.requirement;
+        let key = req
+            .condition
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let entry = groups
+            .entry(key)
+            .or_insert_with(|| (req.condition.clone(), BTreeMap::new()));
+        let resources = entry.1.entry(req.action.clone()).or_default();
+        if !resources.contains(&req.resource) {
+            resources.push(req.resource.clone());
+        }
+        if req.wildcard_only {
+            let w = format!(
+                "`{}` has no resource-level permissions: its Resource must stay `*`",
+                req.action
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        } else if req.resource.ends_with('*') || req.resource.contains("*:") {
+            let w = format!(
+                "`{}` is scoped to `{}`: the restored resource does not exist yet, so its exact ARN is unknown",
+                req.action, req.resource
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let mut statements = Vec::new();
+    let mut sid_counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (condition, by_action) in groups.values() {
+        // Merge actions that share exactly the same resources into one statement.
+        let mut by_resources: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+        for (action, resources) in by_action {
+            let mut r = resources.clone();
+            r.sort();
+            by_resources.entry(r).or_default().push(action.clone());
+        }
+        for (resources, mut actions) in by_resources {
+            actions.sort();
+            let sid = unique_sid(&sid_for(&actions, condition.is_some()), &mut sid_counts);
+            let mut stmt = json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": one_or_many(actions),
+                "Resource": one_or_many(resources),
+            });
+            if let (Some(cond), Some(obj)) = (condition, stmt.as_object_mut()) {
+                obj.insert("Condition".into(), cond.clone());
+            }
+            statements.push(stmt);
+        }
+    }
+    let document = json!({"Version": "2012-10-17", "Statement": statements});
+    let size = policy_size(&document);
+    let limit = if subject.is_role() {
+        ROLE_INLINE_LIMIT
+    } else {
+        USER_INLINE_LIMIT
+    };
+    let fits_inline = size + subject.inline_size <= limit;
+    if !fits_inline {
+        warnings.push(format!(
+            "the patch ({size} characters) and the existing inline policies ({} characters) exceed IAM's {limit}-character inline limit: the command creates a customer managed policy and attaches it instead",
+            subject.inline_size
+        ));
+    }
+    let command = if fits_inline {
+        command(subject, &document)
+    } else {
+        managed_command(subject, &document)
+    };
+    Some(Patch {
+        principal_arn: subject.arn.clone(),
+        policy_name: POLICY_NAME.to_string(),
+        document,
+        size,
+        command,
+        warnings,
+    })
+}
+
+fn one_or_many(mut items: Vec<String>) -> Value {
+    if items.len() == 1 {
+        Value::String(items.remove(0))
+    } else {
+        Value::Array(items.into_iter().map(Value::String).collect())
+    }
+}
+
+/// A readable Sid from the services of the actions (`EfsRestore`, `KmsViaService`, ...).
+fn sid_for(actions: &[String], conditioned: bool) -> String {
+    let mut services: Vec<String> = actions
+        .iter()
+        .filter_map(|a| a.split(':').next())
+        .map(|s| {
+            let clean: String = s.chars().filter(char::is_ascii_alphanumeric).collect();
+            let mut c = clean.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    services.dedup();
+    let base = format!("RestoreDoctor{}", services.join(""));
+    if conditioned {
+        format!("{base}Scoped")
+    } else {
+        base
+    }
+}
+
+fn unique_sid(base: &str, counts: &mut BTreeMap<String, usize>) -> String {
+    let n = counts.entry(base.to_string()).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        base.to_string()
+    } else {
+        format!("{base}{n}")
+    }
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The customer managed policy route, for a role whose inline policies are full.
+fn managed_command(subject: &Subject, document: &Value) -> String {
+    let doc = serde_json::to_string(document).unwrap_or_default();
+    let name = format!("{POLICY_NAME}-{}", subject.name());
+    let account = subject.arn.split(':').nth(4).unwrap_or("");
+    let partition = subject.arn.split(':').nth(1).unwrap_or("aws");
+    let (verb, flag) = if subject.is_role() {
+        ("attach-role-policy", "--role-name")
+    } else {
+        ("attach-user-policy", "--user-name")
+    };
+    format!(
+        "aws iam create-policy --policy-name {} --policy-document {} && aws iam {verb} {flag} {} --policy-arn {}",
+        shell_quote(&name),
+        shell_quote(&doc),
+        shell_quote(subject.name()),
+        shell_quote(&format!("arn:{partition}:iam::{account}:policy/{name}"))
+    )
+}
+
+fn command(subject: &Subject, document: &Value) -> String {
+    let doc = serde_json::to_string(document).unwrap_or_default();
+    let (verb, flag) = if subject.is_role() {
+        ("put-role-policy", "--role-name")
+    } else {
+        ("put-user-policy", "--user-name")
+    };
+    format!(
+        "aws iam {verb} {flag} {} --policy-name {POLICY_NAME} --policy-document {}",
+        shell_quote(subject.name()),
+        shell_quote(&doc)
+    )
+}

@@ -1,0 +1,221 @@
+//! The diagnosis case corpus: every folder under `tests/cases/` holds an evidence file
+//! and the expected diagnosis; one test runs them all, and snapshots pin both renderings.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use restore_doctor::cli::diagnose::exit_code;
+use restore_doctor::diagnose::{diagnose, Evidence, Report};
+use restore_doctor::render::text::report_text;
+use serde_json::Value;
+
+fn cases() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("evidence.json").exists())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 10, "case corpus went missing");
+    dirs
+}
+
+fn load(dir: &Path) -> (Evidence, Value) {
+    let evidence =
+        Evidence::from_json(&std::fs::read_to_string(dir.join("evidence.json")).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    (evidence, expected)
+}
+
+/// (action, resource?, principal?, fixable, blockedBy set) as a comparable key.
+fn finding_key(f: &Value, with_resource: bool, with_principal: bool) -> String {
+    let mut blocked: Vec<String> = f["blockedBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    blocked.sort();
+    format!(
+        "{} | {} | {} | fixable={} | {}",
+        f["action"].as_str().unwrap().to_ascii_lowercase(),
+        if with_resource {
+            f["resource"].as_str().unwrap_or("")
+        } else {
+            ""
+        },
+        if with_principal {
+            f["principal"].as_str().unwrap_or("")
+        } else {
+            ""
+        },
+        f["fixableByPatch"].as_bool().unwrap(),
+        blocked.join(",")
+    )
+}
+
+fn check_case(dir: &Path, report: &Report, expected: &Value) -> Vec<String> {
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    let json = serde_json::to_value(report).unwrap();
+    let mut errors = Vec::new();
+    let mut expect = |cond: bool, what: String| {
+        if !cond {
+            errors.push(format!("{name}: {what}"));
+        }
+    };
+    expect(
+        json["cause"] == expected["cause"],
+        format!("cause {} != {}", json["cause"], expected["cause"]),
+    );
+    expect(
+        exit_code(report) as i64 == expected["exitCode"].as_i64().unwrap(),
+        format!("exit code {}", exit_code(report)),
+    );
+    expect(
+        json["verified"] == expected["verified"],
+        format!("verified {}", json["verified"]),
+    );
+
+    // Missing findings: exactly the expected set, compared on the fields each expectation names.
+    let want = expected["missing"].as_array().unwrap();
+    let got = json["missing"].as_array().unwrap();
+    let with_resource = want.iter().all(|w| w.get("resource").is_some());
+    let with_principal = want.iter().all(|w| w.get("principal").is_some()) && !want.is_empty();
+    let want_set: BTreeSet<String> = want
+        .iter()
+        .map(|f| finding_key(f, with_resource, with_principal))
+        .collect();
+    let got_set: BTreeSet<String> = got
+        .iter()
+        .map(|f| finding_key(f, with_resource, with_principal))
+        .collect();
+    expect(
+        want_set == got_set,
+        format!(
+            "missing differs\n  unexpected: {:#?}\n  not found: {:#?}",
+            got_set.difference(&want_set).collect::<Vec<_>>(),
+            want_set.difference(&got_set).collect::<Vec<_>>()
+        ),
+    );
+
+    match expected["patchPrincipal"].as_str() {
+        Some(p) => expect(
+            report.patch.as_ref().map(|x| x.principal_arn.as_str()) == Some(p),
+            format!(
+                "patch principal {:?}",
+                report.patch.as_ref().map(|x| &x.principal_arn)
+            ),
+        ),
+        None => expect(report.patch.is_none(), "unexpected patch".into()),
+    }
+    if let Some(v) = expected.get("vaultPolicyFix") {
+        expect(
+            report.vault_policy_fix.is_some() == v.as_bool().unwrap(),
+            "vault policy fix".into(),
+        );
+    }
+    if let Some(kind) = expected.get("failureKind") {
+        expect(
+            json["failure"]["kind"] == *kind,
+            format!("failure kind {}", json["failure"]["kind"]),
+        );
+    }
+    for needle in expected["unverifiedContains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let needle = needle.as_str().unwrap();
+        expect(
+            report
+                .unverified
+                .iter()
+                .any(|u| u.what.contains(needle) || u.why.contains(needle)),
+            format!("no unverified entry mentions `{needle}`"),
+        );
+    }
+    errors
+}
+
+#[test]
+fn every_case_diagnoses_as_expected() {
+    let mut errors = Vec::new();
+    for dir in cases() {
+        let (evidence, expected) = load(&dir);
+        let report = diagnose(&evidence);
+        errors.extend(check_case(&dir, &report, &expected));
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn every_case_renders_stable_text_and_json() {
+    for dir in cases() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let (evidence, _) = load(&dir);
+        let report = diagnose(&evidence);
+        insta::assert_snapshot!(format!("{name}.text"), report_text(&report));
+        insta::assert_json_snapshot!(format!("{name}.json"), report);
+    }
+}
+
+/// Every patch the corpus produces must hold IAM's and our own least-privilege rules.
+#[test]
+fn patches_are_least_privilege() {
+    for dir in cases() {
+        let (evidence, _) = load(&dir);
+        let report = diagnose(&evidence);
+        for patch in report.patch.iter().chain(report.other_patches.iter()) {
+            let doc = &patch.document;
+            assert!(patch.size <= 10_240, "{}: patch too large", dir.display());
+            for stmt in doc["Statement"].as_array().unwrap() {
+                assert_eq!(stmt["Effect"], "Allow");
+                let actions: Vec<&str> = match &stmt["Action"] {
+                    Value::String(s) => vec![s.as_str()],
+                    Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
+                    other => panic!("bad Action {other}"),
+                };
+                for a in &actions {
+                    assert!(!a.contains('*'), "{}: wildcard action {a}", dir.display());
+                    if a.eq_ignore_ascii_case("iam:PassRole") {
+                        assert!(
+                            stmt["Condition"]["StringEquals"]["iam:PassedToService"].is_string()
+                        );
+                        assert!(!stmt["Resource"].as_str().unwrap_or("*").contains('*'));
+                    }
+                    if a.eq_ignore_ascii_case("kms:CreateGrant") {
+                        assert_eq!(
+                            stmt["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
+                            "true"
+                        );
+                    }
+                }
+                let resources: Vec<&str> = match &stmt["Resource"] {
+                    Value::String(s) => vec![s.as_str()],
+                    Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
+                    other => panic!("bad Resource {other}"),
+                };
+                if resources.contains(&"*") {
+                    for a in &actions {
+                        assert!(
+                            patch.warnings.iter().any(|w| w.contains(a)),
+                            "{}: `{a}` on `*` without a warning",
+                            dir.display()
+                        );
+                    }
+                }
+            }
+            assert!(patch.command.starts_with("aws iam "), "{}", patch.command);
+        }
+    }
+}
