@@ -1,8 +1,8 @@
+//! The `restore-doctor` command-line tool: parse the arguments, run, exit with the code.
+
 use clap::Parser;
-use restore_doctor::cli::Cli;
+use restore_doctor::cli::{run, Cli};
 
 fn main() {
-    let cli = Cli::parse();
-    eprintln!("{cli:?}: not implemented yet");
-    std::process::exit(1);
+    std::process::exit(run(Cli::parse()));
 }

@@ -4,9 +4,30 @@
 //! Nothing here is async or does I/O; callers gather policies first (see
 //! `diagnose::evidence`). "Could not tell" is surfaced through
 //! [`Evaluation::missing_context_keys`], never silently turned into an Allow.
+//!
+//! Modules: [`document`] parses (errors in [`error`]); `wildcard`, `arn`, `variables`,
+//! `principal` and `condition` match one element each; `evaluate` applies AWS's
+//! evaluation logic across the layers of [`PolicySet`].
 
-mod document;
+mod arn;
+mod condition;
+mod context;
+pub mod document;
+mod error;
+mod evaluate;
+mod operator;
+mod principal;
 mod types;
+mod variables;
+mod wildcard;
 
-pub use document::Policy;
+pub use arn::arn_matches;
+pub use document::{
+    ActionBlock, ConditionBlock, Effect, Policy, Principal, PrincipalBlock, PrincipalType,
+    ResourceBlock, Statement, Values,
+};
+pub use error::{ParseError, ParseReason};
+pub use evaluate::{evaluate, evaluate_with, EvaluateOptions, ResourceWildcards};
+pub use operator::{Operator, OperatorKind, SetOperator};
 pub use types::*;
+pub use wildcard::action_matches;

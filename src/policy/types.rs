@@ -44,6 +44,11 @@ pub struct Request {
     pub context: BTreeMap<String, ContextValue>,
 }
 
+impl Request {
+    /// The principal of an unauthenticated (anonymous) request.
+    pub const ANONYMOUS: &'static str = "anonymous";
+}
+
 /// Decision of a whole request, in the words AWS and IAM simulators use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Decision {
