@@ -185,6 +185,11 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                     &partition,
                 );
                 if c.evaluation.decision == Decision::ExplicitlyDenied {
+                    // The deny applies whoever calls: report it for any principal.
+                    let mut c = c;
+                    if let Some(f) = c.finding.as_mut() {
+                        f.principal = "*".into();
+                    }
                     checks.push(c);
                 }
             }

@@ -34,33 +34,61 @@ pub fn headline(report: &Report) -> String {
     line
 }
 
-fn finding_line(out: &mut String, f: &Finding) {
-    let _ = writeln!(out, "  - {} on {}", f.action, f.resource);
-    let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
-    let _ = writeln!(out, "      principal: {}", f.principal);
-    let _ = writeln!(out, "      blocked by: {}", by.join(", "));
-    for s in &f.denied_by {
-        let _ = writeln!(
-            out,
-            "      denied by: {} statement {}{}",
-            s.policy,
-            s.index,
-            s.sid
-                .as_deref()
-                .map(|sid| format!(" (Sid {sid})"))
-                .unwrap_or_default()
-        );
+/// Findings that differ only in their action, printed as one entry.
+fn grouped<'a>(findings: &[&'a Finding]) -> Vec<(Vec<&'a str>, &'a Finding)> {
+    let mut groups: Vec<(Vec<&'a str>, &'a Finding)> = Vec::new();
+    for f in findings {
+        let same = |g: &&Finding| {
+            g.principal == f.principal
+                && g.resource == f.resource
+                && g.blocked_by == f.blocked_by
+                && g.denied_by == f.denied_by
+                && g.why == f.why
+                && g.who_must_act == f.who_must_act
+                && g.assumed_context == f.assumed_context
+        };
+        match groups.iter_mut().find(|(_, g)| same(g)) {
+            Some((actions, _)) => actions.push(f.action.as_str()),
+            None => groups.push((vec![f.action.as_str()], f)),
+        }
     }
-    let _ = writeln!(out, "      needed for: {}", f.why);
-    if let Some(who) = &f.who_must_act {
-        let _ = writeln!(out, "      who must act: {who}");
-    }
-    if !f.assumed_context.is_empty() {
-        let _ = writeln!(
-            out,
-            "      depends on request context not known here: {}",
-            f.assumed_context.join(", ")
-        );
+    groups
+}
+
+fn finding_lines(out: &mut String, findings: &[&Finding]) {
+    for (actions, f) in grouped(findings) {
+        let _ = writeln!(out, "  - {}", actions.join(", "));
+        let _ = writeln!(out, "      on: {}", f.resource);
+        let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
+        let principal = match f.principal.as_str() {
+            "*" => "any principal",
+            arn => arn,
+        };
+        let _ = writeln!(out, "      principal: {principal}");
+        let _ = writeln!(out, "      blocked by: {}", by.join(", "));
+        for s in &f.denied_by {
+            let _ = writeln!(
+                out,
+                "      denied by: {} statement {}{}",
+                s.policy,
+                s.index,
+                s.sid
+                    .as_deref()
+                    .map(|sid| format!(" (Sid {sid})"))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(out, "      needed for: {}", f.why);
+        if let Some(who) = &f.who_must_act {
+            let _ = writeln!(out, "      who must act: {who}");
+        }
+        if !f.assumed_context.is_empty() {
+            let _ = writeln!(
+                out,
+                "      depends on request context not known here: {}",
+                f.assumed_context.join(", ")
+            );
+        }
     }
 }
 
@@ -106,15 +134,11 @@ pub fn report_text(report: &Report) -> String {
             "\nBlockers a role patch cannot fix ({}):",
             blockers.len()
         );
-        for f in &blockers {
-            finding_line(&mut out, f);
-        }
+        finding_lines(&mut out, &blockers);
     }
     if !fixable.is_empty() {
         let _ = writeln!(out, "\nMissing permissions ({}):", fixable.len());
-        for f in &fixable {
-            finding_line(&mut out, f);
-        }
+        finding_lines(&mut out, &fixable);
     }
     if !report.unverified.is_empty() {
         let _ = writeln!(out, "\nCould not verify ({}):", report.unverified.len());
