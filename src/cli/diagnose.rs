@@ -3,6 +3,7 @@
 use std::io::Read;
 
 use crate::diagnose::{diagnose, Evidence, Report};
+use crate::remedy::guard::{decide, GuardSettings};
 use crate::render::text::report_text;
 
 use super::Format;
@@ -42,8 +43,13 @@ pub fn exit_code(report: &Report) -> i32 {
     }
 }
 
-/// Runs the diagnosis and renders it; returns the output and the exit code.
-pub fn run(path: &str, format: Format) -> Result<(String, i32), DiagnoseError> {
+/// Runs the diagnosis (and the auto-attach decision when `guard` is given) and renders
+/// it; returns the output and the exit code.
+pub fn run(
+    path: &str,
+    format: Format,
+    guard: Option<GuardSettings>,
+) -> Result<(String, i32), DiagnoseError> {
     let text = read_input(path).map_err(|source| DiagnoseError::Read {
         path: path.to_string(),
         source,
@@ -52,7 +58,10 @@ pub fn run(path: &str, format: Format) -> Result<(String, i32), DiagnoseError> {
         path: path.to_string(),
         source,
     })?;
-    let report = diagnose(&evidence);
+    let mut report = diagnose(&evidence);
+    if let Some(settings) = guard {
+        report.auto_attach = Some(decide(&evidence, &report, &settings).report);
+    }
     let out = match format {
         Format::Text => report_text(&report),
         Format::Json => {

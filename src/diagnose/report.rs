@@ -262,5 +262,17 @@ pub struct VaultPolicyFix {
 pub struct AutoAttach {
     /// `attach` or `refuse`.
     pub decision: String,
+    /// Every guardrail that refused, or why attaching is allowed.
     pub reasons: Vec<String>,
+    /// The inline policy that is (or would be) put on the role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The whole inline policy after merging with earlier fixes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached_document: Option<serde_json::Value>,
+    /// The command that restores the role to how it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_command: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The fix: a least-privilege patch per principal, proven by evaluating every
 //! requirement again with the patch in place; and the corrected vault policy.
 
+pub mod guard;
 pub mod patch;
 pub mod vault;
 

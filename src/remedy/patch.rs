@@ -61,7 +61,6 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
         return None;
     }
     let mut statements = Vec::new();
-    let mut sid_counts: BTreeMap<String, usize> = BTreeMap::new();
     for (condition, by_action) in groups.values() {
         // Merge actions that share exactly the same resources into one statement.
         let mut by_resources: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
@@ -72,9 +71,8 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
         }
         for (resources, mut actions) in by_resources {
             actions.sort();
-            let sid = unique_sid(&sid_for(&actions, condition.is_some()), &mut sid_counts);
+            let base = sid_for(&actions);
             let mut stmt = json!({
-                "Sid": sid,
                 "Effect": "Allow",
                 "Action": one_or_many(actions),
                 "Resource": one_or_many(resources),
@@ -82,7 +80,15 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
             if let (Some(cond), Some(obj)) = (condition, stmt.as_object_mut()) {
                 obj.insert("Condition".into(), cond.clone());
             }
-            statements.push(stmt);
+            // The Sid carries a digest of the statement: the same grant always gets the
+            // same Sid, so merging fixes never duplicates a statement or a Sid.
+            let sid = format!("{base}{:08x}", digest(&stmt.to_string()));
+            let mut with_sid = serde_json::Map::new();
+            with_sid.insert("Sid".into(), Value::String(sid));
+            if let Value::Object(fields) = stmt {
+                with_sid.extend(fields);
+            }
+            statements.push(Value::Object(with_sid));
         }
     }
     let document = json!({"Version": "2012-10-17", "Statement": statements});
@@ -122,8 +128,8 @@ fn one_or_many(mut items: Vec<String>) -> Value {
     }
 }
 
-/// A readable Sid from the services of the actions (`EfsRestore`, `KmsViaService`, ...).
-fn sid_for(actions: &[String], conditioned: bool) -> String {
+/// A readable Sid prefix from the services of the actions (`RestoreDoctorKms`, ...).
+fn sid_for(actions: &[String]) -> String {
     let mut services: Vec<String> = actions
         .iter()
         .filter_map(|a| a.split(':').next())
@@ -137,22 +143,14 @@ fn sid_for(actions: &[String], conditioned: bool) -> String {
         })
         .collect();
     services.dedup();
-    let base = format!("RestoreDoctor{}", services.join(""));
-    if conditioned {
-        format!("{base}Scoped")
-    } else {
-        base
-    }
+    format!("RestoreDoctor{}", services.join(""))
 }
 
-fn unique_sid(base: &str, counts: &mut BTreeMap<String, usize>) -> String {
-    let n = counts.entry(base.to_string()).or_insert(0);
-    *n += 1;
-    if *n == 1 {
-        base.to_string()
-    } else {
-        format!("{base}{n}")
-    }
+/// FNV-1a, 32 bits: a stable digest (the std hasher is not stable across releases).
+pub fn digest(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Quotes a string for a POSIX shell.
