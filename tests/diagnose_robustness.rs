@@ -2,7 +2,12 @@
 //! error (not JSON, wrong shape) or diagnosed into a degraded report that says what could
 //! not be verified. Mutations are applied to the real case corpus.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 
@@ -85,7 +90,8 @@ proptest! {
 #[test]
 fn truncated_evidence_gives_a_located_error() {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/efs-role-missing-efs/evidence.json"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/cases/efs-role-missing-efs/evidence.json"),
     )
     .unwrap();
     let cut = &text[..text.len() / 2];
