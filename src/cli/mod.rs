@@ -2,6 +2,7 @@
 //! subcommands that run the pure core on files.
 
 pub mod diagnose;
+pub mod schema;
 pub mod simulate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,6 +23,12 @@ pub enum Command {
     /// blocker, and a verified least-privilege patch. Exit 0: nothing missing; 2: missing
     /// permissions or blockers found; 1: error.
     Diagnose(DiagnoseArgs),
+    /// Print the JSON Schema of the evidence or the report format.
+    Schema {
+        /// `evidence` or `report`.
+        #[arg(value_enum)]
+        kind: schema::SchemaKind,
+    },
 }
 
 /// Options of `restore-doctor diagnose`.
@@ -84,6 +91,10 @@ pub fn run(cli: Cli) -> i32 {
                 format: args.format,
             };
             simulate::run(&settings, &mut std::io::stdout().lock()).map(|()| EXIT_OK)
+        }
+        Command::Schema { kind } => {
+            print!("{}", schema::schema_json(kind));
+            Ok(EXIT_OK)
         }
         Command::Diagnose(args) => diagnose::run(
             &args.evidence,

@@ -9,13 +9,14 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Version of the evidence format written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything known about one failed restore. Only `trigger` is required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Evidence {
     #[serde(default = "default_schema_version")]
@@ -69,7 +70,7 @@ fn default_schema_version() -> u32 {
 }
 
 /// The fields of backup:DescribeRestoreJob that the diagnosis uses (camelCase).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreJob {
     pub restore_job_id: String,
@@ -98,7 +99,7 @@ pub struct RestoreJob {
 }
 
 /// The fields of backup:DescribeRecoveryPoint that the diagnosis uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryPoint {
     pub recovery_point_arn: String,
@@ -121,7 +122,7 @@ pub struct RecoveryPoint {
 }
 
 /// An IAM principal (the restore role or the caller) with every policy that applies to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Principal {
     /// The IAM ARN (`arn:aws:iam::111122223333:role/path/Name`, or a user ARN). For
@@ -143,7 +144,7 @@ pub struct Principal {
 }
 
 /// Where an identity policy comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PolicyKind {
     Inline,
@@ -153,7 +154,7 @@ pub enum PolicyKind {
 }
 
 /// One policy document with its name (inline) or ARN (managed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyDoc {
     pub name: String,
@@ -165,7 +166,7 @@ pub struct PolicyDoc {
 }
 
 /// iam:GetInstanceProfile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceProfile {
     pub arn: String,
@@ -175,7 +176,7 @@ pub struct InstanceProfile {
 }
 
 /// The vault access policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultPolicy {
     pub backup_vault_name: String,
@@ -185,7 +186,7 @@ pub struct VaultPolicy {
 }
 
 /// A KMS key policy and the key it belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPolicy {
     pub key_arn: String,
@@ -193,7 +194,7 @@ pub struct KeyPolicy {
 }
 
 /// SCPs at one organization level.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgLevelDocs {
     pub org_identifier: String,
@@ -202,7 +203,7 @@ pub struct OrgLevelDocs {
 
 /// Something that could not be collected. `part` says which part of the evidence is
 /// missing so the diagnosis can say exactly what it could not verify.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Gap {
     pub part: EvidencePart,
@@ -213,7 +214,7 @@ pub struct Gap {
 }
 
 /// The parts of the evidence a gap can be about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum EvidencePart {
     RestoreJob,

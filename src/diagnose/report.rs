@@ -3,6 +3,7 @@
 //!
 //! Format version [`REPORT_SCHEMA_VERSION`]; the JSON Schema is `schema/report.schema.json`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Layer, StatementRef};
@@ -11,7 +12,7 @@ use crate::policy::{Layer, StatementRef};
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// The outcome of diagnosing one failed restore.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema_version: u32,
@@ -48,7 +49,7 @@ pub struct Report {
 }
 
 /// Identifying facts about the failed restore.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,7 +76,7 @@ pub struct RestoreSummary {
 }
 
 /// How the failure message read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,7 +88,7 @@ pub struct Failure {
 }
 
 /// The forms a failure message takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum FailureKind {
     /// "... Encoded authorization failure message: ..." (decoded with sts:DecodeAuthorizationMessage).
@@ -103,7 +104,7 @@ pub enum FailureKind {
 }
 
 /// A request named by the failure message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeniedRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,7 +121,7 @@ pub struct DeniedRequest {
 }
 
 /// The primary cause of a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Cause {
     /// Allows are missing from the restore role's (or caller's) identity policies.
@@ -155,7 +156,7 @@ impl Cause {
 }
 
 /// Where a blocker lives, beyond the evaluator's layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Blocker {
     /// No identity policy allows it: a role patch fixes it.
@@ -187,7 +188,7 @@ impl From<Layer> for Blocker {
 }
 
 /// One missing permission or blocker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub action: String,
@@ -212,7 +213,7 @@ pub struct Finding {
 }
 
 /// A part of the diagnosis that could not be checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Unverified {
     pub what: String,
@@ -220,7 +221,7 @@ pub struct Unverified {
 }
 
 /// The least-privilege fix for a principal's identity policies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Patch {
     /// The role (or user) the patch goes on.
@@ -238,7 +239,7 @@ pub struct Patch {
 }
 
 /// The patch re-evaluated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     /// Required actions the patch makes allowed (`action on resource`).
@@ -248,7 +249,7 @@ pub struct Verification {
 }
 
 /// A corrected vault access policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultPolicyFix {
     pub backup_vault_name: String,
@@ -257,7 +258,7 @@ pub struct VaultPolicyFix {
 }
 
 /// Whether the fix may be attached automatically, and why (not).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoAttach {
     /// `attach` or `refuse`.

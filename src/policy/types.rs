@@ -58,7 +58,19 @@ pub enum Decision {
 }
 
 /// The policy layers AWS evaluates, in the order of the evaluation logic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Layer {
     /// Service control policies of the organization (every level must allow).
@@ -120,7 +132,7 @@ pub struct PolicySet {
 }
 
 /// A statement that took part in a decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatementRef {
     /// The policy's name (see [`NamedPolicy::name`]).

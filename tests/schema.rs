@@ -1,0 +1,66 @@
+//! The committed JSON Schemas under `schema/` are the ones the code generates: a change
+//! to the evidence or report types must come with its schema (and a version bump when
+//! it breaks readers).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use restore_doctor::cli::schema::{schema_json, SchemaKind};
+
+fn committed(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/schema/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn evidence_schema_is_current() {
+    assert!(
+        committed("evidence.schema.json") == schema_json(SchemaKind::Evidence),
+        "schema/evidence.schema.json is stale: run `restore-doctor schema evidence > schema/evidence.schema.json`"
+    );
+}
+
+#[test]
+fn report_schema_is_current() {
+    assert!(
+        committed("report.schema.json") == schema_json(SchemaKind::Report),
+        "schema/report.schema.json is stale: run `restore-doctor schema report > schema/report.schema.json`"
+    );
+}
+
+#[test]
+fn schemas_name_the_documented_fields() {
+    let report: serde_json::Value = serde_json::from_str(&schema_json(SchemaKind::Report)).unwrap();
+    for field in [
+        "missing",
+        "patch",
+        "verified",
+        "unverified",
+        "cause",
+        "summary",
+    ] {
+        assert!(
+            report["properties"].get(field).is_some(),
+            "report schema lacks `{field}`"
+        );
+    }
+    let finding = &report["$defs"]["Finding"]["properties"];
+    for field in [
+        "action",
+        "resource",
+        "principal",
+        "fixableByPatch",
+        "blockedBy",
+    ] {
+        assert!(
+            finding.get(field).is_some(),
+            "finding schema lacks `{field}`"
+        );
+    }
+    let evidence: serde_json::Value =
+        serde_json::from_str(&schema_json(SchemaKind::Evidence)).unwrap();
+    assert_eq!(evidence["required"], serde_json::json!(["trigger"]));
+}
