@@ -124,6 +124,12 @@ fn check_case(dir: &Path, report: &Report, expected: &Value) -> Vec<String> {
             "vault policy fix".into(),
         );
     }
+    if let Some(v) = expected.get("keyPolicyFix") {
+        expect(
+            report.key_policy_fixes.is_empty() != v.as_bool().unwrap(),
+            "key policy fix".into(),
+        );
+    }
     if let Some(kind) = expected.get("failureKind") {
         expect(
             json["failure"]["kind"] == *kind,
@@ -218,4 +224,28 @@ fn patches_are_least_privilege() {
             assert!(patch.command.starts_with("aws iam "), "{}", patch.command);
         }
     }
+}
+
+/// The proposed key policy, applied by the key administrators, must let the restore
+/// through: diagnose again with it in place and nothing may be missing.
+#[test]
+fn key_policy_fix_verifies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/kms-key-policy-without-root");
+    let (mut evidence, _) = load(&dir);
+    let report = diagnose(&evidence);
+    assert_eq!(report.key_policy_fixes.len(), 1);
+    let fix = &report.key_policy_fixes[0];
+    assert!(fix
+        .command
+        .starts_with("aws kms put-key-policy --key-id 'arn:aws:kms:"));
+    // Every original statement is kept.
+    let before = evidence.key_policies[0].document["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let after = fix.document["Statement"].as_array().unwrap();
+    assert!(before.iter().all(|s| after.contains(s)));
+    evidence.key_policies[0].document = fix.document.clone();
+    let again = diagnose(&evidence);
+    assert!(again.missing.is_empty(), "{:#?}", again.missing);
 }

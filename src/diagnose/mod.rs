@@ -262,6 +262,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         verified: remedy.verified,
         verification: remedy.verification,
         vault_policy_fix,
+        key_policy_fixes: remedy::key_policy::fixes(evidence, &checks),
         auto_attach: None,
     }
 }

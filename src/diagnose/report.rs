@@ -43,6 +43,10 @@ pub struct Report {
     /// For a vault access policy that denies the restore: the corrected policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vault_policy_fix: Option<VaultPolicyFix>,
+    /// For KMS key policies that block the role: the key policy with the grant added,
+    /// for the key administrators to apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_policy_fixes: Vec<KeyPolicyFix>,
     /// Opt-in auto-remediation decision, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_attach: Option<AutoAttach>,
@@ -253,6 +257,16 @@ pub struct Verification {
 #[serde(rename_all = "camelCase")]
 pub struct VaultPolicyFix {
     pub backup_vault_name: String,
+    pub document: serde_json::Value,
+    pub command: String,
+}
+
+/// A corrected KMS key policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPolicyFix {
+    pub key_arn: String,
+    /// The whole key policy: the original statements plus the one added for the role.
     pub document: serde_json::Value,
     pub command: String,
 }

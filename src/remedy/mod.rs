@@ -2,6 +2,7 @@
 //! requirement again with the patch in place; and the corrected vault policy.
 
 pub mod guard;
+pub mod key_policy;
 pub mod patch;
 pub mod vault;
 

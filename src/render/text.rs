@@ -183,6 +183,14 @@ pub fn report_text(report: &Report) -> String {
         );
         let _ = writeln!(out, "\n  {}", v.command);
     }
+    for k in &report.key_policy_fixes {
+        let _ = writeln!(
+            out,
+            "\nKey policy fix (for the administrators of `{}`: adds a grant for the role only, keeps every other statement):",
+            k.key_arn
+        );
+        let _ = writeln!(out, "\n  {}", k.command);
+    }
     if let Some(a) = &report.auto_attach {
         let _ = writeln!(out, "\nAuto-attach: {}", a.decision);
         for r in &a.reasons {
