@@ -18,10 +18,7 @@ type ByCondition = BTreeMap<String, (Option<Value>, Vec<String>)>;
 /// One fix per key whose policy blocks the role.
 pub fn fixes(evidence: &Evidence, checks: &[Check]) -> Vec<KeyPolicyFix> {
     // key → role → (condition → actions)
-    let mut wanted: BTreeMap<
-        String,
-        BTreeMap<String, BTreeMap<String, (Option<Value>, Vec<String>)>>,
-    > = BTreeMap::new();
+    let mut wanted: BTreeMap<String, BTreeMap<String, ByCondition>> = BTreeMap::new();
     for c in checks {
         let Some(f) = &c.finding else { continue };
         let ResourceGate::KeyPolicy(Some(_)) = &c.gate else {
