@@ -97,6 +97,7 @@ pub fn parse_access_denied(text: &str) -> Option<DeniedRequest> {
         resource,
         explicit_deny,
         policy_type,
+        matched_statements: vec![],
     })
 }
 
@@ -152,12 +153,22 @@ pub fn parse_decoded(decoded: &Value) -> Option<DeniedRequest> {
         .and_then(Value::as_str)
         .map(str::to_string);
     let explicit_deny = decoded.get("explicitDeny").and_then(Value::as_bool);
+    let matched_statements = decoded
+        .pointer("/matchedStatements/items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("statementId").and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     Some(DeniedRequest {
         principal,
         action,
         resource,
         explicit_deny,
         policy_type: None,
+        matched_statements,
     })
 }
 

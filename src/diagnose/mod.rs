@@ -211,16 +211,22 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         ));
     }
 
-    // The request AWS named must be among the checks; if our evaluation allows it,
-    // say that we could not reproduce the denial rather than call it fine.
-    if let Some(d) = &denied {
-        reconcile_denied(d, &checks, &mut unverified);
-    }
-
+    // The request AWS named must be among the findings: from our checks, or from the
+    // message itself when it names a blocker we cannot see; otherwise say that the
+    // denial could not be reproduced rather than call it fine.
     let mut missing: Vec<Finding> = checks.iter().filter_map(|c| c.finding.clone()).collect();
     if let Some(d) = &denied {
-        if let Some(f) = finding_from_message(d, &missing, &evidence.service_control_policies) {
-            missing.push(f);
+        let role_session = role
+            .as_ref()
+            .map(|r| (r.request_principal.as_str(), r.arn.as_str()));
+        match finding_from_message(
+            d,
+            &missing,
+            &evidence.service_control_policies,
+            role_session,
+        ) {
+            Some(f) => missing.push(f),
+            None => reconcile_denied(d, &checks, &mut unverified),
         }
     }
     missing.sort_by_key(|f| (f.fixable_by_patch, f.principal.clone()));
@@ -232,7 +238,11 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         .zip(facts.vault_name.as_deref())
         .and_then(|(_, name)| remedy::vault::fix(evidence, name, &missing));
 
-    let cause = cause_of(&missing, &unverified);
+    // Verified only when something was actually checked, the patch (if any) makes
+    // every check pass, and no blocker outside the checks (from the message) remains.
+    let verified =
+        remedy.verified && !checks.is_empty() && missing.iter().all(|f| f.fixable_by_patch);
+    let cause = cause_of(&missing, &unverified, denied.as_ref());
     let summary = summarize(cause, &missing, &facts, &unverified);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -259,7 +269,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         unverified,
         patch: remedy.patches.first().cloned(),
         other_patches: remedy.patches.iter().skip(1).cloned().collect(),
-        verified: remedy.verified,
+        verified,
         verification: remedy.verification,
         vault_policy_fix,
         key_policy_fixes: remedy::key_policy::fixes(evidence, &checks),
@@ -401,6 +411,7 @@ fn finding_from_message(
     d: &DeniedRequest,
     missing: &[Finding],
     scps: &Option<Vec<evidence::OrgLevelDocs>>,
+    role_session: Option<(&str, &str)>,
 ) -> Option<Finding> {
     let covered = missing.iter().any(|f| {
         f.action.eq_ignore_ascii_case(&d.action)
@@ -419,7 +430,12 @@ fn finding_from_message(
         Some("resource-based policy") => Blocker::VaultAccessPolicy,
         Some("resource control policy") => Blocker::Rcp,
         Some("session policy") => Blocker::SessionPolicy,
-        _ => Blocker::IdentityDeny,
+        Some("identity-based policy") => Blocker::IdentityDeny,
+        // A decoded message says "explicit deny" without naming the policy type. The
+        // identity policies and boundary were checked and do not deny it, so when SCPs
+        // were not collected, an SCP is where the deny must be.
+        _ if scps.is_none() => Blocker::Scp,
+        _ => return None,
     };
     if blocker == Blocker::Scp && scps.is_some() {
         return None;
@@ -427,21 +443,43 @@ fn finding_from_message(
     Some(Finding {
         action: d.action.clone(),
         resource: d.resource.clone().unwrap_or_else(|| "*".into()),
-        principal: d.principal.clone().unwrap_or_default(),
+        // The restore role's session is reported as the role itself.
+        principal: match (d.principal.as_deref(), role_session) {
+            (Some(p), Some((session, role))) if p == session => role.to_string(),
+            (p, _) => p.unwrap_or_default().to_string(),
+        },
         fixable_by_patch: false,
         blocked_by: vec![blocker],
         denied_by: vec![],
-        why: "AWS reported this denial in the failure message".into(),
+        why: {
+            let statements = match d.matched_statements.as_slice() {
+                [] => String::new(),
+                ids => format!(" (statement {})", ids.join(", ")),
+            };
+            match d.policy_type.as_deref() {
+                Some(t) => format!("AWS reported an explicit deny in a {t}{statements} in the failure message"),
+                None => format!("AWS reported an explicit deny{statements} in the failure message; no collected identity policy or boundary denies it"),
+            }
+        },
         who_must_act: Some(check::who_must_act(&[blocker])),
         assumed_context: vec![],
     })
 }
 
-fn cause_of(missing: &[Finding], unverified: &[Unverified]) -> Cause {
+fn cause_of(
+    missing: &[Finding],
+    unverified: &[Unverified],
+    denied: Option<&DeniedRequest>,
+) -> Cause {
     let has = |b: Blocker| missing.iter().any(|f| f.blocked_by.contains(&b));
+    let reported_explicit = denied.is_some_and(|d| d.explicit_deny == Some(true))
+        && missing.iter().any(|f| !f.fixable_by_patch);
     if has(Blocker::VaultAccessPolicy) {
         Cause::VaultPolicyDeny
-    } else if has(Blocker::IdentityDeny) || missing.iter().any(|f| !f.denied_by.is_empty()) {
+    } else if has(Blocker::IdentityDeny)
+        || missing.iter().any(|f| !f.denied_by.is_empty())
+        || reported_explicit
+    {
         Cause::ExplicitDeny
     } else if has(Blocker::KeyPolicy) {
         Cause::KeyPolicy

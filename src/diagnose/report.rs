@@ -122,6 +122,9 @@ pub struct DeniedRequest {
     /// The policy type the message blames ("service control policy", ...), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_type: Option<String>,
+    /// Sids of the statements a decoded message says matched (denied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_statements: Vec<String>,
 }
 
 /// The primary cause of a failure.
