@@ -164,18 +164,26 @@ pub fn kms_requirements(
     kms.actions
         .iter()
         .map(|action| {
-            let (key, value, operator) = if action.eq_ignore_ascii_case("kms:CreateGrant") {
-                ("kms:GrantIsForAWSResource", "true".to_string(), "Bool")
+            // AWS Backup reads the key itself (kms:DescribeKey, granted on `*` without
+            // conditions in the managed policy); the other calls come through the
+            // restored service or are grants for it.
+            let narrowing = if action.eq_ignore_ascii_case("kms:DescribeKey") {
+                None
+            } else if action.eq_ignore_ascii_case("kms:CreateGrant") {
+                Some(("kms:GrantIsForAWSResource", "true".to_string(), "Bool"))
             } else {
-                ("kms:ViaService", via.clone(), "StringEquals")
+                Some(("kms:ViaService", via.clone(), "StringEquals"))
             };
             let mut context = BTreeMap::new();
-            context.insert(key.to_string(), ContextValue::One(value.clone()));
+            if let Some((key, value, _)) = &narrowing {
+                context.insert(key.to_string(), ContextValue::One(value.clone()));
+            }
             Requirement {
                 action: action.clone(),
                 resource: key_arn.to_string(),
                 context,
-                condition: Some(serde_json::json!({ operator: { key: value } })),
+                condition: narrowing
+                    .map(|(key, value, operator)| serde_json::json!({ operator: { key: value } })),
                 why: format!("{role}: use the KMS key that encrypts the data"),
                 wildcard_only: false,
             }
