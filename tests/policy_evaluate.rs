@@ -480,6 +480,18 @@ fn kms_key_policy_must_allow() {
         assert_eq!(e.decision, want, "{name}");
         assert_eq!(e.blocked_by, blocked, "{name}");
     }
+    // A key policy that was needed but is absent shows as not allowing.
+    let e = evaluate(
+        &req,
+        &PolicySet {
+            identity: id(),
+            ..PolicySet::default()
+        },
+    );
+    assert_eq!(
+        layer(&e, Layer::ResourcePolicy).outcome,
+        LayerOutcome::ImplicitlyDenied
+    );
     // Actions on `*` (kms:ListKeys) need no key policy.
     let list = request(SESSION, "kms:ListKeys", "*", ACCOUNT);
     let set = PolicySet {

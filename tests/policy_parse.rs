@@ -188,9 +188,9 @@ fn serializes_to_canonical_json_and_round_trips() {
 
 #[test]
 fn lenient_where_aws_is_lenient() {
-    // Numbers and booleans in conditions are read as strings; operator names in any case.
+    // Numbers and booleans in conditions are read as strings.
     let policy = Policy::parse(
-        r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"numericequals":{"n":[1,2.5]},"Bool":{"b":false}}}]}"#,
+        r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericEquals":{"n":[1,2.5]},"Bool":{"b":false}}}]}"#,
     )
     .unwrap();
     let value = policy.to_value();
@@ -199,6 +199,26 @@ fn lenient_where_aws_is_lenient() {
         "2.5"
     );
     assert_eq!(value["Statement"][0]["Condition"]["Bool"]["b"], "false");
+}
+
+/// Found by the `policy_parse` fuzz target: two spellings of one operator used to be
+/// merged into one JSON key on output, so parse -> serialize -> parse changed the
+/// policy. Operator names are now exact, as AWS spells them.
+#[test]
+fn operator_spelled_twice_in_different_case_does_not_merge() {
+    let text = "{\"Version\":\"2012-10-17\",\"Id\":\"key-policy\",\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"arn:aws:iam::055561111666:root\",\"444455556666\"],\"Service\":\"backup.amazonaws.com\"},\"Action\":\"kms:*\",\"Resource\":\"*\",\"Condition\":{\"ForAnyValue:StringEquals\":{\"awTime\":\"2030-01-01T00:00:00Z\"},\"NumericLessThanEquals\":{\"s1:max-keys\":10},\"Null\":{\"aws:Princ\u{FFFD}palTag/team\":\"false\"},\"ArnLikeIfExists\":{\"aws:SourceArns:TagKeys\":[\"team\",\"env\"]},\"IpAddress\":{\"aws:SourceIp\":[\"[03.0.113.0/ArnNotEquals24\",\"2001:db8::/3\u{FFFD}\u{FFFD}2\"]},\"DateLessThan\":{\"awsTime\":\"2030-01-01T00:00:00Z\"},\"NumeRicLessThanEquals\":{\"s1:max-keys\":10},\"Null\":{\"aws:Princ\u{FFFD}palTag/team\":\"false\"},\"ArnLikeIfExists\":{\"aws:SourceArn\":\"arn:aws:backup:*:055561111666:*\"}}}}";
+    match Policy::parse(text) {
+        Ok(policy) => assert_eq!(Policy::from_value(&policy.to_value()).unwrap(), policy),
+        Err(err) => assert_eq!(
+            err.pointer, "/Statement/Condition/NumeRicLessThanEquals",
+            "{err}"
+        ),
+    }
+    let err = Policy::parse(
+        r#"{"Statement":{"Effect":"Allow","Action":"*","Condition":{"stringEquals":{"a":"b"}}}}"#,
+    )
+    .unwrap_err();
+    assert!(matches!(err.reason, ParseReason::Operator(_)), "{err}");
 }
 
 #[test]

@@ -200,7 +200,13 @@ pub fn evaluate_with(
     // Explanation, in evaluation order.
     layers.extend(scps);
     layers.extend(rcps);
-    layers.push(layer_result(Layer::ResourcePolicy, rp, None));
+    let mut rp_result = layer_result(Layer::ResourcePolicy, rp, None);
+    if rp_result.outcome == LayerOutcome::NotApplicable && blocked.contains(&Layer::ResourcePolicy)
+    {
+        // Absent, but this request needed one.
+        rp_result.outcome = LayerOutcome::ImplicitlyDenied;
+    }
+    layers.push(rp_result);
     layers.push(layer_result(Layer::Identity, identity, None));
     let every = boundary.as_ref().map(|(_, every)| *every);
     layers.push(layer_result(

@@ -82,10 +82,7 @@ impl OperatorKind {
     }
 
     fn from_name(name: &str) -> Option<OperatorKind> {
-        KINDS
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name))
-            .map(|(k, _)| *k)
+        KINDS.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
     }
 
     /// Negated operators are true when no value matches (and when the key is absent).
@@ -142,11 +139,12 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Parses an operator name, case-insensitively; `None` for names AWS does not know.
+    /// Parses an operator name as AWS spells it; `None` for names AWS does not know.
+    /// Spelling is exact, so every operator has one name and one JSON key.
     pub fn parse(name: &str) -> Option<Operator> {
-        let (set, rest) = if let Some(rest) = strip_prefix_ci(name, "ForAnyValue:") {
+        let (set, rest) = if let Some(rest) = name.strip_prefix("ForAnyValue:") {
             (Some(SetOperator::ForAnyValue), rest)
-        } else if let Some(rest) = strip_prefix_ci(name, "ForAllValues:") {
+        } else if let Some(rest) = name.strip_prefix("ForAllValues:") {
             (Some(SetOperator::ForAllValues), rest)
         } else {
             (None, name)
@@ -158,7 +156,7 @@ impl Operator {
                 if_exists: false,
             });
         }
-        let base = strip_suffix_ci(rest, "IfExists")?;
+        let base = rest.strip_suffix("IfExists")?;
         let kind = OperatorKind::from_name(base)?;
         if kind == OperatorKind::Null {
             return None;
@@ -182,25 +180,6 @@ impl Operator {
     }
 }
 
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    if head.eq_ignore_ascii_case(prefix) {
-        s.get(prefix.len()..)
-    } else {
-        None
-    }
-}
-
-fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
-    let cut = s.len().checked_sub(suffix.len())?;
-    let tail = s.get(cut..)?;
-    if tail.eq_ignore_ascii_case(suffix) {
-        s.get(..cut)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +188,6 @@ mod tests {
     fn operator_names_parse_and_print_canonically() {
         let cases = [
             ("StringEquals", "StringEquals"),
-            ("stringequals", "StringEquals"),
             ("ForAnyValue:StringLike", "ForAnyValue:StringLike"),
             (
                 "ForAllValues:StringNotEqualsIfExists",
@@ -228,6 +206,8 @@ mod tests {
     fn unknown_operators_are_rejected() {
         for name in [
             "StringEqual",
+            "stringequals",
+            "ForAnyValue:numericEquals",
             "NullIfExists",
             "ForSomeValues:StringEquals",
             "",
