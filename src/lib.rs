@@ -22,3 +22,5 @@ pub mod render;
 
 #[cfg(feature = "lambda")]
 pub mod aws;
+#[cfg(feature = "lambda")]
+pub mod handler;

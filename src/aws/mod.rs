@@ -1,1 +1,19 @@
 //! The only code that talks to AWS: gather evidence, publish the alert, attach the fix.
+//!
+//! - [`config`]: the environment and the clients, built once per container.
+//! - [`gather`]: the read-only calls that fill an [`Evidence`](crate::diagnose::Evidence);
+//!   a failed call becomes a gap, never an error. [`iam`] reads principals' policies.
+//! - [`publish`]: the one SNS Publish per failure.
+//! - [`logging`], [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
+//!   per-container memory of events already alerted.
+
+pub mod config;
+pub mod dedup;
+pub mod error;
+pub mod gather;
+pub mod iam;
+pub mod logging;
+pub mod metrics;
+pub mod publish;
+
+pub use config::{Clients, EndpointOverrides, Settings};

@@ -1,1 +1,15 @@
-fn main() {}
+//! The Lambda function: JSON logs, settings and clients once per container, then the
+//! runtime loop. Everything else is in `restore_doctor::handler`.
+
+use anyhow::Context;
+use restore_doctor::aws::{config, logging, Clients, Settings};
+use restore_doctor::handler::{self, Handler};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env().context("reading the function's settings")?;
+    logging::init(&settings.service);
+    let sdk = config::load_sdk_config().await;
+    let handler = Handler::new(Clients::new(&sdk), settings);
+    handler::run(handler).await.map_err(|e| anyhow::anyhow!(e))
+}

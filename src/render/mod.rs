@@ -1,4 +1,6 @@
 //! Turning a [`Report`](crate::diagnose::Report) into what people read: the CLI/email
 //! text, the Slack (AWS Chatbot) notification and the SNS alert that carries them.
 
+pub mod alert;
+pub mod slack;
 pub mod text;

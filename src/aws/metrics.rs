@@ -1,0 +1,83 @@
+//! CloudWatch metrics as Embedded Metric Format lines on stdout: no API call, no extra
+//! permission, and the Lambda log pipeline turns them into metrics.
+
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+/// Metric names.
+pub const FAILURES_DIAGNOSED: &str = "FailuresDiagnosed";
+pub const EVIDENCE_GAPS: &str = "EvidenceGaps";
+pub const PUBLISH_ERRORS: &str = "PublishErrors";
+pub const EVENTS_SKIPPED: &str = "EventsSkipped";
+
+/// Where metrics go: a namespace and the `service` dimension.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub namespace: String,
+    pub service: String,
+}
+
+impl Metrics {
+    /// One EMF document: `value` of metric `name` (unit Count) with the `service`
+    /// dimension and the given extra dimensions.
+    pub fn line(&self, name: &str, value: f64, dims: &[(&str, &str)], timestamp_ms: i64) -> String {
+        let mut dimension_names = vec![Value::from("service")];
+        let mut doc = Map::new();
+        doc.insert("service".into(), Value::from(self.service.as_str()));
+        for (k, v) in dims {
+            dimension_names.push(Value::from(*k));
+            doc.insert((*k).into(), Value::from(*v));
+        }
+        doc.insert(name.into(), json!(value));
+        doc.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [dimension_names],
+                    "Metrics": [{"Name": name, "Unit": "Count"}]
+                }]
+            }),
+        );
+        Value::Object(doc).to_string()
+    }
+
+    /// Prints one metric to stdout.
+    pub fn emit(&self, name: &str, value: f64, dims: &[(&str, &str)]) {
+        let line = self.line(name, value, dims, chrono::Utc::now().timestamp_millis());
+        let mut out = std::io::stdout().lock();
+        // Metrics are best effort: a closed stdout must not fail the invocation.
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emf_line_declares_its_metric_and_dimensions() {
+        let m = Metrics {
+            namespace: "RestoreDoctor".into(),
+            service: "restore-doctor".into(),
+        };
+        let line = m.line(
+            FAILURES_DIAGNOSED,
+            1.0,
+            &[("cause", "missingPermissions")],
+            1_700_000_000_000,
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["FailuresDiagnosed"], json!(1.0));
+        assert_eq!(v["cause"], "missingPermissions");
+        assert_eq!(v["service"], "restore-doctor");
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "RestoreDoctor");
+        assert_eq!(directive["Dimensions"], json!([["service", "cause"]]));
+        assert_eq!(directive["Metrics"][0]["Name"], "FailuresDiagnosed");
+        assert_eq!(v["_aws"]["Timestamp"], json!(1_700_000_000_000_i64));
+        assert!(!line.contains('\n'));
+    }
+}

@@ -1,0 +1,353 @@
+//! The Lambda handler: event → evidence → diagnosis → one SNS alert.
+//!
+//! - An event that is not a diagnosable failure is logged with the reason and skipped
+//!   (`Ok`: Lambda must not retry it).
+//! - An event already alerted in this warm container (same event id, or same restore job)
+//!   is skipped as a duplicate.
+//! - Evidence calls that fail become gaps in the evidence; the alert says what could not
+//!   be verified.
+//! - Only a failed publish is an error: Lambda then retries the event and finally hands
+//!   it to the OnFailure destination (the dead-letter queue).
+
+pub mod trigger;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tracing::{field, info, info_span, warn, Instrument};
+
+use crate::aws::dedup::RecentKeys;
+use crate::aws::gather::gather;
+use crate::aws::metrics::{self, Metrics};
+use crate::aws::publish::{publish, PublishError};
+use crate::aws::{Clients, Settings};
+use crate::diagnose::{diagnose, Evidence, Report};
+use crate::render::alert::{self, Alert, AlertContext};
+use trigger::{Parsed, Trigger};
+
+/// What one invocation did (the function's response payload).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum Outcome {
+    /// The alert was published.
+    #[serde(rename_all = "camelCase")]
+    Published {
+        message_id: String,
+        dedup_key: String,
+        cause: String,
+        gaps: usize,
+        truncated: Vec<String>,
+    },
+    /// Not a failure this function diagnoses.
+    Skipped { reason: String },
+    /// Already alerted by this container.
+    #[serde(rename_all = "camelCase")]
+    Duplicate { dedup_key: String },
+}
+
+/// Everything one invocation produced, for tests and tools.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub outcome: Outcome,
+    pub evidence: Option<Evidence>,
+    pub report: Option<Report>,
+    pub alert: Option<Alert>,
+}
+
+/// Facts about the invocation that go into every log line.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    pub request_id: String,
+    pub xray_trace_id: Option<String>,
+    pub function_arn: Option<String>,
+}
+
+impl From<&lambda_runtime::Context> for Invocation {
+    fn from(ctx: &lambda_runtime::Context) -> Self {
+        Invocation {
+            request_id: ctx.request_id.clone(),
+            xray_trace_id: ctx.xray_trace_id.clone(),
+            function_arn: Some(ctx.invoked_function_arn.clone()).filter(|a| !a.is_empty()),
+        }
+    }
+}
+
+/// Why an invocation failed. Few and stable: they are the `errorType` Lambda records.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Retried by Lambda, then sent to the OnFailure destination.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The diagnosis could not produce a report at all.
+    #[error("could not build the report: {0}")]
+    Report(String),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        let error_type = match e {
+            HandlerError::Publish(_) => "PublishFailed",
+            HandlerError::Report(_) => "ReportFailed",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The handler, built once per container.
+#[derive(Debug)]
+pub struct Handler {
+    clients: Clients,
+    settings: Settings,
+    metrics: Metrics,
+    seen: Mutex<RecentKeys>,
+    cold_start: AtomicBool,
+}
+
+impl Handler {
+    pub fn new(clients: Clients, settings: Settings) -> Self {
+        Handler {
+            metrics: Metrics {
+                namespace: settings.metrics_namespace.clone(),
+                service: settings.service.clone(),
+            },
+            seen: Mutex::new(RecentKeys::new(settings.dedup_capacity)),
+            cold_start: AtomicBool::new(true),
+            clients,
+            settings,
+        }
+    }
+
+    /// Handles one event; the outcome is the function's response.
+    pub async fn handle(&self, event: Value, inv: Invocation) -> Result<Outcome, HandlerError> {
+        self.process(event, inv).await.map(|p| p.outcome)
+    }
+
+    /// Handles one event and returns everything it produced.
+    pub async fn process(&self, event: Value, inv: Invocation) -> Result<Processed, HandlerError> {
+        let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
+        let span = info_span!(
+            "invocation",
+            function_request_id = %inv.request_id,
+            xray_trace_id = inv.xray_trace_id.as_deref().unwrap_or(""),
+            function_arn = inv.function_arn.as_deref().unwrap_or(""),
+            correlation_id = field::Empty,
+            cold_start,
+        );
+        if let Some(id) = event.get("id").and_then(Value::as_str) {
+            span.record("correlation_id", id);
+        }
+        self.process_in_span(event).instrument(span).await
+    }
+
+    async fn process_in_span(&self, event: Value) -> Result<Processed, HandlerError> {
+        let parsed = match trigger::parse(&event) {
+            Ok(p) => p,
+            Err(skip) => {
+                warn!(reason = %skip.reason, "event skipped");
+                self.metrics.emit(metrics::EVENTS_SKIPPED, 1.0, &[]);
+                return Ok(Processed {
+                    outcome: Outcome::Skipped {
+                        reason: skip.reason,
+                    },
+                    evidence: None,
+                    report: None,
+                    alert: None,
+                });
+            }
+        };
+        let dedup_key = parsed.dedup_key();
+        if self.already_alerted(&parsed.event_id, &dedup_key) {
+            info!(dedup_key = %dedup_key, "duplicate event skipped: already alerted by this container");
+            return Ok(Processed {
+                outcome: Outcome::Duplicate { dedup_key },
+                evidence: None,
+                report: None,
+                alert: None,
+            });
+        }
+
+        // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
+        let evidence = Box::pin(gather(&self.clients, &parsed, &event)).await;
+        for gap in &evidence.gaps {
+            warn!(call = %gap.call, error = %gap.error, part = ?gap.part, "evidence gap");
+        }
+        info!(
+            evidence = %serde_json::to_string(&evidence).unwrap_or_default(),
+            gaps = evidence.gaps.len(),
+            "evidence gathered"
+        );
+
+        let report = diagnose_safely(&evidence)?;
+        info!(
+            cause = report.cause.as_str(),
+            missing = report.missing.len(),
+            unverified = report.unverified.len(),
+            summary = %report.summary,
+            "diagnosed"
+        );
+
+        let ctx = alert_context(&parsed, &evidence, &dedup_key);
+        let alert = alert::build(&report, &ctx);
+        if !alert.truncated.is_empty() {
+            warn!(parts = ?alert.truncated, "alert shortened to fit the SNS size limit");
+        }
+        match publish(&self.clients.sns, &self.settings.topic_arn, &alert).await {
+            Ok(message_id) => {
+                self.remember(&parsed.event_id, &dedup_key);
+                self.metrics.emit(
+                    metrics::FAILURES_DIAGNOSED,
+                    1.0,
+                    &[("cause", report.cause.as_str())],
+                );
+                self.metrics
+                    .emit(metrics::EVIDENCE_GAPS, evidence.gaps.len() as f64, &[]);
+                info!(message_id = %message_id, subject = %alert.subject, "alert published");
+                Ok(Processed {
+                    outcome: Outcome::Published {
+                        message_id,
+                        dedup_key,
+                        cause: report.cause.as_str().to_owned(),
+                        gaps: evidence.gaps.len(),
+                        truncated: alert.truncated.clone(),
+                    },
+                    evidence: Some(evidence),
+                    report: Some(report),
+                    alert: Some(alert),
+                })
+            }
+            Err(e) => {
+                self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
+                tracing::error!(error = %e, "alert not published; Lambda will retry the event");
+                Err(e.into())
+            }
+        }
+    }
+
+    fn already_alerted(&self, event_id: &str, dedup_key: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.contains(event_id) || seen.contains(dedup_key)
+    }
+
+    fn remember(&self, event_id: &str, dedup_key: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(event_id);
+        seen.insert(dedup_key);
+    }
+}
+
+/// The diagnosis never fails by contract; should it panic all the same, the alert still
+/// goes out, saying the diagnosis failed, with the evidence in the log.
+fn diagnose_safely(evidence: &Evidence) -> Result<Report, HandlerError> {
+    match std::panic::catch_unwind(|| diagnose(evidence)) {
+        Ok(report) => Ok(report),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            tracing::error!(panic = %why, "the diagnosis failed; publishing an undiagnosed alert");
+            fallback_report(&why).map_err(HandlerError::Report)
+        }
+    }
+}
+
+fn fallback_report(why: &str) -> Result<Report, String> {
+    serde_json::from_value(json!({
+        "schemaVersion": crate::diagnose::report::REPORT_SCHEMA_VERSION,
+        "restore": {"trigger": "unknown"},
+        "failure": {"kind": "none"},
+        "cause": "unverified",
+        "summary": format!("The restore failed, but restore-doctor could not diagnose it ({why}). The evidence is in the function's log."),
+        "missing": [],
+        "unverified": [{"what": "the whole diagnosis", "why": why}],
+        "patch": null,
+        "verified": false,
+        "verification": {"nowAllowed": [], "stillBlocked": []}
+    }))
+    .map_err(|e| e.to_string())
+}
+
+/// What the alert needs beyond the report, from the trigger and the evidence.
+fn alert_context(parsed: &Parsed, evidence: &Evidence, dedup_key: &str) -> AlertContext {
+    let job = evidence.restore_job.as_ref();
+    let (job_id, resource_type, role_arn, rp_arn, caller_arn) = match &parsed.trigger {
+        Trigger::RestoreJobFailed(t) => (
+            Some(t.restore_job_id.clone()),
+            t.resource_type.clone(),
+            t.iam_role_arn.clone(),
+            t.recovery_point_arn.clone(),
+            None,
+        ),
+        Trigger::StartRestoreJobDenied(t) => (
+            None,
+            t.resource_type.clone(),
+            t.iam_role_arn.clone(),
+            t.recovery_point_arn.clone(),
+            t.caller.arn.clone(),
+        ),
+    };
+    AlertContext {
+        correlation_id: parsed.event_id.clone(),
+        dedup_key: dedup_key.to_owned(),
+        trigger: parsed.kind().to_owned(),
+        account_id: evidence.account_id.clone(),
+        region: evidence.region.clone(),
+        restore_job_id: job.map(|j| j.restore_job_id.clone()).or(job_id),
+        resource_type: job.and_then(|j| j.resource_type.clone()).or(resource_type),
+        role_arn: evidence
+            .restore_role
+            .as_ref()
+            .map(|r| r.arn.clone())
+            .or_else(|| job.and_then(|j| j.iam_role_arn.clone()))
+            .or(role_arn),
+        caller_arn: evidence
+            .caller
+            .as_ref()
+            .map(|c| c.arn.clone())
+            .or(caller_arn),
+        recovery_point_arn: job.and_then(|j| j.recovery_point_arn.clone()).or(rp_arn),
+    }
+}
+
+/// Runs the handler under the Lambda runtime until the container is shut down.
+pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler
+            .handle(event.payload, Invocation::from(&event.context))
+            .await
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_report_reads_as_a_report() {
+        let report = fallback_report("boom").unwrap();
+        assert_eq!(report.cause.as_str(), "unverified");
+        assert!(report.summary.contains("boom"));
+    }
+
+    #[test]
+    fn errors_map_to_stable_lambda_error_types() {
+        let d: Diagnostic = HandlerError::Publish(PublishError {
+            topic: "arn:aws:sns:eu-west-1:1:t".into(),
+            reason: "NotFound: Topic does not exist".into(),
+        })
+        .into();
+        assert_eq!(d.error_type, "PublishFailed");
+        assert!(d.error_message.contains("Topic does not exist"));
+        let d: Diagnostic = HandlerError::Report("x".into()).into();
+        assert_eq!(d.error_type, "ReportFailed");
+    }
+}
