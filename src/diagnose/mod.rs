@@ -211,6 +211,15 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         ));
     }
 
+    // A decoded message carries the real request context (e.g. `ec2:InstanceType`):
+    // evaluate the denied request once more with it, which catches conditional denies
+    // the generic requirements cannot see.
+    if let (Some(d), Some(role), Some(decoded)) = (&denied, &role, &evidence.decoded_message) {
+        if let Some(c) = decoded_request_check(d, role, decoded, &checks, &account, &partition) {
+            checks.push(c);
+        }
+    }
+
     // The request AWS named must be among the findings: from our checks, or from the
     // message itself when it names a blocker we cannot see; otherwise say that the
     // denial could not be reproduced rather than call it fine.
@@ -403,6 +412,51 @@ fn reconcile_denied(d: &DeniedRequest, checks: &[Check], unverified: &mut Vec<Un
             why: "the collected policies allow it: the cause may be a condition on the request, an SCP, or a policy that could not be read".into(),
         });
     }
+}
+
+/// The denied request of a decoded message, evaluated for the restore role with the
+/// message's own context; kept only when it finds what no other check found.
+fn decoded_request_check(
+    d: &DeniedRequest,
+    role: &Subject,
+    decoded: &serde_json::Value,
+    checks: &[Check],
+    account: &str,
+    partition: &str,
+) -> Option<Check> {
+    if !role.policies_known || d.principal.as_deref() != Some(role.request_principal.as_str()) {
+        return None;
+    }
+    let resource = d.resource.clone().unwrap_or_else(|| "*".into());
+    let already = checks.iter().any(|c| {
+        c.finding.is_some()
+            && c.requirement.action.eq_ignore_ascii_case(&d.action)
+            && c.requirement.resource == resource
+    });
+    if already {
+        return None;
+    }
+    let context = message::decoded_context(decoded)
+        .into_iter()
+        .map(|(k, mut v)| {
+            let value = if v.len() == 1 {
+                crate::policy::ContextValue::One(v.remove(0))
+            } else {
+                crate::policy::ContextValue::Many(v)
+            };
+            (k, value)
+        })
+        .collect();
+    let req = Requirement {
+        action: d.action.clone(),
+        resource,
+        context,
+        condition: None,
+        why: "the request AWS denied, with the context from the decoded message".into(),
+        wildcard_only: false,
+    };
+    let c = check(role, &req, &ResourceGate::None, account, partition);
+    c.finding.is_some().then_some(c)
 }
 
 /// A finding for what the message says was denied when no check covers it (an action
