@@ -21,7 +21,7 @@ use tracing::{field, info, info_span, warn, Instrument};
 
 use crate::aws::dedup::RecentKeys;
 use crate::aws::gather::gather;
-use crate::aws::metrics::{self, Metrics};
+use crate::aws::metrics::{self, Metrics, Sink};
 use crate::aws::publish::{publish, PublishError};
 use crate::aws::{Clients, Settings};
 use crate::diagnose::{diagnose, Evidence, Report};
@@ -115,12 +115,19 @@ impl Handler {
             metrics: Metrics {
                 namespace: settings.metrics_namespace.clone(),
                 service: settings.service.clone(),
+                sink: Sink::Stdout,
             },
             seen: Mutex::new(RecentKeys::new(settings.dedup_capacity)),
             cold_start: AtomicBool::new(true),
             clients,
             settings,
         }
+    }
+
+    /// Sends the EMF metric lines somewhere else than stdout (tests).
+    pub fn with_metric_sink(mut self, sink: Sink) -> Self {
+        self.metrics.sink = sink;
+        self
     }
 
     /// Handles one event; the outcome is the function's response.

@@ -2,6 +2,7 @@
 //! permission, and the Lambda log pipeline turns them into metrics.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
@@ -16,6 +17,17 @@ pub const EVENTS_SKIPPED: &str = "EventsSkipped";
 pub struct Metrics {
     pub namespace: String,
     pub service: String,
+    pub sink: Sink,
+}
+
+/// Where EMF lines are written.
+#[derive(Debug, Clone, Default)]
+pub enum Sink {
+    /// Standard output, where Lambda picks them up.
+    #[default]
+    Stdout,
+    /// Kept in memory (tests).
+    Memory(Arc<Mutex<Vec<String>>>),
 }
 
 impl Metrics {
@@ -44,12 +56,17 @@ impl Metrics {
         Value::Object(doc).to_string()
     }
 
-    /// Prints one metric to stdout.
+    /// Writes one metric to the sink.
     pub fn emit(&self, name: &str, value: f64, dims: &[(&str, &str)]) {
         let line = self.line(name, value, dims, chrono::Utc::now().timestamp_millis());
-        let mut out = std::io::stdout().lock();
-        // Metrics are best effort: a closed stdout must not fail the invocation.
-        let _ = writeln!(out, "{line}");
+        match &self.sink {
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                // Metrics are best effort: a closed stdout must not fail the invocation.
+                let _ = writeln!(out, "{line}");
+            }
+            Sink::Memory(lines) => lines.lock().unwrap_or_else(|p| p.into_inner()).push(line),
+        }
     }
 }
 
@@ -62,6 +79,7 @@ mod tests {
         let m = Metrics {
             namespace: "RestoreDoctor".into(),
             service: "restore-doctor".into(),
+            sink: Sink::default(),
         };
         let line = m.line(
             FAILURES_DIAGNOSED,

@@ -1,0 +1,339 @@
+"""A minimal local fake of the AWS operations moto 5.2.5 does not implement, speaking
+their real wire protocols, so the Rust SDK clients talk to it unchanged.
+
+Operations covered (everything else answers 404/400):
+  AWS Backup (restJson1):
+    GET /restore-jobs/{id}                                 DescribeRestoreJob
+    GET /restore-jobs/{id}/metadata                        GetRestoreJobMetadata
+    GET /backup-vaults/{name}/recovery-points/{arn}        DescribeRecoveryPoint
+    GET /backup-vaults/{name}/access-policy                GetBackupVaultAccessPolicy
+  AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage
+  AWS KMS (awsJson1.1, POST / with X-Amz-Target), only to inject failures:
+    TrentService.DescribeKey, TrentService.GetKeyPolicy
+  SNS http(s) subscription endpoint: POST /_fake/sns/{name} stores the delivery.
+
+Control API (tests and the demo):
+  POST /_fake/scenario   merge {"restoreJobs": {id: {"describe": {...}, "metadata": {...},
+                         "errors": {op: err}}}, "vaults": {name: {"policy": "...",
+                         "recoveryPoints": {arn: {...}}, "errors": {op: err}}},
+                         "tokens": {token: {"decoded": "..."} | {"error": err}},
+                         "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}}}
+                         where err = {"status": 403, "code": "AccessDeniedException", "message": "..."}
+  GET  /_fake/requests   the operations served so far: [{"operation", "key"}]
+  GET  /_fake/sns/{name} the SNS deliveries received on that endpoint
+  GET  /_fake/health
+
+Usage: python aws_fake.py [--tls-dir DIR]
+Prints "PORT <n>" (and "TLS_PORT <n> CA <cert.pem>" with --tls-dir) on stdout once
+listening, and exits when its standard input closes, so it never outlives its parent.
+"""
+
+import json
+import os
+import ssl
+import sys
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+LOCK = threading.Lock()
+STATE = {"restoreJobs": {}, "vaults": {}, "tokens": {}, "kmsKeys": {}}
+REQUESTS = []
+SNS = {}
+
+
+def merge(dst, src):
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            merge(dst[key], value)
+        else:
+            dst[key] = value
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "aws-fake/1"
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        if os.environ.get("AWS_FAKE_VERBOSE"):
+            sys.stderr.write("aws-fake: " + (fmt % args) + "\n")
+
+    # -- plumbing -------------------------------------------------------------
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send(self, status, payload, content_type="application/json", headers=None):
+        data = payload if isinstance(payload, bytes) else payload.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def record(self, operation, key):
+        with LOCK:
+            REQUESTS.append({"operation": operation, "key": key})
+
+    def rest_error(self, err):
+        self.send(
+            err.get("status", 400),
+            json.dumps({"message": err.get("message", ""), "Message": err.get("message", "")}),
+            headers={"x-amzn-ErrorType": err["code"]},
+        )
+
+    def not_found(self, what):
+        self.rest_error({"status": 404, "code": "ResourceNotFoundException", "message": what})
+
+    # -- routes ---------------------------------------------------------------
+    def do_GET(self):
+        raw_path = self.path.split("?", 1)[0]
+        parts = raw_path.strip("/").split("/")
+        if raw_path == "/_fake/health":
+            return self.send(200, "{}")
+        if raw_path == "/_fake/requests":
+            with LOCK:
+                return self.send(200, json.dumps(REQUESTS))
+        if len(parts) == 3 and parts[:2] == ["_fake", "sns"]:
+            with LOCK:
+                return self.send(200, json.dumps(SNS.get(parts[2], [])))
+        if parts[0] == "restore-jobs" and len(parts) in (2, 3):
+            job_id = urllib.parse.unquote(parts[1])
+            op = "DescribeRestoreJob" if len(parts) == 2 else "GetRestoreJobMetadata"
+            if len(parts) == 3 and parts[2] != "metadata":
+                return self.not_found(raw_path)
+            self.record(op, job_id)
+            with LOCK:
+                job = json.loads(json.dumps(STATE["restoreJobs"].get(job_id)))
+            if job is None:
+                return self.not_found(f"Restore job {job_id} not found")
+            if op in job.get("errors", {}):
+                return self.rest_error(job["errors"][op])
+            if op == "DescribeRestoreJob":
+                return self.send(200, json.dumps(job.get("describe", {"RestoreJobId": job_id})))
+            return self.send(
+                200, json.dumps({"RestoreJobId": job_id, "Metadata": job.get("metadata", {})})
+            )
+        if parts[0] == "backup-vaults" and len(parts) >= 3:
+            vault_name = urllib.parse.unquote(parts[1])
+            with LOCK:
+                vault = json.loads(json.dumps(STATE["vaults"].get(vault_name)))
+            if parts[2] == "access-policy" and len(parts) == 3:
+                op = "GetBackupVaultAccessPolicy"
+                self.record(op, vault_name)
+                if vault is None:
+                    return self.not_found(f"Backup vault {vault_name} not found")
+                if op in vault.get("errors", {}):
+                    return self.rest_error(vault["errors"][op])
+                if vault.get("policy") is None:
+                    return self.not_found(f"Backup vault {vault_name} has no access policy")
+                return self.send(
+                    200,
+                    json.dumps(
+                        {
+                            "BackupVaultName": vault_name,
+                            "BackupVaultArn": vault.get("arn", ""),
+                            "Policy": vault["policy"],
+                        }
+                    ),
+                )
+            if parts[2] == "recovery-points" and len(parts) == 4:
+                op = "DescribeRecoveryPoint"
+                rp_arn = urllib.parse.unquote(parts[3])
+                self.record(op, rp_arn)
+                if vault is None:
+                    return self.not_found(f"Backup vault {vault_name} not found")
+                if op in vault.get("errors", {}):
+                    return self.rest_error(vault["errors"][op])
+                rp = vault.get("recoveryPoints", {}).get(rp_arn)
+                if rp is None:
+                    return self.not_found(f"Recovery point {rp_arn} not found")
+                return self.send(200, json.dumps(rp))
+        return self.not_found(raw_path)
+
+    def do_POST(self):
+        raw_path = self.path.split("?", 1)[0]
+        parts = raw_path.strip("/").split("/")
+        body = self.body()
+        if raw_path == "/_fake/scenario":
+            with LOCK:
+                merge(STATE, json.loads(body or b"{}"))
+            return self.send(200, "{}")
+        if len(parts) == 3 and parts[:2] == ["_fake", "sns"]:
+            try:
+                delivery = json.loads(body)
+            except ValueError:
+                delivery = {"raw": body.decode("utf-8", "replace")}
+            with LOCK:
+                SNS.setdefault(parts[2], []).append(delivery)
+            return self.send(200, "{}")
+        target = self.headers.get("X-Amz-Target")
+        if target:
+            return self.kms(target, json.loads(body or b"{}"))
+        form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+        action = form.get("Action", [""])[0]
+        if action == "DecodeAuthorizationMessage":
+            return self.decode(form.get("EncodedMessage", [""])[0])
+        return self.query_error(400, "InvalidAction", f"Could not find operation {action}")
+
+    # -- STS (awsQuery) -------------------------------------------------------
+    def query_error(self, status, code, message):
+        xml = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        )
+        self.send(status, xml, content_type="text/xml")
+
+    def decode(self, token):
+        self.record("DecodeAuthorizationMessage", token)
+        with LOCK:
+            entry = STATE["tokens"].get(token)
+        if entry is None:
+            return self.query_error(
+                400,
+                "InvalidAuthorizationMessageException",
+                "The message is invalid or has expired.",
+            )
+        if "error" in entry:
+            err = entry["error"]
+            return self.query_error(err.get("status", 400), err["code"], err.get("message", ""))
+        decoded = entry["decoded"]
+        if not isinstance(decoded, str):
+            decoded = json.dumps(decoded)
+        xml = (
+            '<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<DecodeAuthorizationMessageResult>"
+            f"<DecodedMessage>{escape(decoded)}</DecodedMessage>"
+            "</DecodeAuthorizationMessageResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</DecodeAuthorizationMessageResponse>"
+        )
+        self.send(200, xml, content_type="text/xml")
+
+    # -- KMS (awsJson1.1) -----------------------------------------------------
+    def kms(self, target, request):
+        op = target.split(".")[-1]
+        key_ref = request.get("KeyId", "")
+        self.record(op, key_ref)
+        with LOCK:
+            key = json.loads(json.dumps(STATE["kmsKeys"].get(key_ref)))
+        ctype = "application/x-amz-json-1.1"
+        if key is None:
+            return self.send(
+                400,
+                json.dumps({"__type": "NotFoundException", "message": f"Key '{key_ref}' does not exist"}),
+                content_type=ctype,
+            )
+        if op in key.get("errors", {}):
+            err = key["errors"][op]
+            return self.send(
+                err.get("status", 400),
+                json.dumps({"__type": err["code"], "message": err.get("message", "")}),
+                content_type=ctype,
+            )
+        if op == "DescribeKey":
+            arn = key["arn"]
+            return self.send(
+                200,
+                json.dumps(
+                    {
+                        "KeyMetadata": {
+                            "KeyId": arn.rsplit("/", 1)[-1],
+                            "Arn": arn,
+                            "AWSAccountId": arn.split(":")[4],
+                            "Enabled": True,
+                            "KeyManager": key.get("keyManager", "CUSTOMER"),
+                        }
+                    }
+                ),
+                content_type=ctype,
+            )
+        if op == "GetKeyPolicy":
+            return self.send(
+                200,
+                json.dumps({"Policy": key.get("policy", "{}"), "PolicyName": "default"}),
+                content_type=ctype,
+            )
+        return self.send(
+            400,
+            json.dumps({"__type": "UnknownOperationException", "message": op}),
+            content_type=ctype,
+        )
+
+
+def self_signed(tls_dir):
+    """A certificate for 127.0.0.1 (so moto, trusting it through REQUESTS_CA_BUNDLE,
+    can deliver SNS https notifications here)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    os.makedirs(tls_dir, exist_ok=True)
+    cert_path = os.path.join(tls_dir, "cert.pem")
+    key_path = os.path.join(tls_dir, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
+
+
+def main():
+    tls_dir = None
+    if "--tls-dir" in sys.argv:
+        tls_dir = sys.argv[sys.argv.index("--tls-dir") + 1]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"PORT {server.server_address[1]}", flush=True)
+    if tls_dir:
+        cert, key = self_signed(tls_dir)
+        tls = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        tls.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        tls.socket = context.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
+        print(f"TLS_PORT {tls.server_address[1]} CA {cert}", flush=True)
+    # Exit with the parent: it holds our stdin open while it needs us.
+    sys.stdin.read()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
