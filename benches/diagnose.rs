@@ -12,12 +12,19 @@ use restore_doctor::diagnose::{diagnose, Evidence};
 use restore_doctor::render::text::report_text;
 
 fn load(case: &str) -> Evidence {
-    let path = format!("{}/tests/cases/{case}/evidence.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/cases/{case}/evidence.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Evidence::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn bench(c: &mut Criterion) {
-    for case in ["efs-combined-role-kms-vault", "ec2-passrole-encoded", "efs-managed-policy-all-allowed"] {
+    for case in [
+        "efs-combined-role-kms-vault",
+        "ec2-passrole-encoded",
+        "efs-managed-policy-all-allowed",
+    ] {
         let evidence = load(case);
         c.bench_function(&format!("diagnose {case}"), |b| {
             b.iter(|| {
