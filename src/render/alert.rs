@@ -126,7 +126,7 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
     let budget = limit.saturating_sub(overhead);
     let mut truncated = Vec::new();
     loop {
-        let total = message(&parts).len();
+        let total = message_len(&parts);
         if total <= budget {
             break;
         }
@@ -134,11 +134,11 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
         let Some(largest) = parts
             .iter_mut()
             .filter(|p| p.shrinkable)
-            .max_by_key(|p| p.escaped_len())
+            .max_by_key(|p| p.escaped)
         else {
             break;
         };
-        let size = largest.escaped_len();
+        let size = largest.escaped;
         let target = size.saturating_sub(excess).min(size / 2 + size / 4);
         if !largest.shrink(target, &note) {
             largest.shrinkable = false;
@@ -167,59 +167,55 @@ pub fn truncation_note(ctx: &AlertContext) -> String {
     )
 }
 
+/// One key of the message: its text as sent, and its size once escaped into the body.
 struct Part {
     key: &'static str,
-    content: Content,
+    text: String,
+    /// The report, kept as JSON so it can be shortened and still read as a report.
+    json: Option<Value>,
+    escaped: usize,
     shrinkable: bool,
 }
 
-enum Content {
-    Text(String),
-    Json(Value),
-}
-
 impl Part {
-    fn text(key: &'static str, s: String) -> Self {
+    fn text(key: &'static str, text: String) -> Self {
         Part {
             key,
-            content: Content::Text(s),
+            escaped: escaped_len(&text),
+            text,
+            json: None,
             shrinkable: true,
         }
     }
-    fn fixed(key: &'static str, s: String) -> Self {
+    fn fixed(key: &'static str, text: String) -> Self {
         Part {
-            key,
-            content: Content::Text(s),
             shrinkable: false,
+            ..Part::text(key, text)
         }
     }
     fn json(key: &'static str, v: Value) -> Self {
         Part {
-            key,
-            content: Content::Json(v),
-            shrinkable: true,
+            json: Some(v.clone()),
+            ..Part::text(key, v.to_string())
         }
-    }
-    fn as_string(&self) -> String {
-        match &self.content {
-            Content::Text(s) => s.clone(),
-            Content::Json(v) => v.to_string(),
-        }
-    }
-    fn escaped_len(&self) -> usize {
-        escaped_len(&self.as_string())
     }
     /// Shortens the part to about `target` escaped bytes. False when it cannot shrink.
     fn shrink(&mut self, target: usize, note: &str) -> bool {
-        match &mut self.content {
-            Content::Text(s) => {
-                let shorter = truncate_text(s, target, note);
-                let changed = shorter.len() < s.len();
-                *s = shorter;
+        let changed = match &mut self.json {
+            Some(v) => {
+                let changed = shrink_json(v, target, note);
+                self.text = v.to_string();
                 changed
             }
-            Content::Json(v) => shrink_json(v, target, note),
-        }
+            None => {
+                let shorter = truncate_text(&self.text, target, note);
+                let changed = shorter.len() < self.text.len();
+                self.text = shorter;
+                changed
+            }
+        };
+        self.escaped = escaped_len(&self.text);
+        changed
     }
 }
 
@@ -227,38 +223,47 @@ impl Part {
 fn message(parts: &[Part]) -> String {
     let mut map = Map::new();
     for p in parts {
-        map.insert(p.key.into(), Value::String(p.as_string()));
+        map.insert(p.key.into(), Value::String(p.text.clone()));
     }
     Value::Object(map).to_string()
 }
 
-/// The length of `s` as a JSON string literal.
+/// The length of [`message`], without building it.
+fn message_len(parts: &[Part]) -> usize {
+    2 + parts.len().saturating_sub(1)
+        + parts
+            .iter()
+            .map(|p| escaped_len(p.key) + 1 + p.escaped)
+            .sum::<usize>()
+}
+
+/// The length of `s` as a JSON string literal (quotes included), without building it.
 fn escaped_len(s: &str) -> usize {
-    serde_json::to_string(s)
-        .map(|e| e.len())
-        .unwrap_or(s.len() * 6)
+    2 + s.chars().map(escaped_char_len).sum::<usize>()
+}
+
+/// Bytes one character takes inside a JSON string literal, as serde_json writes it.
+fn escaped_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
 }
 
 /// The longest prefix of `s` (cut at a line end when one is near) that, with `note`
 /// appended, fits in `target` escaped bytes.
 fn truncate_text(s: &str, target: usize, note: &str) -> String {
-    let with_note = |cut: usize| format!("{}\n\n{note}\n", s.get(..cut).unwrap_or_default());
-    let (mut lo, mut hi) = (0usize, s.len());
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        let mut cut = mid;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
+    let tail = format!("\n\n{note}\n");
+    let budget = target.saturating_sub(escaped_len(&tail));
+    let mut used = 0;
+    let mut cut = 0;
+    for (i, c) in s.char_indices() {
+        used += escaped_char_len(c);
+        if used > budget {
+            break;
         }
-        if escaped_len(&with_note(cut)) <= target {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    let mut cut = lo;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
+        cut = i + c.len_utf8();
     }
     // Prefer ending at a line end within the last 200 bytes.
     if let Some(nl) = s.get(..cut).and_then(|head| head.rfind('\n')) {
@@ -266,7 +271,7 @@ fn truncate_text(s: &str, target: usize, note: &str) -> String {
             cut = nl;
         }
     }
-    with_note(cut)
+    format!("{}{tail}", s.get(..cut).unwrap_or_default())
 }
 
 #[derive(Debug, Clone)]
@@ -602,6 +607,32 @@ mod tests {
             Some("https://console.amazonaws.cn/iam/home#/roles/details/R")
         );
         assert_eq!(iam_console_url("arn:aws:sts::1:federated-user/bob"), None);
+    }
+
+    #[test]
+    fn the_message_length_is_computed_exactly() {
+        let parts = vec![
+            Part::text("default", "a \"quoted\"\nline".into()),
+            Part::json("sqs", json!({"k": "v\u{1}"})),
+        ];
+        assert_eq!(message_len(&parts), message(&parts).len());
+    }
+
+    #[test]
+    fn escaped_lengths_match_serde_json() {
+        for s in [
+            "plain",
+            "quote \" and \\ backslash",
+            "line\nbreak\ttab\u{1}\u{8}",
+            "é€😀",
+            "",
+        ] {
+            assert_eq!(
+                escaped_len(s),
+                serde_json::to_string(s).unwrap().len(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

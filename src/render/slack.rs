@@ -62,6 +62,14 @@ fn cut(s: &str, max_chars: usize) -> String {
     out
 }
 
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn short_arn(arn: &str) -> &str {
     arn.rsplit(['/', ':'])
         .next()
@@ -139,6 +147,19 @@ fn next_steps(report: &Report, ctx: &AlertContext) -> Vec<String> {
             )
         });
     }
+    for patch in &report.other_patches {
+        steps.push(format!(
+            "Attach the least-privilege policy `{}` to `{}` (the command is in the email)",
+            patch.policy_name,
+            short_arn(&patch.principal_arn)
+        ));
+    }
+    for fix in &report.key_policy_fixes {
+        steps.push(format!(
+            "Key administrators: apply the corrected key policy of `{}` (the command is in the email)",
+            short_arn(&fix.key_arn)
+        ));
+    }
     if let Some(fix) = &report.vault_policy_fix {
         steps.push(format!(
             "Correct the access policy of vault `{}` (the command is in the email)",
@@ -148,7 +169,12 @@ fn next_steps(report: &Report, ctx: &AlertContext) -> Vec<String> {
     let mut owners: Vec<String> = Vec::new();
     for f in report.missing.iter().filter(|f| !f.fixable_by_patch) {
         let step = match &f.who_must_act {
-            Some(who) => format!("{who}: allow `{}` on `{}`", f.action, cut(&f.resource, 120)),
+            Some(who) => format!(
+                "{}: allow `{}` on `{}`",
+                capitalized(who),
+                f.action,
+                cut(&f.resource, 120)
+            ),
             None => format!("Allow `{}` on `{}`", f.action, cut(&f.resource, 120)),
         };
         if !owners.contains(&step) {
