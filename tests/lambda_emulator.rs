@@ -1,0 +1,244 @@
+#![cfg(feature = "lambda")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! End to end: the built `restore-doctor-lambda` binary under the Lambda runtime API
+//! emulator (`cargo-lambda lambda watch --only-lambda-apis`), invoked with
+//! `cargo-lambda lambda invoke --data-file`, its AWS calls going to moto and the fake
+//! (Backup restore-job reads and STS from `tests/fakes/aws_fake.py`), and the alert read
+//! back from SQS.
+//!
+//! The binary is the one `cargo test` already built (`CARGO_BIN_EXE_…`): no second build.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{root, scenario, stack, tool, unique, REGION};
+
+/// A process that exits with the test (its stdin is a pipe `sh` watches).
+struct Guarded {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn guarded(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Guarded {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#""$@" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid"#)
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdin = child.stdin.take();
+    Guarded { child, stdin }
+}
+
+fn wait_for_port(port: u16, timeout: Duration, what: &str, log: &Path) {
+    let deadline = Instant::now() + timeout;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "{what} did not listen on {port} within {timeout:?}:\n{}\n{}",
+        std::fs::read_to_string(log).unwrap_or_default(),
+        std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cargo-lambda lambda invoke` with an event file; the function's response.
+fn invoke(port: u16, event: &Value, dir: &Path) -> Value {
+    let file = dir.join(format!("{}.json", unique("event")));
+    std::fs::write(&file, event.to_string()).unwrap();
+    let out = Command::new(tool("cargo-lambda"))
+        .args([
+            "lambda",
+            "invoke",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
+        .arg("--data-file")
+        .arg(&file)
+        .args(["--output-format", "json", "_"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "invoke failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_binary_under_the_runtime_emulator_publishes_the_alert() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let case = scenario::efs_case(stack, &sdk).await;
+    let topic = scenario::topic_with_queue(&sdk, &case.uniq).await;
+    let dir = stack.dir.join(&case.uniq);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let port = free_port();
+    let watch_log = dir.join("watch.log");
+    let _watch = guarded(
+        &tool("cargo-lambda"),
+        &[
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ],
+        &[],
+        &watch_log,
+    );
+    wait_for_port(
+        port,
+        Duration::from_secs(120),
+        "cargo-lambda watch",
+        &watch_log,
+    );
+
+    let function_log = dir.join("function.log");
+    let env = [
+        ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "1".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
+        (
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        ),
+        ("TOPIC_ARN", topic.topic_arn.clone()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_ENDPOINT_URL", stack.moto.url.clone()),
+        ("AWS_ENDPOINT_URL_BACKUP", stack.fake.url.clone()),
+        ("AWS_ENDPOINT_URL_STS", stack.fake.url.clone()),
+        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    let binary = Path::new(env!("CARGO_BIN_EXE_restore-doctor-lambda"));
+    let _function = guarded(binary, &[], &env, &function_log);
+
+    // The emulator queues the invocation until the function asks for it.
+    let started = Instant::now();
+    let outcome = invoke(port, &case.event, &dir);
+    assert_eq!(outcome["status"], "published", "{outcome:#}");
+    assert_eq!(outcome["gaps"], 0, "{outcome:#}");
+    eprintln!("first invocation answered in {:?}", started.elapsed());
+
+    let got = scenario::receive(&sdk, &topic.queue_url, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let envelope = &got[0];
+    let attrs = scenario::attributes(envelope);
+    assert_eq!(attrs["resourceType"], "EFS");
+    assert_eq!(attrs["cause"], outcome["cause"].as_str().unwrap());
+    assert!(envelope["Subject"]
+        .as_str()
+        .unwrap()
+        .contains("EFS restore"));
+    let report: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(report["restore"]["restoreJobId"], case.job_id.as_str());
+
+    // Not failures: answered, nothing published.
+    for file in ["restore-job-completed.json", "malformed.json"] {
+        let outcome = invoke(port, &scenario::event(file, |_| {}), &dir);
+        assert_eq!(outcome["status"], "skipped", "{file}: {outcome:#}");
+    }
+    // The same event again: this warm container already alerted it.
+    let outcome = invoke(port, &case.event, &dir);
+    assert_eq!(outcome["status"], "duplicate", "{outcome:#}");
+    let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(2)).await;
+    assert!(got.is_empty(), "{got:#?}");
+
+    // Powertools-style JSON log lines and EMF metrics on stdout.
+    let lines: Vec<Value> = BufReader::new(std::fs::File::open(&function_log).unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    let evidence_line = lines
+        .iter()
+        .find(|l| l["message"] == "evidence gathered")
+        .unwrap_or_else(|| panic!("no evidence line in {lines:#?}"));
+    assert_eq!(evidence_line["service"], "restore-doctor");
+    assert_eq!(evidence_line["correlation_id"], case.event["id"]);
+    assert_eq!(evidence_line["cold_start"], true);
+    assert!(!evidence_line["function_request_id"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    assert_eq!(evidence_line["function_name"], "_");
+    // The logged evidence reproduces the alert offline.
+    let evidence =
+        restore_doctor::diagnose::Evidence::from_json(evidence_line["evidence"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(
+        serde_json::to_value(restore_doctor::diagnose::diagnose(&evidence)).unwrap(),
+        report
+    );
+    let skipped = lines
+        .iter()
+        .find(|l| l["message"] == "event skipped")
+        .unwrap();
+    assert_eq!(skipped["cold_start"], false);
+    assert!(skipped["reason"].as_str().unwrap().contains("COMPLETED"));
+    let emf = lines
+        .iter()
+        .find(|l| l.get("FailuresDiagnosed").is_some())
+        .unwrap_or_else(|| panic!("no EMF line in {lines:#?}"));
+    assert_eq!(
+        emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        json!("RestoreDoctor")
+    );
+}
