@@ -7,9 +7,8 @@
 
 use super::wildcard::{covers, glob, overlaps, Tok};
 
-/// Splits at the first five `:` into the six ARN parts.
-fn split6(s: &str) -> Option<[&str; 6]> {
-    let mut it = s.splitn(6, ':');
+/// The first six items, when there are six.
+fn six<T, I: Iterator<Item = T>>(mut it: I) -> Option<[T; 6]> {
     Some([
         it.next()?,
         it.next()?,
@@ -20,16 +19,13 @@ fn split6(s: &str) -> Option<[&str; 6]> {
     ])
 }
 
+/// Splits at the first five `:` into the six ARN parts.
+fn split6(s: &str) -> Option<[&str; 6]> {
+    six(s.splitn(6, ':'))
+}
+
 fn split6_tokens(toks: &[Tok]) -> Option<[&[Tok]; 6]> {
-    let mut it = toks.splitn(6, |t| *t == Tok::Char(':'));
-    Some([
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ])
+    six(toks.splitn(6, |t| *t == Tok::Char(':')))
 }
 
 /// Whether an ARN pattern with `*`/`?` wildcards (no policy variables) matches an ARN.

@@ -541,21 +541,9 @@ fn org_levels(
             for p in &level.policies {
                 scan(p, req, scope, &mut acc, missing);
             }
-            let outcome = if !acc.denied_by.is_empty() {
-                LayerOutcome::ExplicitlyDenied
-            } else if !acc.allowed_by.is_empty() || layer == Layer::Rcp {
-                // AWS attaches RCPFullAWSAccess at every level: RCPs only deny.
-                LayerOutcome::Allowed
-            } else {
-                LayerOutcome::ImplicitlyDenied
-            };
-            LayerResult {
-                layer,
-                outcome,
-                org_identifier: Some(level.org_identifier.clone()),
-                allowed_by: acc.allowed_by,
-                denied_by: acc.denied_by,
-            }
+            // AWS attaches RCPFullAWSAccess at every level: RCPs only deny.
+            let allowed = !acc.allowed_by.is_empty() || layer == Layer::Rcp;
+            concluded(layer, Some(level.org_identifier.clone()), acc, allowed)
         })
         .collect()
 }
@@ -563,28 +551,22 @@ fn org_levels(
 fn not_applicable_levels(layer: Layer, levels: &[OrgLevel]) -> Vec<LayerResult> {
     levels
         .iter()
-        .map(|level| LayerResult {
-            layer,
-            outcome: LayerOutcome::NotApplicable,
-            org_identifier: Some(level.org_identifier.clone()),
-            allowed_by: Vec::new(),
-            denied_by: Vec::new(),
-        })
+        .map(|level| not_applicable(layer, Some(level.org_identifier.clone())))
         .collect()
 }
 
 /// `every`: for boundaries, whether every boundary allowed.
 fn layer_result(layer: Layer, acc: Option<Acc>, every: Option<bool>) -> LayerResult {
-    let Some(acc) = acc else {
-        return LayerResult {
-            layer,
-            outcome: LayerOutcome::NotApplicable,
-            org_identifier: None,
-            allowed_by: Vec::new(),
-            denied_by: Vec::new(),
-        };
-    };
-    let allowed = every.unwrap_or(!acc.allowed_by.is_empty());
+    match acc {
+        Some(acc) => {
+            let allowed = every.unwrap_or(!acc.allowed_by.is_empty());
+            concluded(layer, None, acc, allowed)
+        }
+        None => not_applicable(layer, None),
+    }
+}
+
+fn concluded(layer: Layer, org_identifier: Option<String>, acc: Acc, allowed: bool) -> LayerResult {
     let outcome = if !acc.denied_by.is_empty() {
         LayerOutcome::ExplicitlyDenied
     } else if allowed {
@@ -595,8 +577,15 @@ fn layer_result(layer: Layer, acc: Option<Acc>, every: Option<bool>) -> LayerRes
     LayerResult {
         layer,
         outcome,
-        org_identifier: None,
+        org_identifier,
         allowed_by: acc.allowed_by,
         denied_by: acc.denied_by,
+    }
+}
+
+fn not_applicable(layer: Layer, org_identifier: Option<String>) -> LayerResult {
+    LayerResult {
+        outcome: LayerOutcome::NotApplicable,
+        ..concluded(layer, org_identifier, Acc::default(), false)
     }
 }

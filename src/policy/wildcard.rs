@@ -112,8 +112,18 @@ pub(crate) fn tokens(pattern: &str) -> Vec<Tok> {
     out
 }
 
-/// Whether some string matches both patterns (request wildcards meet policy wildcards).
-pub(crate) fn overlaps(a: &[Tok], b: &[Tok]) -> bool {
+/// Steps a search over two token lists may take from a pair of positions: advance the
+/// first, the second, or both.
+#[derive(Default)]
+struct Steps {
+    first: bool,
+    second: bool,
+    both: bool,
+}
+
+/// Depth-first search over pairs of positions, from both starts: whether both ends can
+/// be reached together, moving as `steps` allows for the tokens at hand.
+fn both_reach_end(a: &[Tok], b: &[Tok], steps: impl Fn(Option<Tok>, Option<Tok>) -> Steps) -> bool {
     let width = b.len() + 1;
     let mut seen = vec![false; (a.len() + 1) * width];
     let mut stack = vec![(0usize, 0usize)];
@@ -125,67 +135,63 @@ pub(crate) fn overlaps(a: &[Tok], b: &[Tok]) -> bool {
             continue;
         }
         *slot = true;
-        let x = a.get(i).copied();
-        let y = b.get(j).copied();
-        match (x, y) {
-            (None, None) => return true,
-            (Some(Tok::Star), _) | (_, Some(Tok::Star)) => {
-                if x == Some(Tok::Star) {
-                    stack.push((i + 1, j));
-                    if y.is_some() && y != Some(Tok::Star) {
-                        stack.push((i, j + 1));
-                    }
-                }
-                if y == Some(Tok::Star) {
-                    stack.push((i, j + 1));
-                    if x.is_some() && x != Some(Tok::Star) {
-                        stack.push((i + 1, j));
-                    }
-                }
-            }
-            (Some(x), Some(y)) => {
-                let compatible = match (x, y) {
-                    (Tok::Char(c), Tok::Char(d)) => c == d,
-                    _ => true,
-                };
-                if compatible {
-                    stack.push((i + 1, j + 1));
-                }
-            }
-            _ => {}
+        let (x, y) = (a.get(i).copied(), b.get(j).copied());
+        if x.is_none() && y.is_none() {
+            return true;
+        }
+        let s = steps(x, y);
+        if s.first && x.is_some() {
+            stack.push((i + 1, j));
+        }
+        if s.second && y.is_some() {
+            stack.push((i, j + 1));
+        }
+        if s.both && x.is_some() && y.is_some() {
+            stack.push((i + 1, j + 1));
         }
     }
     false
 }
 
+/// Whether some string matches both patterns (request wildcards meet policy wildcards).
+pub(crate) fn overlaps(a: &[Tok], b: &[Tok]) -> bool {
+    both_reach_end(a, b, |x, y| match (x, y) {
+        // A star may end, or produce the character the other side needs.
+        (Some(Tok::Star), _) | (_, Some(Tok::Star)) => Steps {
+            first: x == Some(Tok::Star) || y == Some(Tok::Star) && x.is_some(),
+            second: y == Some(Tok::Star) || x == Some(Tok::Star) && y.is_some(),
+            both: false,
+        },
+        (Some(Tok::Char(c)), Some(Tok::Char(d))) => Steps {
+            both: c == d,
+            ..Steps::default()
+        },
+        _ => Steps {
+            both: true,
+            ..Steps::default()
+        },
+    })
+}
+
 /// Whether every string matched by `inner` is matched by `outer` (a sufficient test:
 /// `inner`'s wildcards must be covered by wildcards of `outer`).
 pub(crate) fn covers(outer: &[Tok], inner: &[Tok]) -> bool {
-    let width = inner.len() + 1;
-    let mut seen = vec![false; (outer.len() + 1) * width];
-    let mut stack = vec![(0usize, 0usize)];
-    while let Some((i, j)) = stack.pop() {
-        let Some(slot) = seen.get_mut(i * width + j) else {
-            continue;
-        };
-        if *slot {
-            continue;
-        }
-        *slot = true;
-        match (outer.get(i), inner.get(j)) {
-            (None, None) => return true,
-            (Some(Tok::Star), y) => {
-                stack.push((i + 1, j));
-                if y.is_some() {
-                    stack.push((i, j + 1));
-                }
-            }
-            (Some(Tok::One), Some(Tok::Char(_) | Tok::One)) => stack.push((i + 1, j + 1)),
-            (Some(Tok::Char(c)), Some(Tok::Char(d))) if c == d => stack.push((i + 1, j + 1)),
-            _ => {}
-        }
-    }
-    false
+    both_reach_end(outer, inner, |x, y| match (x, y) {
+        (Some(Tok::Star), _) => Steps {
+            first: true,
+            second: true,
+            both: false,
+        },
+        (Some(Tok::One), Some(Tok::Char(_) | Tok::One)) => Steps {
+            both: true,
+            ..Steps::default()
+        },
+        (Some(Tok::Char(c)), Some(Tok::Char(d))) => Steps {
+            both: c == d,
+            ..Steps::default()
+        },
+        _ => Steps::default(),
+    })
 }
 
 #[cfg(test)]
