@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# `make demo`: a failed EFS restore diagnosed end to end on this machine, no AWS account.
+#
+# Starts moto (IAM, KMS, SNS, SQS) and tests/fakes/aws_fake.py (the AWS Backup restore-job
+# reads moto lacks), creates the scenario of events/restore-job-failed-efs.json (a restore
+# role without any EFS or KMS permission, two KMS keys, a topic with an SQS queue, the
+# Chatbot https endpoint and an email stand-in subscribed), runs the Lambda binary under
+# cargo-lambda's runtime API emulator, invokes it with the event and prints the alert as
+# each subscriber received it. Every process it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$root/.venv/bin:$HOME/.cargo/bin:$PATH"
+export SAM_CLI_TELEMETRY=0
+for tool in moto_server cargo-lambda python; do
+  if [ ! -x "$root/.venv/bin/$tool" ]; then
+    echo "demo: $root/.venv/bin/$tool is missing: run \`make setup\`" >&2
+    exit 1
+  fi
+done
+py="$root/.venv/bin/python"
+event="$root/events/restore-job-failed-efs.json"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/restore-doctor-demo.XXXXXX")
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  exec 9>&- 2>/dev/null || true
+  if [ "$status" -ne 0 ]; then
+    echo "demo: failed; logs were in $tmp:" >&2
+    tail -n 20 "$tmp"/*.log "$tmp"/*.err 2>/dev/null >&2 || true
+  fi
+  rm -rf "$tmp"
+  exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url seconds
+  "$py" - "$1" "$2" <<'PY'
+import sys, time, urllib.request
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=2); sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(f"demo: {url} did not answer")
+PY
+}
+wait_port() { # port seconds
+  "$py" - "$1" "$2" <<'PY'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close(); sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit(f"demo: nothing listens on {port}")
+PY
+}
+
+echo "== building the Lambda binary (cargo build --bin restore-doctor-lambda)"
+cargo build --quiet --bin restore-doctor-lambda
+target_dir=$(cargo metadata --format-version 1 --no-deps | "$py" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+binary="$target_dir/debug/restore-doctor-lambda"
+
+echo "== starting the fake (AWS Backup restore-job reads, STS) and moto"
+mkfifo "$tmp/keep"
+"$py" tests/fakes/aws_fake.py --tls-dir "$tmp/tls" <"$tmp/keep" >"$tmp/fake.out" 2>"$tmp/fake.err" &
+pids+=($!)
+exec 9>"$tmp/keep" # the fake exits when this script does, whatever happens
+for _ in $(seq 1 300); do grep -q '^TLS_PORT' "$tmp/fake.out" 2>/dev/null && break; sleep 0.1; done
+fake_port=$(awk '/^PORT /{print $2}' "$tmp/fake.out")
+fake_tls_port=$(awk '/^TLS_PORT /{print $2}' "$tmp/fake.out")
+ca=$(awk '/^TLS_PORT /{print $4}' "$tmp/fake.out")
+[ -n "$fake_port" ] && [ -n "$fake_tls_port" ] || { echo "demo: the fake did not start" >&2; exit 1; }
+
+moto_port=$(free_port)
+REQUESTS_CA_BUNDLE="$ca" moto_server -H 127.0.0.1 -p "$moto_port" >"$tmp/moto.log" 2>&1 &
+pids+=($!)
+moto="http://127.0.0.1:$moto_port"
+wait_http "$moto/moto-api/" 90
+
+echo "== creating the scenario: role without EFS/KMS permissions, KMS keys, topic and queue"
+"$py" tests/fakes/demo.py setup --moto "$moto" --fake-port "$fake_port" --fake-tls-port "$fake_tls_port" \
+  --event "$event" >"$tmp/setup.json"
+topic_arn=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["topicArn"])' "$tmp/setup.json")
+queue_url=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["queueUrl"])' "$tmp/setup.json")
+
+echo "== starting the Lambda runtime API emulator (cargo-lambda lambda watch --only-lambda-apis)"
+rt_port=$(free_port)
+cargo-lambda lambda watch --only-lambda-apis -A 127.0.0.1 -P "$rt_port" >"$tmp/watch.log" 2>&1 &
+pids+=($!)
+wait_port "$rt_port" 120
+
+AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
+AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$rt_port/.rt" TOPIC_ARN="$topic_arn" \
+AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+AWS_ENDPOINT_URL="$moto" AWS_ENDPOINT_URL_BACKUP="http://127.0.0.1:$fake_port" \
+AWS_ENDPOINT_URL_STS="http://127.0.0.1:$fake_port" AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true \
+  "$binary" >"$tmp/function.log" 2>"$tmp/function.err" &
+pids+=($!)
+
+echo "== invoking the function with events/restore-job-failed-efs.json"
+cargo-lambda lambda invoke -A 127.0.0.1 -P "$rt_port" --data-file "$event" --output-format json _ | tee "$tmp/outcome.json"
+echo
+
+"$py" tests/fakes/demo.py show --moto "$moto" --fake-port "$fake_port" --queue-url "$queue_url"
+
+echo
+echo "== the function's log (Powertools-style JSON; the evidence line reproduces the alert offline)"
+grep -o '"message":"[^"]*"' "$tmp/function.log" | sort | uniq -c
