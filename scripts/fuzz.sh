@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Fuzz the policy parser (and the evaluator on whatever parses).
-# Usage: scripts/fuzz.sh [SECONDS]   (default 60)
-# Crashes land in fuzz/artifacts/policy_parse/; the growing corpus in fuzz/corpus/.
+# Fuzz the parsers: the policy parser (and the evaluator on whatever parses), and the
+# diagnosis on arbitrary evidence, failure messages and decoded messages.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET]   (default 60 seconds, every target)
+# Crashes land in fuzz/artifacts/<target>/; the growing corpora in fuzz/corpus/<target>/.
 set -euo pipefail
 
 seconds="${1:-60}"
+targets="${2:-policy_parse diagnose_evidence}"
 cd "$(dirname "$0")/.."
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-mkdir -p fuzz/corpus/policy_parse
-# cargo-fuzz needs nightly flags (-Z sanitizer); RUSTC_BOOTSTRAP lets stable accept them.
-RUSTC_BOOTSTRAP=1 cargo fuzz run policy_parse \
-  fuzz/corpus/policy_parse fuzz/seeds/policy_parse \
-  -- -max_total_time="$seconds" -dict=fuzz/policy.dict
+for target in $targets; do
+  mkdir -p "fuzz/corpus/$target"
+  seeds=()
+  [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
+  # The diagnosis starts from the case corpus's evidence files.
+  [ "$target" = diagnose_evidence ] && seeds=(tests/cases/*/)
+  dict=()
+  [ "$target" = policy_parse ] && dict=(-dict=fuzz/policy.dict)
+  # cargo-fuzz needs nightly flags (-Z sanitizer); RUSTC_BOOTSTRAP lets stable accept them.
+  RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "fuzz/corpus/$target" "${seeds[@]}" \
+    -- -max_total_time="$seconds" "${dict[@]}"
+done
