@@ -249,3 +249,17 @@ fn key_policy_fix_verifies() {
     let again = diagnose(&evidence);
     assert!(again.missing.is_empty(), "{:#?}", again.missing);
 }
+
+/// The JSON report is what SQS and Lambda subscribers get: it must read back as the
+/// same report, whatever fields were left out for being empty.
+#[test]
+fn every_report_reads_back_from_its_json() {
+    for dir in cases() {
+        let (evidence, _) = load(&dir);
+        let report = diagnose(&evidence);
+        let text = serde_json::to_string(&report).unwrap();
+        let back: Report = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert_eq!(back, report, "{}", dir.display());
+    }
+}

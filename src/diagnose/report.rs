@@ -207,7 +207,7 @@ pub struct Finding {
     /// Every layer that blocks it (an implicit deny in identity policies is `identityPolicy`).
     pub blocked_by: Vec<Blocker>,
     /// The statements that deny it, when explicitly denied.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denied_by: Vec<StatementRef>,
     /// Why the restore needs it (`EFS restore: create the new file system`).
     pub why: String,
@@ -215,7 +215,7 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub who_must_act: Option<String>,
     /// Context keys the decision depended on that were not known.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assumed_context: Vec<String>,
 }
 
