@@ -293,4 +293,11 @@ pub struct AutoAttach {
     /// The command that restores the role to how it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo_command: Option<String>,
+    /// Whether the policy was actually put on the role (the Lambda sets it after
+    /// iam:PutRolePolicy succeeds; offline it stays false).
+    #[serde(default)]
+    pub attached: bool,
+    /// The restore job started again with the original metadata, when the opt-in retry ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_restore_job_id: Option<String>,
 }

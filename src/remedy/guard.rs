@@ -102,6 +102,8 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
             role_arn: None,
             attached_document: None,
             undo_command: None,
+            attached: false,
+            retry_restore_job_id: None,
         },
         put: None,
     };
@@ -289,6 +291,8 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
             role_arn: Some(role_arn),
             attached_document: Some(merged.clone()),
             undo_command: Some(undo),
+            attached: false,
+            retry_restore_job_id: None,
         },
         put: Some((name, merged)),
     }

@@ -192,9 +192,39 @@ pub fn report_text(report: &Report) -> String {
         let _ = writeln!(out, "\n  {}", k.command);
     }
     if let Some(a) = &report.auto_attach {
-        let _ = writeln!(out, "\nAuto-attach: {}", a.decision);
+        let verdict = match (a.decision.as_str(), a.attached) {
+            ("attach", true) => "ATTACHED".to_string(),
+            ("attach", false) => "would attach (not attached)".to_string(),
+            (other, _) => format!("{other}d"),
+        };
+        let _ = writeln!(out, "\nAuto-attach: {verdict}");
         for r in &a.reasons {
             let _ = writeln!(out, "  - {r}");
+        }
+        if let (Some(name), Some(role)) = (&a.policy_name, &a.role_arn) {
+            let same_as_patch =
+                report.patch.as_ref().map(|p| &p.document) == a.attached_document.as_ref();
+            if same_as_patch {
+                let _ = writeln!(
+                    out,
+                    "  inline policy `{name}` on {role}: exactly the patch above"
+                );
+            } else if let Some(doc) = &a.attached_document {
+                let _ = writeln!(
+                    out,
+                    "  inline policy `{name}` on {role} (earlier fixes merged with the patch):"
+                );
+                let pretty = serde_json::to_string_pretty(doc).unwrap_or_default();
+                for line in pretty.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+        if let Some(undo) = &a.undo_command {
+            let _ = writeln!(out, "  undo: {undo}");
+        }
+        if let Some(job) = &a.retry_restore_job_id {
+            let _ = writeln!(out, "  restore started again: job {job}");
         }
     }
     out
