@@ -12,4 +12,4 @@ cargo clippy --locked --all-targets --no-default-features -- -D warnings
 bash scripts/lint-template.sh
 
 echo "== tests"
-cargo test --locked --all-targets
+cargo test --locked --all-targets --no-fail-fast
