@@ -106,7 +106,9 @@ pub fn subject(
     let mut inline_size = 0;
     if let Some(p) = principal {
         for doc in &p.policies {
-            if doc.kind == super::evidence::PolicyKind::Inline {
+            // Group inline policies (named `group/<group>/<policy>` by the gatherer)
+            // count against the group's limit, not the principal's.
+            if doc.kind == super::evidence::PolicyKind::Inline && !doc.name.starts_with("group/") {
                 inline_size += policy_size(&doc.document);
             }
             if let Some(named) = parse_named(&doc_name(doc), &doc.document, unverified) {
