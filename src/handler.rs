@@ -6,6 +6,9 @@
 //!   is skipped as a duplicate.
 //! - Evidence calls that fail become gaps in the evidence; the alert says what could not
 //!   be verified.
+//! - With `AUTO_ATTACH` on, the verified fix is attached to an opted-in restore role
+//!   (and, with `AUTO_RETRY_RESTORE`, the failed restore started again) before the alert
+//!   is built, so the alert says what was done or which guardrail refused.
 //! - Only a failed publish is an error: Lambda then retries the event and finally hands
 //!   it to the OnFailure destination (the dead-letter queue).
 
@@ -19,6 +22,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::{field, info, info_span, warn, Instrument};
 
+use crate::aws::attach;
 use crate::aws::dedup::RecentKeys;
 use crate::aws::gather::gather;
 use crate::aws::metrics::{self, Metrics, Sink};
@@ -107,6 +111,8 @@ pub struct Handler {
     metrics: Metrics,
     seen: Mutex<RecentKeys>,
     cold_start: AtomicBool,
+    /// The function's own account, once known (auto-attach only).
+    account: Mutex<Option<String>>,
 }
 
 impl Handler {
@@ -119,6 +125,7 @@ impl Handler {
             },
             seen: Mutex::new(RecentKeys::new(settings.dedup_capacity)),
             cold_start: AtomicBool::new(true),
+            account: Mutex::new(None),
             clients,
             settings,
         }
@@ -149,10 +156,17 @@ impl Handler {
         if let Some(id) = event.get("id").and_then(Value::as_str) {
             span.record("correlation_id", id);
         }
-        self.process_in_span(event).instrument(span).await
+        // Boxed: the SDK futures inside are deep enough to hit the compiler's layout limit.
+        Box::pin(self.process_in_span(event, inv.function_arn.as_deref()))
+            .instrument(span)
+            .await
     }
 
-    async fn process_in_span(&self, event: Value) -> Result<Processed, HandlerError> {
+    async fn process_in_span(
+        &self,
+        event: Value,
+        function_arn: Option<&str>,
+    ) -> Result<Processed, HandlerError> {
         let parsed = match trigger::parse(&event) {
             Ok(p) => p,
             Err(skip) => {
@@ -190,7 +204,7 @@ impl Handler {
             "evidence gathered"
         );
 
-        let report = diagnose_safely(&evidence)?;
+        let mut report = diagnose_safely(&evidence)?;
         info!(
             cause = report.cause.as_str(),
             missing = report.missing.len(),
@@ -198,6 +212,33 @@ impl Handler {
             summary = %report.summary,
             "diagnosed"
         );
+        if self.settings.auto.attach {
+            let account = self.own_account(function_arn).await;
+            let auto = attach::remediate(
+                &self.clients,
+                &evidence,
+                &report,
+                &parsed.trigger,
+                &self.settings.auto,
+                account,
+            )
+            .await;
+            info!(
+                decision = %auto.decision,
+                attached = auto.attached,
+                role = auto.role_arn.as_deref().unwrap_or(""),
+                reasons = ?auto.reasons,
+                retry_restore_job_id = auto.retry_restore_job_id.as_deref().unwrap_or(""),
+                "auto-attach"
+            );
+            if auto.attached {
+                self.metrics.emit(metrics::FIXES_ATTACHED, 1.0, &[]);
+            }
+            if auto.retry_restore_job_id.is_some() {
+                self.metrics.emit(metrics::RESTORES_RETRIED, 1.0, &[]);
+            }
+            report.auto_attach = Some(auto);
+        }
 
         let ctx = alert_context(&parsed, &evidence, &dedup_key);
         let alert = alert::build(&report, &ctx);
@@ -234,6 +275,22 @@ impl Handler {
                 Err(e.into())
             }
         }
+    }
+
+    /// The account of the function's own ARN, else of sts:GetCallerIdentity, remembered
+    /// once known. Never the event's account.
+    async fn own_account(&self, function_arn: Option<&str>) -> Result<String, String> {
+        let known = self
+            .account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(account) = known {
+            return Ok(account);
+        }
+        let account = attach::own_account(&self.clients.sts, function_arn).await?;
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(account.clone());
+        Ok(account)
     }
 
     fn already_alerted(&self, event_id: &str, dedup_key: &str) -> bool {

@@ -35,6 +35,7 @@ fn settings(topic_arn: &str) -> Settings {
         service: "restore-doctor".into(),
         metrics_namespace: "RestoreDoctorTests".into(),
         dedup_capacity: 64,
+        auto: Default::default(),
     }
 }
 

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use aws_config::{timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
 
+use crate::remedy::guard::DEFAULT_OPT_IN_TAG;
+
 /// Settings of the Lambda function, from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -16,6 +18,43 @@ pub struct Settings {
     pub metrics_namespace: String,
     /// `DEDUP_CACHE_SIZE` (default 1024): events remembered per warm container.
     pub dedup_capacity: usize,
+    /// Opt-in auto-remediation; off by default (propose only).
+    pub auto: AutoSettings,
+}
+
+/// Opt-in auto-remediation: attach the verified fix to opted-in restore roles, and
+/// optionally start the failed restore again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSettings {
+    /// `AUTO_ATTACH` (`true`|`false`, default `false`).
+    pub attach: bool,
+    /// `AUTO_ATTACH_TAG` (default `restore-doctor:auto-attach`): a role with this tag set
+    /// to `true` is opted in.
+    pub opt_in_tag: String,
+    /// `AUTO_ATTACH_ROLE_PATTERNS`: comma-separated role ARN patterns (`*`, `?`) opted in
+    /// without a tag.
+    pub role_patterns: Vec<String>,
+    /// `AUTO_RETRY_RESTORE` (`true`|`false`, default `false`): start a failed restore job
+    /// again once its fix is attached.
+    pub retry_restore: bool,
+    /// `RETRY_WAIT_SECONDS` (default 15, at most 600): how long IAM gets to propagate the
+    /// attached policy before the restore is started again.
+    pub retry_wait: Duration,
+}
+
+/// The most `RETRY_WAIT_SECONDS` may be (the function's timeout must cover it).
+pub const MAX_RETRY_WAIT_SECONDS: u64 = 600;
+
+impl Default for AutoSettings {
+    fn default() -> Self {
+        AutoSettings {
+            attach: false,
+            opt_in_tag: DEFAULT_OPT_IN_TAG.to_owned(),
+            role_patterns: Vec::new(),
+            retry_restore: false,
+            retry_wait: Duration::from_secs(15),
+        }
+    }
 }
 
 /// A setting that is missing or unusable.
@@ -56,8 +95,103 @@ impl Settings {
             metrics_namespace: get("POWERTOOLS_METRICS_NAMESPACE")
                 .unwrap_or_else(|| "RestoreDoctor".into()),
             dedup_capacity,
+            auto: AutoSettings::from_lookup(&get)?,
         })
     }
+
+    /// Settings for `topic_arn` with every other setting at its default.
+    pub fn for_topic(topic_arn: impl Into<String>) -> Self {
+        Settings {
+            topic_arn: topic_arn.into(),
+            service: "restore-doctor".into(),
+            metrics_namespace: "RestoreDoctor".into(),
+            dedup_capacity: 1024,
+            auto: AutoSettings::default(),
+        }
+    }
+}
+
+impl AutoSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = AutoSettings::default();
+        let opt_in_tag = match get("AUTO_ATTACH_TAG") {
+            None => defaults.opt_in_tag,
+            Some(tag) => {
+                let tag = tag.trim().to_owned();
+                if tag.chars().count() > 128 || tag.starts_with("aws:") {
+                    return Err(ConfigError::Invalid {
+                        name: "AUTO_ATTACH_TAG",
+                        reason: format!(
+                            "`{tag}` is not a usable tag key (at most 128 characters, not `aws:`)"
+                        ),
+                    });
+                }
+                tag
+            }
+        };
+        let role_patterns = match get("AUTO_ATTACH_ROLE_PATTERNS") {
+            None => Vec::new(),
+            Some(list) => role_patterns(&list)?,
+        };
+        let retry_wait = match get("RETRY_WAIT_SECONDS") {
+            None => defaults.retry_wait,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if secs <= MAX_RETRY_WAIT_SECONDS => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "RETRY_WAIT_SECONDS",
+                        reason: format!(
+                        "`{v}` is not a whole number of seconds from 0 to {MAX_RETRY_WAIT_SECONDS}"
+                    ),
+                    })
+                }
+            },
+        };
+        Ok(AutoSettings {
+            attach: flag(get, "AUTO_ATTACH")?,
+            opt_in_tag,
+            role_patterns,
+            retry_restore: flag(get, "AUTO_RETRY_RESTORE")?,
+            retry_wait,
+        })
+    }
+}
+
+/// `true` or `false` (any case); unset is `false`.
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match get(name) {
+        None => Ok(false),
+        Some(v) if v.trim().eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.trim().eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("`{v}` is neither `true` nor `false`"),
+        }),
+    }
+}
+
+/// Comma-separated IAM role ARN patterns; blanks around commas are ignored.
+fn role_patterns(list: &str) -> Result<Vec<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut parts = p.splitn(6, ':');
+            let arn = parts.next() == Some("arn");
+            let service = parts.nth(1) == Some("iam");
+            let resource = parts.nth(2).unwrap_or_default();
+            if arn && service && resource.starts_with("role/") {
+                Ok(p.to_owned())
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "AUTO_ATTACH_ROLE_PATTERNS",
+                    reason: format!(
+                        "`{p}` is not an IAM role ARN pattern (`arn:aws:iam::<account>:role/<name>`, `*` and `?` allowed)"
+                    ),
+                })
+            }
+        })
+        .collect()
 }
 
 /// The SDK configuration of the function: region, credentials and retries from the
@@ -146,6 +280,57 @@ mod tests {
         assert_eq!(s.service, "restore-doctor");
         assert_eq!(s.metrics_namespace, "RestoreDoctor");
         assert_eq!(s.dedup_capacity, 1024);
+        assert_eq!(s.auto, AutoSettings::default());
+        assert!(!s.auto.attach && !s.auto.retry_restore);
+        assert_eq!(s.auto.opt_in_tag, "restore-doctor:auto-attach");
+        assert_eq!(s.auto.retry_wait, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn auto_remediation_settings_are_read_and_checked() {
+        let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:1:t");
+        let s = Settings::from_lookup(lookup(&[
+            topic,
+            ("AUTO_ATTACH", "TRUE"),
+            ("AUTO_ATTACH_TAG", "team:fix"),
+            (
+                "AUTO_ATTACH_ROLE_PATTERNS",
+                " arn:aws:iam::111122223333:role/service-role/Backup* ,,arn:aws:iam::111122223333:role/R",
+            ),
+            ("AUTO_RETRY_RESTORE", "true"),
+            ("RETRY_WAIT_SECONDS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.auto,
+            AutoSettings {
+                attach: true,
+                opt_in_tag: "team:fix".into(),
+                role_patterns: vec![
+                    "arn:aws:iam::111122223333:role/service-role/Backup*".into(),
+                    "arn:aws:iam::111122223333:role/R".into()
+                ],
+                retry_restore: true,
+                retry_wait: Duration::ZERO,
+            }
+        );
+        for (name, value) in [
+            ("AUTO_ATTACH", "yes"),
+            ("AUTO_RETRY_RESTORE", "1"),
+            ("AUTO_ATTACH_ROLE_PATTERNS", "*"),
+            ("AUTO_ATTACH_ROLE_PATTERNS", "arn:aws:iam::1:user/alice"),
+            ("AUTO_ATTACH_ROLE_PATTERNS", "arn:aws:s3:::role/x"),
+            ("AUTO_ATTACH_TAG", "aws:createdBy"),
+            ("RETRY_WAIT_SECONDS", "-1"),
+            ("RETRY_WAIT_SECONDS", "601"),
+            ("RETRY_WAIT_SECONDS", "soon"),
+        ] {
+            let e = Settings::from_lookup(lookup(&[topic, (name, value)])).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! The order is forced by what each call needs to know:
 //! 1. the restore job and its metadata (the event alone names neither the recovery
-//!    point nor the vault);
+//!    point nor the vault; a refused StartRestoreJob names no vault either, so the vault
+//!    holding its recovery point is looked up among the account's vaults, see
+//!    [`locate_recovery_point`]);
 //! 2. then, at once: the recovery point, the vault access policy, the decoded
 //!    authorization message, the restore role's and the caller's policies (one read per
 //!    distinct identity), the instance profiles named in the metadata, and the target KMS
@@ -13,9 +15,10 @@
 use std::collections::BTreeMap;
 
 use futures::future::{join_all, OptionFuture};
+use futures::StreamExt;
 use serde_json::Value;
 
-use super::error::call_error;
+use super::error::{call_error, CallError};
 use super::iam;
 use super::Clients;
 use crate::diagnose::evidence::{
@@ -77,15 +80,12 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
     let profiles = instance_profile_names(&metadata);
     let target_keys = target_key_refs(&metadata);
 
-    let rp_and_vault = OptionFuture::from(vault.clone().map(|vault| {
-        let rp_arn = facts.recovery_point_arn.clone();
-        async move {
-            let rp = OptionFuture::from(
-                rp_arn.map(|arn| describe_recovery_point(clients, vault.clone(), arn)),
-            );
-            futures::join!(rp, vault_policy(clients, vault.clone()))
-        }
-    }));
+    let rp_and_vault = recovery_point_and_vault(
+        clients,
+        vault,
+        facts.recovery_point_arn.clone(),
+        &parsed.trigger,
+    );
     let decoded = OptionFuture::from(token.map(|t| decode(clients, t.to_owned())));
     let restore_role = OptionFuture::from(role_name.clone().map(|name| async move {
         iam::role(&clients.iam, &name, EvidencePart::RestoreRole).await
@@ -118,47 +118,10 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
         key_lookups
     );
 
-    match rp_and_vault {
-        Some((rp, policy)) => {
-            match rp {
-                Some(Ok(rp)) => ev.recovery_point = Some(rp),
-                Some(Err(g)) => ev.gaps.push(g),
-                None => ev.gaps.push(not_attempted(
-                    EvidencePart::RecoveryPoint,
-                    "backup:DescribeRecoveryPoint",
-                    "the recovery point is unknown",
-                )),
-            }
-            match policy {
-                Ok(p) => ev.vault_access_policy = p,
-                Err(g) => ev.gaps.push(g),
-            }
-        }
-        None => {
-            let why = match &parsed.trigger {
-                Trigger::RestoreJobFailed(_) => {
-                    "the backup vault is unknown (no restore job details)"
-                }
-                Trigger::StartRestoreJobDenied(_) => {
-                    "the refused StartRestoreJob request does not name the backup vault"
-                }
-            };
-            if facts.recovery_point_arn.is_some()
-                || matches!(parsed.trigger, Trigger::RestoreJobFailed(_))
-            {
-                ev.gaps.push(not_attempted(
-                    EvidencePart::RecoveryPoint,
-                    "backup:DescribeRecoveryPoint",
-                    why,
-                ));
-            }
-            ev.gaps.push(not_attempted(
-                EvidencePart::VaultAccessPolicy,
-                "backup:GetBackupVaultAccessPolicy",
-                why,
-            ));
-        }
-    }
+    let (recovery_point, vault_access_policy, gaps) = rp_and_vault;
+    ev.recovery_point = recovery_point;
+    ev.vault_access_policy = vault_access_policy;
+    ev.gaps.extend(gaps);
     match decoded {
         Some(Ok(v)) => ev.decoded_message = Some(v),
         Some(Err(g)) => ev.gaps.push(g),
@@ -239,6 +202,173 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
         }
     }
     ev
+}
+
+/// The recovery point and its vault's access policy, with a gap for what could not be
+/// read. When only the recovery point is known (a refused StartRestoreJob names no
+/// vault), the vault is found by asking the account's vaults ([`locate_recovery_point`]).
+async fn recovery_point_and_vault(
+    clients: &Clients,
+    vault: Option<String>,
+    rp_arn: Option<String>,
+    trigger: &Trigger,
+) -> (Option<RecoveryPoint>, Option<VaultPolicy>, Vec<Gap>) {
+    let mut gaps = Vec::new();
+    let (rp, vault) = match (vault, rp_arn) {
+        (Some(vault), rp_arn) => {
+            let rp = OptionFuture::from(
+                rp_arn.map(|arn| describe_recovery_point(clients, vault.clone(), arn)),
+            );
+            let (rp, policy) = futures::join!(rp, vault_policy(clients, vault.clone()));
+            let rp = match rp {
+                Some(Ok(rp)) => Some(rp),
+                Some(Err(g)) => {
+                    gaps.push(g);
+                    None
+                }
+                None => {
+                    gaps.push(not_attempted(
+                        EvidencePart::RecoveryPoint,
+                        "backup:DescribeRecoveryPoint",
+                        "the recovery point is unknown",
+                    ));
+                    None
+                }
+            };
+            return match policy {
+                Ok(p) => (rp, p, gaps),
+                Err(g) => {
+                    gaps.push(g);
+                    (rp, None, gaps)
+                }
+            };
+        }
+        (None, Some(rp_arn)) => match locate_recovery_point(clients, &rp_arn).await {
+            Ok(rp) => {
+                let vault = rp.backup_vault_name.clone();
+                (Some(rp), vault)
+            }
+            Err(g) => {
+                gaps.push(g);
+                (None, None)
+            }
+        },
+        (None, None) => {
+            let why = match trigger {
+                Trigger::RestoreJobFailed(_) => {
+                    "the backup vault and the recovery point are unknown (no restore job details)"
+                }
+                Trigger::StartRestoreJobDenied(_) => {
+                    "the refused StartRestoreJob request names no recovery point"
+                }
+            };
+            if matches!(trigger, Trigger::RestoreJobFailed(_)) {
+                gaps.push(not_attempted(
+                    EvidencePart::RecoveryPoint,
+                    "backup:DescribeRecoveryPoint",
+                    why,
+                ));
+            }
+            gaps.push(not_attempted(
+                EvidencePart::VaultAccessPolicy,
+                "backup:GetBackupVaultAccessPolicy",
+                why,
+            ));
+            return (None, None, gaps);
+        }
+    };
+    let Some(vault) = vault else {
+        gaps.push(not_attempted(
+            EvidencePart::VaultAccessPolicy,
+            "backup:GetBackupVaultAccessPolicy",
+            "the backup vault holding the recovery point was not found",
+        ));
+        return (rp, None, gaps);
+    };
+    match vault_policy(clients, vault).await {
+        Ok(p) => (rp, p, gaps),
+        Err(g) => {
+            gaps.push(g);
+            (rp, None, gaps)
+        }
+    }
+}
+
+/// At most this many vaults are asked for a recovery point.
+pub const MAX_VAULTS_SEARCHED: usize = 50;
+/// Vaults asked first: AWS Backup's default vault and the one EFS automatic backups use.
+pub const LIKELY_VAULTS: [&str; 2] = ["aws/efs/automatic-backup-vault", "Default"];
+/// Vaults asked at the same time.
+const VAULT_CONCURRENCY: usize = 4;
+
+/// Finds the vault holding `rp_arn`: backup:ListBackupVaults (paginated, at most
+/// [`MAX_VAULTS_SEARCHED`] vaults, [`LIKELY_VAULTS`] first), then
+/// backup:DescribeRecoveryPoint in each until one answers.
+pub async fn locate_recovery_point(clients: &Clients, rp_arn: &str) -> Result<RecoveryPoint, Gap> {
+    let gap = |call: &str, error: String| Gap {
+        part: EvidencePart::RecoveryPoint,
+        call: call.to_owned(),
+        error,
+    };
+    let mut vaults: Vec<String> = Vec::new();
+    let mut more = false;
+    let mut pages = clients
+        .backup
+        .list_backup_vaults()
+        .max_results(MAX_VAULTS_SEARCHED as i32)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        let vault = item.map_err(|e| gap("backup:ListBackupVaults", call_error(&e).text))?;
+        if vaults.len() == MAX_VAULTS_SEARCHED {
+            more = true;
+            break;
+        }
+        if let Some(name) = vault.backup_vault_name() {
+            vaults.push(name.to_owned());
+        }
+    }
+    vaults.sort_by_key(|v| {
+        LIKELY_VAULTS
+            .iter()
+            .position(|l| l == v)
+            .unwrap_or(LIKELY_VAULTS.len())
+    });
+
+    let mut lookups = futures::stream::iter(
+        vaults
+            .iter()
+            .map(|v| read_recovery_point(clients, v, rp_arn)),
+    )
+    .buffered(VAULT_CONCURRENCY);
+    let mut refused: Option<String> = None;
+    while let Some((vault, r)) = lookups.next().await {
+        match r {
+            Ok(rp) => return Ok(rp),
+            // Another vault: keep looking. Anything else is worth saying if none answers.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                refused.get_or_insert(format!("`{vault}`: {e}"));
+            }
+        }
+    }
+    let mut error = format!(
+        "the recovery point is in none of the {} backup vaults asked{}",
+        vaults.len(),
+        if more {
+            format!(" (the first {MAX_VAULTS_SEARCHED} the account lists)")
+        } else {
+            String::new()
+        }
+    );
+    if let Some(r) = refused {
+        error.push_str(&format!("; one vault refused: {r}"));
+    }
+    Err(gap(
+        "backup:ListBackupVaults + backup:DescribeRecoveryPoint",
+        error,
+    ))
 }
 
 /// What the trigger and the restore job say, merged (the job wins).
@@ -440,29 +570,43 @@ async fn describe_recovery_point(
     vault: String,
     arn: String,
 ) -> Result<RecoveryPoint, Gap> {
-    let out = clients
+    let (vault, result) = read_recovery_point(clients, &vault, &arn).await;
+    result.map_err(|e| Gap {
+        part: EvidencePart::RecoveryPoint,
+        call: format!("backup:DescribeRecoveryPoint {vault} {arn}"),
+        error: e.text,
+    })
+}
+
+/// backup:DescribeRecoveryPoint, with the vault it asked.
+async fn read_recovery_point<'a>(
+    clients: &Clients,
+    vault: &'a str,
+    arn: &str,
+) -> (&'a str, Result<RecoveryPoint, CallError>) {
+    let result = clients
         .backup
         .describe_recovery_point()
-        .backup_vault_name(&vault)
-        .recovery_point_arn(&arn)
+        .backup_vault_name(vault)
+        .recovery_point_arn(arn)
         .send()
-        .await
-        .map_err(|e| Gap {
-            part: EvidencePart::RecoveryPoint,
-            call: format!("backup:DescribeRecoveryPoint {vault} {arn}"),
-            error: call_error(&e).text,
-        })?;
+        .await;
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => return (vault, Err(call_error(&e))),
+    };
     let own = |s: Option<&str>| s.map(str::to_owned);
-    Ok(RecoveryPoint {
-        recovery_point_arn: out.recovery_point_arn().unwrap_or(&arn).to_owned(),
-        backup_vault_name: own(out.backup_vault_name()).or(Some(vault)),
+    let rp = RecoveryPoint {
+        recovery_point_arn: out.recovery_point_arn().unwrap_or(arn).to_owned(),
+        backup_vault_name: own(out.backup_vault_name()).or_else(|| Some(vault.to_owned())),
         backup_vault_arn: own(out.backup_vault_arn()),
         resource_arn: own(out.resource_arn()),
         resource_type: own(out.resource_type()),
         encryption_key_arn: own(out.encryption_key_arn()),
         is_encrypted: Some(out.is_encrypted()),
         encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
-    })
+    };
+    (vault, Ok(rp))
 }
 
 /// `Ok(None)`: the vault has no access policy (the service answers "not found").

@@ -11,6 +11,10 @@ pub const FAILURES_DIAGNOSED: &str = "FailuresDiagnosed";
 pub const EVIDENCE_GAPS: &str = "EvidenceGaps";
 pub const PUBLISH_ERRORS: &str = "PublishErrors";
 pub const EVENTS_SKIPPED: &str = "EventsSkipped";
+/// Auto-attach put (or found) the fix on a restore role.
+pub const FIXES_ATTACHED: &str = "FixesAttached";
+/// Auto-retry started a failed restore again.
+pub const RESTORES_RETRIED: &str = "RestoresRetried";
 
 /// Where metrics go: a namespace and the `service` dimension.
 #[derive(Debug, Clone)]

@@ -4,9 +4,12 @@
 //! - [`gather`]: the read-only calls that fill an [`Evidence`](crate::diagnose::Evidence);
 //!   a failed call becomes a gap, never an error. [`iam`] reads principals' policies.
 //! - [`publish`]: the one SNS Publish per failure.
+//! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
+//!   and optionally the failed restore started again, at most once.
 //! - [`logging`], [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
 //!   per-container memory of events already alerted.
 
+pub mod attach;
 pub mod config;
 pub mod dedup;
 pub mod error;
@@ -16,4 +19,4 @@ pub mod logging;
 pub mod metrics;
 pub mod publish;
 
-pub use config::{Clients, EndpointOverrides, Settings};
+pub use config::{AutoSettings, Clients, EndpointOverrides, Settings};

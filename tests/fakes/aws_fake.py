@@ -7,7 +7,10 @@ Operations covered (everything else answers 404/400):
     GET /restore-jobs/{id}/metadata                        GetRestoreJobMetadata
     GET /backup-vaults/{name}/recovery-points/{arn}        DescribeRecoveryPoint
     GET /backup-vaults/{name}/access-policy                GetBackupVaultAccessPolicy
-  AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage
+    GET /backup-vaults/                                    ListBackupVaults (pages of 10)
+    PUT /restore-jobs                                      StartRestoreJob: the same
+        IdempotencyToken gives the same job id and starts nothing new
+  AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity
   AWS KMS (awsJson1.1, POST / with X-Amz-Target), only to inject failures:
     TrentService.DescribeKey, TrentService.GetKeyPolicy
   SNS http(s) subscription endpoint: POST /_fake/sns/{name} stores the delivery.
@@ -17,9 +20,14 @@ Control API (tests and the demo):
                          "errors": {op: err}}}, "vaults": {name: {"policy": "...",
                          "recoveryPoints": {arn: {...}}, "errors": {op: err}}},
                          "tokens": {token: {"decoded": "..."} | {"error": err}},
-                         "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}}}
+                         "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}},
+                         "startRestoreJob": {recoveryPointArn: {"error": err}},
+                         "callerAccount": "123456789012"}
                          where err = {"status": 403, "code": "AccessDeniedException", "message": "..."}
   GET  /_fake/requests   the operations served so far: [{"operation", "key"}]
+                         (StartRestoreJob's key is the recovery point ARN)
+  GET  /_fake/started-restore-jobs  the restore jobs StartRestoreJob created:
+                         [{"RestoreJobId", "request"}], one per idempotency token
   GET  /_fake/sns/{name} the SNS deliveries received on that endpoint
   GET  /_fake/health
 
@@ -39,8 +47,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 LOCK = threading.Lock()
-STATE = {"restoreJobs": {}, "vaults": {}, "tokens": {}, "kmsKeys": {}}
+STATE = {
+    "restoreJobs": {},
+    "vaults": {},
+    "tokens": {},
+    "kmsKeys": {},
+    "startRestoreJob": {},
+    "callerAccount": "123456789012",
+}
 REQUESTS = []
+STARTED = []  # restore jobs created by StartRestoreJob, in order
+IDEMPOTENCY = {}  # IdempotencyToken -> RestoreJobId
+VAULT_PAGE = 10
 SNS = {}
 
 
@@ -102,6 +120,11 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[:2] == ["_fake", "sns"]:
             with LOCK:
                 return self.send(200, json.dumps(SNS.get(parts[2], [])))
+        if raw_path == "/_fake/started-restore-jobs":
+            with LOCK:
+                return self.send(200, json.dumps(STARTED))
+        if parts == ["backup-vaults"]:
+            return self.list_vaults()
         if parts[0] == "restore-jobs" and len(parts) in (2, 3):
             job_id = urllib.parse.unquote(parts[1])
             op = "DescribeRestoreJob" if len(parts) == 2 else "GetRestoreJobMetadata"
@@ -156,6 +179,65 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, json.dumps(rp))
         return self.not_found(raw_path)
 
+    def do_PUT(self):
+        raw_path = self.path.split("?", 1)[0]
+        body = self.body()
+        if raw_path.strip("/") == "restore-jobs":
+            return self.start_restore_job(json.loads(body or b"{}"))
+        return self.not_found(raw_path)
+
+    # -- AWS Backup writes and lists ------------------------------------------
+    def list_vaults(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        start = int(query.get("nextToken", ["0"])[0] or 0)
+        size = min(int(query.get("maxResults", [VAULT_PAGE])[0]), VAULT_PAGE)
+        self.record("ListBackupVaults", str(start))
+        with LOCK:
+            names = list(STATE["vaults"].keys())
+            page = [
+                {
+                    "BackupVaultName": name,
+                    "BackupVaultArn": STATE["vaults"][name].get("arn", ""),
+                    "NumberOfRecoveryPoints": len(STATE["vaults"][name].get("recoveryPoints", {})),
+                }
+                for name in names[start : start + size]
+            ]
+        result = {"BackupVaultList": page}
+        if start + size < len(names):
+            result["NextToken"] = str(start + size)
+        return self.send(200, json.dumps(result))
+
+    def start_restore_job(self, request):
+        rp_arn = request.get("RecoveryPointArn", "")
+        self.record("StartRestoreJob", rp_arn)
+        if not rp_arn or "Metadata" not in request:
+            return self.rest_error(
+                {"status": 400, "code": "MissingParameterValueException", "message": "RecoveryPointArn and Metadata are required"}
+            )
+        with LOCK:
+            err = STATE["startRestoreJob"].get(rp_arn, {}).get("error")
+            if err:
+                return self.rest_error(err)
+            token = request.get("IdempotencyToken")
+            if token and token in IDEMPOTENCY:
+                job_id = IDEMPOTENCY[token]
+            else:
+                job_id = str(uuid.uuid4()).upper()
+                if token:
+                    IDEMPOTENCY[token] = job_id
+                STARTED.append({"RestoreJobId": job_id, "request": request})
+                STATE["restoreJobs"][job_id] = {
+                    "describe": {
+                        "RestoreJobId": job_id,
+                        "RecoveryPointArn": rp_arn,
+                        "IamRoleArn": request.get("IamRoleArn"),
+                        "ResourceType": request.get("ResourceType"),
+                        "Status": "CREATED",
+                    },
+                    "metadata": request.get("Metadata", {}),
+                }
+        return self.send(200, json.dumps({"RestoreJobId": job_id}))
+
     def do_POST(self):
         raw_path = self.path.split("?", 1)[0]
         parts = raw_path.strip("/").split("/")
@@ -179,6 +261,8 @@ class Handler(BaseHTTPRequestHandler):
         action = form.get("Action", [""])[0]
         if action == "DecodeAuthorizationMessage":
             return self.decode(form.get("EncodedMessage", [""])[0])
+        if action == "GetCallerIdentity":
+            return self.caller_identity()
         return self.query_error(400, "InvalidAction", f"Could not find operation {action}")
 
     # -- STS (awsQuery) -------------------------------------------------------
@@ -190,6 +274,21 @@ class Handler(BaseHTTPRequestHandler):
             f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
         )
         self.send(status, xml, content_type="text/xml")
+
+    def caller_identity(self):
+        self.record("GetCallerIdentity", "")
+        with LOCK:
+            account = STATE["callerAccount"]
+        xml = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<GetCallerIdentityResult>"
+            f"<Arn>arn:aws:sts::{account}:assumed-role/restore-doctor/function</Arn>"
+            f"<UserId>AROAEXAMPLE:function</UserId><Account>{account}</Account>"
+            "</GetCallerIdentityResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</GetCallerIdentityResponse>"
+        )
+        self.send(200, xml, content_type="text/xml")
 
     def decode(self, token):
         self.record("DecodeAuthorizationMessage", token)

@@ -308,6 +308,12 @@ impl Stack {
             .count()
     }
 
+    /// The restore jobs the fake's StartRestoreJob created (one per idempotency token).
+    pub fn started_restore_jobs(&self) -> Vec<Value> {
+        let (_, body) = http(self.fake.port, "GET", "/_fake/started-restore-jobs", None).unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
     /// SNS http(s) deliveries the fake received on `/_fake/sns/{name}`.
     pub fn sns_deliveries(&self, name: &str) -> Vec<Value> {
         let (_, body) = http(self.fake.port, "GET", &format!("/_fake/sns/{name}"), None).unwrap();

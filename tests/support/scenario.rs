@@ -582,3 +582,175 @@ pub fn attributes(envelope: &Value) -> BTreeMap<String, String> {
         })
         .unwrap_or_default()
 }
+
+/// Tags role `name` with `key` = `value` (opts it in to auto-attach with the default tag).
+pub async fn tag_role(sdk: &SdkConfig, name: &str, key: &str, value: &str) {
+    aws_sdk_iam::Client::new(sdk)
+        .tag_role()
+        .role_name(name)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Puts inline policy `policy_name` on role `name`.
+pub async fn put_inline(sdk: &SdkConfig, name: &str, policy_name: &str, doc: &Value) {
+    aws_sdk_iam::Client::new(sdk)
+        .put_role_policy()
+        .role_name(name)
+        .policy_name(policy_name)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every inline policy of role `name`, as the exact text IAM holds (URL-decoded).
+pub async fn inline_policies(sdk: &SdkConfig, name: &str) -> BTreeMap<String, String> {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let names = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec();
+    let mut out = BTreeMap::new();
+    for policy in names {
+        let got = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+            .unwrap();
+        let text = percent_encoding::percent_decode_str(got.policy_document())
+            .decode_utf8()
+            .unwrap()
+            .into_owned();
+        out.insert(policy, text);
+    }
+    out
+}
+
+/// A user refused StartRestoreJob by the access policy of the vault that holds the
+/// recovery point (`aws/efs/automatic-backup-vault`, the EFS default): the user's own
+/// policy allows the restore and passing the role. Other vaults exist around it; the
+/// CloudTrail event names none of them.
+pub struct VaultDenyCase {
+    pub uniq: String,
+    pub event: Value,
+    pub user_arn: String,
+    pub role_arn: String,
+    pub vault: String,
+    pub recovery_point_arn: String,
+}
+
+/// The vault of [`VaultDenyCase`]; one case per test binary uses it.
+pub const EFS_AUTOMATIC_VAULT: &str = "aws/efs/automatic-backup-vault";
+
+pub async fn vault_deny_case(stack: &Stack, sdk: &SdkConfig) -> VaultDenyCase {
+    let uniq = unique("vaultdeny");
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let (inline, managed) = efs_role_policies();
+    let role_arn = role(
+        sdk,
+        &format!("restore-{uniq}"),
+        "/service-role/",
+        &backup_trust(),
+        &inline,
+        &managed,
+        None,
+    )
+    .await;
+    let user = format!("oncall-{uniq}");
+    let user_arn = iam
+        .create_user()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap()
+        .user()
+        .unwrap()
+        .arn()
+        .to_owned();
+    iam.put_user_policy()
+        .user_name(&user)
+        .policy_name("restore")
+        .policy_document(policy(json!([
+            {"Sid": "Restore", "Effect": "Allow",
+             "Action": ["backup:StartRestoreJob", "backup:Describe*", "backup:List*", "backup:Get*"],
+             "Resource": "*"},
+            {"Sid": "PassRestoreRole", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": &role_arn,
+             "Condition": {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}}
+        ])))
+        .send()
+        .await
+        .unwrap();
+
+    let vault = EFS_AUTOMATIC_VAULT.to_owned();
+    let recovery_point_arn = format!("arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:rp-{uniq}");
+    let vault_arn = |name: &str| format!("arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:{name}");
+    let fs_arn =
+        format!("arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:file-system/fs-0123456789abcdef0");
+    let mut vaults = serde_json::Map::new();
+    for decoy in ["Default".to_owned(), format!("decoy-{uniq}")] {
+        vaults.insert(
+            decoy.clone(),
+            json!({"arn": vault_arn(&decoy), "recoveryPoints": {}}),
+        );
+    }
+    vaults.insert(
+        vault.clone(),
+        json!({
+            "arn": vault_arn(&vault),
+            "policy": policy(json!([{
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["backup:DeleteBackupVault", "backup:DeleteBackupVaultAccessPolicy",
+                           "backup:DeleteRecoveryPoint", "backup:StartCopyJob",
+                           "backup:StartRestoreJob", "backup:UpdateRecoveryPointLifecycle"],
+                "Resource": "*"
+            }])),
+            "recoveryPoints": {&recovery_point_arn: {
+                "RecoveryPointArn": &recovery_point_arn,
+                "BackupVaultName": &vault,
+                "BackupVaultArn": vault_arn(&vault),
+                "ResourceArn": &fs_arn,
+                "ResourceType": "EFS",
+                "Status": "COMPLETED",
+                "IsEncrypted": true,
+                "EncryptionKeyType": "AWS_OWNED_KMS_KEY"
+            }}
+        }),
+    );
+    stack.fake_scenario(&json!({ "vaults": vaults }));
+    let event = event("start-restore-job-denied-user.json", |e| {
+        let d = &mut e["detail"];
+        d["userIdentity"]["arn"] = json!(&user_arn);
+        d["userIdentity"]["userName"] = json!(&user);
+        d["eventID"] = json!(unique("ct"));
+        d["requestParameters"]["iamRoleArn"] = json!(&role_arn);
+        d["requestParameters"]["recoveryPointArn"] = json!(&recovery_point_arn);
+        d["errorMessage"] = json!(format!(
+            "User: {user_arn} is not authorized to perform: backup:StartRestoreJob on resource: {recovery_point_arn} with an explicit deny in a resource-based policy"
+        ));
+    });
+    VaultDenyCase {
+        uniq,
+        event,
+        user_arn,
+        role_arn,
+        vault,
+        recovery_point_arn,
+    }
+}

@@ -1,0 +1,321 @@
+//! Opt-in auto-remediation, the half that writes: the guard's decision
+//! ([`decide`](crate::remedy::guard::decide)) carried out with iam:PutRolePolicy, and,
+//! when asked for, the failed restore started again with backup:StartRestoreJob.
+//!
+//! Every outcome is an [`AutoAttach`] for the alert, never an error: a refused guardrail,
+//! a failed write or a failed retry is a reason in the alert, and the alert still goes out.
+//!
+//! - The account the function runs in comes from its own ARN (or sts:GetCallerIdentity),
+//!   never from the event, so a crafted event cannot make a foreign role look local.
+//! - The policy is written only when it differs from the role's current
+//!   `restore-doctor-fix`, read again just before writing: a second run over the same
+//!   failure changes nothing, and a fix changed since the evidence was read is not
+//!   overwritten.
+//! - The retry carries an idempotency token derived from the failed job's id, so it
+//!   starts at most one restore per failed job, whichever container runs it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::config::AutoSettings;
+use super::error::call_error;
+use super::iam::decode_document;
+use super::Clients;
+use crate::diagnose::evidence::{Evidence, PolicyKind};
+use crate::diagnose::report::{AutoAttach, Report};
+use crate::handler::trigger::Trigger;
+use crate::remedy::guard::{decide, Decision, GuardSettings};
+use crate::remedy::patch::POLICY_NAME;
+
+/// Prefix of the idempotency token of a retried restore.
+pub const RETRY_TOKEN_PREFIX: &str = "restore-doctor-retry-";
+/// The longest idempotency token sent (the API documents no limit; this keeps it short).
+pub const MAX_TOKEN_LEN: usize = 64;
+
+/// The account the function runs in: from its invoked ARN, else sts:GetCallerIdentity.
+/// `Err` says why it is unknown.
+pub async fn own_account(
+    sts: &aws_sdk_sts::Client,
+    function_arn: Option<&str>,
+) -> Result<String, String> {
+    if let Some(account) = function_arn.and_then(account_of_arn) {
+        return Ok(account);
+    }
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| format!("sts:GetCallerIdentity failed: {}", call_error(&e)))?;
+    out.account()
+        .filter(|a| is_account_id(a))
+        .map(str::to_owned)
+        .ok_or_else(|| "sts:GetCallerIdentity returned no account".into())
+}
+
+/// The 12-digit account of an ARN, if it has one.
+pub fn account_of_arn(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| is_account_id(a))
+        .map(str::to_owned)
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The idempotency token of the retry of restore job `job_id`: the same for every run
+/// over that job, different for different jobs, at most [`MAX_TOKEN_LEN`] characters.
+pub fn retry_token(job_id: &str) -> String {
+    let whole = format!("{RETRY_TOKEN_PREFIX}{job_id}");
+    if whole.len() <= MAX_TOKEN_LEN {
+        return whole;
+    }
+    // Too long: a prefix of the id plus a hash of all of it, so ids sharing a prefix
+    // still get different tokens.
+    let hash = format!("-{:016x}", fnv1a(job_id.as_bytes()));
+    let room = MAX_TOKEN_LEN - RETRY_TOKEN_PREFIX.len() - hash.len();
+    let prefix: String = job_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(room)
+        .collect();
+    format!("{RETRY_TOKEN_PREFIX}{prefix}{hash}")
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn refused(reasons: Vec<String>) -> AutoAttach {
+    AutoAttach {
+        decision: "refuse".into(),
+        reasons,
+        policy_name: None,
+        role_arn: None,
+        attached_document: None,
+        undo_command: None,
+        attached: false,
+        retry_restore_job_id: None,
+    }
+}
+
+/// Decides, attaches and retries as `settings` allow. `account` is the function's own
+/// account ([`own_account`]).
+pub async fn remediate(
+    clients: &Clients,
+    evidence: &Evidence,
+    report: &Report,
+    trigger: &Trigger,
+    settings: &AutoSettings,
+    account: Result<String, String>,
+) -> AutoAttach {
+    let account = match account {
+        Ok(a) => a,
+        Err(why) => {
+            return refused(vec![format!(
+                "the function's own account is unknown ({why}), so same-account cannot be proven"
+            )])
+        }
+    };
+    let guard = GuardSettings {
+        enabled: settings.attach,
+        opt_in_tag: settings.opt_in_tag.clone(),
+        role_patterns: settings.role_patterns.clone(),
+        account: Some(account),
+    };
+    let Decision {
+        report: mut auto,
+        put,
+    } = decide(evidence, report, &guard);
+    let Some((role_name, document)) = put else {
+        return auto;
+    };
+    let earlier = auto
+        .role_arn
+        .as_deref()
+        .and_then(|arn| earlier_fix(evidence, arn));
+    match put_fix(&clients.iam, &role_name, &document, earlier).await {
+        Ok(Written::Now) => auto.attached = true,
+        Ok(Written::Already) => {
+            auto.attached = true;
+            auto.reasons.push(format!(
+                "the role's `{POLICY_NAME}` policy is already exactly this document: iam:PutRolePolicy was not called"
+            ));
+        }
+        Err(reason) => return refused(vec![reason]),
+    }
+    if settings.retry_restore {
+        match retry_restore(clients, evidence, trigger, &auto, settings.retry_wait).await {
+            Ok(job_id) => auto.retry_restore_job_id = Some(job_id),
+            Err(why) => auto
+                .reasons
+                .push(format!("the restore was not started again: {why}")),
+        }
+    }
+    auto
+}
+
+/// The role's `restore-doctor-fix` as the evidence read it (what the guard merged with).
+fn earlier_fix<'a>(evidence: &'a Evidence, role_arn: &str) -> Option<&'a Value> {
+    evidence
+        .restore_role
+        .as_ref()
+        .filter(|r| r.arn == role_arn)?
+        .policies
+        .iter()
+        .find(|p| p.kind == PolicyKind::Inline && p.name == POLICY_NAME)
+        .map(|p| &p.document)
+}
+
+enum Written {
+    Now,
+    Already,
+}
+
+/// Puts `document` as the role's `restore-doctor-fix` unless it is already exactly that.
+async fn put_fix(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    document: &Value,
+    earlier: Option<&Value>,
+) -> Result<Written, String> {
+    let current = match iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(out) => Some(decode_document(out.policy_document())),
+        Err(e) => {
+            let err = call_error(&e);
+            if !err.is_not_found() {
+                return Err(format!(
+                    "iam:GetRolePolicy failed, so the role's current `{POLICY_NAME}` could not be compared: {err}"
+                ));
+            }
+            None
+        }
+    };
+    if current.as_ref() == Some(document) {
+        return Ok(Written::Already);
+    }
+    if current.as_ref() != earlier {
+        return Err(format!(
+            "the role's `{POLICY_NAME}` policy changed after the evidence was read: not overwritten"
+        ));
+    }
+    let text = serde_json::to_string(document)
+        .map_err(|e| format!("the policy could not be serialized: {e}"))?;
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .policy_document(text)
+        .send()
+        .await
+        .map_err(|e| format!("iam:PutRolePolicy failed: {}", call_error(&e)))?;
+    Ok(Written::Now)
+}
+
+/// Starts the failed restore job again with its own recovery point, role, resource type
+/// and metadata, after `wait` for IAM to propagate the fix. Returns the new job id.
+async fn retry_restore(
+    clients: &Clients,
+    evidence: &Evidence,
+    trigger: &Trigger,
+    auto: &AutoAttach,
+    wait: Duration,
+) -> Result<String, String> {
+    let Trigger::RestoreJobFailed(failed) = trigger else {
+        return Err("only a failed restore job is started again (a refused StartRestoreJob call is for its caller to repeat)".into());
+    };
+    let job = evidence.restore_job.as_ref();
+    let pick = |from_job: Option<&String>, from_event: &Option<String>| {
+        from_job.cloned().or_else(|| from_event.clone())
+    };
+    let recovery_point = pick(
+        job.and_then(|j| j.recovery_point_arn.as_ref()),
+        &failed.recovery_point_arn,
+    )
+    .ok_or("the recovery point of the failed job is unknown")?;
+    let role = pick(
+        job.and_then(|j| j.iam_role_arn.as_ref()),
+        &failed.iam_role_arn,
+    )
+    .ok_or("the restore role of the failed job is unknown")?;
+    if auto.role_arn.as_deref() != Some(role.as_str()) {
+        return Err(format!(
+            "the failed job ran as `{role}`, not as the role that was fixed"
+        ));
+    }
+    let resource_type = pick(
+        job.and_then(|j| j.resource_type.as_ref()),
+        &failed.resource_type,
+    );
+    let metadata = evidence
+        .restore_metadata
+        .as_ref()
+        .filter(|m| !m.is_empty())
+        .ok_or(
+            "the failed job's restore metadata could not be read (backup:GetRestoreJobMetadata)",
+        )?;
+
+    tokio::time::sleep(wait).await;
+    let token = retry_token(&failed.restore_job_id);
+    let mut request = clients
+        .backup
+        .start_restore_job()
+        .recovery_point_arn(&recovery_point)
+        .iam_role_arn(&role)
+        .idempotency_token(&token)
+        .set_resource_type(resource_type);
+    for (k, v) in metadata {
+        request = request.metadata(k, v);
+    }
+    let out = request
+        .send()
+        .await
+        .map_err(|e| format!("backup:StartRestoreJob failed: {}", call_error(&e)))?;
+    out.restore_job_id()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "backup:StartRestoreJob returned no job id".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_functions_arn() {
+        assert_eq!(
+            account_of_arn("arn:aws:lambda:eu-west-1:111122223333:function:restore-doctor")
+                .as_deref(),
+            Some("111122223333")
+        );
+        assert_eq!(
+            account_of_arn("arn:aws:lambda:eu-west-1:111122223333:function:f:live").as_deref(),
+            Some("111122223333")
+        );
+        assert_eq!(account_of_arn("arn:aws:lambda:eu-west-1::function:f"), None);
+        assert_eq!(account_of_arn("not an arn"), None);
+    }
+
+    #[test]
+    fn the_retry_token_is_stable_per_job_and_bounded() {
+        let id = "4f2a6c1e-2b7d-4a1c-9e3f-5d6c7b8a9e0f";
+        assert_eq!(retry_token(id), format!("restore-doctor-retry-{id}"));
+        assert_eq!(retry_token(id), retry_token(id));
+        let long_a = format!("{}A", "x".repeat(100));
+        let long_b = format!("{}B", "x".repeat(100));
+        for t in [retry_token(&long_a), retry_token(&long_b)] {
+            assert!(t.len() <= MAX_TOKEN_LEN, "{t}");
+            assert!(t.starts_with(RETRY_TOKEN_PREFIX));
+        }
+        assert_ne!(retry_token(&long_a), retry_token(&long_b));
+    }
+}
