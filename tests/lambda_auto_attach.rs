@@ -500,3 +500,68 @@ async fn a_refused_start_restore_job_finds_the_vault_whose_policy_denies_it() {
     assert_eq!(auto_of(&p).decision, "refuse");
     assert!(stack.fake_requests("ListBackupVaults", "0") >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_or_unsafe_write_becomes_a_refusal_in_the_alert() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let clients = stack.clients().await;
+    let case = opted_in_case(&sdk).await;
+    // The evidence and diagnosis of a propose-only run: nothing attached yet.
+    let (p, _) = run(case.event.clone(), AutoSettings::default(), Some(ACCOUNT)).await;
+    let (evidence, report) = (p.evidence.unwrap(), p.report.unwrap());
+    let parsed = trigger::parse(&case.event).unwrap();
+    let settings = attach_on();
+    let remediate = || {
+        attach::remediate(
+            &clients,
+            &evidence,
+            &report,
+            &parsed.trigger,
+            &settings,
+            Ok(ACCOUNT.to_owned()),
+        )
+    };
+
+    // Someone put another fix after the evidence was read: not overwritten.
+    let theirs = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "elasticfilesystem:Restore", "Resource": "*"
+    }]});
+    scenario::put_inline(&sdk, &role_name(&case), POLICY_NAME, &theirs).await;
+    let auto = remediate().await;
+    assert_refused(&auto, "changed after the evidence was read");
+    assert_eq!(
+        scenario::inline_policies(&sdk, &role_name(&case)).await[POLICY_NAME],
+        theirs.to_string()
+    );
+
+    // The role is gone by the time of writing: PutRolePolicy fails, and says why.
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let role = role_name(&case);
+    for policy in scenario::inline_policies(&sdk, &role).await.keys() {
+        iam.delete_role_policy()
+            .role_name(&role)
+            .policy_name(policy)
+            .send()
+            .await
+            .unwrap();
+    }
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    for policy in attached.attached_policies() {
+        iam.detach_role_policy()
+            .role_name(&role)
+            .policy_arn(policy.policy_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.delete_role().role_name(&role).send().await.unwrap();
+    let auto = remediate().await;
+    assert_refused(&auto, "iam:PutRolePolicy failed");
+    assert!(auto.undo_command.is_none() && auto.attached_document.is_none());
+}
