@@ -19,7 +19,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -215,20 +214,20 @@ async fn a_second_run_over_the_same_failure_changes_nothing() {
 }
 
 /// Runs the case with `auto` as the function in `account` and checks that the role's
-/// inline policies are unchanged; returns the decision (if any).
+/// inline policies are unchanged.
 async fn unchanged_after(
     sdk: &SdkConfig,
-    role: &str,
-    event: Value,
+    case: &EfsCase,
     auto: AutoSettings,
     account: &str,
-) -> (Processed, BTreeMap<String, String>) {
-    let before = scenario::inline_policies(sdk, role).await;
-    let (processed, _) = run(event, auto, Some(account)).await;
-    let after = scenario::inline_policies(sdk, role).await;
+) -> Processed {
+    let role = role_name(case);
+    let before = scenario::inline_policies(sdk, &role).await;
+    let (processed, _) = run(case.event.clone(), auto, Some(account)).await;
+    let after = scenario::inline_policies(sdk, &role).await;
     assert_eq!(after, before, "the role's inline policies changed");
     assert!(!after.contains_key(POLICY_NAME));
-    (processed, after)
+    processed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,14 +236,7 @@ async fn guardrail_a_role_that_is_not_opted_in_is_left_alone() {
     let case = scenario::efs_case(stack(), &sdk).await;
     // A tag with another value is not an opt-in either.
     scenario::tag_role(&sdk, &role_name(&case), "restore-doctor:auto-attach", "yes").await;
-    let (p, _) = unchanged_after(
-        &sdk,
-        &role_name(&case),
-        case.event.clone(),
-        attach_on(),
-        ACCOUNT,
-    )
-    .await;
+    let p = unchanged_after(&sdk, &case, attach_on(), ACCOUNT).await;
     assert_refused(&auto_of(&p), "not opted in");
     assert!(email(&p).contains("Auto-attach: refused"), "{}", email(&p));
 }
@@ -253,14 +245,7 @@ async fn guardrail_a_role_that_is_not_opted_in_is_left_alone() {
 async fn guardrail_auto_attach_is_off_by_default() {
     let sdk = stack().sdk_config().await;
     let case = opted_in_case(&sdk).await;
-    let (p, _) = unchanged_after(
-        &sdk,
-        &role_name(&case),
-        case.event.clone(),
-        AutoSettings::default(),
-        ACCOUNT,
-    )
-    .await;
+    let p = unchanged_after(&sdk, &case, AutoSettings::default(), ACCOUNT).await;
     // Propose only: the alert has the patch and no auto-attach section.
     let report = p.report.as_ref().unwrap();
     assert!(report.patch.is_some());
@@ -283,14 +268,7 @@ async fn guardrail_an_explicit_deny_is_explained_not_patched() {
         }]}),
     )
     .await;
-    let (p, _) = unchanged_after(
-        &sdk,
-        &role_name(&case),
-        case.event.clone(),
-        attach_on(),
-        ACCOUNT,
-    )
-    .await;
+    let p = unchanged_after(&sdk, &case, attach_on(), ACCOUNT).await;
     let auto = auto_of(&p);
     assert_eq!(auto.decision, "refuse", "{auto:#?}");
     assert!(
@@ -324,14 +302,7 @@ async fn guardrail_the_merged_policy_must_fit_iams_inline_limit() {
         )
         .await;
     }
-    let (p, _) = unchanged_after(
-        &sdk,
-        &role_name(&case),
-        case.event.clone(),
-        attach_on(),
-        ACCOUNT,
-    )
-    .await;
+    let p = unchanged_after(&sdk, &case, attach_on(), ACCOUNT).await;
     assert_refused(&auto_of(&p), "10240-character limit");
 }
 
@@ -341,14 +312,7 @@ async fn guardrail_a_role_in_another_account_is_never_patched() {
     let case = opted_in_case(&sdk).await;
     // The event, the role and its evidence are in moto's account; the function runs in
     // another one.
-    let (p, _) = unchanged_after(
-        &sdk,
-        &role_name(&case),
-        case.event.clone(),
-        attach_on(),
-        "999999999999",
-    )
-    .await;
+    let p = unchanged_after(&sdk, &case, attach_on(), "999999999999").await;
     assert_refused(&auto_of(&p), "not in this account (999999999999)");
 }
 
@@ -458,47 +422,54 @@ async fn a_failed_retry_is_reported_and_the_account_can_come_from_sts() {
 async fn a_refused_start_restore_job_finds_the_vault_whose_policy_denies_it() {
     let stack = stack();
     let sdk = stack.sdk_config().await;
-    let case = scenario::vault_deny_case(stack, &sdk).await;
-    // Auto-attach on, the restore role opted in: a vault policy is never patched.
-    scenario::tag_role(
-        &sdk,
-        case.role_arn.rsplit('/').next().unwrap(),
-        "restore-doctor:auto-attach",
-        "true",
-    )
-    .await;
-    let (p, envelope) = run(case.event.clone(), attach_on(), Some(ACCOUNT)).await;
+    // The EFS default vault is asked first; any other vault is found by listing (on the
+    // second page of the fake's ten-vault pages at least).
+    for vault in [
+        scenario::EFS_AUTOMATIC_VAULT.to_owned(),
+        unique("vault-elsewhere"),
+    ] {
+        let case = scenario::vault_deny_case(stack, &sdk, &vault).await;
+        // Auto-attach on, the restore role opted in: a vault policy is never patched.
+        scenario::tag_role(
+            &sdk,
+            case.role_arn.rsplit('/').next().unwrap(),
+            "restore-doctor:auto-attach",
+            "true",
+        )
+        .await;
+        let (p, envelope) = run(case.event.clone(), attach_on(), Some(ACCOUNT)).await;
 
-    let ev = p.evidence.as_ref().unwrap();
-    let rp = ev
-        .recovery_point
-        .as_ref()
-        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
-    assert_eq!(rp.backup_vault_name.as_deref(), Some(case.vault.as_str()));
-    assert_eq!(
-        ev.vault_access_policy.as_ref().unwrap().backup_vault_name,
-        case.vault
-    );
-    assert!(ev.gaps.is_empty(), "{:#?}", ev.gaps);
+        let ev = p.evidence.as_ref().unwrap();
+        let rp = ev
+            .recovery_point
+            .as_ref()
+            .unwrap_or_else(|| panic!("{vault}: {:#?}", ev.gaps));
+        assert_eq!(rp.backup_vault_name.as_deref(), Some(vault.as_str()));
+        assert_eq!(
+            ev.vault_access_policy.as_ref().unwrap().backup_vault_name,
+            vault
+        );
+        assert!(ev.gaps.is_empty(), "{:#?}", ev.gaps);
 
-    let report = published(&envelope);
-    let finding = report["missing"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["action"] == "backup:StartRestoreJob")
-        .unwrap_or_else(|| panic!("{:#}", report["missing"]));
-    assert_eq!(finding["principal"], case.user_arn.as_str());
-    assert!(
-        finding["blockedBy"]
+        let report = published(&envelope);
+        let finding = report["missing"]
             .as_array()
             .unwrap()
-            .contains(&json!("vaultAccessPolicy")),
-        "{finding:#}"
-    );
-    assert!(report["vaultPolicyFix"].is_object(), "{report:#}");
-    assert_eq!(auto_of(&p).decision, "refuse");
-    assert!(stack.fake_requests("ListBackupVaults", "0") >= 1);
+            .iter()
+            .find(|f| f["action"] == "backup:StartRestoreJob")
+            .unwrap_or_else(|| panic!("{:#}", report["missing"]));
+        assert_eq!(finding["principal"], case.user_arn.as_str());
+        assert!(
+            finding["blockedBy"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("vaultAccessPolicy")),
+            "{finding:#}"
+        );
+        assert!(report["vaultPolicyFix"].is_object(), "{report:#}");
+        assert_eq!(auto_of(&p).decision, "refuse");
+    }
+    assert!(stack.fake_requests("ListBackupVaults", "10") >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -294,70 +294,49 @@ async fn recovery_point_and_vault(
     }
 }
 
-/// At most this many vaults are asked for a recovery point.
+/// At most this many listed vaults are asked for a recovery point.
 pub const MAX_VAULTS_SEARCHED: usize = 50;
-/// Vaults asked first: AWS Backup's default vault and the one EFS automatic backups use.
+/// Vaults asked first, without listing: the vault EFS automatic backups use and AWS
+/// Backup's default vault. A vault that does not exist just answers "not found".
 pub const LIKELY_VAULTS: [&str; 2] = ["aws/efs/automatic-backup-vault", "Default"];
 /// Vaults asked at the same time.
 const VAULT_CONCURRENCY: usize = 4;
 
-/// Finds the vault holding `rp_arn`: backup:ListBackupVaults (paginated, at most
-/// [`MAX_VAULTS_SEARCHED`] vaults, [`LIKELY_VAULTS`] first), then
-/// backup:DescribeRecoveryPoint in each until one answers.
+/// Finds the vault holding `rp_arn`: backup:DescribeRecoveryPoint in the
+/// [`LIKELY_VAULTS`], then in the vaults backup:ListBackupVaults lists (paginated, at
+/// most [`MAX_VAULTS_SEARCHED`]), until one answers.
 pub async fn locate_recovery_point(clients: &Clients, rp_arn: &str) -> Result<RecoveryPoint, Gap> {
     let gap = |call: &str, error: String| Gap {
         part: EvidencePart::RecoveryPoint,
         call: call.to_owned(),
         error,
     };
-    let mut vaults: Vec<String> = Vec::new();
-    let mut more = false;
-    let mut pages = clients
-        .backup
-        .list_backup_vaults()
-        .max_results(MAX_VAULTS_SEARCHED as i32)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(item) = pages.next().await {
-        let vault = item.map_err(|e| gap("backup:ListBackupVaults", call_error(&e).text))?;
-        if vaults.len() == MAX_VAULTS_SEARCHED {
-            more = true;
-            break;
-        }
-        if let Some(name) = vault.backup_vault_name() {
-            vaults.push(name.to_owned());
-        }
-    }
-    vaults.sort_by_key(|v| {
-        LIKELY_VAULTS
-            .iter()
-            .position(|l| l == v)
-            .unwrap_or(LIKELY_VAULTS.len())
-    });
-
-    let mut lookups = futures::stream::iter(
-        vaults
-            .iter()
-            .map(|v| read_recovery_point(clients, v, rp_arn)),
-    )
-    .buffered(VAULT_CONCURRENCY);
     let mut refused: Option<String> = None;
-    while let Some((vault, r)) = lookups.next().await {
-        match r {
-            Ok(rp) => return Ok(rp),
-            // Another vault: keep looking. Anything else is worth saying if none answers.
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                refused.get_or_insert(format!("`{vault}`: {e}"));
-            }
-        }
+    let likely: Vec<String> = LIKELY_VAULTS.iter().map(|v| (*v).to_owned()).collect();
+    if let Some(rp) = ask_vaults(clients, &likely, rp_arn, &mut refused).await {
+        return Ok(rp);
+    }
+    let (listed, more) = list_vaults(clients).await.map_err(|e| {
+        gap(
+            "backup:ListBackupVaults",
+            format!(
+                "{e} (the recovery point is in neither `{}`)",
+                LIKELY_VAULTS.join("` nor `")
+            ),
+        )
+    })?;
+    let others: Vec<String> = listed
+        .into_iter()
+        .filter(|v| !LIKELY_VAULTS.contains(&v.as_str()))
+        .collect();
+    if let Some(rp) = ask_vaults(clients, &others, rp_arn, &mut refused).await {
+        return Ok(rp);
     }
     let mut error = format!(
         "the recovery point is in none of the {} backup vaults asked{}",
-        vaults.len(),
+        likely.len() + others.len(),
         if more {
-            format!(" (the first {MAX_VAULTS_SEARCHED} the account lists)")
+            format!(" (the account lists more than {MAX_VAULTS_SEARCHED})")
         } else {
             String::new()
         }
@@ -369,6 +348,55 @@ pub async fn locate_recovery_point(clients: &Clients, rp_arn: &str) -> Result<Re
         "backup:ListBackupVaults + backup:DescribeRecoveryPoint",
         error,
     ))
+}
+
+/// The first [`MAX_VAULTS_SEARCHED`] vault names the account lists, and whether it has
+/// more.
+async fn list_vaults(clients: &Clients) -> Result<(Vec<String>, bool), CallError> {
+    let mut vaults = Vec::new();
+    let mut pages = clients
+        .backup
+        .list_backup_vaults()
+        .max_results(MAX_VAULTS_SEARCHED as i32)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        let vault = item.map_err(|e| call_error(&e))?;
+        if vaults.len() == MAX_VAULTS_SEARCHED {
+            return Ok((vaults, true));
+        }
+        if let Some(name) = vault.backup_vault_name() {
+            vaults.push(name.to_owned());
+        }
+    }
+    Ok((vaults, false))
+}
+
+/// DescribeRecoveryPoint in `vaults`, a few at a time, until one answers. The first
+/// answer other than "not found" is kept in `refused`, to say if none answers.
+async fn ask_vaults(
+    clients: &Clients,
+    vaults: &[String],
+    rp_arn: &str,
+    refused: &mut Option<String>,
+) -> Option<RecoveryPoint> {
+    let mut lookups = futures::stream::iter(
+        vaults
+            .iter()
+            .map(|v| read_recovery_point(clients, v, rp_arn)),
+    )
+    .buffered(VAULT_CONCURRENCY);
+    while let Some((vault, r)) = lookups.next().await {
+        match r {
+            Ok(rp) => return Some(rp),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                refused.get_or_insert(format!("`{vault}`: {e}"));
+            }
+        }
+    }
+    None
 }
 
 /// What the trigger and the restore job say, merged (the job wins).

@@ -547,12 +547,7 @@ pub async fn user_case(sdk: &SdkConfig) -> UserCase {
         None,
     )
     .await;
-    let event = event("start-restore-job-denied-user.json", |e| {
-        let d = &mut e["detail"];
-        d["userIdentity"]["arn"] = json!(&user_arn);
-        d["userIdentity"]["userName"] = json!(&user);
-        d["eventID"] = json!(unique("ct"));
-        d["requestParameters"]["iamRoleArn"] = json!(&role_arn);
+    let event = denied_user_event(&user, &user_arn, &role_arn, |d| {
         d["errorMessage"] = json!(format!(
             "User: {user_arn} is not authorized to perform: backup:StartRestoreJob on resource: arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:5d3c2b1a-9e8f-4a7b-8c6d-1e2f3a4b5c6d because no identity-based policy allows the backup:StartRestoreJob action"
         ));
@@ -564,6 +559,24 @@ pub async fn user_case(sdk: &SdkConfig) -> UserCase {
         group,
         role_arn,
     }
+}
+
+/// The sample refused StartRestoreJob event, made this user's (own CloudTrail event id)
+/// and naming this restore role; `patch` edits its `detail` further.
+fn denied_user_event(
+    user: &str,
+    user_arn: &str,
+    role_arn: &str,
+    patch: impl FnOnce(&mut Value),
+) -> Value {
+    event("start-restore-job-denied-user.json", |e| {
+        let d = &mut e["detail"];
+        d["userIdentity"]["arn"] = json!(user_arn);
+        d["userIdentity"]["userName"] = json!(user);
+        d["eventID"] = json!(unique("ct"));
+        d["requestParameters"]["iamRoleArn"] = json!(role_arn);
+        patch(d);
+    })
 }
 
 /// SNS message attributes of an envelope as a plain map.
@@ -642,8 +655,8 @@ pub async fn inline_policies(sdk: &SdkConfig, name: &str) -> BTreeMap<String, St
 }
 
 /// A user refused StartRestoreJob by the access policy of the vault that holds the
-/// recovery point (`aws/efs/automatic-backup-vault`, the EFS default): the user's own
-/// policy allows the restore and passing the role. Other vaults exist around it; the
+/// recovery point (`vault`, e.g. [`EFS_AUTOMATIC_VAULT`]): the user's own policy allows
+/// the restore and passing the role. A dozen other vaults are listed before it; the
 /// CloudTrail event names none of them.
 pub struct VaultDenyCase {
     pub uniq: String,
@@ -654,10 +667,10 @@ pub struct VaultDenyCase {
     pub recovery_point_arn: String,
 }
 
-/// The vault of [`VaultDenyCase`]; one case per test binary uses it.
+/// The vault EFS automatic backups go to; one case per test binary may use it.
 pub const EFS_AUTOMATIC_VAULT: &str = "aws/efs/automatic-backup-vault";
 
-pub async fn vault_deny_case(stack: &Stack, sdk: &SdkConfig) -> VaultDenyCase {
+pub async fn vault_deny_case(stack: &Stack, sdk: &SdkConfig, vault: &str) -> VaultDenyCase {
     let uniq = unique("vaultdeny");
     let iam = aws_sdk_iam::Client::new(sdk);
     let (inline, managed) = efs_role_policies();
@@ -697,13 +710,14 @@ pub async fn vault_deny_case(stack: &Stack, sdk: &SdkConfig) -> VaultDenyCase {
         .await
         .unwrap();
 
-    let vault = EFS_AUTOMATIC_VAULT.to_owned();
+    let vault = vault.to_owned();
     let recovery_point_arn = format!("arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:rp-{uniq}");
     let vault_arn = |name: &str| format!("arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:{name}");
     let fs_arn =
         format!("arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:file-system/fs-0123456789abcdef0");
     let mut vaults = serde_json::Map::new();
-    for decoy in ["Default".to_owned(), format!("decoy-{uniq}")] {
+    let decoys = (0..11).map(|i| format!("decoy-{uniq}-{i}"));
+    for decoy in std::iter::once("Default".to_owned()).chain(decoys) {
         vaults.insert(
             decoy.clone(),
             json!({"arn": vault_arn(&decoy), "recoveryPoints": {}}),
@@ -734,12 +748,7 @@ pub async fn vault_deny_case(stack: &Stack, sdk: &SdkConfig) -> VaultDenyCase {
         }),
     );
     stack.fake_scenario(&json!({ "vaults": vaults }));
-    let event = event("start-restore-job-denied-user.json", |e| {
-        let d = &mut e["detail"];
-        d["userIdentity"]["arn"] = json!(&user_arn);
-        d["userIdentity"]["userName"] = json!(&user);
-        d["eventID"] = json!(unique("ct"));
-        d["requestParameters"]["iamRoleArn"] = json!(&role_arn);
+    let event = denied_user_event(&user, &user_arn, &role_arn, |d| {
         d["requestParameters"]["recoveryPointArn"] = json!(&recovery_point_arn);
         d["errorMessage"] = json!(format!(
             "User: {user_arn} is not authorized to perform: backup:StartRestoreJob on resource: {recovery_point_arn} with an explicit deny in a resource-based policy"
