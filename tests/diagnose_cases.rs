@@ -258,8 +258,8 @@ fn every_report_reads_back_from_its_json() {
         let (evidence, _) = load(&dir);
         let report = diagnose(&evidence);
         let text = serde_json::to_string(&report).unwrap();
-        let back: Report = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let back: Report =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert_eq!(back, report, "{}", dir.display());
     }
 }
