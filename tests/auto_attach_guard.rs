@@ -127,9 +127,9 @@ fn only_the_fixers_own_account() {
 #[test]
 fn blockers_a_patch_cannot_fix_are_never_patched() {
     for (name, needle) in [
-        ("efs-identity-explicit-deny", "no patch"),
-        ("efs-scp-deny", "no patch"),
-        ("kms-key-policy-without-root", "no patch"),
+        ("efs-identity-explicit-deny", "nothing to attach"),
+        ("efs-scp-deny", "nothing to attach"),
+        ("kms-key-policy-without-root", "nothing to attach"),
         ("efs-boundary-blocks-kms", "not a missing allow"),
         ("efs-combined-role-kms-vault", "not a missing allow"),
     ] {
@@ -244,7 +244,7 @@ fn earlier_fixes_are_merged_without_duplicates() {
         });
     let (report2, second) = run(&after, &on());
     assert!(report2.missing.is_empty(), "{:#?}", report2.missing);
-    refused_because(&second, "no patch");
+    refused_because(&second, "already carries `restore-doctor-fix`");
 
     // An earlier, different fix is kept and the new statements are added once.
     let mut earlier = e.clone();

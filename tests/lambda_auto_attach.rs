@@ -177,7 +177,7 @@ async fn a_second_run_over_the_same_failure_changes_nothing() {
     again["id"] = json!(unique("event"));
     let (second, _) = run(again, attach_on(), Some(ACCOUNT)).await;
     let auto = auto_of(&second);
-    assert_refused(&auto, "no patch");
+    assert_refused(&auto, "nothing to attach");
     assert!(auto.attached_document.is_none(), "{auto:#?}");
     assert_eq!(
         scenario::inline_policies(&sdk, &role_name(&case)).await,
@@ -238,7 +238,7 @@ async fn guardrail_a_role_that_is_not_opted_in_is_left_alone() {
     scenario::tag_role(&sdk, &role_name(&case), "restore-doctor:auto-attach", "yes").await;
     let p = unchanged_after(&sdk, &case, attach_on(), ACCOUNT).await;
     assert_refused(&auto_of(&p), "not opted in");
-    assert!(email(&p).contains("Auto-attach: refused"), "{}", email(&p));
+    assert!(email(&p).contains("Auto-attach: not attached"), "{}", email(&p));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

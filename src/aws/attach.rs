@@ -74,7 +74,7 @@ pub fn retry_token(job_id: &str) -> String {
     }
     // Too long: a prefix of the id plus a hash of all of it, so ids sharing a prefix
     // still get different tokens.
-    let hash = format!("-{:016x}", fnv1a(job_id.as_bytes()));
+    let hash = format!("-{:08x}", crate::remedy::patch::digest(job_id));
     let room = MAX_TOKEN_LEN - RETRY_TOKEN_PREFIX.len() - hash.len();
     let prefix: String = job_id
         .chars()
@@ -82,25 +82,6 @@ pub fn retry_token(job_id: &str) -> String {
         .take(room)
         .collect();
     format!("{RETRY_TOKEN_PREFIX}{prefix}{hash}")
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn refused(reasons: Vec<String>) -> AutoAttach {
-    AutoAttach {
-        decision: "refuse".into(),
-        reasons,
-        policy_name: None,
-        role_arn: None,
-        attached_document: None,
-        undo_command: None,
-        attached: false,
-        retry_restore_job_id: None,
-    }
 }
 
 /// Decides, attaches and retries as `settings` allow. `account` is the function's own
@@ -116,7 +97,7 @@ pub async fn remediate(
     let account = match account {
         Ok(a) => a,
         Err(why) => {
-            return refused(vec![format!(
+            return AutoAttach::refused(vec![format!(
                 "the function's own account is unknown ({why}), so same-account cannot be proven"
             )])
         }
@@ -146,7 +127,7 @@ pub async fn remediate(
                 "the role's `{POLICY_NAME}` policy is already exactly this document: iam:PutRolePolicy was not called"
             ));
         }
-        Err(reason) => return refused(vec![reason]),
+        Err(reason) => return AutoAttach::refused(vec![reason]),
     }
     if settings.retry_restore {
         match retry_restore(clients, evidence, trigger, &auto, settings.retry_wait).await {

@@ -59,7 +59,11 @@ pub fn run(
         source,
     })?;
     let mut report = diagnose(&evidence);
-    if let Some(settings) = guard {
+    if let Some(mut settings) = guard {
+        // Offline there is no function account: unless given, take the evidence's.
+        if settings.account.is_none() {
+            settings.account = report.restore.account_id.clone();
+        }
         report.auto_attach = Some(decide(&evidence, &report, &settings).report);
     }
     let out = match format {

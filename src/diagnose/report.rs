@@ -264,6 +264,22 @@ pub struct VaultPolicyFix {
     pub command: String,
 }
 
+impl AutoAttach {
+    /// A refusal, with every reason.
+    pub fn refused(reasons: Vec<String>) -> Self {
+        AutoAttach {
+            decision: "refuse".into(),
+            reasons,
+            policy_name: None,
+            role_arn: None,
+            attached_document: None,
+            undo_command: None,
+            attached: false,
+            retry_restore_job_id: None,
+        }
+    }
+}
+
 /// A corrected KMS key policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

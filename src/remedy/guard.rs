@@ -95,23 +95,24 @@ fn merge(existing: Option<&Value>, patch: &Value) -> Value {
 pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) -> Decision {
     let mut reasons = Vec::new();
     let refuse = |reasons: Vec<String>| Decision {
-        report: AutoAttach {
-            decision: "refuse".into(),
-            reasons,
-            policy_name: None,
-            role_arn: None,
-            attached_document: None,
-            undo_command: None,
-            attached: false,
-            retry_restore_job_id: None,
-        },
+        report: AutoAttach::refused(reasons),
         put: None,
     };
     if !settings.enabled {
         return refuse(vec!["auto-attach is off (propose-only mode)".into()]);
     }
     let Some(patch) = report.patch.as_ref() else {
-        return refuse(vec!["there is no patch to attach".into()]);
+        let earlier = evidence.restore_role.as_ref().is_some_and(|r| {
+            r.policies
+                .iter()
+                .any(|p| p.kind == PolicyKind::Inline && p.name == POLICY_NAME)
+        });
+        let why = match (report.missing.is_empty(), earlier) {
+            (true, true) => format!("nothing to attach: no patch is needed, and the role already carries `{POLICY_NAME}` from an earlier fix"),
+            (true, false) => "nothing to attach: no patch is needed".into(),
+            (false, _) => "nothing to attach: what is missing is not fixable by a role patch (see the blockers)".into(),
+        };
+        return refuse(vec![why]);
     };
     let role_arn = patch.principal_arn.clone();
     if !role_arn.contains(":role/") || Some(&role_arn) != report.restore.role_arn.as_ref() {
@@ -151,10 +152,7 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
     }
 
     // Same account only.
-    let account = settings
-        .account
-        .clone()
-        .or_else(|| report.restore.account_id.clone());
+    let account = settings.account.clone();
     match account.as_deref() {
         None => {
             reasons.push("the fixer's account is unknown, so same-account cannot be proven".into())

@@ -195,7 +195,7 @@ pub fn report_text(report: &Report) -> String {
         let verdict = match (a.decision.as_str(), a.attached) {
             ("attach", true) => "ATTACHED".to_string(),
             ("attach", false) => "would attach (not attached)".to_string(),
-            (other, _) => format!("{other}d"),
+            _ => "not attached".to_string(),
         };
         let _ = writeln!(out, "\nAuto-attach: {verdict}");
         for r in &a.reasons {
