@@ -238,7 +238,11 @@ async fn guardrail_a_role_that_is_not_opted_in_is_left_alone() {
     scenario::tag_role(&sdk, &role_name(&case), "restore-doctor:auto-attach", "yes").await;
     let p = unchanged_after(&sdk, &case, attach_on(), ACCOUNT).await;
     assert_refused(&auto_of(&p), "not opted in");
-    assert!(email(&p).contains("Auto-attach: not attached"), "{}", email(&p));
+    assert!(
+        email(&p).contains("Auto-attach: not attached"),
+        "{}",
+        email(&p)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
