@@ -30,7 +30,6 @@ use crate::aws::publish::{publish, PublishError};
 use crate::aws::{Clients, Settings};
 use crate::diagnose::{diagnose, Evidence, Report};
 use crate::render::alert::{self, Alert, AlertContext};
-use trigger::{Parsed, Trigger};
 
 /// What one invocation did (the function's response payload).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,7 +239,10 @@ impl Handler {
             report.auto_attach = Some(auto);
         }
 
-        let ctx = alert_context(&parsed, &evidence, &dedup_key);
+        let ctx = AlertContext {
+            correlation_id: parsed.event_id.clone(),
+            dedup_key: dedup_key.clone(),
+        };
         let alert = alert::build(&report, &ctx);
         if !alert.truncated.is_empty() {
             warn!(parts = ?alert.truncated, "alert shortened to fit the SNS size limit");
@@ -336,48 +338,6 @@ fn fallback_report(why: &str) -> Result<Report, String> {
         "verification": {"nowAllowed": [], "stillBlocked": []}
     }))
     .map_err(|e| e.to_string())
-}
-
-/// What the alert needs beyond the report, from the trigger and the evidence.
-fn alert_context(parsed: &Parsed, evidence: &Evidence, dedup_key: &str) -> AlertContext {
-    let job = evidence.restore_job.as_ref();
-    let (job_id, resource_type, role_arn, rp_arn, caller_arn) = match &parsed.trigger {
-        Trigger::RestoreJobFailed(t) => (
-            Some(t.restore_job_id.clone()),
-            t.resource_type.clone(),
-            t.iam_role_arn.clone(),
-            t.recovery_point_arn.clone(),
-            None,
-        ),
-        Trigger::StartRestoreJobDenied(t) => (
-            None,
-            t.resource_type.clone(),
-            t.iam_role_arn.clone(),
-            t.recovery_point_arn.clone(),
-            t.caller.arn.clone(),
-        ),
-    };
-    AlertContext {
-        correlation_id: parsed.event_id.clone(),
-        dedup_key: dedup_key.to_owned(),
-        trigger: parsed.kind().to_owned(),
-        account_id: evidence.account_id.clone(),
-        region: evidence.region.clone(),
-        restore_job_id: job.map(|j| j.restore_job_id.clone()).or(job_id),
-        resource_type: job.and_then(|j| j.resource_type.clone()).or(resource_type),
-        role_arn: evidence
-            .restore_role
-            .as_ref()
-            .map(|r| r.arn.clone())
-            .or_else(|| job.and_then(|j| j.iam_role_arn.clone()))
-            .or(role_arn),
-        caller_arn: evidence
-            .caller
-            .as_ref()
-            .map(|c| c.arn.clone())
-            .or(caller_arn),
-        recovery_point_arn: job.and_then(|j| j.recovery_point_arn.clone()).or(rp_arn),
-    }
 }
 
 /// Runs the handler under the Lambda runtime until the container is shut down.

@@ -84,8 +84,6 @@ fn context() -> AlertContext {
     AlertContext {
         correlation_id: "7c1d0f3e-5b2a-4c8e-9f10-2a6b8d4e1f01".into(),
         dedup_key: "123456789012:eu-west-1:restore-job:A1B2C3D4-5E6F-7A8B-9C0D-EF1234567890".into(),
-        trigger: "restoreJobFailed".into(),
-        ..AlertContext::default()
     }
 }
 
@@ -186,13 +184,11 @@ fn a_huge_patch_document_is_replaced_whole_never_cut() {
 
 #[test]
 fn subjects_stay_short_and_single_line_whatever_the_input() {
-    let ctx = AlertContext {
-        resource_type: Some("EFS\r\n\u{7}Injected: line".into()),
-        restore_job_id: Some("X".repeat(200)),
-        account_id: Some("123456789012".into()),
-        ..context()
-    };
-    let alert = alert::build(&report(), &ctx);
+    let mut report = report();
+    report.restore.resource_type = Some("EFS\r\n\u{7}Injected: line".into());
+    report.restore.restore_job_id = Some("X".repeat(200));
+    report.restore.account_id = Some("123456789012".into());
+    let alert = alert::build(&report, &context());
     assert!(alert.subject.chars().count() < 100, "{}", alert.subject);
     assert!(
         !alert.subject.chars().any(char::is_control),
@@ -203,14 +199,11 @@ fn subjects_stay_short_and_single_line_whatever_the_input() {
 
 #[test]
 fn a_refused_start_restore_job_names_the_caller_and_links_to_it() {
-    let ctx = AlertContext {
-        trigger: "startRestoreJobDenied".into(),
-        caller_arn: Some("arn:aws:iam::123456789012:user/alice".into()),
-        ..context()
-    };
     let mut report = report();
+    report.restore.trigger = "startRestoreJobDenied".into();
+    report.restore.caller_arn = Some("arn:aws:iam::123456789012:user/alice".into());
     report.restore.restore_job_id = None;
-    let alert = alert::build(&report, &ctx);
+    let alert = alert::build(&report, &context());
     assert!(
         alert.subject.contains("StartRestoreJob denied for alice"),
         "{}",

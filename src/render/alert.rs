@@ -28,57 +28,20 @@ const SAFETY_BYTES: usize = 2_048;
 /// SNS subjects must be shorter than 100 characters.
 const MAX_SUBJECT_CHARS: usize = 99;
 
-/// What the alert needs to know beyond the report: where the event came from and how to
-/// find its log. The handler fills it from the trigger and the evidence; anything it
-/// leaves empty is taken from the report.
+/// What the alert needs beyond the report: which event it answers and how the same
+/// failure is recognised again. Everything about the restore comes from the report's
+/// `restore` summary, so the alert and the report can never disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AlertContext {
     /// The EventBridge event id (`correlation_id` in the logs).
     pub correlation_id: String,
     /// The same for every delivery of the same failure (see the README).
     pub dedup_key: String,
-    /// `restoreJobFailed` or `startRestoreJobDenied`.
-    pub trigger: String,
-    pub account_id: Option<String>,
-    pub region: Option<String>,
-    pub restore_job_id: Option<String>,
-    pub resource_type: Option<String>,
-    pub role_arn: Option<String>,
-    pub caller_arn: Option<String>,
-    pub recovery_point_arn: Option<String>,
 }
 
-impl AlertContext {
-    /// Fills what the context does not know from the report.
-    pub fn completed_from(&self, report: &Report) -> AlertContext {
-        let r = &report.restore;
-        let or = |mine: &Option<String>, theirs: &Option<String>| {
-            mine.clone()
-                .filter(|s| !s.is_empty())
-                .or_else(|| theirs.clone())
-        };
-        AlertContext {
-            correlation_id: self.correlation_id.clone(),
-            dedup_key: self.dedup_key.clone(),
-            trigger: if self.trigger.is_empty() {
-                r.trigger.clone()
-            } else {
-                self.trigger.clone()
-            },
-            account_id: or(&self.account_id, &r.account_id),
-            region: or(&self.region, &r.region),
-            restore_job_id: or(&self.restore_job_id, &r.restore_job_id),
-            resource_type: or(&self.resource_type, &r.resource_type),
-            role_arn: or(&self.role_arn, &r.role_arn),
-            caller_arn: or(&self.caller_arn, &r.caller_arn),
-            recovery_point_arn: or(&self.recovery_point_arn, &r.recovery_point_arn),
-        }
-    }
-
-    /// True for a refused StartRestoreJob call (no restore job exists).
-    pub fn is_start_denied(&self) -> bool {
-        self.trigger == "startRestoreJobDenied"
-    }
+/// True for a refused StartRestoreJob call (no restore job exists).
+pub fn is_start_denied(report: &Report) -> bool {
+    report.restore.trigger == "startRestoreJobDenied"
 }
 
 /// One SNS Publish.
@@ -101,13 +64,12 @@ pub fn build(report: &Report, ctx: &AlertContext) -> Alert {
 
 /// [`build`] with another size limit (a topic's `MaximumMessageSize`, or tests).
 pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Alert {
-    let ctx = ctx.completed_from(report);
-    let subject = subject(report, &ctx);
-    let attributes = attributes(report, &ctx);
-    let note = truncation_note(&ctx);
+    let subject = subject(report);
+    let attributes = attributes(report, ctx);
+    let note = truncation_note(ctx);
 
-    let text = email_text(report, &ctx);
-    let chatbot = slack::notification(report, &ctx).to_string();
+    let text = email_text(report, ctx);
+    let chatbot = slack::notification(report, ctx).to_string();
     let report_value = serde_json::to_value(report).unwrap_or(Value::Null);
     let mut parts = vec![
         Part::text("default", text.clone()),
@@ -382,9 +344,9 @@ fn heaviest(
 }
 
 /// The subject line: what failed, where, and why, in under 100 characters.
-pub fn subject(report: &Report, ctx: &AlertContext) -> String {
-    let mut s = format!("[restore-doctor] {}", headline(report, ctx));
-    if let Some(account) = &ctx.account_id {
+pub fn subject(report: &Report) -> String {
+    let mut s = format!("[restore-doctor] {}", headline(report));
+    if let Some(account) = &report.restore.account_id {
         s.push_str(&format!(" in {account}"));
     }
     s.push_str(&format!(": {}", cause_phrase(report)));
@@ -413,10 +375,10 @@ pub fn clean_subject(s: &str) -> String {
 }
 
 /// "EFS restore 1B234A56 failed", "StartRestoreJob denied for alice".
-pub fn headline(report: &Report, ctx: &AlertContext) -> String {
-    let _ = report;
-    if ctx.is_start_denied() {
-        let who = ctx
+pub fn headline(report: &Report) -> String {
+    let r = &report.restore;
+    if is_start_denied(report) {
+        let who = r
             .caller_arn
             .as_deref()
             .map(|arn| arn.rsplit('/').next().unwrap_or(arn))
@@ -426,8 +388,8 @@ pub fn headline(report: &Report, ctx: &AlertContext) -> String {
             None => "StartRestoreJob denied".into(),
         };
     }
-    let kind = ctx.resource_type.as_deref().unwrap_or("AWS Backup");
-    match ctx.restore_job_id.as_deref() {
+    let kind = r.resource_type.as_deref().unwrap_or("AWS Backup");
+    match r.restore_job_id.as_deref() {
         Some(id) => format!("{kind} restore {} failed", short_id(id)),
         None => format!("{kind} restore failed"),
     }
@@ -468,18 +430,19 @@ pub fn attributes(report: &Report, ctx: &AlertContext) -> BTreeMap<String, Strin
     };
     let mut a = BTreeMap::new();
     a.insert("cause".into(), report.cause.as_str().to_owned());
-    a.insert("resourceType".into(), or_unknown(&ctx.resource_type));
+    let r = &report.restore;
+    a.insert("resourceType".into(), or_unknown(&r.resource_type));
     a.insert(
         "fixableByPatch".into(),
         fixable_by_patch(report).to_string(),
     );
-    a.insert("accountId".into(), or_unknown(&ctx.account_id));
+    a.insert("accountId".into(), or_unknown(&r.account_id));
     a.insert(
         "trigger".into(),
-        if ctx.trigger.is_empty() {
+        if r.trigger.is_empty() {
             "unknown".into()
         } else {
-            ctx.trigger.clone()
+            r.trigger.clone()
         },
     );
     if !ctx.dedup_key.is_empty() {
@@ -529,7 +492,8 @@ pub fn iam_console_url(arn: &str) -> Option<String> {
 }
 
 /// The console links of the alert, labelled.
-pub fn links(ctx: &AlertContext) -> Vec<(&'static str, String)> {
+pub fn links(report: &Report) -> Vec<(&'static str, String)> {
+    let ctx = &report.restore;
     let mut links = Vec::new();
     if let (Some(region), Some(job)) = (&ctx.region, &ctx.restore_job_id) {
         let partition = partition_of(
@@ -555,7 +519,7 @@ pub fn email_text(report: &Report, ctx: &AlertContext) -> String {
     if !s.ends_with('\n') {
         s.push('\n');
     }
-    let links = links(ctx);
+    let links = links(report);
     if !links.is_empty() {
         s.push_str("\nLinks\n");
         for (label, url) in links {

@@ -21,8 +21,7 @@ const MAX_STEPS: usize = 6;
 
 /// The Chatbot custom notification for `report`.
 pub fn notification(report: &Report, ctx: &AlertContext) -> Value {
-    let ctx = ctx.completed_from(report);
-    let headline = alert::headline(report, &ctx);
+    let headline = alert::headline(report);
     let phrase = alert::cause_phrase(report);
     json!({
         "version": "1.0",
@@ -31,22 +30,22 @@ pub fn notification(report: &Report, ctx: &AlertContext) -> Value {
         "content": {
             "textType": "client-markdown",
             "title": format!(":rotating_light: {headline}: {phrase}"),
-            "description": description(report, &ctx),
-            "nextSteps": next_steps(report, &ctx),
-            "keywords": keywords(report, &ctx),
+            "description": description(report),
+            "nextSteps": next_steps(report),
+            "keywords": keywords(report),
         },
         "metadata": {
-            "threadId": thread_id(&ctx),
-            "summary": alert::subject(report, &ctx),
-            "eventType": if ctx.is_start_denied() { "StartRestoreJobDenied" } else { "RestoreJobFailed" },
-            "relatedResources": related_resources(&ctx),
-            "additionalContext": additional_context(report, &ctx),
+            "threadId": thread_id(report, ctx),
+            "summary": alert::subject(report),
+            "eventType": if alert::is_start_denied(report) { "StartRestoreJobDenied" } else { "RestoreJobFailed" },
+            "relatedResources": related_resources(report),
+            "additionalContext": additional_context(report, ctx),
         }
     })
 }
 
-fn thread_id(ctx: &AlertContext) -> String {
-    match &ctx.restore_job_id {
+fn thread_id(report: &Report, ctx: &AlertContext) -> String {
+    match &report.restore.restore_job_id {
         Some(job) => format!("restore-doctor/{job}"),
         None if !ctx.dedup_key.is_empty() => format!("restore-doctor/{}", ctx.dedup_key),
         None => format!("restore-doctor/{}", ctx.correlation_id),
@@ -77,7 +76,7 @@ fn short_arn(arn: &str) -> &str {
         .unwrap_or(arn)
 }
 
-fn description(report: &Report, ctx: &AlertContext) -> String {
+fn description(report: &Report) -> String {
     let mut d = report.summary.trim().to_owned();
     if !report.missing.is_empty() {
         d.push_str("\n\n*Missing*\n");
@@ -116,7 +115,7 @@ fn description(report: &Report, ctx: &AlertContext) -> String {
                 .join("; ")
         ));
     }
-    let links: Vec<String> = alert::links(ctx)
+    let links: Vec<String> = alert::links(report)
         .into_iter()
         .map(|(label, url)| format!("[{label}]({url})"))
         .collect();
@@ -129,7 +128,7 @@ fn description(report: &Report, ctx: &AlertContext) -> String {
     format!("{}{links}", cut(d.trim_end(), room))
 }
 
-fn next_steps(report: &Report, ctx: &AlertContext) -> Vec<String> {
+fn next_steps(report: &Report) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
     if let Some(patch) = &report.patch {
         let who = short_arn(&patch.principal_arn);
@@ -186,7 +185,7 @@ fn next_steps(report: &Report, ctx: &AlertContext) -> Vec<String> {
         steps.push(format!("Check by hand: {} ({})", u.what, u.why));
     }
     steps.truncate(MAX_STEPS - 1);
-    steps.push(if ctx.is_start_denied() {
+    steps.push(if alert::is_start_denied(report) {
         "Call StartRestoreJob again once fixed".to_owned()
     } else {
         "Start the restore again once fixed".to_owned()
@@ -194,7 +193,8 @@ fn next_steps(report: &Report, ctx: &AlertContext) -> Vec<String> {
     steps.into_iter().map(|s| cut(&s, MAX_STEP_CHARS)).collect()
 }
 
-fn keywords(report: &Report, ctx: &AlertContext) -> Vec<String> {
+fn keywords(report: &Report) -> Vec<String> {
+    let ctx = &report.restore;
     let mut k = vec![
         "restore-doctor".to_owned(),
         report.cause.as_str().to_owned(),
@@ -205,7 +205,8 @@ fn keywords(report: &Report, ctx: &AlertContext) -> Vec<String> {
     k
 }
 
-fn related_resources(ctx: &AlertContext) -> Vec<String> {
+fn related_resources(report: &Report) -> Vec<String> {
+    let ctx = &report.restore;
     let mut r: Vec<String> = Vec::new();
     for arn in [&ctx.role_arn, &ctx.caller_arn, &ctx.recovery_point_arn]
         .into_iter()
@@ -229,11 +230,12 @@ fn additional_context(report: &Report, ctx: &AlertContext) -> Value {
         "correlationId".into(),
         Value::from(ctx.correlation_id.as_str()),
     );
+    let r = &report.restore;
     for (key, value) in [
-        ("accountId", &ctx.account_id),
-        ("region", &ctx.region),
-        ("restoreJobId", &ctx.restore_job_id),
-        ("resourceType", &ctx.resource_type),
+        ("accountId", &r.account_id),
+        ("region", &r.region),
+        ("restoreJobId", &r.restore_job_id),
+        ("resourceType", &r.resource_type),
     ] {
         if let Some(v) = value {
             m.insert(key.into(), Value::from(v.as_str()));
