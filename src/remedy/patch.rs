@@ -25,6 +25,8 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
     // condition → action → resources
     let mut groups: BTreeMap<String, ConditionGroup> = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut wildcard_only: Vec<String> = Vec::new();
+    let mut broad: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in checks {
         let req = &c.requirement;
         let key = req
@@ -40,22 +42,41 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
             resources.push(req.resource.clone());
         }
         if req.wildcard_only {
-            let w = format!(
-                "`{}` has no resource-level permissions: its Resource must stay `*`",
-                req.action
-            );
-            if !warnings.contains(&w) {
-                warnings.push(w);
+            if !wildcard_only.contains(&req.action) {
+                wildcard_only.push(req.action.clone());
             }
         } else if req.resource.ends_with('*') || req.resource.contains("*:") {
-            let w = format!(
-                "`{}` is scoped to `{}`: the restored resource does not exist yet, so its exact ARN is unknown",
-                req.action, req.resource
-            );
-            if !warnings.contains(&w) {
-                warnings.push(w);
+            let actions = broad.entry(req.resource.clone()).or_default();
+            if !actions.contains(&req.action) {
+                actions.push(req.action.clone());
             }
         }
+    }
+    // One note per reason, naming every action it concerns.
+    let listed = |actions: &[String]| {
+        actions
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !wildcard_only.is_empty() {
+        let (verb, whose) = if wildcard_only.len() == 1 {
+            ("has", "its")
+        } else {
+            ("have", "their")
+        };
+        warnings.push(format!(
+            "{} {verb} no resource-level permissions: {whose} Resource must stay `*`",
+            listed(&wildcard_only)
+        ));
+    }
+    for (resource, actions) in &broad {
+        let verb = if actions.len() == 1 { "is" } else { "are" };
+        warnings.push(format!(
+            "{} {verb} scoped to `{resource}`: the restored resource does not exist yet, so its exact ARN is unknown",
+            listed(actions)
+        ));
     }
     if groups.is_empty() {
         return None;
