@@ -9,7 +9,8 @@
 use serde_json::{json, Map, Value};
 
 use super::alert::{self, AlertContext};
-use crate::diagnose::report::Report;
+use super::text::grouped;
+use crate::diagnose::report::{Finding, Report};
 
 /// Findings listed in the description; the rest are counted.
 const LISTED_FINDINGS: usize = 5;
@@ -80,7 +81,9 @@ fn description(report: &Report) -> String {
     let mut d = report.summary.trim().to_owned();
     if !report.missing.is_empty() {
         d.push_str("\n\n*Missing*\n");
-        for f in report.missing.iter().take(LISTED_FINDINGS) {
+        let findings: Vec<&Finding> = report.missing.iter().collect();
+        let groups = grouped(&findings);
+        for (actions, f) in groups.iter().take(LISTED_FINDINGS) {
             let fix = if f.fixable_by_patch {
                 "fixed by the patch".to_owned()
             } else {
@@ -89,17 +92,26 @@ fn description(report: &Report) -> String {
                     None => "not fixable by a role patch".to_owned(),
                 }
             };
+            let actions = actions
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             d.push_str(&format!(
-                "• `{}` on `{}` for `{}`: {fix}\n",
-                f.action,
+                "• {actions} on `{}` for `{}`: {fix}\n",
                 cut(&f.resource, 120),
                 short_arn(&f.principal)
             ));
         }
-        if report.missing.len() > LISTED_FINDINGS {
+        let listed: usize = groups
+            .iter()
+            .take(LISTED_FINDINGS)
+            .map(|(a, _)| a.len())
+            .sum();
+        if report.missing.len() > listed {
             d.push_str(&format!(
                 "…and {} more (see the email)\n",
-                report.missing.len() - LISTED_FINDINGS
+                report.missing.len() - listed
             ));
         }
     }

@@ -34,8 +34,8 @@ pub fn headline(report: &Report) -> String {
     line
 }
 
-/// Findings that differ only in their action, printed as one entry.
-fn grouped<'a>(findings: &[&'a Finding]) -> Vec<(Vec<&'a str>, &'a Finding)> {
+/// Findings that differ only in their action, as one entry (text and Slack).
+pub(crate) fn grouped<'a>(findings: &[&'a Finding]) -> Vec<(Vec<&'a str>, &'a Finding)> {
     let mut groups: Vec<(Vec<&'a str>, &'a Finding)> = Vec::new();
     for f in findings {
         let same = |g: &&Finding| {
