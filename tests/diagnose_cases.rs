@@ -263,3 +263,27 @@ fn every_report_reads_back_from_its_json() {
         assert_eq!(back, report, "{}", dir.display());
     }
 }
+
+/// The Slack notification and the email of a corpus case with several kinds of finding:
+/// grouped per resource, blockers with who must act, within Chatbot's limits.
+#[test]
+fn combined_case_alert_renderings() {
+    use restore_doctor::render::{alert, slack};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/efs-combined-role-kms-vault");
+    let (evidence, _) = load(&dir);
+    let report = diagnose(&evidence);
+    let ctx = alert::AlertContext {
+        correlation_id: "7c6f1a2b-3d4e-5f60-7182-93a4b5c6d7e8".into(),
+        dedup_key: "111122223333:us-east-1:restore-job:4A3B2C1D-0E9F-8A7B-6C5D-4E3F2A1B0C9D".into(),
+    };
+    let notification = slack::notification(&report, &ctx);
+    let description = notification["content"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("`elasticfilesystem:Restore`, `elasticfilesystem:CreateFileSystem`"),
+        "{description}"
+    );
+    insta::assert_json_snapshot!("combined.slack", notification);
+    let built = alert::build(&report, &ctx);
+    assert!(built.subject.chars().count() < 100);
+    insta::assert_snapshot!("combined.subject", built.subject);
+}

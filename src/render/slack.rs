@@ -98,9 +98,12 @@ fn description(report: &Report) -> String {
                 .collect::<Vec<_>>()
                 .join(", ");
             d.push_str(&format!(
-                "• {actions} on `{}` for `{}`: {fix}\n",
+                "• {actions} on `{}` for {}: {fix}\n",
                 cut(&f.resource, 120),
-                short_arn(&f.principal)
+                match f.principal.as_str() {
+                    "*" => "any principal".to_owned(),
+                    arn => format!("`{}`", short_arn(arn)),
+                }
             ));
         }
         let listed: usize = groups
