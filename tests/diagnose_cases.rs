@@ -287,3 +287,37 @@ fn combined_case_alert_renderings() {
     assert!(built.subject.chars().count() < 100);
     insta::assert_snapshot!("combined.subject", built.subject);
 }
+
+/// Every gap in the evidence is said in the report, even when no check needed that part:
+/// a principal with one unreadable policy is not silently read as complete.
+#[test]
+fn every_gap_is_reported_as_unverified() {
+    use restore_doctor::diagnose::evidence::{EvidencePart, Gap};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/efs-role-missing-efs");
+    let (mut evidence, _) = load(&dir);
+    let before = diagnose(&evidence).unverified.len();
+    evidence.gaps.push(Gap {
+        part: EvidencePart::RestoreRole,
+        call: "iam:GetRolePolicy BackupRestoreRole legacy-inline".into(),
+        error: "ThrottlingException: Rate exceeded".into(),
+    });
+    evidence.gaps.push(Gap {
+        part: EvidencePart::InstanceProfile,
+        call: "iam:GetInstanceProfile web".into(),
+        error: "NoSuchEntity: Instance Profile web cannot be found.".into(),
+    });
+    let report = diagnose(&evidence);
+    assert_eq!(
+        report.unverified.len(),
+        before + 2,
+        "{:#?}",
+        report.unverified
+    );
+    assert!(report.unverified.iter().any(
+        |u| u.what == "part of the restore role's policies" && u.why.contains("legacy-inline")
+    ));
+    assert!(report
+        .unverified
+        .iter()
+        .any(|u| u.why.contains("iam:PassRole on its role was not checked")));
+}

@@ -247,6 +247,9 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         .zip(facts.vault_name.as_deref())
         .and_then(|(_, name)| remedy::vault::fix(evidence, name, &missing));
 
+    // Every evidence gap is said, even those no check above needed to mention.
+    report_remaining_gaps(evidence, &mut unverified);
+
     // Verified only when something was actually checked, the patch (if any) makes
     // every check pass, and no blocker outside the checks (from the message) remains.
     let verified =
@@ -283,6 +286,34 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         vault_policy_fix,
         key_policy_fixes: remedy::key_policy::fixes(evidence, &checks),
         auto_attach: None,
+    }
+}
+
+/// Adds an [`Unverified`] entry for every gap not already reported, saying what the
+/// diagnosis could not check because of it.
+fn report_remaining_gaps(evidence: &Evidence, unverified: &mut Vec<Unverified>) {
+    for gap in &evidence.gaps {
+        let text = format!("{} failed: {}", gap.call, gap.error);
+        if unverified.iter().any(|u| u.why.contains(&text)) {
+            continue;
+        }
+        let (what, consequence) = match gap.part {
+            EvidencePart::RestoreJob => ("the restore job", "its role, recovery point and vault were taken from the event where it had them"),
+            EvidencePart::RestoreMetadata => ("the restore metadata", "the target KMS key and instance profile of the restore may be unknown, so their permissions were not checked"),
+            EvidencePart::RecoveryPoint => ("the recovery point", "its encryption key may be unknown, so KMS permissions on it were not checked"),
+            EvidencePart::DecodedMessage => ("the encoded authorization message", "every required permission was still checked"),
+            EvidencePart::RestoreRole => ("part of the restore role's policies", "a policy that could not be read may grant or deny what is reported here"),
+            EvidencePart::Caller => ("part of the caller's policies", "a policy that could not be read may grant or deny what is reported here"),
+            EvidencePart::InstanceProfile => ("an instance profile", "iam:PassRole on its role was not checked"),
+            EvidencePart::VaultAccessPolicy => ("the vault access policy", "a Deny of backup:StartRestoreJob there would block every restore"),
+            EvidencePart::KeyPolicy => ("a KMS key policy", "the KMS checks assume the default key policy, which delegates to IAM"),
+            EvidencePart::ServiceControlPolicies => ("service control policies", "an SCP may still deny what the identity policies allow"),
+            EvidencePart::Other => ("part of the evidence", "the diagnosis used what was collected"),
+        };
+        unverified.push(Unverified {
+            what: what.into(),
+            why: format!("{text}; {consequence}"),
+        });
     }
 }
 
