@@ -321,3 +321,30 @@ fn every_gap_is_reported_as_unverified() {
         .iter()
         .any(|u| u.why.contains("iam:PassRole on its role was not checked")));
 }
+
+/// A target key named by alias in the metadata and never resolved is said, not skipped.
+#[test]
+fn unresolved_target_key_alias_is_unverified() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/efs-role-missing-efs");
+    let (mut evidence, _) = load(&dir);
+    let meta = evidence.restore_metadata.as_mut().unwrap();
+    meta.insert("KmsKeyId".into(), "alias/efs-restores".into());
+    let report = diagnose(&evidence);
+    assert!(
+        report
+            .unverified
+            .iter()
+            .any(|u| u.what.contains("alias/efs-restores")),
+        "{:#?}",
+        report.unverified
+    );
+    // A key id that a collected key policy resolves is not reported.
+    let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    evidence
+        .restore_metadata
+        .as_mut()
+        .unwrap()
+        .insert("KmsKeyId".into(), key_id.into());
+    let report = diagnose(&evidence);
+    assert!(!report.unverified.iter().any(|u| u.what.contains(key_id)));
+}

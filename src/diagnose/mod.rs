@@ -99,6 +99,12 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                 for req in requirements::service_requirements(t, &scope) {
                     checks.push(check(role, &req, &ResourceGate::None, &account, &partition));
                 }
+                for alias in unresolved_keys(evidence) {
+                    unverified.push(Unverified {
+                        what: format!("the target KMS key `{alias}`"),
+                        why: "the restore metadata names it by alias or key id and it was not resolved to a key ARN, so KMS permissions on it were not checked".into(),
+                    });
+                }
                 for key in keys_involved(evidence) {
                     let gate = key_gate(evidence, &key, &mut unverified);
                     for req in requirements::kms_requirements(t, &key, &scope, &format!("{t} restore")) {
@@ -359,6 +365,32 @@ fn keys_involved(e: &Evidence) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// Target keys the metadata names by alias or key id that the evidence never resolved
+/// (no key policy was collected for them).
+fn unresolved_keys(e: &Evidence) -> Vec<String> {
+    let Some(meta) = &e.restore_metadata else {
+        return vec![];
+    };
+    [
+        "KmsKeyId",
+        "kmsKeyId",
+        "kmsKeyArn",
+        "KmsKeyArn",
+        "kmsMasterKeyArn",
+    ]
+    .iter()
+    .filter_map(|k| meta.get(*k))
+    .filter(|v| !v.is_empty() && !v.starts_with("arn:"))
+    .filter(|v| {
+        // A key id is resolved when a collected key policy's ARN ends with it.
+        !e.key_policies
+            .iter()
+            .any(|kp| kp.key_arn.ends_with(v.as_str()))
+    })
+    .cloned()
+    .collect()
 }
 
 fn key_gate(e: &Evidence, key: &str, unverified: &mut Vec<Unverified>) -> ResourceGate {
