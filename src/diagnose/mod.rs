@@ -336,6 +336,15 @@ fn restore_bucket(e: &Evidence) -> Option<String> {
     .map(|b| b.trim_start_matches("arn:aws:s3:::").to_string())
 }
 
+/// Restore metadata keys that name the target KMS key (EFS, EBS, DynamoDB, ...).
+const TARGET_KEY_METADATA: [&str; 5] = [
+    "KmsKeyId",
+    "kmsKeyId",
+    "kmsKeyArn",
+    "KmsKeyArn",
+    "kmsMasterKeyArn",
+];
+
 /// Customer-managed keys the restore uses: the recovery point's key and the target key
 /// from the restore metadata. AWS-owned keys need no permission.
 fn keys_involved(e: &Evidence) -> Vec<String> {
@@ -347,13 +356,7 @@ fn keys_involved(e: &Evidence) -> Vec<String> {
         }
     }
     if let Some(meta) = &e.restore_metadata {
-        for k in [
-            "KmsKeyId",
-            "kmsKeyId",
-            "kmsKeyArn",
-            "KmsKeyArn",
-            "kmsMasterKeyArn",
-        ] {
+        for k in TARGET_KEY_METADATA {
             if let Some(v) = meta.get(k).filter(|v| v.starts_with("arn:")) {
                 keys.push(v.clone());
             }
@@ -373,24 +376,18 @@ fn unresolved_keys(e: &Evidence) -> Vec<String> {
     let Some(meta) = &e.restore_metadata else {
         return vec![];
     };
-    [
-        "KmsKeyId",
-        "kmsKeyId",
-        "kmsKeyArn",
-        "KmsKeyArn",
-        "kmsMasterKeyArn",
-    ]
-    .iter()
-    .filter_map(|k| meta.get(*k))
-    .filter(|v| !v.is_empty() && !v.starts_with("arn:"))
-    .filter(|v| {
-        // A key id is resolved when a collected key policy's ARN ends with it.
-        !e.key_policies
-            .iter()
-            .any(|kp| kp.key_arn.ends_with(v.as_str()))
-    })
-    .cloned()
-    .collect()
+    TARGET_KEY_METADATA
+        .iter()
+        .filter_map(|k| meta.get(*k))
+        .filter(|v| !v.is_empty() && !v.starts_with("arn:"))
+        .filter(|v| {
+            // A key id is resolved when a collected key policy's ARN ends with it.
+            !e.key_policies
+                .iter()
+                .any(|kp| kp.key_arn.ends_with(v.as_str()))
+        })
+        .cloned()
+        .collect()
 }
 
 fn key_gate(e: &Evidence, key: &str, unverified: &mut Vec<Unverified>) -> ResourceGate {

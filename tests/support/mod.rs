@@ -75,17 +75,23 @@ pub struct Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child, &mut self.stdin, Duration::from_secs(5));
     }
+}
+
+/// Stops a helper process started with a piped stdin: closing stdin asks it to exit;
+/// after `grace` it is killed.
+pub fn stop(child: &mut Child, stdin: &mut Option<ChildStdin>, grace: Duration) {
+    drop(stdin.take());
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// moto, the fake, and a scratch directory.
