@@ -441,6 +441,7 @@ pub async fn instance_profile(iam: &Client, name: &str) -> Result<InstanceProfil
         arn: profile.arn().to_owned(),
         name: profile.instance_profile_name().to_owned(),
         role_arns: profile.roles().iter().map(|r| r.arn().to_owned()).collect(),
+        roles: vec![],
     })
 }
 

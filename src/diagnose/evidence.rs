@@ -49,6 +49,11 @@ pub struct Evidence {
     /// Instance profiles named in the restore metadata (EC2), with their roles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instance_profiles: Vec<InstanceProfile>,
+    /// kms:DescribeKey of every key the restore metadata names: how each key id, alias
+    /// or ARN resolved. A target key counts only once resolved here (or read with
+    /// kms:GetKeyPolicy): a key named in the metadata is a claim, not a fact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kms_keys: Vec<KmsKey>,
     /// backup:GetBackupVaultAccessPolicy of the recovery point's vault. `None` with no gap
     /// recorded means the vault has no access policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +178,38 @@ pub struct InstanceProfile {
     pub name: String,
     #[serde(default)]
     pub role_arns: Vec<String>,
+    /// iam:GetRole of each role in the profile: what auto-attach needs before it grants
+    /// iam:PassRole on it (the role's own opt-in tag and its trust policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleFacts>,
+}
+
+/// A role's trust policy and tags (iam:GetRole), without its permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleFacts {
+    pub arn: String,
+    /// AssumeRolePolicyDocument, URL-decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// kms:DescribeKey of one key reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KmsKey {
+    /// The key as the restore metadata named it (key id, alias, alias ARN or key ARN).
+    pub reference: String,
+    /// `KeyMetadata.Arn`.
+    pub key_arn: String,
+    /// `KeyMetadata.KeyManager`: `AWS` or `CUSTOMER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
+    /// `KeyMetadata.KeyState`: `Enabled`, `Disabled`, `PendingDeletion`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
 }
 
 /// The vault access policy.

@@ -9,6 +9,7 @@ pub mod message;
 pub mod principal;
 pub mod report;
 pub mod requirements;
+pub mod validated;
 
 pub use evidence::Evidence;
 pub use report::Report;
