@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use restore_doctor::diagnose::evidence::{Evidence, PolicyDoc, PolicyKind};
+use restore_doctor::diagnose::evidence::{Evidence, PolicyDoc, PolicyKind, RoleFacts};
 use restore_doctor::diagnose::{diagnose, Report};
 use restore_doctor::remedy::guard::{decide, Decision, GuardSettings};
 use serde_json::{json, Value};
@@ -34,6 +34,7 @@ fn on() -> GuardSettings {
     GuardSettings {
         enabled: true,
         account: Some("111122223333".into()),
+        region: Some("us-east-1".into()),
         ..Default::default()
     }
 }
@@ -198,7 +199,18 @@ fn pass_role_only_on_an_exact_role_for_a_named_service() {
     // The inline copy of the managed policy fills the role: make room first.
     let mut e = e;
     e.restore_role.as_mut().unwrap().policies[0].kind = PolicyKind::Managed;
-    assert_eq!(run(&e, &on()).1.report.decision, "attach");
+    e.restore_role.as_mut().unwrap().trust_policy = Some(json!({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]}));
+    // The passed role, as iam:GetRole read it: itself opted in, trusted by EC2.
+    let profile_role = e.instance_profiles[0].role_arns[0].clone();
+    e.instance_profiles[0].roles = vec![RoleFacts {
+        arn: profile_role,
+        trust_policy: Some(json!({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})),
+        tags: [("restore-doctor:auto-attach".to_string(), "true".to_string())].into(),
+    }];
+    let (_, d) = run(&e, &on());
+    assert_eq!(d.report.decision, "attach", "{:?}", d.report.reasons);
     refused_because(
         &with_statements(
             &e,

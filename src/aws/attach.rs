@@ -107,6 +107,9 @@ pub async fn remediate(
         opt_in_tag: settings.opt_in_tag.clone(),
         role_patterns: settings.role_patterns.clone(),
         account: Some(account),
+        // The Region the function's own clients are configured for (Lambda's
+        // AWS_REGION), never the event's.
+        region: clients.backup.config().region().map(|r| r.to_string()),
     };
     let Decision {
         report: mut auto,

@@ -60,9 +60,13 @@ pub fn run(
     })?;
     let mut report = diagnose(&evidence);
     if let Some(mut settings) = guard {
-        // Offline there is no function account: unless given, take the evidence's.
+        // Offline there is no function identity: unless given, take the evidence's
+        // account and Region.
         if settings.account.is_none() {
             settings.account = report.restore.account_id.clone();
+        }
+        if settings.region.is_none() {
+            settings.region = report.restore.region.clone();
         }
         report.auto_attach = Some(decide(&evidence, &report, &settings).report);
     }

@@ -53,6 +53,9 @@ pub struct DiagnoseArgs {
     /// The account the fixer runs in (Lambda: its own account); defaults to the evidence's.
     #[arg(long, value_name = "ACCOUNT_ID")]
     pub account: Option<String>,
+    /// The Region the fixer runs in (Lambda: its own Region); defaults to the evidence's.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 /// Options of `restore-doctor simulate`.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> i32 {
                     opt_in_tag: args.auto_attach_tag.clone(),
                     role_patterns: args.auto_attach_role_patterns.clone(),
                     account: args.account.clone(),
+                    region: args.region.clone(),
                 }),
         )
         .map(|(out, code)| {

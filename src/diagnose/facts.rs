@@ -5,6 +5,8 @@
 use serde_json::Value;
 
 use super::evidence::{Evidence, EvidencePart};
+use super::report::Unverified;
+use super::validated::{is_account_id, is_region, shown, Arn, RoleArn};
 
 /// What started the diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,9 @@ impl Trigger {
     }
 }
 
-/// Facts about the restore, each from the most authoritative place that has it.
+/// Facts about the restore, each from the most authoritative place that has it, each
+/// validated: a value that fails its format is dropped and said in `rejected`, so it is
+/// reported as unverified and can never fill a grant.
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub trigger: Trigger,
@@ -42,9 +46,19 @@ pub struct Facts {
     pub vault_name: Option<String>,
     pub source_resource_arn: Option<String>,
     pub message: Option<String>,
-    /// The AMI the EC2 restore launches from, when the event names it.
-    pub image_arn: Option<String>,
+    /// The AMI an EC2 restore launches from: the recovery point itself (an EC2 recovery
+    /// point ARN is the AMI's ARN), as read from AWS Backup.
+    pub image_arn: Option<Arn>,
+    /// Values that failed validation, as unverified entries.
+    pub rejected: Vec<Unverified>,
 }
+
+/// The longest failure message kept (AWS Backup status messages and CloudTrail error
+/// messages are a few hundred characters; an encoded authorization message a few KB).
+pub const MAX_MESSAGE_CHARS: usize = 16_384;
+/// The longest AWS Backup resource type name kept (the longest documented one,
+/// `Storage Gateway`, has 15 characters).
+pub const MAX_RESOURCE_TYPE_CHARS: usize = 64;
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer)
@@ -87,6 +101,52 @@ pub fn vault_name_from_arn(vault_arn: &str) -> Option<String> {
         .filter(|n| !n.is_empty())
 }
 
+/// A backup vault name: 2–50 letters, digits, `-`, `_`, `.` (CreateBackupVault,
+/// `BackupVaultName` pattern `^[a-zA-Z0-9\-\_]{2,50}$`), plus the `/` of the vaults AWS
+/// itself names (`aws/efs/automatic-backup-vault`).
+pub fn is_vault_name(s: &str) -> bool {
+    (2..=50).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+}
+
+/// A restore job id: the ids AWS Backup returns are UUID-like (letters, digits, `-`).
+pub fn is_restore_job_id(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Validation of one fact: keeps the first candidate, or drops it with a reason.
+struct Checker {
+    rejected: Vec<Unverified>,
+}
+
+impl Checker {
+    fn keep(
+        &mut self,
+        what: &str,
+        part: EvidencePart,
+        value: Option<String>,
+        valid: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let v = value?;
+        match valid(&v) {
+            Ok(()) => Some(v),
+            Err(why) => {
+                self.rejected.push(Unverified::new(
+                    part,
+                    format!("the {what} `{}`", shown(&v)),
+                    format!("{why}: it was ignored, and nothing that depends on it was checked or granted"),
+                ));
+                None
+            }
+        }
+    }
+}
+
+fn arn_ok(v: &str) -> Result<(), String> {
+    Arn::parse(v).map(|_| ()).map_err(|e| e.why)
+}
+
 impl Facts {
     pub fn from_evidence(e: &Evidence) -> Facts {
         let t = &e.trigger;
@@ -103,55 +163,99 @@ impl Facts {
         let rp = e.recovery_point.as_ref();
         let params =
             |key: &str| str_at(t, &format!("/detail/requestParameters/{key}")).map(str::to_string);
+        let mut c = Checker { rejected: vec![] };
 
-        let role_arn = first([
-            job.and_then(|j| j.iam_role_arn.clone()),
-            str_at(t, "/detail/iamRoleArn").map(str::to_string),
-            params("iamRoleArn"),
-            e.restore_role.as_ref().map(|r| r.arn.clone()),
-        ]);
-        let caller_arn = first([
-            e.caller.as_ref().map(|c| c.arn.clone()),
-            str_at(t, "/detail/userIdentity/sessionContext/sessionIssuer/arn").map(str::to_string),
-            str_at(t, "/detail/userIdentity/arn").map(str::to_string),
-        ]);
-        let recovery_point_arn = first([
-            job.and_then(|j| j.recovery_point_arn.clone()),
-            rp.map(|r| r.recovery_point_arn.clone()),
-            str_at(t, "/detail/recoveryPointArn").map(str::to_string),
-            params("recoveryPointArn"),
-        ]);
+        let role_arn = c.keep(
+            "restore role ARN",
+            EvidencePart::RestoreRole,
+            first([
+                job.and_then(|j| j.iam_role_arn.clone()),
+                str_at(t, "/detail/iamRoleArn").map(str::to_string),
+                params("iamRoleArn"),
+                e.restore_role.as_ref().map(|r| r.arn.clone()),
+            ]),
+            |v| RoleArn::parse(v).map(|_| ()).map_err(|e| e.why),
+        );
+        let caller_arn = c.keep(
+            "caller ARN",
+            EvidencePart::Caller,
+            first([
+                e.caller.as_ref().map(|c| c.arn.clone()),
+                str_at(t, "/detail/userIdentity/sessionContext/sessionIssuer/arn")
+                    .map(str::to_string),
+                str_at(t, "/detail/userIdentity/arn").map(str::to_string),
+            ]),
+            arn_ok,
+        );
+        let recovery_point_arn = c.keep(
+            "recovery point ARN",
+            EvidencePart::RecoveryPoint,
+            first([
+                job.and_then(|j| j.recovery_point_arn.clone()),
+                rp.map(|r| r.recovery_point_arn.clone()),
+                str_at(t, "/detail/recoveryPointArn").map(str::to_string),
+                params("recoveryPointArn"),
+            ]),
+            arn_ok,
+        );
         let vault_arn = first([
             job.and_then(|j| j.backup_vault_arn.clone()),
             rp.and_then(|r| r.backup_vault_arn.clone()),
             str_at(t, "/detail/backupVaultArn").map(str::to_string),
         ]);
-        let vault_name = first([
-            e.vault_access_policy
-                .as_ref()
-                .map(|v| v.backup_vault_name.clone()),
-            rp.and_then(|r| r.backup_vault_name.clone()),
-            vault_arn.as_deref().and_then(vault_name_from_arn),
-        ]);
-        let account = first([
-            e.account_id.clone(),
-            job.and_then(|j| j.account_id.clone()),
-            str_at(t, "/account").map(str::to_string),
-            str_at(t, "/detail/recipientAccountId").map(str::to_string),
-            role_arn
-                .as_deref()
-                .and_then(arn_account)
-                .map(str::to_string),
-        ]);
-        let region = first([
-            e.region.clone(),
-            str_at(t, "/region").map(str::to_string),
-            str_at(t, "/detail/awsRegion").map(str::to_string),
-            recovery_point_arn
-                .as_deref()
-                .and_then(arn_region)
-                .map(str::to_string),
-        ]);
+        let vault_name = c.keep(
+            "backup vault name",
+            EvidencePart::VaultAccessPolicy,
+            first([
+                e.vault_access_policy
+                    .as_ref()
+                    .map(|v| v.backup_vault_name.clone()),
+                rp.and_then(|r| r.backup_vault_name.clone()),
+                vault_arn.as_deref().and_then(vault_name_from_arn),
+            ]),
+            |v| {
+                is_vault_name(v)
+                    .then_some(())
+                    .ok_or_else(|| "not a backup vault name".to_string())
+            },
+        );
+        let account = c.keep(
+            "account id",
+            EvidencePart::RestoreJob,
+            first([
+                e.account_id.clone(),
+                job.and_then(|j| j.account_id.clone()),
+                str_at(t, "/account").map(str::to_string),
+                str_at(t, "/detail/recipientAccountId").map(str::to_string),
+                role_arn
+                    .as_deref()
+                    .and_then(arn_account)
+                    .map(str::to_string),
+            ]),
+            |v| {
+                is_account_id(v)
+                    .then_some(())
+                    .ok_or_else(|| "not a 12-digit account id".to_string())
+            },
+        );
+        let region = c.keep(
+            "Region",
+            EvidencePart::RestoreJob,
+            first([
+                e.region.clone(),
+                str_at(t, "/region").map(str::to_string),
+                str_at(t, "/detail/awsRegion").map(str::to_string),
+                recovery_point_arn
+                    .as_deref()
+                    .and_then(arn_region)
+                    .map(str::to_string),
+            ]),
+            |v| {
+                is_region(v)
+                    .then_some(())
+                    .ok_or_else(|| "not a Region code".to_string())
+            },
+        );
         let partition = first([
             role_arn
                 .as_deref()
@@ -163,48 +267,107 @@ impl Facts {
                 .map(str::to_string),
         ])
         .unwrap_or_else(|| "aws".to_string());
-        let resource_type = first([
-            job.and_then(|j| j.resource_type.clone()),
-            str_at(t, "/detail/resourceType").map(str::to_string),
-            params("resourceType"),
-            rp.and_then(|r| r.resource_type.clone()),
-        ]);
+        let resource_type = c.keep(
+            "resource type",
+            EvidencePart::RestoreJob,
+            first([
+                job.and_then(|j| j.resource_type.clone()),
+                str_at(t, "/detail/resourceType").map(str::to_string),
+                params("resourceType"),
+                rp.and_then(|r| r.resource_type.clone()),
+            ]),
+            |v| {
+                (v.chars().count() <= MAX_RESOURCE_TYPE_CHARS
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == '_'))
+                .then_some(())
+                .ok_or_else(|| "not an AWS Backup resource type name".to_string())
+            },
+        );
         let message = first([
             job.and_then(|j| j.status_message.clone()),
             str_at(t, "/detail/statusMessage").map(str::to_string),
             str_at(t, "/detail/errorMessage").map(str::to_string),
-        ]);
-        let image_arn = t
-            .get("resources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .find(|r| r.contains(":image/"))
-            .map(str::to_string);
+        ])
+        .map(|m| m.chars().take(MAX_MESSAGE_CHARS).collect());
+        let restore_job_id = c.keep(
+            "restore job id",
+            EvidencePart::RestoreJob,
+            first([
+                job.map(|j| j.restore_job_id.clone()),
+                str_at(t, "/detail/restoreJobId").map(str::to_string),
+            ]),
+            |v| {
+                is_restore_job_id(v)
+                    .then_some(())
+                    .ok_or_else(|| "not a restore job id".to_string())
+            },
+        );
+        let source_resource_arn = c.keep(
+            "source resource ARN",
+            EvidencePart::RecoveryPoint,
+            first([
+                job.and_then(|j| j.source_resource_arn.clone()),
+                rp.and_then(|r| r.resource_arn.clone()),
+                str_at(t, "/detail/sourceResourceArn").map(str::to_string),
+            ]),
+            arn_ok,
+        );
+        let image_arn = image_of(e, trigger, region.as_deref());
         Facts {
             trigger,
             partition,
             account,
             region,
-            restore_job_id: first([
-                job.map(|j| j.restore_job_id.clone()),
-                str_at(t, "/detail/restoreJobId").map(str::to_string),
-            ]),
+            restore_job_id,
             resource_type,
             role_arn,
             caller_arn,
             recovery_point_arn,
             vault_name,
-            source_resource_arn: first([
-                job.and_then(|j| j.source_resource_arn.clone()),
-                rp.and_then(|r| r.resource_arn.clone()),
-                str_at(t, "/detail/sourceResourceArn").map(str::to_string),
-            ]),
+            source_resource_arn,
             message,
             image_arn,
+            rejected: c.rejected,
         }
     }
+}
+
+/// The AMI of an EC2 restore, from what AWS Backup itself reported: the recovery point
+/// (DescribeRecoveryPoint, DescribeRestoreJob), or the `resources` of a Restore Job State
+/// Change event (written by AWS Backup). Never from a refused call's request parameters.
+fn image_of(e: &Evidence, trigger: Trigger, region: Option<&str>) -> Option<Arn> {
+    let from_event = (trigger == Trigger::RestoreJobFailed)
+        .then(|| {
+            e.trigger
+                .get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .find(|r| r.contains(":image/"))
+                .map(str::to_string)
+        })
+        .flatten();
+    [
+        e.recovery_point
+            .as_ref()
+            .map(|r| r.recovery_point_arn.clone()),
+        e.restore_job
+            .as_ref()
+            .and_then(|j| j.recovery_point_arn.clone()),
+        from_event,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|s| Arn::parse(&s).ok())
+    .find(|a| {
+        a.service() == "ec2"
+            && Some(a.region()) == region
+            && a.resource()
+                .strip_prefix("image/ami-")
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    })
 }
 
 /// The evidence gap recorded for a part, if any (its error text).

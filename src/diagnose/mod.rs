@@ -23,6 +23,7 @@ use facts::{gap_for, Facts, Trigger};
 use principal::{parse_named, parse_scps, subject, Subject};
 use report::*;
 use requirements::{Requirement, Scope};
+use validated::{BucketName, InvalidValue, KeyArn, KeyRef, RoleArn};
 
 /// Diagnoses one failed restore. Never fails: what cannot be checked becomes an
 /// [`Unverified`] entry in the report.
@@ -34,35 +35,40 @@ pub fn diagnose(evidence: &Evidence) -> Report {
     if kind == FailureKind::EncodedAuthorization {
         match evidence.decoded_message.as_ref().and_then(message::parse_decoded) {
             Some(d) => denied = Some(d),
-            None => unverified.push(Unverified {
-                what: "the encoded authorization message".into(),
-                why: gap_for(evidence, EvidencePart::DecodedMessage).unwrap_or_else(|| {
+            None => unverified.push(Unverified::new(
+                EvidencePart::DecodedMessage,
+                "the encoded authorization message",
+                gap_for(evidence, EvidencePart::DecodedMessage).unwrap_or_else(|| {
                     "it was not decoded (sts:DecodeAuthorizationMessage); every required permission was still checked".into()
                 }),
-            }),
+            )),
         }
     }
 
     let scps = match &evidence.service_control_policies {
         Some(levels) => parse_scps(levels, &mut unverified),
         None => {
-            unverified.push(Unverified {
-                what: "service control policies".into(),
-                why: gap_for(evidence, EvidencePart::ServiceControlPolicies).unwrap_or_else(|| {
+            unverified.push(Unverified::new(
+                EvidencePart::ServiceControlPolicies,
+                "service control policies",
+                gap_for(evidence, EvidencePart::ServiceControlPolicies).unwrap_or_else(|| {
                     "not collected: an SCP may still deny what the identity policies allow".into()
                 }),
-            });
+            ));
             vec![]
         }
     };
 
     let account = facts.account.clone().unwrap_or_default();
     let partition = facts.partition.clone();
+    // Values dropped or missing that a requirement's resource needed: while any is
+    // here, the patch cannot be called verified, whatever the re-evaluation says.
+    let mut incomplete: Vec<Unverified> = facts.rejected.clone();
     let scope = Scope {
         partition: partition.clone(),
         region: facts.region.clone(),
         account: facts.account.clone(),
-        bucket: restore_bucket(evidence),
+        bucket: restore_bucket(evidence, &mut incomplete),
         image_arn: facts.image_arn.clone(),
     };
 
@@ -71,13 +77,15 @@ pub fn diagnose(evidence: &Evidence) -> Report {
     // The restore role: everything the restore of this resource type needs.
     let role = facts.role_arn.as_deref().map(|arn| {
         if evidence.restore_role.is_none() {
-            unverified.push(Unverified {
-                what: format!("the restore role `{arn}`"),
-                why: gap_for(evidence, EvidencePart::RestoreRole)
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreRole,
+                format!("the restore role `{arn}`"),
+                gap_for(evidence, EvidencePart::RestoreRole)
                     .unwrap_or_else(|| "its policies were not collected".into()),
-            });
+            ));
         }
         subject(
+            EvidencePart::RestoreRole,
             arn,
             evidence.restore_role.as_ref(),
             &scps,
@@ -87,33 +95,40 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         )
     });
     if facts.role_arn.is_none() {
-        unverified.push(Unverified {
-            what: "the restore role".into(),
-            why: "neither the restore job nor the event names it".into(),
-        });
+        unverified.push(Unverified::new(
+            EvidencePart::RestoreRole,
+            "the restore role",
+            "neither the restore job nor the event names a valid one",
+        ));
     }
     if let Some(role) = role.as_ref().filter(|r| r.policies_known) {
         let type_name = facts.resource_type.as_deref().unwrap_or("");
         let canonical = requirements::canonical_type(type_name);
         match &canonical {
             Some(t) => {
-                for req in requirements::service_requirements(t, &scope) {
+                let (reqs, unknown) = requirements::service_requirements(t, &scope);
+                for req in reqs {
                     checks.push(check(role, &req, &ResourceGate::None, &account, &partition));
                 }
-                for alias in unresolved_keys(evidence) {
-                    unverified.push(Unverified {
-                        what: format!("the target KMS key `{alias}`"),
-                        why: "the restore metadata names it by alias or key id and it was not resolved to a key ARN, so KMS permissions on it were not checked".into(),
-                    });
+                for u in unknown {
+                    incomplete.push(Unverified::new(
+                        match u {
+                            requirements::Unknown::Bucket => EvidencePart::RestoreMetadata,
+                            requirements::Unknown::Image => EvidencePart::RecoveryPoint,
+                            _ => EvidencePart::RestoreJob,
+                        },
+                        format!("the {t} permissions that name {}", u.words()),
+                        format!("{} is not known from validated evidence, so those permissions were not checked and the patch grants nothing in their place", capitalized(u.words())),
+                    ));
                 }
-                for key in keys_involved(evidence) {
-                    let gate = key_gate(evidence, &key, &mut unverified);
-                    for req in requirements::kms_requirements(t, &key, &scope, &format!("{t} restore")) {
+                for key in keys_involved(evidence, &facts, &mut incomplete) {
+                    let gate = key_gate(evidence, key.as_str(), &mut unverified);
+                    for req in requirements::kms_requirements(t, &key, &format!("{t} restore")) {
                         checks.push(check(role, &req, &gate, &account, &partition));
                     }
                 }
                 if let Some(service) = requirements::pass_role_service(t) {
-                    for profile_role in instance_profile_roles(evidence) {
+                    for profile_role in instance_profile_roles(evidence, &account, &mut incomplete) {
                         let req = requirements::pass_role_requirement(
                             &profile_role,
                             &service,
@@ -123,13 +138,14 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                     }
                 }
             }
-            None => unverified.push(Unverified {
-                what: format!("the permissions a `{}` restore needs", if type_name.is_empty() { "unknown" } else { type_name }),
-                why: format!(
+            None => unverified.push(Unverified::new(
+                EvidencePart::RestoreJob,
+                format!("the permissions a `{}` restore needs", if type_name.is_empty() { "unknown" } else { type_name }),
+                format!(
                     "this resource type is not in the catalog (supported: {}); only the failure message, KMS and the vault policy were checked",
                     requirements::supported_types().join(", ")
                 ),
-            }),
+            )),
         }
     }
 
@@ -137,14 +153,16 @@ pub fn diagnose(evidence: &Evidence) -> Report {
     let caller = facts.caller_arn.as_deref().and_then(|arn| {
         let collected = evidence.caller.as_ref();
         if facts.trigger == Trigger::StartRestoreJobDenied && collected.is_none() {
-            unverified.push(Unverified {
-                what: format!("the caller `{arn}`"),
-                why: gap_for(evidence, EvidencePart::Caller)
+            unverified.push(Unverified::new(
+                EvidencePart::Caller,
+                format!("the caller `{arn}`"),
+                gap_for(evidence, EvidencePart::Caller)
                     .unwrap_or_else(|| "its policies were not collected".into()),
-            });
+            ));
         }
         collected.map(|c| {
             subject(
+                EvidencePart::Caller,
                 arn,
                 Some(c),
                 &scps,
@@ -176,6 +194,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                 let anyone = Subject {
                     policies: Default::default(),
                     ..subject(
+                        EvidencePart::Other,
                         &format!("arn:{partition}:iam::{account}:root"),
                         None,
                         &[],
@@ -255,12 +274,16 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         .and_then(|(_, name)| remedy::vault::fix(evidence, name, &missing));
 
     // Every evidence gap is said, even those no check above needed to mention.
+    let complete = incomplete.is_empty();
+    unverified.extend(incomplete);
     report_remaining_gaps(evidence, &mut unverified);
 
     // Verified only when something was actually checked, the patch (if any) makes
     // every check pass, and no blocker outside the checks (from the message) remains.
-    let verified =
-        remedy.verified && !checks.is_empty() && missing.iter().all(|f| f.fixable_by_patch);
+    let verified = remedy.verified
+        && complete
+        && !checks.is_empty()
+        && missing.iter().all(|f| f.fixable_by_patch);
     let cause = cause_of(&missing, &unverified, denied.as_ref());
     let summary = summarize(cause, &missing, &facts, &unverified);
     Report {
@@ -317,96 +340,181 @@ fn report_remaining_gaps(evidence: &Evidence, unverified: &mut Vec<Unverified>) 
             EvidencePart::ServiceControlPolicies => ("service control policies", "an SCP may still deny what the identity policies allow"),
             EvidencePart::Other => ("part of the evidence", "the diagnosis used what was collected"),
         };
-        unverified.push(Unverified {
-            what: what.into(),
-            why: format!("{text}; {consequence}"),
-        });
+        unverified.push(Unverified::new(
+            gap.part,
+            what,
+            format!("{text}; {consequence}"),
+        ));
     }
 }
 
-/// The target bucket of an S3 restore, from the restore metadata.
-fn restore_bucket(e: &Evidence) -> Option<String> {
-    let meta = e.restore_metadata.as_ref()?;
-    [
-        "DestinationBucketName",
-        "destinationBucketName",
-        "BucketName",
-    ]
-    .iter()
-    .find_map(|k| meta.get(*k).cloned())
-    .map(|b| b.trim_start_matches("arn:aws:s3:::").to_string())
+/// The target bucket of an S3 restore, from the restore metadata (keys matched without
+/// regard to case), validated against S3's bucket naming rules; `Ok(None)` when the
+/// metadata names none.
+pub fn target_bucket(e: &Evidence) -> Result<Option<BucketName>, InvalidValue> {
+    let Some(meta) = e.restore_metadata.as_ref() else {
+        return Ok(None);
+    };
+    let value = meta
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.to_ascii_lowercase().as_str(),
+                "destinationbucketname" | "bucketname"
+            )
+        })
+        .map(|(_, v)| v.trim())
+        .find(|v| !v.is_empty());
+    value.map(BucketName::parse).transpose()
 }
 
-/// Restore metadata keys that name the target KMS key (EFS, EBS, DynamoDB, ...).
-const TARGET_KEY_METADATA: [&str; 5] = [
-    "KmsKeyId",
-    "kmsKeyId",
-    "kmsKeyArn",
-    "KmsKeyArn",
-    "kmsMasterKeyArn",
-];
+fn restore_bucket(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<BucketName> {
+    match target_bucket(e) {
+        Ok(b) => b,
+        Err(err) => {
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreMetadata,
+                format!("the target S3 bucket `{}`", err.shown),
+                format!(
+                    "{}: it was ignored, and no S3 permission was checked or granted on it",
+                    err.why
+                ),
+            ));
+            None
+        }
+    }
+}
 
-/// Customer-managed keys the restore uses: the recovery point's key and the target key
-/// from the restore metadata. AWS-owned keys need no permission.
-fn keys_involved(e: &Evidence) -> Vec<String> {
+/// Restore metadata keys that name the target KMS key (EFS, EBS, DynamoDB, ...),
+/// lower-cased: metadata keys are matched without regard to case.
+const TARGET_KEY_METADATA: [&str; 4] = ["kmskeyid", "kmskeyarn", "kmsmasterkeyarn", "kmskey"];
+
+/// The target key references of the restore metadata, each parsed.
+fn target_key_refs(e: &Evidence) -> Vec<(String, Result<KeyRef, InvalidValue>)> {
+    let mut refs: Vec<String> = e
+        .restore_metadata
+        .iter()
+        .flatten()
+        .filter(|(k, _)| TARGET_KEY_METADATA.contains(&k.to_ascii_lowercase().as_str()))
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("null"))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs.into_iter()
+        .map(|r| {
+            let parsed = KeyRef::parse(&r);
+            (r, parsed)
+        })
+        .collect()
+}
+
+/// The key ARN a metadata reference resolved to: kms:DescribeKey's answer, a key policy
+/// the gatherer read for it (it reads key policies only of keys it resolved), or the
+/// recovery point's own key as AWS Backup reported it.
+fn resolved(e: &Evidence, r: &KeyRef) -> Option<KeyArn> {
+    let described = e
+        .kms_keys
+        .iter()
+        .find(|k| k.reference == r.as_str())
+        .and_then(|k| KeyArn::parse(&k.key_arn).ok());
+    described.or_else(|| match r {
+        KeyRef::Arn(k) => (e.key_policies.iter().any(|kp| kp.key_arn == k.as_str())
+            || e.recovery_point
+                .as_ref()
+                .and_then(|rp| rp.encryption_key_arn.as_deref())
+                == Some(k.as_str()))
+        .then(|| k.clone()),
+        KeyRef::Unresolved(id) if validated::is_key_id(id) => e
+            .key_policies
+            .iter()
+            .filter_map(|kp| KeyArn::parse(&kp.key_arn).ok())
+            .find(|k| k.arn().resource() == format!("key/{id}")),
+        KeyRef::Unresolved(_) => None,
+    })
+}
+
+/// Customer-managed keys the restore uses, each a validated key ARN: the recovery
+/// point's key (as AWS Backup reported it), the target key of the metadata once
+/// resolved and in the restore's own partition, account and Region, and every key whose
+/// policy was read. AWS-owned keys need no permission. What fails is reported, never
+/// checked or granted.
+fn keys_involved(e: &Evidence, facts: &Facts, unverified: &mut Vec<Unverified>) -> Vec<KeyArn> {
     let mut keys = Vec::new();
     if let Some(rp) = &e.recovery_point {
         let aws_owned = rp.encryption_key_type.as_deref() == Some("AWS_OWNED_KMS_KEY");
         if let (Some(k), false) = (&rp.encryption_key_arn, aws_owned) {
-            keys.push(k.clone());
-        }
-    }
-    if let Some(meta) = &e.restore_metadata {
-        for k in TARGET_KEY_METADATA {
-            if let Some(v) = meta.get(k).filter(|v| v.starts_with("arn:")) {
-                keys.push(v.clone());
+            match KeyArn::parse(k) {
+                Ok(k) => keys.push(k),
+                Err(err) => unverified.push(Unverified::new(
+                    EvidencePart::RecoveryPoint,
+                    format!("the recovery point's KMS key `{}`", err.shown),
+                    format!("{}: KMS permissions on it were not checked", err.why),
+                )),
             }
         }
     }
+    for (reference, parsed) in target_key_refs(e) {
+        let what = format!("the target KMS key `{}`", validated::shown(&reference));
+        let why = match parsed.map(|r| resolved(e, &r)) {
+            Err(err) => format!("{}: it was ignored", err.why),
+            Ok(None) => {
+                "the restore metadata names it and kms:DescribeKey did not resolve it to a key ARN"
+                    .into()
+            }
+            Ok(Some(k)) => {
+                let same = k.arn().partition() == facts.partition
+                    && Some(k.arn().account()) == facts.account.as_deref()
+                    && Some(k.arn().region()) == facts.region.as_deref();
+                if same {
+                    keys.push(k);
+                    continue;
+                }
+                format!(
+                    "it resolved to `{}`, outside the restore's own account and Region",
+                    k.as_str()
+                )
+            }
+        };
+        unverified.push(Unverified::new(
+            EvidencePart::RestoreMetadata,
+            what,
+            format!("{why}; KMS permissions on it were not checked and nothing is granted on it"),
+        ));
+    }
     for kp in &e.key_policies {
-        keys.push(kp.key_arn.clone());
+        match KeyArn::parse(&kp.key_arn) {
+            Ok(k) => keys.push(k),
+            Err(err) => unverified.push(Unverified::new(
+                EvidencePart::KeyPolicy,
+                format!("the key policy of `{}`", err.shown),
+                format!("{}: it was not used", err.why),
+            )),
+        }
     }
     keys.sort();
     keys.dedup();
     keys
 }
 
-/// Target keys the metadata names by alias or key id that the evidence never resolved
-/// (no key policy was collected for them).
-fn unresolved_keys(e: &Evidence) -> Vec<String> {
-    let Some(meta) = &e.restore_metadata else {
-        return vec![];
-    };
-    TARGET_KEY_METADATA
-        .iter()
-        .filter_map(|k| meta.get(*k))
-        .filter(|v| !v.is_empty() && !v.starts_with("arn:"))
-        .filter(|v| {
-            // A key id is resolved when a collected key policy's ARN ends with it.
-            !e.key_policies
-                .iter()
-                .any(|kp| kp.key_arn.ends_with(v.as_str()))
-        })
-        .cloned()
-        .collect()
-}
-
 fn key_gate(e: &Evidence, key: &str, unverified: &mut Vec<Unverified>) -> ResourceGate {
     match e.key_policies.iter().find(|k| k.key_arn == key) {
         Some(kp) => ResourceGate::KeyPolicy(parse_named(
+            EvidencePart::KeyPolicy,
             &format!("key policy of {key}"),
             &kp.document,
             unverified,
         )),
         None => {
-            unverified.push(Unverified {
-                what: format!("the key policy of `{key}`"),
-                why: format!(
+            unverified.push(Unverified::new(
+                EvidencePart::KeyPolicy,
+                format!("the key policy of `{key}`"),
+                format!(
                     "{}; the KMS checks assume the default key policy, which delegates to IAM",
                     gap_for(e, EvidencePart::KeyPolicy)
                         .unwrap_or_else(|| "it was not collected".into())
                 ),
-            });
+            ));
             ResourceGate::KeyPolicy(None)
         }
     }
@@ -419,37 +527,66 @@ fn vault_gate(
 ) -> Option<NamedPolicy> {
     match &e.vault_access_policy {
         Some(v) => parse_named(
+            EvidencePart::VaultAccessPolicy,
             &format!("access policy of vault {}", v.backup_vault_name),
             &v.document,
             unverified,
         ),
         None => {
             if let Some(gap) = gap_for(e, EvidencePart::VaultAccessPolicy) {
-                unverified.push(Unverified {
-                    what: format!(
+                unverified.push(Unverified::new(
+                    EvidencePart::VaultAccessPolicy,
+                    format!(
                         "the access policy of backup vault `{}`",
                         facts.vault_name.as_deref().unwrap_or("unknown")
                     ),
-                    why: format!(
+                    format!(
                         "{gap}; a Deny of backup:StartRestoreJob there would block every restore"
                     ),
-                });
+                ));
             }
             None
         }
     }
 }
 
-fn instance_profile_roles(e: &Evidence) -> Vec<String> {
-    let mut roles: Vec<String> = e
+/// The roles an EC2 restore passes to the instance: those of the instance profiles
+/// read from IAM, and the one a decoded message names. Only valid role ARNs of the
+/// restore's own account (iam:PassRole never crosses accounts).
+fn instance_profile_roles(
+    e: &Evidence,
+    account: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<String> {
+    let mut candidates: Vec<(EvidencePart, String)> = e
         .instance_profiles
         .iter()
-        .flat_map(|p| p.role_arns.iter().cloned())
+        .flat_map(|p| {
+            p.role_arns
+                .iter()
+                .map(|r| (EvidencePart::InstanceProfile, r.clone()))
+        })
         .collect();
     // The decoded message names the passed role directly (EC2 article).
     if let Some(d) = e.decoded_message.as_ref().and_then(message::parse_decoded) {
         if d.action.eq_ignore_ascii_case("iam:PassRole") {
-            roles.extend(d.resource);
+            candidates.extend(d.resource.map(|r| (EvidencePart::DecodedMessage, r)));
+        }
+    }
+    let mut roles = Vec::new();
+    for (part, arn) in candidates {
+        match RoleArn::parse(&arn) {
+            Ok(r) if r.account() == account => roles.push(arn),
+            Ok(_) => unverified.push(Unverified::new(
+                part,
+                format!("iam:PassRole on `{arn}`"),
+                "the role is in another account than the restore: not checked, nothing granted",
+            )),
+            Err(err) => unverified.push(Unverified::new(
+                part,
+                format!("iam:PassRole on `{}`", err.shown),
+                format!("{}: not checked, nothing granted", err.why),
+            )),
         }
     }
     roles.sort();
@@ -468,10 +605,11 @@ fn reconcile_denied(d: &DeniedRequest, checks: &[Check], unverified: &mut Vec<Un
         })
         .collect();
     if !matching.is_empty() && matching.iter().all(|c| c.finding.is_none()) {
-        unverified.push(Unverified {
-            what: format!("the denial AWS reported for `{}`", d.action),
-            why: "the collected policies allow it: the cause may be a condition on the request, an SCP, or a policy that could not be read".into(),
-        });
+        unverified.push(Unverified::new(
+            EvidencePart::DecodedMessage,
+            format!("the denial AWS reported for `{}`", d.action),
+            "the collected policies allow it: the cause may be a condition on the request, an SCP, or a policy that could not be read",
+        ));
     }
 }
 
@@ -695,5 +833,13 @@ pub fn blocker_words(b: &Blocker) -> &'static str {
         Blocker::KeyPolicy => "KMS key policy",
         Blocker::VaultAccessPolicy => "backup vault access policy",
         Blocker::TrustPolicy => "trust policy",
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::policy::{ContextValue, NamedPolicy, OrgLevel, Policy, PolicySet};
 
-use super::evidence::{OrgLevelDocs, PolicyDoc, Principal};
+use super::evidence::{EvidencePart, OrgLevelDocs, PolicyDoc, Principal};
 use super::facts::{arn_account, role_name};
 use super::report::Unverified;
 
@@ -40,6 +40,7 @@ impl Subject {
 
 /// Parses one policy document; a malformed one becomes an [`Unverified`] entry.
 pub fn parse_named(
+    part: EvidencePart,
     name: &str,
     document: &serde_json::Value,
     unverified: &mut Vec<Unverified>,
@@ -50,12 +51,11 @@ pub fn parse_named(
             policy,
         }),
         Err(err) => {
-            unverified.push(Unverified {
-                what: format!("policy `{name}`"),
-                why: format!(
-                    "it could not be parsed ({err}), so its statements were not evaluated"
-                ),
-            });
+            unverified.push(Unverified::new(
+                part,
+                format!("policy `{name}`"),
+                format!("it could not be parsed ({err}), so its statements were not evaluated"),
+            ));
             None
         }
     }
@@ -82,7 +82,12 @@ pub fn parse_scps(levels: &[OrgLevelDocs], unverified: &mut Vec<Unverified>) -> 
                 .policies
                 .iter()
                 .filter_map(|d| {
-                    parse_named(&format!("SCP {}", doc_name(d)), &d.document, unverified)
+                    parse_named(
+                        EvidencePart::ServiceControlPolicies,
+                        &format!("SCP {}", doc_name(d)),
+                        &d.document,
+                        unverified,
+                    )
                 })
                 .collect(),
         })
@@ -92,6 +97,7 @@ pub fn parse_scps(levels: &[OrgLevelDocs], unverified: &mut Vec<Unverified>) -> 
 /// Builds a subject from collected evidence (`principal`), or from the ARN alone when
 /// nothing was collected (then `policies_known` is false).
 pub fn subject(
+    part: EvidencePart,
     arn: &str,
     principal: Option<&Principal>,
     scps: &[OrgLevel],
@@ -111,12 +117,12 @@ pub fn subject(
             if doc.kind == super::evidence::PolicyKind::Inline && !doc.name.starts_with("group/") {
                 inline_size += policy_size(&doc.document);
             }
-            if let Some(named) = parse_named(&doc_name(doc), &doc.document, unverified) {
+            if let Some(named) = parse_named(part, &doc_name(doc), &doc.document, unverified) {
                 policies.identity.push(named);
             }
         }
         if let Some(b) = &p.permission_boundary {
-            if let Some(named) = parse_named(&doc_name(b), &b.document, unverified) {
+            if let Some(named) = parse_named(part, &doc_name(b), &b.document, unverified) {
                 policies.permission_boundaries.push(named);
             }
         }

@@ -6,6 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::evidence::EvidencePart;
 use crate::policy::{Layer, StatementRef};
 
 /// Version of the report format written by this build.
@@ -225,6 +226,21 @@ pub struct Finding {
 pub struct Unverified {
     pub what: String,
     pub why: String,
+    /// The part of the evidence it is about; auto-attach refuses while anything about
+    /// the role, the caller, the keys, the metadata or an instance profile is unverified.
+    /// Absent (older reports) reads as "unknown part", which refuses too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<EvidencePart>,
+}
+
+impl Unverified {
+    pub fn new(part: EvidencePart, what: impl Into<String>, why: impl Into<String>) -> Self {
+        Unverified {
+            what: what.into(),
+            why: why.into(),
+            part: Some(part),
+        }
+    }
 }
 
 /// The least-privilege fix for a principal's identity policies.

@@ -3,11 +3,12 @@
 //! plus the context-dependent ones: KMS on the keys involved and iam:PassRole on the
 //! instance-profile role.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use super::validated::{Arn, BucketName, KeyArn};
 use crate::policy::ContextValue;
 
 /// The catalog, embedded at build time so the Lambda and the CLI agree.
@@ -69,30 +70,83 @@ pub struct Requirement {
     pub wildcard_only: bool,
 }
 
-/// Facts from the evidence that fill the catalog's placeholders.
+/// Facts that fill the catalog's placeholders, each already validated: a placeholder
+/// with no value leaves its requirement out (reported as unknown), never a wildcard.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub partition: String,
     pub region: Option<String>,
     pub account: Option<String>,
-    pub bucket: Option<String>,
-    pub image_arn: Option<String>,
+    pub bucket: Option<BucketName>,
+    pub image_arn: Option<Arn>,
+}
+
+/// A placeholder the evidence could not fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unknown {
+    Region,
+    Account,
+    Bucket,
+    Image,
+}
+
+impl Unknown {
+    /// Words for the report.
+    pub fn words(self) -> &'static str {
+        match self {
+            Unknown::Region => "the Region of the restore",
+            Unknown::Account => "the account of the restore",
+            Unknown::Bucket => {
+                "the target S3 bucket (a valid `DestinationBucketName` in the restore metadata)"
+            }
+            Unknown::Image => "the AMI of the recovery point",
+        }
+    }
 }
 
 impl Scope {
-    fn fill(&self, template: &str) -> String {
-        let region = self.region.as_deref().unwrap_or("*");
-        let account = self.account.as_deref().unwrap_or("*");
-        let image_fallback = format!("arn:{}:ec2:{region}::image/*", self.partition);
-        template
-            .replace(
+    /// The template with every placeholder filled, or the first placeholder that has no
+    /// validated value.
+    pub fn fill(&self, template: &str) -> Result<String, Unknown> {
+        let mut out = template.replace("${Partition}", &self.partition);
+        let slots: [(&str, Option<&str>, Unknown); 4] = [
+            ("${Region}", self.region.as_deref(), Unknown::Region),
+            ("${Account}", self.account.as_deref(), Unknown::Account),
+            (
+                "${Bucket}",
+                self.bucket.as_ref().map(BucketName::as_str),
+                Unknown::Bucket,
+            ),
+            (
                 "${ImageArn}",
-                self.image_arn.as_deref().unwrap_or(&image_fallback),
-            )
-            .replace("${Partition}", &self.partition)
-            .replace("${Region}", region)
-            .replace("${Account}", account)
-            .replace("${Bucket}", self.bucket.as_deref().unwrap_or("*"))
+                self.image_arn.as_ref().map(Arn::as_str),
+                Unknown::Image,
+            ),
+        ];
+        for (placeholder, value, unknown) in slots {
+            if out.contains(placeholder) {
+                out = out.replace(placeholder, value.ok_or(unknown)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Scope::fill`] on every string inside a JSON value (a condition block).
+    fn fill_json(&self, v: &serde_json::Value) -> Result<serde_json::Value, Unknown> {
+        Ok(match v {
+            serde_json::Value::String(s) => serde_json::Value::String(self.fill(s)?),
+            serde_json::Value::Array(a) => serde_json::Value::Array(
+                a.iter()
+                    .map(|x| self.fill_json(x))
+                    .collect::<Result<_, _>>()?,
+            ),
+            serde_json::Value::Object(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, x)| Ok((k.clone(), self.fill_json(x)?)))
+                    .collect::<Result<_, Unknown>>()?,
+            ),
+            other => other.clone(),
+        })
     }
 }
 
@@ -120,46 +174,86 @@ pub fn supported_types() -> Vec<String> {
 }
 
 /// The service-side requirements of a restore of `resource_type` (not KMS or PassRole).
-pub fn service_requirements(resource_type: &str, scope: &Scope) -> Vec<Requirement> {
-    let Some(entry) = type_entry(resource_type) else {
-        return vec![];
-    };
+/// A requirement whose resource or condition needs a value the scope lacks is left out
+/// and its placeholder returned in the second list, so the report can say what was not
+/// checked instead of granting a wildcard in its place.
+pub fn service_requirements(
+    resource_type: &str,
+    scope: &Scope,
+) -> (Vec<Requirement>, Vec<Unknown>) {
     let mut out = Vec::new();
+    let mut unknown = Vec::new();
+    let Some(entry) = type_entry(resource_type) else {
+        return (out, unknown);
+    };
     for e in &entry.requirements {
-        let context: BTreeMap<String, ContextValue> = e
-            .context
-            .iter()
-            .map(|(k, v)| (k.clone(), ContextValue::One(v.clone())))
-            .collect();
+        let shared = (|| -> Result<_, Unknown> {
+            let context: BTreeMap<String, ContextValue> = e
+                .context
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), ContextValue::One(scope.fill(v)?))))
+                .collect::<Result<_, Unknown>>()?;
+            let condition = e
+                .condition
+                .as_ref()
+                .map(|c| scope.fill_json(c))
+                .transpose()?;
+            Ok((context, condition))
+        })();
+        let (context, condition) = match shared {
+            Ok(f) => f,
+            Err(u) => {
+                unknown.push(u);
+                continue;
+            }
+        };
+        // Each resource on its own: an unknown AMI leaves out the grant on the image,
+        // not the grants on the instance the restore creates.
+        let mut resources = Vec::new();
+        for r in &e.resources {
+            match scope.fill(r) {
+                Ok(r) => resources.push(r),
+                Err(u) => unknown.push(u),
+            }
+        }
         for action in &e.actions {
-            for resource in &e.resources {
-                let resource = scope.fill(resource);
+            for resource in &resources {
                 out.push(Requirement {
                     action: action.clone(),
                     wildcard_only: resource == "*",
-                    resource,
+                    resource: resource.clone(),
                     context: context.clone(),
-                    condition: e.condition.clone(),
+                    condition: condition.clone(),
                     why: e.why.clone(),
                 });
             }
         }
     }
-    out
+    unknown.sort();
+    unknown.dedup();
+    (out, unknown)
+}
+
+/// Every resource the catalog names for a type, filled from `scope`: the only
+/// wildcard resources auto-attach accepts (resources a restore creates, whose ARN
+/// cannot be known before), and only when the scope is the fixer's own account and
+/// Region.
+pub fn catalog_resources(resource_type: &str, scope: &Scope) -> Vec<String> {
+    service_requirements(resource_type, scope)
+        .0
+        .into_iter()
+        .map(|r| r.resource)
+        .collect()
 }
 
 /// KMS requirements of a restore on one key, with `kms:ViaService` set to the restored
 /// service in this Region and `kms:GrantIsForAWSResource` for grants.
-pub fn kms_requirements(
-    resource_type: &str,
-    key_arn: &str,
-    scope: &Scope,
-    role: &str,
-) -> Vec<Requirement> {
+pub fn kms_requirements(resource_type: &str, key_arn: &KeyArn, role: &str) -> Vec<Requirement> {
     let Some(kms) = type_entry(resource_type).and_then(|e| e.kms.as_ref()) else {
         return vec![];
     };
-    let region = scope.region.as_deref().unwrap_or("*");
+    // The restored service calls KMS in the key's own Region.
+    let region = key_arn.arn().region();
     let via = format!("{}.{region}.amazonaws.com", kms.via_service);
     kms.actions
         .iter()
@@ -180,7 +274,7 @@ pub fn kms_requirements(
             }
             Requirement {
                 action: action.clone(),
-                resource: key_arn.to_string(),
+                resource: key_arn.as_str().to_string(),
                 context,
                 condition: narrowing
                     .map(|(key, value, operator)| serde_json::json!({ operator: { key: value } })),
@@ -194,6 +288,32 @@ pub fn kms_requirements(
 /// The service a role passed during the restore goes to (EC2: `ec2.amazonaws.com`).
 pub fn pass_role_service(resource_type: &str) -> Option<String> {
     type_entry(resource_type).and_then(|e| e.pass_role.clone())
+}
+
+/// Lower-cased actions the catalog lists for a type (service, KMS, PassRole), and
+/// those of them without resource-level permissions.
+pub fn catalog_actions(resource_type: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut all = BTreeSet::new();
+    let mut wildcard_only = BTreeSet::new();
+    let Some(entry) = type_entry(resource_type) else {
+        return (all, wildcard_only);
+    };
+    for e in &entry.requirements {
+        for a in &e.actions {
+            let a = a.to_ascii_lowercase();
+            if e.resources.iter().any(|r| r == "*") {
+                wildcard_only.insert(a.clone());
+            }
+            all.insert(a);
+        }
+    }
+    for a in entry.kms.iter().flat_map(|k| &k.actions) {
+        all.insert(a.to_ascii_lowercase());
+    }
+    if entry.pass_role.is_some() {
+        all.insert("iam:passrole".into());
+    }
+    (all, wildcard_only)
 }
 
 /// iam:PassRole on exactly one role, for one service.
@@ -244,7 +364,8 @@ mod tests {
 
     #[test]
     fn efs_requirements_are_scoped_to_account_and_region() {
-        let reqs = service_requirements("EFS", &scope());
+        let (reqs, unknown) = service_requirements("EFS", &scope());
+        assert!(unknown.is_empty());
         assert!(reqs
             .iter()
             .any(|r| r.action == "elasticfilesystem:CreateFileSystem"
@@ -252,29 +373,53 @@ mod tests {
         assert!(reqs.iter().all(|r| !r.wildcard_only));
     }
 
+    /// Regression (#8): an unknown account, Region, bucket or AMI used to become `*` in
+    /// the grant (`arn:aws:s3:::*/*`, `arn:aws:ec2:*:*:instance/*`).
     #[test]
-    fn unknown_placeholders_fall_back_to_wildcards() {
-        let reqs = service_requirements(
-            "EC2",
-            &Scope {
-                partition: "aws".into(),
-                ..Default::default()
-            },
+    fn unknown_placeholders_leave_their_requirements_out() {
+        let bare = Scope {
+            partition: "aws".into(),
+            ..Default::default()
+        };
+        let (reqs, unknown) = service_requirements("EC2", &bare);
+        assert!(reqs.iter().all(|r| r.resource == "*"), "{reqs:#?}");
+        assert!(unknown.contains(&Unknown::Region) && unknown.contains(&Unknown::Image));
+        let (reqs, unknown) = service_requirements("EC2", &scope());
+        assert_eq!(unknown, [Unknown::Image]);
+        assert!(reqs.iter().any(|r| r.action == "ec2:RunInstances"
+            && r.resource == "arn:aws:ec2:us-east-1:111122223333:instance/*"));
+        assert!(!reqs.iter().any(|r| r.resource.contains("image/")));
+        let (reqs, unknown) = service_requirements("S3", &scope());
+        assert!(reqs.is_empty(), "{reqs:#?}");
+        assert_eq!(unknown, [Unknown::Bucket]);
+    }
+
+    #[test]
+    fn s3_grants_carry_the_bucket_owner_condition() {
+        let s = Scope {
+            bucket: Some(BucketName::parse("restore-target").unwrap()),
+            ..scope()
+        };
+        let (reqs, _) = service_requirements("S3", &s);
+        let put = reqs.iter().find(|r| r.action == "s3:PutObject").unwrap();
+        assert_eq!(put.resource, "arn:aws:s3:::restore-target/*");
+        assert_eq!(
+            put.context.get("s3:ResourceAccount"),
+            Some(&ContextValue::One("111122223333".into()))
         );
-        assert!(reqs.iter().any(|r| r.resource == "arn:aws:ec2:*::image/*"));
-        assert!(reqs
-            .iter()
-            .any(|r| r.resource == "arn:aws:ec2:*:*:instance/*"));
+        assert_eq!(
+            put.condition,
+            Some(serde_json::json!({"StringEquals": {"s3:ResourceAccount": "111122223333"}}))
+        );
     }
 
     #[test]
     fn kms_requirements_carry_narrowing_context() {
-        let reqs = kms_requirements(
-            "EFS",
-            "arn:aws:kms:us-east-1:111122223333:key/k",
-            &scope(),
-            "EFS restore",
-        );
+        let key = KeyArn::parse(
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        let reqs = kms_requirements("EFS", &key, "EFS restore");
         let grant = reqs.iter().find(|r| r.action == "kms:CreateGrant").unwrap();
         assert_eq!(
             grant.context.get("kms:GrantIsForAWSResource"),
