@@ -135,6 +135,11 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
     if report.restore.trigger != "restoreJobFailed" {
         reasons.push("auto-attach runs only for a restore AWS Backup ran and reported FAILED (Restore Job State Change), never for a refused StartRestoreJob call, whose every field its caller wrote".into());
     }
+    for u in &report.unverified {
+        if !u.part.is_some_and(|p| HARMLESS_GAPS.contains(&p)) {
+            reasons.push(format!("not verified: {} ({})", u.what, u.why));
+        }
+    }
     let Some(patch) = report.patch.as_ref() else {
         let earlier = evidence.restore_role.as_ref().is_some_and(|r| {
             r.policies
@@ -143,7 +148,8 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
         });
         let why = match (report.missing.is_empty(), earlier) {
             (true, true) => format!("nothing to attach: no patch is needed, and the role already carries `{POLICY_NAME}` from an earlier fix"),
-            (true, false) => "nothing to attach: no patch is needed".into(),
+            (true, false) if reasons.is_empty() => "nothing to attach: no patch is needed".into(),
+            (true, false) => "nothing to attach: nothing missing was found in what could be verified".into(),
             (false, _) => "nothing to attach: what is missing is not fixable by a role patch (see the blockers)".into(),
         };
         reasons.push(why);
@@ -195,11 +201,6 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
                 "`{}` on `{}` is not a missing allow in the role's identity policies: explained, not patched",
                 f.action, f.resource
             ));
-        }
-    }
-    for u in &report.unverified {
-        if !u.part.is_some_and(|p| HARMLESS_GAPS.contains(&p)) {
-            reasons.push(format!("not verified: {} ({})", u.what, u.why));
         }
     }
 
