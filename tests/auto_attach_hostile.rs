@@ -580,8 +580,7 @@ fn assert_attach_is_narrow(e: &Evidence, report: &Report, put: &Value) {
             } else if r.contains(['*', '?']) {
                 assert!(templates.contains(&r), "pattern {r} is no catalog template");
                 assert!(
-                    r.starts_with(&format!("arn:aws:s3:::"))
-                        || r.contains(&format!(":{REGION}:{ACCOUNT}:")),
+                    r.starts_with("arn:aws:s3:::") || r.contains(&format!(":{REGION}:{ACCOUNT}:")),
                     "{r} not filled with this account and Region"
                 );
             } else {
