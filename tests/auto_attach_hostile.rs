@@ -634,3 +634,27 @@ proptest! {
         }
     }
 }
+
+/// A decoded authorization message names the request's own resource, which may be a
+/// pattern: it is reported, but never granted by the patch.
+#[test]
+fn a_pattern_in_a_decoded_message_is_reported_not_granted() {
+    let mut e = opted_in(case("efs-role-missing-kms"));
+    e.decoded_message = Some(json!({"allowed": false, "explicitDeny": false, "context": {
+        "principal": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/BackupRestoreRole/AWSBackup-BackupRestoreRole")},
+        "action": "kms:Decrypt",
+        "resource": format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/*"),
+        "conditions": {"items": []}}}));
+    e.restore_job.as_mut().unwrap().status_message =
+        Some("Encoded authorization failure message: AbCdEfGhIjKlMnOpQrSt".into());
+    let report = diagnose(&e);
+    let f = report
+        .missing
+        .iter()
+        .find(|f| f.resource.ends_with(":key/*"))
+        .expect("the denied request is reported");
+    assert!(!f.fixable_by_patch);
+    let patch = serde_json::to_string(&report.patch).unwrap();
+    assert!(!patch.contains("key/*"), "{patch}");
+    assert_eq!(decide(&e, &report, &settings()).report.decision, "refuse");
+}

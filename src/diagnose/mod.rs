@@ -241,7 +241,20 @@ pub fn diagnose(evidence: &Evidence) -> Report {
     // evaluate the denied request once more with it, which catches conditional denies
     // the generic requirements cannot see.
     if let (Some(d), Some(role), Some(decoded)) = (&denied, &role, &evidence.decoded_message) {
-        if let Some(c) = decoded_request_check(d, role, decoded, &checks, &account, &partition) {
+        let templates = facts
+            .resource_type
+            .as_deref()
+            .and_then(requirements::canonical_type)
+            .map(|t| requirements::catalog_resources(&t, &scope))
+            .unwrap_or_default();
+        let grantable = |r: &str| {
+            templates.iter().any(|t| t == r)
+                || validated::Arn::parse(r)
+                    .is_ok_and(|a| a.account().is_empty() || a.account() == account)
+        };
+        if let Some(c) =
+            decoded_request_check(d, role, decoded, &checks, &account, &partition, &grantable)
+        {
             checks.push(c);
         }
     }
@@ -622,6 +635,7 @@ fn decoded_request_check(
     checks: &[Check],
     account: &str,
     partition: &str,
+    grantable: &dyn Fn(&str) -> bool,
 ) -> Option<Check> {
     if !role.policies_known || d.principal.as_deref() != Some(role.request_principal.as_str()) {
         return None;
@@ -654,7 +668,20 @@ fn decoded_request_check(
         why: "the request AWS denied, with the context from the decoded message".into(),
         wildcard_only: false,
     };
-    let c = check(role, &req, &ResourceGate::None, account, partition);
+    let mut c = check(role, &req, &ResourceGate::None, account, partition);
+    // The message names the resource; a patch grants on it only when it is an exact
+    // ARN of this account or one of the catalog's own templates, never a pattern
+    // (or `*`) the request happened to carry.
+    if c.needs_identity_grant && !grantable(&req.resource) {
+        c.needs_identity_grant = false;
+        if let Some(f) = c.finding.as_mut() {
+            f.fixable_by_patch = false;
+            f.who_must_act = Some(format!(
+                "the role owner, by hand: `{}` is not an exact resource of this account, so restore-doctor does not grant on it",
+                validated::shown(&req.resource)
+            ));
+        }
+    }
     c.finding.is_some().then_some(c)
 }
 
