@@ -143,6 +143,24 @@ impl Checker {
     }
 }
 
+/// A validation from a predicate and the reason it gives when the value fails.
+fn rule(valid: fn(&str) -> bool, why: &'static str) -> impl Fn(&str) -> Result<(), String> {
+    move |v| {
+        if valid(v) {
+            Ok(())
+        } else {
+            Err(why.to_string())
+        }
+    }
+}
+
+/// An AWS Backup resource type name (`EFS`, `Storage Gateway`, ...).
+fn is_resource_type(v: &str) -> bool {
+    v.chars().count() <= MAX_RESOURCE_TYPE_CHARS
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == '_')
+}
+
 fn arn_ok(v: &str) -> Result<(), String> {
     Arn::parse(v).map(|_| ()).map_err(|e| e.why)
 }
@@ -213,11 +231,7 @@ impl Facts {
                 rp.and_then(|r| r.backup_vault_name.clone()),
                 vault_arn.as_deref().and_then(vault_name_from_arn),
             ]),
-            |v| {
-                is_vault_name(v)
-                    .then_some(())
-                    .ok_or_else(|| "not a backup vault name".to_string())
-            },
+            rule(is_vault_name, "not a backup vault name"),
         );
         let account = c.keep(
             "account id",
@@ -232,11 +246,7 @@ impl Facts {
                     .and_then(arn_account)
                     .map(str::to_string),
             ]),
-            |v| {
-                is_account_id(v)
-                    .then_some(())
-                    .ok_or_else(|| "not a 12-digit account id".to_string())
-            },
+            rule(is_account_id, "not a 12-digit account id"),
         );
         let region = c.keep(
             "Region",
@@ -250,11 +260,7 @@ impl Facts {
                     .and_then(arn_region)
                     .map(str::to_string),
             ]),
-            |v| {
-                is_region(v)
-                    .then_some(())
-                    .ok_or_else(|| "not a Region code".to_string())
-            },
+            rule(is_region, "not a Region code"),
         );
         let partition = first([
             role_arn
@@ -276,13 +282,7 @@ impl Facts {
                 params("resourceType"),
                 rp.and_then(|r| r.resource_type.clone()),
             ]),
-            |v| {
-                (v.chars().count() <= MAX_RESOURCE_TYPE_CHARS
-                    && v.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == '_'))
-                .then_some(())
-                .ok_or_else(|| "not an AWS Backup resource type name".to_string())
-            },
+            rule(is_resource_type, "not an AWS Backup resource type name"),
         );
         let message = first([
             job.and_then(|j| j.status_message.clone()),
@@ -297,11 +297,7 @@ impl Facts {
                 job.map(|j| j.restore_job_id.clone()),
                 str_at(t, "/detail/restoreJobId").map(str::to_string),
             ]),
-            |v| {
-                is_restore_job_id(v)
-                    .then_some(())
-                    .ok_or_else(|| "not a restore job id".to_string())
-            },
+            rule(is_restore_job_id, "not a restore job id"),
         );
         let source_resource_arn = c.keep(
             "source resource ARN",
@@ -376,4 +372,74 @@ pub fn gap_for(e: &Evidence, part: EvidencePart) -> Option<String> {
         .iter()
         .find(|g| g.part == part)
         .map(|g| format!("{} failed: {}", g.call, g.error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (#8 section 4): values from the event reached the report, the patch
+    /// and the alert as they came.
+    #[test]
+    fn hostile_event_values_are_dropped_and_said() {
+        let e = Evidence {
+            trigger: serde_json::json!({
+                "detail-type": "Restore Job State Change",
+                "account": "*",
+                "region": "us-east-*",
+                "detail": {
+                    "restoreJobId": "job`\n<!channel>",
+                    "iamRoleArn": "arn:aws:iam::111122223333:role/a`b <https://evil.example|Re-authenticate>",
+                    "resourceType": "E".repeat(88_000),
+                    "statusMessage": "x".repeat(100_000),
+                    "recoveryPointArn": format!("arn:aws:backup:us-east-1:111122223333:recovery-point:{}", "a".repeat(70_000)),
+                }
+            }),
+            ..Default::default()
+        };
+        let f = Facts::from_evidence(&e);
+        assert_eq!(f.account, None);
+        assert_eq!(f.region, None);
+        assert_eq!(f.restore_job_id, None);
+        assert_eq!(f.role_arn, None);
+        assert_eq!(f.resource_type, None);
+        assert_eq!(f.recovery_point_arn, None);
+        assert_eq!(
+            f.message.map(|m| m.chars().count()),
+            Some(MAX_MESSAGE_CHARS)
+        );
+        assert_eq!(f.rejected.len(), 6, "{:#?}", f.rejected);
+        for r in &f.rejected {
+            assert!(r.what.chars().count() < 160, "{}", r.what);
+            // Only the two backticks that quote the value: none from the value itself.
+            assert!(
+                !r.what.contains('\n') && r.what.matches('`').count() == 2,
+                "{}",
+                r.what
+            );
+        }
+    }
+
+    #[test]
+    fn valid_event_values_are_kept() {
+        let e = Evidence {
+            trigger: serde_json::json!({
+                "detail-type": "Restore Job State Change",
+                "account": "111122223333",
+                "region": "eu-west-1",
+                "detail": {
+                    "restoreJobId": "4A3B2C1D-0E9F-8A7B-6C5D-4E3F2A1B0C9D",
+                    "iamRoleArn": "arn:aws:iam::111122223333:role/service-role/Backup",
+                    "resourceType": "Storage Gateway",
+                }
+            }),
+            ..Default::default()
+        };
+        let f = Facts::from_evidence(&e);
+        assert_eq!(f.account.as_deref(), Some("111122223333"));
+        assert_eq!(f.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(f.resource_type.as_deref(), Some("Storage Gateway"));
+        assert!(f.role_arn.is_some() && f.restore_job_id.is_some());
+        assert!(f.rejected.is_empty(), "{:#?}", f.rejected);
+    }
 }
