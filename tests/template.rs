@@ -1,0 +1,635 @@
+//! What `template.yaml` promises about who may publish an alert, how the alerts are
+//! stored, and which events reach the function (issue #8, sections 2 and 7), checked on
+//! the template itself: its policies are evaluated with the project's own evaluator, and
+//! its rules' event patterns are run through moto's EventBridge (an event either reaches
+//! the rule's target queue or does not). The opt-in tag protection offered in `deploy/`
+//! is evaluated the same way.
+//!
+//! The template is read with cfn-lint's own CloudFormation YAML loader (the `!Ref` /
+//! `!GetAtt` / `!Sub` tags become `Ref` / `Fn::GetAtt` / `Fn::Sub` objects), from the
+//! tools `make setup` installs; the few intrinsic functions the policies use are then
+//! filled in with the values a deployment would give them.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use restore_doctor::policy::{
+    evaluate, ContextValue, Decision, Layer, NamedPolicy, OrgLevel, Policy, PolicySet, Request,
+};
+use serde_json::{json, Map, Value};
+
+const ACCOUNT: &str = "111122223333";
+const OTHER_ACCOUNT: &str = "444455556666";
+const REGION: &str = "eu-west-1";
+const FUNCTION_ROLE: &str = "arn:aws:iam::111122223333:role/restore-doctor-FunctionRole-1A2B3C";
+const FUNCTION_SESSION: &str =
+    "arn:aws:sts::111122223333:assumed-role/restore-doctor-FunctionRole-1A2B3C/restore-doctor";
+const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:restore-doctor-AlertTopic-4D5E6F";
+const TOPIC_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+const OPT_IN_TAG: &str = "restore-doctor:auto-attach";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python of the tools `make setup` installs (`RESTORE_DOCTOR_TOOLS`, else `.venv/bin`).
+fn python() -> PathBuf {
+    let dir = std::env::var_os("RESTORE_DOCTOR_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin"));
+    let path = dir.join("python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `make setup` (installs cfn-lint, whose YAML loader reads the template)",
+        path.display()
+    );
+    path
+}
+
+/// `template.yaml` as JSON, intrinsic functions as CloudFormation's JSON form.
+fn template() -> Value {
+    const LOAD: &str = r#"
+import json, sys
+from cfnlint.decode import decode
+template, problems = decode(sys.argv[1])
+if problems:
+    sys.exit("\n".join(str(p) for p in problems))
+print(json.dumps(template))
+"#;
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(LOAD)
+        .arg(root().join("template.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let r = &template["Resources"][name];
+    assert!(r.is_object(), "no resource `{name}` in template.yaml");
+    r
+}
+
+/// The values a deployment gives `Ref`, `Fn::GetAtt` and `${…}`, and the conditions.
+struct Deployment {
+    values: BTreeMap<&'static str, String>,
+    conditions: BTreeMap<&'static str, bool>,
+}
+
+impl Deployment {
+    fn new(encrypt: bool) -> Self {
+        let values = BTreeMap::from([
+            ("AWS::AccountId", ACCOUNT.to_owned()),
+            ("AWS::Partition", "aws".to_owned()),
+            ("AWS::Region", REGION.to_owned()),
+            ("AlertTopic", TOPIC.to_owned()),
+            ("AlertTopicKey.Arn", TOPIC_KEY.to_owned()),
+            ("FunctionRole.Arn", FUNCTION_ROLE.to_owned()),
+            (
+                "DeadLetterQueue.Arn",
+                format!("arn:aws:sqs:{REGION}:{ACCOUNT}:restore-doctor-DeadLetterQueue"),
+            ),
+            (
+                "FunctionLogGroup.Arn",
+                format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:restore-doctor"),
+            ),
+            ("AutoAttachTag", OPT_IN_TAG.to_owned()),
+        ]);
+        let conditions = BTreeMap::from([
+            ("EncryptTopic", encrypt),
+            ("AutoAttachOn", false),
+            ("AutoAttachByPattern", false),
+            ("AutoRetryOn", false),
+            ("AutoRetryByPattern", false),
+        ]);
+        Deployment { values, conditions }
+    }
+
+    fn value(&self, name: &str) -> String {
+        self.values
+            .get(name)
+            .unwrap_or_else(|| panic!("the test gives no value to `{name}`"))
+            .clone()
+    }
+
+    /// `value` with its intrinsic functions replaced; `None` for `AWS::NoValue`.
+    fn resolve(&self, value: &Value) -> Option<Value> {
+        match value {
+            Value::Object(map) if map.len() == 1 => {
+                let (k, v) = map.iter().next().unwrap();
+                match k.as_str() {
+                    "Ref" if v == "AWS::NoValue" => None,
+                    "Ref" => Some(json!(self.value(v.as_str().unwrap()))),
+                    "Fn::GetAtt" => {
+                        let parts: Vec<&str> = v
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|p| p.as_str().unwrap())
+                            .collect();
+                        Some(json!(self.value(&parts.join("."))))
+                    }
+                    "Fn::Sub" => Some(json!(self.sub(v.as_str().unwrap()))),
+                    "Fn::If" => {
+                        let [cond, yes, no] = v.as_array().unwrap().as_slice() else {
+                            panic!("Fn::If takes three arguments: {v}")
+                        };
+                        let cond = cond.as_str().unwrap();
+                        let holds = *self
+                            .conditions
+                            .get(cond)
+                            .unwrap_or_else(|| panic!("the test sets no condition `{cond}`"));
+                        self.resolve(if holds { yes } else { no })
+                    }
+                    _ => Some(Value::Object(self.resolve_map(map))),
+                }
+            }
+            Value::Object(map) => Some(Value::Object(self.resolve_map(map))),
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|i| self.resolve(i)).collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn resolve_map(&self, map: &Map<String, Value>) -> Map<String, Value> {
+        map.iter()
+            .filter_map(|(k, v)| Some((k.clone(), self.resolve(v)?)))
+            .collect()
+    }
+
+    fn sub(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            out.push_str(&self.value(&rest[start + 2..end]));
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A policy document of the template, parsed: JSON text (`Fn::Sub` of a JSON
+    /// document) or YAML structure.
+    fn policy(&self, name: &str, document: &Value) -> NamedPolicy {
+        let resolved = self.resolve(document).unwrap();
+        let value = match resolved {
+            Value::String(text) => serde_json::from_str(&text).unwrap(),
+            other => other,
+        };
+        NamedPolicy {
+            name: name.into(),
+            policy: Policy::from_value(&value).unwrap_or_else(|e| panic!("{name}: {e}")),
+        }
+    }
+}
+
+/// The function role's own policies, as deployed.
+fn function_role_policies(template: &Value, deployment: &Deployment) -> Vec<NamedPolicy> {
+    let role = resource(template, "FunctionRole");
+    role["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| deployment.resolve(p))
+        .map(|p| deployment.policy(p["PolicyName"].as_str().unwrap(), &p["PolicyDocument"]))
+        .collect()
+}
+
+fn topic_policy(template: &Value, deployment: &Deployment) -> NamedPolicy {
+    let policy = resource(template, "AlertTopicPolicy");
+    assert_eq!(policy["Type"], "AWS::SNS::TopicPolicy");
+    assert_eq!(
+        deployment.resolve(&policy["Properties"]["Topics"]).unwrap(),
+        json!([TOPIC]),
+        "the policy is the alert topic's"
+    );
+    deployment.policy("AlertTopicPolicy", &policy["Properties"]["PolicyDocument"])
+}
+
+fn publish(principal: &str, principal_arn: Option<&str>) -> Request {
+    let mut context = BTreeMap::new();
+    if let Some(arn) = principal_arn {
+        context.insert("aws:PrincipalArn".to_owned(), ContextValue::One(arn.into()));
+    }
+    Request {
+        principal: principal.into(),
+        action: "sns:Publish".into(),
+        resource: TOPIC.into(),
+        resource_account: Some(ACCOUNT.into()),
+        context,
+    }
+}
+
+fn named(name: &str, document: Value) -> NamedPolicy {
+    NamedPolicy {
+        name: name.into(),
+        policy: Policy::from_value(&document).unwrap(),
+    }
+}
+
+fn administrator_access() -> NamedPolicy {
+    named(
+        "AdministratorAccess",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    )
+}
+
+#[test]
+fn only_the_function_role_may_publish_an_alert() {
+    let template = template();
+    let deployment = Deployment::new(true);
+    let topic_policy = topic_policy(&template, &deployment);
+
+    // The function's own session, with its own policies: allowed.
+    let function = PolicySet {
+        identity: function_role_policies(&template, &deployment),
+        resource_policy: Some(topic_policy.clone()),
+        ..PolicySet::default()
+    };
+    let eval = evaluate(&publish(FUNCTION_SESSION, Some(FUNCTION_ROLE)), &function);
+    assert_eq!(eval.decision, Decision::Allowed, "{eval:#?}");
+    // The topic policy alone lets the role publish (its Allow names the role).
+    let eval = evaluate(
+        &publish(FUNCTION_ROLE, None),
+        &PolicySet {
+            resource_policy: Some(topic_policy.clone()),
+            ..PolicySet::default()
+        },
+    );
+    assert_eq!(eval.decision, Decision::Allowed, "{eval:#?}");
+
+    // An administrator of the same account (sns:Publish on "*" in its own policies)
+    // cannot forge an alert: the topic policy's explicit deny wins.
+    let admin_role = format!("arn:aws:iam::{ACCOUNT}:role/Admin");
+    let admin_session = format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice");
+    let admin = PolicySet {
+        identity: vec![administrator_access()],
+        resource_policy: Some(topic_policy.clone()),
+        ..PolicySet::default()
+    };
+    for (principal, principal_arn) in [
+        (admin_role.as_str(), None),
+        (admin_session.as_str(), Some(admin_role.as_str())),
+        (&format!("arn:aws:iam::{ACCOUNT}:user/bob"), None),
+        (&format!("arn:aws:iam::{ACCOUNT}:root"), None),
+    ] {
+        let eval = evaluate(&publish(principal, principal_arn), &admin);
+        assert_eq!(
+            eval.decision,
+            Decision::ExplicitlyDenied,
+            "{principal}: {eval:#?}"
+        );
+        assert_eq!(eval.blocked_by, vec![Layer::ResourcePolicy], "{principal}");
+    }
+    // A role that shares the function role's name in another account is not it.
+    let look_alike = FUNCTION_ROLE.replace(ACCOUNT, OTHER_ACCOUNT);
+    let eval = evaluate(&publish(&look_alike, None), &admin);
+    assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
+    // A service (EventBridge, CloudWatch alarms) cannot publish either.
+    let eval = evaluate(&publish("events.amazonaws.com", None), &admin);
+    assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
+}
+
+#[test]
+fn the_alert_topic_is_encrypted_with_its_own_key_which_the_function_role_alone_is_granted() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["EncryptAlertTopic"]["Default"], "true",
+        "encrypted unless the deployer turns it off"
+    );
+    let topic = resource(&template, "AlertTopic");
+    let encrypted = Deployment::new(true);
+    assert_eq!(
+        encrypted.resolve(&topic["Properties"]["KmsMasterKeyId"]),
+        Some(json!(TOPIC_KEY)),
+        "the topic uses the stack's own key"
+    );
+    let plain = Deployment::new(false);
+    assert_eq!(
+        plain
+            .resolve(&topic["Properties"])
+            .unwrap()
+            .get("KmsMasterKeyId"),
+        None,
+        "EncryptAlertTopic=false leaves the topic unencrypted"
+    );
+
+    let key = resource(&template, "AlertTopicKey");
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    assert_eq!(key["Condition"], "EncryptTopic");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    let key_policy = encrypted.policy("key policy", &key["Properties"]["KeyPolicy"]);
+    // KMS's default key policy and nothing else: the account's IAM policies decide.
+    assert_eq!(key_policy.policy.statements().len(), 1);
+    assert_eq!(
+        key_policy.policy.to_value()["Statement"][0]["Principal"],
+        json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:root")})
+    );
+
+    // The role may GenerateDataKey and Decrypt with this key, nothing else with it,
+    // and nothing with any other key.
+    let role = |deployment: &Deployment| PolicySet {
+        identity: function_role_policies(&template, deployment),
+        resource_policy: Some(key_policy.clone()),
+        ..PolicySet::default()
+    };
+    let kms = |action: &str, key: &str| Request {
+        principal: FUNCTION_SESSION.into(),
+        action: action.into(),
+        resource: key.into(),
+        resource_account: Some(ACCOUNT.into()),
+        context: BTreeMap::new(),
+    };
+    let other_key =
+        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555");
+    for (action, key, allowed) in [
+        ("kms:GenerateDataKey", TOPIC_KEY, true),
+        ("kms:Decrypt", TOPIC_KEY, true),
+        ("kms:Encrypt", TOPIC_KEY, false),
+        ("kms:GenerateDataKeyWithoutPlaintext", TOPIC_KEY, false),
+        ("kms:CreateGrant", TOPIC_KEY, false),
+        ("kms:Decrypt", other_key.as_str(), false),
+        ("kms:GenerateDataKey", other_key.as_str(), false),
+    ] {
+        let eval = evaluate(&kms(action, key), &role(&encrypted));
+        assert_eq!(
+            eval.decision == Decision::Allowed,
+            allowed,
+            "{action} on {key}: {eval:#?}"
+        );
+    }
+    // Without encryption the role gets no KMS permission at all.
+    let eval = evaluate(&kms("kms:GenerateDataKey", TOPIC_KEY), &role(&plain));
+    assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
+}
+
+fn rule_pattern(template: &Value, rule: &str) -> Value {
+    let function = resource(template, "RestoreDoctorFunction");
+    let event = &function["Properties"]["Events"][rule];
+    assert_eq!(event["Type"], "EventBridgeRule", "{rule}");
+    event["Properties"]["Pattern"].clone()
+}
+
+#[test]
+fn the_cloudtrail_rule_matches_refused_calls_only_not_any_error_code() {
+    let template = template();
+    let pattern = rule_pattern(&template, "StartRestoreJobDenied");
+    let codes = pattern["detail"]["errorCode"].as_array().unwrap();
+    assert!(
+        !codes.iter().any(|c| c.get("exists").is_some()),
+        "`exists` would match validation errors and throttling: {codes:?}"
+    );
+    assert_eq!(
+        codes,
+        &vec![
+            json!({"prefix": "AccessDenied"}),
+            json!("NotAuthorized"),
+            json!("UnauthorizedOperation"),
+        ]
+    );
+    assert_eq!(pattern["detail"]["eventName"], json!(["StartRestoreJob"]));
+    assert_eq!(
+        pattern["detail"]["eventSource"],
+        json!(["backup.amazonaws.com"])
+    );
+}
+
+#[test]
+fn both_rules_take_only_this_accounts_events() {
+    let template = template();
+    for rule in ["RestoreJobFailed", "StartRestoreJobDenied"] {
+        let pattern = rule_pattern(&template, rule);
+        assert_eq!(
+            pattern["account"],
+            json!([{"Ref": "AWS::AccountId"}]),
+            "{rule}: {pattern}"
+        );
+        assert_eq!(pattern["source"], json!(["aws.backup"]), "{rule}");
+    }
+}
+
+/// The protection snippets of `deploy/`, parsed by the project's own parser.
+fn snippet(file: &str) -> NamedPolicy {
+    let text = std::fs::read_to_string(root().join("deploy").join(file)).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    NamedPolicy {
+        name: file.into(),
+        policy: Policy::from_value(&value).unwrap_or_else(|e| panic!("{file}: {e}")),
+    }
+}
+
+/// An IAM call on a role, with its tag keys (`aws:TagKeys`, `aws:RequestTag/…`) and the
+/// role's own tags (`aws:ResourceTag/…`).
+fn iam_call(
+    principal: &str,
+    principal_arn: &str,
+    action: &str,
+    tags: &[(&str, &str)],
+    role_tags: &[(&str, &str)],
+) -> Request {
+    let mut context = BTreeMap::from([(
+        "aws:PrincipalArn".to_owned(),
+        ContextValue::One(principal_arn.into()),
+    )]);
+    if !tags.is_empty() && action != "iam:UntagRole" {
+        for (k, v) in tags {
+            context.insert(
+                format!("aws:RequestTag/{k}"),
+                ContextValue::One((*v).into()),
+            );
+        }
+    }
+    if !tags.is_empty() {
+        context.insert(
+            "aws:TagKeys".into(),
+            ContextValue::Many(tags.iter().map(|(k, _)| (*k).to_owned()).collect()),
+        );
+    }
+    for (k, v) in role_tags {
+        context.insert(
+            format!("aws:ResourceTag/{k}"),
+            ContextValue::One((*v).into()),
+        );
+    }
+    Request {
+        principal: principal.into(),
+        action: action.into(),
+        resource: format!("arn:aws:iam::{ACCOUNT}:role/BackupRestoreRole"),
+        resource_account: Some(ACCOUNT.into()),
+        context,
+    }
+}
+
+/// Tags as (key, value).
+type Tags<'a> = &'a [(&'a str, &'a str)];
+/// (caller, action, tags in the request, tags of the role, denied?)
+type Case<'a> = (&'a str, &'a str, Tags<'a>, Tags<'a>, bool);
+
+/// Callers by name: (session ARN, role ARN). The administrators are the ones the
+/// snippet exempts as shipped (a role named `Admin`, the IAM Identity Center
+/// AdministratorAccess permission set).
+fn callers() -> BTreeMap<&'static str, (String, String)> {
+    let sso = "AWSReservedSSO_AdministratorAccess_0123456789abcdef";
+    BTreeMap::from([
+        (
+            "developer",
+            (
+                format!("arn:aws:sts::{ACCOUNT}:assumed-role/Developer/alice"),
+                format!("arn:aws:iam::{ACCOUNT}:role/Developer"),
+            ),
+        ),
+        (
+            "admin",
+            (
+                format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob"),
+                format!("arn:aws:iam::{ACCOUNT}:role/Admin"),
+            ),
+        ),
+        (
+            "SSO admin",
+            (
+                format!("arn:aws:sts::{ACCOUNT}:assumed-role/{sso}/carol"),
+                format!(
+                    "arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/{sso}"
+                ),
+            ),
+        ),
+    ])
+}
+
+const OPT_IN: &[(&str, &str)] = &[(OPT_IN_TAG, "true")];
+const OPT_IN_UPPER: &[(&str, &str)] = &[("Restore-Doctor:Auto-Attach", "true")];
+const OTHER_TAG: &[(&str, &str)] = &[("team", "storage")];
+const BOTH: &[(&str, &str)] = &[("team", "storage"), (OPT_IN_TAG, "true")];
+const NONE: &[(&str, &str)] = &[];
+
+#[test]
+fn the_scp_snippet_lets_only_administrators_set_or_remove_the_opt_in_tag() {
+    let scp = snippet("protect-opt-in-tag-scp.json");
+    let full_access = named(
+        "FullAWSAccess",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    );
+    let policies = PolicySet {
+        identity: vec![administrator_access()],
+        scps: vec![OrgLevel {
+            org_identifier: "r-root".into(),
+            policies: vec![full_access, scp],
+        }],
+        ..PolicySet::default()
+    };
+    let callers = callers();
+    let cases: &[Case] = &[
+        ("developer", "iam:TagRole", OPT_IN, NONE, true),
+        ("developer", "iam:TagRole", OPT_IN_UPPER, NONE, true),
+        ("developer", "iam:TagRole", BOTH, NONE, true),
+        ("developer", "iam:UntagRole", OPT_IN, OPT_IN, true),
+        ("developer", "iam:CreateRole", OPT_IN, NONE, true),
+        (
+            "developer",
+            "iam:UpdateAssumeRolePolicy",
+            NONE,
+            OPT_IN,
+            true,
+        ),
+        ("developer", "iam:TagRole", OTHER_TAG, NONE, false),
+        ("developer", "iam:UntagRole", OTHER_TAG, OPT_IN, false),
+        ("developer", "iam:CreateRole", NONE, NONE, false),
+        (
+            "developer",
+            "iam:UpdateAssumeRolePolicy",
+            NONE,
+            OTHER_TAG,
+            false,
+        ),
+        ("admin", "iam:TagRole", OPT_IN, NONE, false),
+        ("admin", "iam:UntagRole", OPT_IN, OPT_IN, false),
+        ("admin", "iam:UpdateAssumeRolePolicy", NONE, OPT_IN, false),
+        ("SSO admin", "iam:TagRole", OPT_IN, NONE, false),
+        ("SSO admin", "iam:UntagRole", OPT_IN, OPT_IN, false),
+    ];
+    for (who, action, tags, role_tags, denied) in cases {
+        let (session, role) = &callers[who];
+        let eval = evaluate(&iam_call(session, role, action, tags, role_tags), &policies);
+        let what = format!("{who} {action} {tags:?} on a role tagged {role_tags:?}: {eval:#?}");
+        if *denied {
+            assert_eq!(eval.decision, Decision::ExplicitlyDenied, "{what}");
+            assert_eq!(eval.blocked_by, vec![Layer::Scp], "{what}");
+        } else {
+            assert_eq!(eval.decision, Decision::Allowed, "{what}");
+        }
+    }
+}
+
+#[test]
+fn the_boundary_snippet_denies_the_opt_in_tag_to_whoever_carries_it() {
+    let boundary = snippet("protect-opt-in-tag-boundary.json");
+    let policies = PolicySet {
+        identity: vec![administrator_access()],
+        permission_boundaries: vec![boundary],
+        ..PolicySet::default()
+    };
+    let callers = callers();
+    let (dev_session, dev_role) = &callers["developer"];
+    let cases: &[Case] = &[
+        ("developer", "iam:TagRole", OPT_IN, NONE, true),
+        ("developer", "iam:TagRole", OPT_IN_UPPER, NONE, true),
+        ("developer", "iam:UntagRole", OPT_IN, OPT_IN, true),
+        ("developer", "iam:CreateRole", BOTH, NONE, true),
+        (
+            "developer",
+            "iam:UpdateAssumeRolePolicy",
+            NONE,
+            OPT_IN,
+            true,
+        ),
+        (
+            "developer",
+            "iam:DeleteRolePermissionsBoundary",
+            NONE,
+            NONE,
+            true,
+        ),
+        (
+            "developer",
+            "iam:PutRolePermissionsBoundary",
+            NONE,
+            NONE,
+            true,
+        ),
+        ("developer", "iam:TagRole", OTHER_TAG, NONE, false),
+        ("developer", "iam:CreateRole", NONE, NONE, false),
+        ("developer", "s3:GetObject", NONE, NONE, false),
+    ];
+    for (who, action, tags, role_tags, denied) in cases {
+        let eval = evaluate(
+            &iam_call(dev_session, dev_role, action, tags, role_tags),
+            &policies,
+        );
+        let what = format!("{who} {action} {tags:?} on a role tagged {role_tags:?}: {eval:#?}");
+        if *denied {
+            assert_eq!(eval.decision, Decision::ExplicitlyDenied, "{what}");
+            assert_eq!(eval.blocked_by, vec![Layer::PermissionBoundary], "{what}");
+        } else {
+            assert_eq!(eval.decision, Decision::Allowed, "{what}");
+        }
+    }
+}
