@@ -13,6 +13,8 @@
 )]
 
 mod sam_template;
+#[cfg(feature = "lambda")]
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -443,5 +445,175 @@ fn the_boundary_snippet_denies_the_opt_in_tag_to_whoever_carries_it() {
         } else {
             assert_eq!(eval.decision, Decision::Allowed, "{what}");
         }
+    }
+}
+
+/// The rules' event patterns as deployed, run through moto's EventBridge: each rule gets
+/// an SQS queue as its target, the test puts events on the default bus, and whatever
+/// reaches a queue is what the rule matched.
+#[cfg(feature = "lambda")]
+mod routing {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    use super::sam_template::{template, Deployment};
+    use super::support::{self, scenario, stack, unique, REGION};
+    use super::{rule_pattern, OTHER_ACCOUNT};
+
+    /// One EventBridge API call (JSON protocol) to moto.
+    fn events(port: u16, operation: &str, body: &Value) -> Value {
+        let body = body.to_string();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Amz-Target: AWSEvents.{operation}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20250101/{REGION}/events/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let (head, payload) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{operation}: {response}");
+        serde_json::from_str(payload).unwrap_or(Value::Null)
+    }
+
+    /// Creates the template's rule `rule` (its pattern with `account` resolved to
+    /// `account`) with a queue as target; returns the queue URL.
+    async fn deploy_rule(rule: &str, account: &str) -> String {
+        let stack = stack();
+        let sdk = stack.sdk_config().await;
+        let mut deployment = Deployment::new(true);
+        deployment
+            .values
+            .insert("AWS::AccountId", account.to_owned());
+        let pattern = deployment
+            .resolve(&rule_pattern(&template(), rule))
+            .unwrap();
+        let name = unique(rule);
+        let queue_url = aws_sdk_sqs::Client::new(&sdk)
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{}:{name}", support::ACCOUNT);
+        let port = stack.moto.port;
+        events(
+            port,
+            "PutRule",
+            &json!({"Name": name, "EventPattern": pattern.to_string(), "State": "ENABLED"}),
+        );
+        events(
+            port,
+            "PutTargets",
+            &json!({"Rule": name, "Targets": [{"Id": "queue", "Arn": queue_arn}]}),
+        );
+        queue_url
+    }
+
+    /// Puts one event per detail on the default bus (moto stamps its own account).
+    fn put(details: &[(&str, Value)]) {
+        let entries: Vec<Value> = details
+            .iter()
+            .map(|(detail_type, detail)| {
+                json!({
+                    "Source": "aws.backup",
+                    "DetailType": detail_type,
+                    "Detail": detail.to_string(),
+                })
+            })
+            .collect();
+        for chunk in entries.chunks(10) {
+            let answer = events(stack().moto.port, "PutEvents", &json!({"Entries": chunk}));
+            assert_eq!(answer["FailedEntryCount"], 0, "{answer}");
+        }
+    }
+
+    /// The markers (`detail.eventID` / `detail.restoreJobId`) of what reached the queue.
+    async fn delivered(queue_url: &str, field: &str) -> Vec<String> {
+        let sdk = stack().sdk_config().await;
+        let mut got: Vec<String> = scenario::receive(&sdk, queue_url, 0, Duration::from_secs(3))
+            .await
+            .iter()
+            .map(|m| m["detail"][field].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        got
+    }
+
+    fn refused_call(marker: &str, error_code: Option<&str>) -> (&'static str, Value) {
+        let mut detail = json!({
+            "eventSource": "backup.amazonaws.com",
+            "eventName": "StartRestoreJob",
+            "eventID": marker,
+        });
+        if let Some(code) = error_code {
+            detail["errorCode"] = json!(code);
+        }
+        ("AWS API Call via CloudTrail", detail)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_reach_the_function_and_validation_errors_or_throttling_do_not() {
+        let queue = deploy_rule("StartRestoreJobDenied", support::ACCOUNT).await;
+        let run = unique("call");
+        let codes = [
+            ("AccessDeniedException", true),
+            ("AccessDenied", true),
+            ("NotAuthorized", true),
+            ("UnauthorizedOperation", true),
+            ("ValidationException", false),
+            ("InvalidParameterValueException", false),
+            ("MissingParameterValueException", false),
+            ("ThrottlingException", false),
+            ("ServiceUnavailableException", false),
+        ];
+        let mut events: Vec<(&str, Value)> = codes
+            .iter()
+            .map(|(code, _)| refused_call(&format!("{run}-{code}"), Some(code)))
+            .collect();
+        events.push(refused_call(&format!("{run}-succeeded"), None));
+        put(&events);
+        let mut expected: Vec<String> = codes
+            .iter()
+            .filter(|(_, matched)| *matched)
+            .map(|(code, _)| format!("{run}-{code}"))
+            .collect();
+        expected.sort();
+        assert_eq!(delivered(&queue, "eventID").await, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_of_another_account_reach_neither_rule() {
+        let run = unique("other");
+        // Deployed in another account than the one moto stamps on the events.
+        let denied = deploy_rule("StartRestoreJobDenied", OTHER_ACCOUNT).await;
+        let failed = deploy_rule("RestoreJobFailed", OTHER_ACCOUNT).await;
+        // Deployed in moto's own account: the same events do reach it.
+        let failed_here = deploy_rule("RestoreJobFailed", support::ACCOUNT).await;
+        put(&[
+            refused_call(&format!("{run}-denied"), Some("AccessDeniedException")),
+            (
+                "Restore Job State Change",
+                json!({"restoreJobId": format!("{run}-failed"), "status": "FAILED"}),
+            ),
+            (
+                "Restore Job State Change",
+                json!({"restoreJobId": format!("{run}-completed"), "status": "COMPLETED"}),
+            ),
+        ]);
+        assert!(delivered(&denied, "eventID").await.is_empty());
+        assert!(delivered(&failed, "restoreJobId").await.is_empty());
+        assert_eq!(
+            delivered(&failed_here, "restoreJobId").await,
+            vec![format!("{run}-failed")]
+        );
     }
 }
