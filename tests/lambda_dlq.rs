@@ -24,10 +24,11 @@
 //! `requestContext.condition` `RetriesExhausted`, `approximateInvokeCount`, the event as
 //! `requestPayload`, the function's error as `responsePayload`).
 
+mod raw_http;
 mod sam_template;
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -77,60 +78,24 @@ struct Answer {
 /// The emulator's Invoke API (`POST /2015-03-31/functions/_/invocations`), as Lambda's
 /// asynchronous queue calls the function once per attempt.
 fn invoke(port: u16, event: &Value) -> Answer {
-    let body = event.to_string();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "POST /2015-03-31/functions/_/invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    let (head, payload) = response.split_once("\r\n\r\n").unwrap();
-    let header = |name: &str| {
-        head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    };
-    let payload = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        dechunk(payload)
-    } else {
-        payload.to_owned()
-    };
+    let answer = raw_http::post(
+        port,
+        "/2015-03-31/functions/_/invocations",
+        &[("Content-Type", "application/json")],
+        &event.to_string(),
+        Duration::from_secs(60),
+    );
     // Lambda answers a function error with 200 and `X-Amz-Function-Error: Unhandled`; the
     // emulator with a 500 and the same error body.
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap();
-    let function_error =
-        header("x-amz-function-error").or_else(|| (status >= 500).then(|| "Unhandled".to_owned()));
+    let function_error = answer
+        .header("x-amz-function-error")
+        .or_else(|| (answer.status >= 500).then(|| "Unhandled".to_owned()));
     Answer {
         function_error,
-        request_id: header("x-amzn-requestid").or_else(|| header("lambda-runtime-aws-request-id")),
-        payload: serde_json::from_str(&payload)
-            .unwrap_or_else(|e| panic!("{e}: {head}\n\n{payload}")),
+        request_id: answer.header("x-amzn-requestid"),
+        payload: serde_json::from_str(&answer.body)
+            .unwrap_or_else(|e| panic!("{e}: {}\n\n{}", answer.head, answer.body)),
     }
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = &tail[size + 2..];
-    }
-    out
 }
 
 fn wait_for_port(port: u16, log: &Path) {

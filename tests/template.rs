@@ -12,6 +12,8 @@
     clippy::indexing_slicing
 )]
 
+#[cfg(feature = "lambda")]
+mod raw_http;
 mod sam_template;
 #[cfg(feature = "lambda")]
 mod support;
@@ -453,32 +455,34 @@ fn the_boundary_snippet_denies_the_opt_in_tag_to_whoever_carries_it() {
 /// reaches a queue is what the rule matched.
 #[cfg(feature = "lambda")]
 mod routing {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
     use std::time::Duration;
 
     use serde_json::{json, Value};
 
+    use super::raw_http;
     use super::sam_template::{template, Deployment};
     use super::support::{self, scenario, stack, unique, REGION};
     use super::{rule_pattern, OTHER_ACCOUNT};
 
     /// One EventBridge API call (JSON protocol) to moto.
     fn events(port: u16, operation: &str, body: &Value) -> Value {
-        let body = body.to_string();
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(
-            s,
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Amz-Target: AWSEvents.{operation}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20250101/{REGION}/events/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        let (head, payload) = response.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 200"), "{operation}: {response}");
-        serde_json::from_str(payload).unwrap_or(Value::Null)
+        let target = format!("AWSEvents.{operation}");
+        let credential = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20250101/{REGION}/events/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let answer = raw_http::post(
+            port,
+            "/",
+            &[
+                ("X-Amz-Target", &target),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Authorization", &credential),
+            ],
+            &body.to_string(),
+            Duration::from_secs(30),
+        );
+        assert_eq!(answer.status, 200, "{operation}: {}", answer.body);
+        serde_json::from_str(&answer.body).unwrap_or(Value::Null)
     }
 
     /// Creates the template's rule `rule` (its pattern with `account` resolved to
