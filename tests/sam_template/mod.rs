@@ -1,0 +1,206 @@
+//! `template.yaml` as the tests see it: read with cfn-lint's own CloudFormation YAML
+//! loader (the `!Ref` / `!GetAtt` / `!Sub` tags become `Ref` / `Fn::GetAtt` / `Fn::Sub`
+//! objects), from the tools `make setup` installs; the few intrinsic functions the
+//! policies use are filled in with the values a deployment would give them.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use restore_doctor::policy::{NamedPolicy, Policy};
+use serde_json::{json, Map, Value};
+
+pub const ACCOUNT: &str = "111122223333";
+pub const OTHER_ACCOUNT: &str = "444455556666";
+pub const REGION: &str = "eu-west-1";
+pub const FUNCTION_ROLE: &str = "arn:aws:iam::111122223333:role/restore-doctor-FunctionRole-1A2B3C";
+pub const FUNCTION_SESSION: &str =
+    "arn:aws:sts::111122223333:assumed-role/restore-doctor-FunctionRole-1A2B3C/restore-doctor";
+pub const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:restore-doctor-AlertTopic-4D5E6F";
+pub const TOPIC_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+pub const OPT_IN_TAG: &str = "restore-doctor:auto-attach";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python of the tools `make setup` installs (`RESTORE_DOCTOR_TOOLS`, else `.venv/bin`).
+pub fn python() -> PathBuf {
+    let dir = std::env::var_os("RESTORE_DOCTOR_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin"));
+    let path = dir.join("python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `make setup` (installs cfn-lint, whose YAML loader reads the template)",
+        path.display()
+    );
+    path
+}
+
+/// `template.yaml` as JSON, intrinsic functions as CloudFormation's JSON form.
+pub fn template() -> Value {
+    const LOAD: &str = r#"
+import json, sys
+from cfnlint.decode import decode
+template, problems = decode(sys.argv[1])
+if problems:
+    sys.exit("\n".join(str(p) for p in problems))
+print(json.dumps(template))
+"#;
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(LOAD)
+        .arg(root().join("template.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let r = &template["Resources"][name];
+    assert!(r.is_object(), "no resource `{name}` in template.yaml");
+    r
+}
+
+/// The values a deployment gives `Ref`, `Fn::GetAtt` and `${…}`, and the conditions.
+pub struct Deployment {
+    pub values: BTreeMap<&'static str, String>,
+    pub conditions: BTreeMap<&'static str, bool>,
+}
+
+impl Deployment {
+    pub fn new(encrypt: bool) -> Self {
+        let values = BTreeMap::from([
+            ("AWS::AccountId", ACCOUNT.to_owned()),
+            ("AWS::Partition", "aws".to_owned()),
+            ("AWS::Region", REGION.to_owned()),
+            ("AlertTopic", TOPIC.to_owned()),
+            ("AlertTopicKey.Arn", TOPIC_KEY.to_owned()),
+            ("FunctionRole.Arn", FUNCTION_ROLE.to_owned()),
+            (
+                "DeadLetterQueue.Arn",
+                format!("arn:aws:sqs:{REGION}:{ACCOUNT}:restore-doctor-DeadLetterQueue"),
+            ),
+            (
+                "FunctionLogGroup.Arn",
+                format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:restore-doctor"),
+            ),
+            ("AutoAttachTag", OPT_IN_TAG.to_owned()),
+        ]);
+        let conditions = BTreeMap::from([
+            ("EncryptTopic", encrypt),
+            ("AutoAttachOn", false),
+            ("AutoAttachByPattern", false),
+            ("AutoRetryOn", false),
+            ("AutoRetryByPattern", false),
+        ]);
+        Deployment { values, conditions }
+    }
+
+    pub fn value(&self, name: &str) -> String {
+        self.values
+            .get(name)
+            .unwrap_or_else(|| panic!("the test gives no value to `{name}`"))
+            .clone()
+    }
+
+    /// `value` with its intrinsic functions replaced; `None` for `AWS::NoValue`.
+    pub fn resolve(&self, value: &Value) -> Option<Value> {
+        match value {
+            Value::Object(map) if map.len() == 1 => {
+                let (k, v) = map.iter().next().unwrap();
+                match k.as_str() {
+                    "Ref" if v == "AWS::NoValue" => None,
+                    "Ref" => Some(json!(self.value(v.as_str().unwrap()))),
+                    "Fn::GetAtt" => {
+                        let parts: Vec<&str> = v
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|p| p.as_str().unwrap())
+                            .collect();
+                        Some(json!(self.value(&parts.join("."))))
+                    }
+                    "Fn::Sub" => Some(json!(self.sub(v.as_str().unwrap()))),
+                    "Fn::If" => {
+                        let [cond, yes, no] = v.as_array().unwrap().as_slice() else {
+                            panic!("Fn::If takes three arguments: {v}")
+                        };
+                        let cond = cond.as_str().unwrap();
+                        let holds = *self
+                            .conditions
+                            .get(cond)
+                            .unwrap_or_else(|| panic!("the test sets no condition `{cond}`"));
+                        self.resolve(if holds { yes } else { no })
+                    }
+                    _ => Some(Value::Object(self.resolve_map(map))),
+                }
+            }
+            Value::Object(map) => Some(Value::Object(self.resolve_map(map))),
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|i| self.resolve(i)).collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn resolve_map(&self, map: &Map<String, Value>) -> Map<String, Value> {
+        map.iter()
+            .filter_map(|(k, v)| Some((k.clone(), self.resolve(v)?)))
+            .collect()
+    }
+
+    pub fn sub(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            out.push_str(&self.value(&rest[start + 2..end]));
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A policy document of the template, parsed: JSON text (`Fn::Sub` of a JSON
+    /// document) or YAML structure.
+    pub fn policy(&self, name: &str, document: &Value) -> NamedPolicy {
+        let resolved = self.resolve(document).unwrap();
+        let value = match resolved {
+            Value::String(text) => serde_json::from_str(&text).unwrap(),
+            other => other,
+        };
+        NamedPolicy {
+            name: name.into(),
+            policy: Policy::from_value(&value).unwrap_or_else(|e| panic!("{name}: {e}")),
+        }
+    }
+}
+
+/// The function role's own policies, as deployed.
+pub fn function_role_policies(template: &Value, deployment: &Deployment) -> Vec<NamedPolicy> {
+    let role = resource(template, "FunctionRole");
+    role["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| deployment.resolve(p))
+        .map(|p| deployment.policy(p["PolicyName"].as_str().unwrap(), &p["PolicyDocument"]))
+        .collect()
+}
