@@ -192,7 +192,7 @@ proptest! {
             4 => set.resource_policy = Some(deny),
             _ => set.session_policy = Some(deny),
         }
-        let e = evaluate(&request, &set);
+        let e = evaluate(&request, &set).unwrap();
         prop_assert_eq!(e.decision, Decision::ExplicitlyDenied);
         prop_assert!(!e.blocked_by.is_empty());
     }

@@ -191,7 +191,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                     &account,
                     &partition,
                 );
-                if c.evaluation.decision == Decision::ExplicitlyDenied {
+                if c.evaluation.decision == Decision::ExplicitlyDenied || c.undecided.is_some() {
                     // The deny applies whoever calls: report it for any principal.
                     let mut c = c;
                     if let Some(f) = c.finding.as_mut() {
@@ -227,6 +227,21 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         }
     }
 
+    // A request the evaluator would not decide (past AWS's limits) is a gap, never a pass.
+    for c in checks.iter().filter(|c| c.undecided.is_some()) {
+        if let Some(err) = &c.undecided {
+            unverified.push(Unverified {
+                what: format!(
+                    "`{}` on `{}` for `{}`",
+                    validated::shown(&c.requirement.action),
+                    validated::shown(&c.requirement.resource),
+                    validated::shown(&c.principal_arn)
+                ),
+                why: format!("it was not evaluated: {err}"),
+            });
+        }
+    }
+
     // The request AWS named must be among the findings: from our checks, or from the
     // message itself when it names a blocker we cannot see; otherwise say that the
     // denial could not be reproduced rather than call it fine.
@@ -259,8 +274,10 @@ pub fn diagnose(evidence: &Evidence) -> Report {
 
     // Verified only when something was actually checked, the patch (if any) makes
     // every check pass, and no blocker outside the checks (from the message) remains.
-    let verified =
-        remedy.verified && !checks.is_empty() && missing.iter().all(|f| f.fixable_by_patch);
+    let verified = remedy.verified
+        && !checks.is_empty()
+        && checks.iter().all(|c| c.undecided.is_none())
+        && missing.iter().all(|f| f.fixable_by_patch);
     let cause = cause_of(&missing, &unverified, denied.as_ref());
     let summary = summarize(cause, &missing, &facts, &unverified);
     Report {
@@ -467,7 +484,11 @@ fn reconcile_denied(d: &DeniedRequest, checks: &[Check], unverified: &mut Vec<Un
                     .is_none_or(|r| r == c.requirement.resource)
         })
         .collect();
-    if !matching.is_empty() && matching.iter().all(|c| c.finding.is_none()) {
+    if !matching.is_empty()
+        && matching
+            .iter()
+            .all(|c| c.finding.is_none() && c.undecided.is_none())
+    {
         unverified.push(Unverified {
             what: format!("the denial AWS reported for `{}`", d.action),
             why: "the collected policies allow it: the cause may be a condition on the request, an SCP, or a policy that could not be read".into(),
@@ -517,7 +538,7 @@ fn decoded_request_check(
         wildcard_only: false,
     };
     let c = check(role, &req, &ResourceGate::None, account, partition);
-    c.finding.is_some().then_some(c)
+    (c.finding.is_some() || c.undecided.is_some()).then_some(c)
 }
 
 /// A finding for what the message says was denied when no check covers it (an action
