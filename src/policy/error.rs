@@ -73,7 +73,7 @@ pub enum EvalError {
         count: usize,
         max: usize,
     },
-    #[error("deciding this request needs more than {max} matching steps (long wildcard patterns, or many condition values against many request values); it was not decided")]
+    #[error("deciding this request needs more than {max} matching steps (long wildcard patterns or policy-variable expansions, or many condition values against many request values); it was not decided")]
     TooComplex { max: u64 },
 }
 

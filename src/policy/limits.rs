@@ -49,10 +49,11 @@ pub const MAX_CONTEXT_VALUES: usize = 1_024;
 pub const MAX_CONTEXT_KEYS: usize = 1_024;
 /// Matching steps one evaluation may take (one request against one policy set). A
 /// step is one comparison of a pattern element with a text element, counted as the
-/// worst case of the search before it runs. Real evaluations take a few thousand to a
-/// few hundred thousand (the 47-statement AWS managed policy for restores: about
-/// 20,000 per request); this allows a hundred times the largest, and at about a
-/// nanosecond a step bounds one evaluation to well under a second.
+/// worst case of the search before it runs. Measured: every evaluation of the
+/// diagnosis cases in `tests/cases` takes at most about 3,800 (the 47-statement AWS
+/// managed policy for restores among them), an 80,000-character wildcard overlap
+/// about 62,000; spending the whole budget takes about 0.2 s of a release build
+/// (`scripts/bench-limits.sh`, BENCHMARKS.md).
 pub const MAX_MATCH_STEPS: u64 = 50_000_000;
 /// The longest value a policy variable expansion may produce, in characters: a pattern
 /// longer than the longest context value and ARN together can match nothing real.
