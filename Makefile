@@ -25,7 +25,7 @@ lint: setup
 
 ## bench: criterion benchmarks (figures go to BENCHMARKS.md)
 bench:
-	cargo bench --locked --no-default-features --bench evaluate --bench diagnose
+	cargo bench --locked --no-default-features --bench evaluate --bench diagnose --bench limits
 
 ## demo: moto + the Lambda under a local runtime emulator + a sample failed EFS restore
 demo: setup

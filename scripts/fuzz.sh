@@ -6,7 +6,7 @@
 set -euo pipefail
 
 seconds="${1:-60}"
-targets="${2:-policy_parse diagnose_evidence}"
+targets="${2:-policy_parse policy_evaluate diagnose_evidence}"
 cd "$(dirname "$0")/.."
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -20,7 +20,7 @@ for target in $targets; do
   # The diagnosis starts from the case corpus's evidence files.
   [ "$target" = diagnose_evidence ] && seeds=(tests/cases/*/)
   dict=()
-  [ "$target" = policy_parse ] && dict=(-dict=fuzz/policy.dict)
+  case "$target" in policy_*) dict=(-dict=fuzz/policy.dict) ;; esac
   # cargo-fuzz needs nightly flags (-Z sanitizer); RUSTC_BOOTSTRAP lets stable accept them.
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "fuzz/corpus/$target" "${seeds[@]}" \
     -- -max_total_time="$seconds" "${dict[@]}"

@@ -137,7 +137,7 @@ async fn an_event_the_function_fails_on_at_every_attempt_ends_in_the_dead_letter
         resource: deployment.value("DeadLetterQueue.Arn"),
         ..Request::default()
     };
-    assert_eq!(evaluate(&send, &role).decision, Decision::Allowed);
+    assert_eq!(evaluate(&send, &role).unwrap().decision, Decision::Allowed);
 
     let stack = stack();
     let sdk = stack.sdk_config().await;

@@ -61,7 +61,7 @@ fn holds(operator: &str, key: &str, values: Value, ctx: Ctx<'_>) -> (bool, Vec<S
         }],
         ..PolicySet::default()
     };
-    let e = evaluate(&request, &set);
+    let e = evaluate(&request, &set).unwrap();
     (e.decision == Decision::Allowed, e.missing_context_keys)
 }
 
@@ -495,12 +495,15 @@ fn every_block_and_key_must_hold() {
         ("aws:PrincipalTag/team", "blue"),
         ("aws:SecureTransport", "true"),
     ]);
-    assert_eq!(evaluate(&request(all), &set).decision, Decision::Allowed);
+    assert_eq!(
+        evaluate(&request(all), &set).unwrap().decision,
+        Decision::Allowed
+    );
     let partial = context(&[
         ("aws:RequestedRegion", "eu-west-1"),
         ("aws:SecureTransport", "true"),
     ]);
-    let e = evaluate(&request(partial), &set);
+    let e = evaluate(&request(partial), &set).unwrap();
     assert_eq!(e.decision, Decision::ImplicitlyDenied);
     assert_eq!(
         e.missing_context_keys,

@@ -61,7 +61,7 @@ fn identity(statements: Value) -> Vec<NamedPolicy> {
 }
 
 fn decide(req: &Request, set: &PolicySet) -> Decision {
-    evaluate(req, set).decision
+    evaluate(req, set).unwrap().decision
 }
 
 fn layer(e: &Evaluation, layer: Layer) -> &restore_doctor::policy::LayerResult {
@@ -115,7 +115,7 @@ fn explicit_deny_wins_in_every_layer() {
     for (expected, add) in cases {
         let mut set = base();
         add(&mut set, denying("deny"));
-        let e = evaluate(&req, &set);
+        let e = evaluate(&req, &set).unwrap();
         assert_eq!(e.decision, Decision::ExplicitlyDenied, "{expected:?}");
         assert_eq!(e.blocked_by, vec![expected]);
     }
@@ -136,7 +136,7 @@ fn scp_every_level_must_allow() {
         ],
         ..PolicySet::default()
     };
-    let e = evaluate(&req, &set);
+    let e = evaluate(&req, &set).unwrap();
     assert_eq!(e.decision, Decision::ImplicitlyDenied);
     assert_eq!(e.blocked_by, vec![Layer::Scp]);
     let failing = e
@@ -309,7 +309,8 @@ fn boundary_limits_identity_and_role_grants_but_not_direct_grants() {
         let e = evaluate(
             &request(caller, "s3:GetObject", BUCKET_OBJECT, ACCOUNT),
             &set,
-        );
+        )
+        .unwrap();
         assert_eq!(e.decision, want, "{name}");
         if want == Decision::ImplicitlyDenied {
             assert_eq!(e.blocked_by, vec![Layer::PermissionBoundary], "{name}");
@@ -350,7 +351,7 @@ fn session_policy_limits_sessions() {
         decide(&req, &set(json!([allow("s3:*", "*")]), None)),
         Decision::Allowed
     );
-    let e = evaluate(&req, &set(json!([allow("ec2:*", "*")]), None));
+    let e = evaluate(&req, &set(json!([allow("ec2:*", "*")]), None)).unwrap();
     assert_eq!(e.decision, Decision::ImplicitlyDenied);
     assert_eq!(e.blocked_by, vec![Layer::SessionPolicy]);
     // a session policy grants nothing by itself
@@ -409,7 +410,7 @@ fn cross_account_needs_both_sides() {
             resource_policy,
             ..PolicySet::default()
         };
-        let e = evaluate(&req, &set);
+        let e = evaluate(&req, &set).unwrap();
         assert_eq!(e.decision, want, "{name}");
         assert_eq!(e.blocked_by, blocked, "{name}");
     }
@@ -424,7 +425,7 @@ fn resource_account_comes_from_the_arn_when_not_given() {
     let other_key = "arn:aws:kms:eu-west-1:444455556666:key/1";
     let mut req = request(ROLE, "kms:Decrypt", other_key, ACCOUNT);
     req.resource_account = None;
-    let e = evaluate(&req, &set);
+    let e = evaluate(&req, &set).unwrap();
     assert_eq!(e.blocked_by, vec![Layer::ResourcePolicy]);
 }
 
@@ -476,7 +477,7 @@ fn kms_key_policy_must_allow() {
             resource_policy,
             ..PolicySet::default()
         };
-        let e = evaluate(&req, &set);
+        let e = evaluate(&req, &set).unwrap();
         assert_eq!(e.decision, want, "{name}");
         assert_eq!(e.blocked_by, blocked, "{name}");
     }
@@ -487,7 +488,8 @@ fn kms_key_policy_must_allow() {
             identity: id(),
             ..PolicySet::default()
         },
-    );
+    )
+    .unwrap();
     assert_eq!(
         layer(&e, Layer::ResourcePolicy).outcome,
         LayerOutcome::ImplicitlyDenied
@@ -657,12 +659,16 @@ fn request_wildcards_as_resource_sets() {
     ];
     for (name, statements, as_pattern, as_literal) in cases {
         assert_eq!(
-            evaluate_with(&req, &set(statements.clone()), &pattern).decision,
+            evaluate_with(&req, &set(statements.clone()), &pattern)
+                .unwrap()
+                .decision,
             as_pattern,
             "{name}"
         );
         assert_eq!(
-            evaluate_with(&req, &set(statements), &literal).decision,
+            evaluate_with(&req, &set(statements), &literal)
+                .unwrap()
+                .decision,
             as_literal,
             "{name} (literal)"
         );
@@ -700,7 +706,7 @@ fn explanation_names_the_statements_and_layers() {
         resource_policy: Some(key_policy),
         ..PolicySet::default()
     };
-    let e = evaluate(&req, &set);
+    let e = evaluate(&req, &set).unwrap();
     assert_eq!(e.decision, Decision::ExplicitlyDenied);
     assert_eq!(e.blocked_by, vec![Layer::PermissionBoundary]);
     assert_eq!(
@@ -744,7 +750,7 @@ fn explanation_names_the_statements_and_layers() {
 #[test]
 fn explanation_serializes_with_camel_case_names() {
     let req = request(USER, "s3:GetObject", BUCKET_OBJECT, ACCOUNT);
-    let e = evaluate(&req, &PolicySet::default());
+    let e = evaluate(&req, &PolicySet::default()).unwrap();
     let value = serde_json::to_value(&e).unwrap();
     assert_eq!(value["decision"], "ImplicitlyDenied");
     assert_eq!(value["blockedBy"], json!(["identity"]));

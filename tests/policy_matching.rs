@@ -204,7 +204,7 @@ fn policy_variables_in_resources() {
         ),
     ];
     for (name, pattern, context, resource, want) in cases {
-        let got = evaluate(&get(resource, context), &allow_resource(pattern, v12));
+        let got = evaluate(&get(resource, context), &allow_resource(pattern, v12)).unwrap();
         assert_eq!(got.decision, want, "{name}");
     }
 }
@@ -212,16 +212,16 @@ fn policy_variables_in_resources() {
 #[test]
 fn variables_are_plain_text_without_the_2012_version() {
     let set = allow_resource("arn:aws:s3:::home/${aws:username}/*", "2008-10-17");
-    let plain = evaluate(&get("arn:aws:s3:::home/${aws:username}/f", &[]), &set);
+    let plain = evaluate(&get("arn:aws:s3:::home/${aws:username}/f", &[]), &set).unwrap();
     assert_eq!(plain.decision, Decision::Allowed);
-    let expanded = evaluate(&get("arn:aws:s3:::home/alice/f", &[]), &set);
+    let expanded = evaluate(&get("arn:aws:s3:::home/alice/f", &[]), &set).unwrap();
     assert_eq!(expanded.decision, Decision::ImplicitlyDenied);
 }
 
 #[test]
 fn unresolved_variable_is_reported_missing() {
     let set = allow_resource("arn:aws:s3:::${aws:PrincipalTag/team}/*", "2012-10-17");
-    let got = evaluate(&get("arn:aws:s3:::blue/f", &[]), &set);
+    let got = evaluate(&get("arn:aws:s3:::blue/f", &[]), &set).unwrap();
     assert_eq!(
         got.missing_context_keys,
         vec!["aws:PrincipalTag/team".to_owned()]

@@ -29,8 +29,63 @@ fn reference(pattern: &[char], text: &[char]) -> bool {
     }
 }
 
+/// Dynamic programming over (pattern, text) prefixes: the textbook matcher, quadratic
+/// but exact, for inputs too long for [`reference`]'s backtracking.
+fn reference_dp(pattern: &[char], text: &[char], fold: bool) -> bool {
+    let eq = |a: char, b: char| {
+        if fold {
+            a.to_lowercase().eq(b.to_lowercase())
+        } else {
+            a == b
+        }
+    };
+    // row[j]: pattern[..i] matches text[..j].
+    let mut row = vec![false; text.len() + 1];
+    row[0] = true;
+    for &p in pattern {
+        let mut next = vec![false; text.len() + 1];
+        if p == '*' {
+            next[0] = row[0];
+        }
+        for j in 1..=text.len() {
+            next[j] = match p {
+                '*' => row[j] || next[j - 1],
+                '?' => row[j - 1],
+                c => row[j - 1] && eq(c, text[j - 1]),
+            };
+        }
+        row = next;
+    }
+    row[text.len()]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Longer patterns with many segments, repeated letters (where a segment search
+    /// must fall back correctly: `aab` in `aaab`) and case folding.
+    #[test]
+    fn segment_matching_agrees_with_dp(
+        pattern in "[aab*?]{0,40}",
+        text in "[aab]{0,60}",
+        upper in proptest::bool::ANY,
+    ) {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        prop_assert_eq!(arn_matches(&pattern, &text), reference_dp(&p, &t, false) || pattern == "*");
+        // Actions fold case: an upper-cased text matches as the lower-case one.
+        let shown = if upper { text.to_uppercase() } else { text.clone() };
+        prop_assert_eq!(action_matches(&pattern, &shown), reference_dp(&p, &t, true));
+    }
+
+    /// Non-ASCII patterns and texts take the character path, ASCII ones the byte path:
+    /// both agree with the reference.
+    #[test]
+    fn byte_and_char_paths_agree(pattern in "[aé*?]{0,16}", text in "[aéb]{0,24}") {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        prop_assert_eq!(action_matches(&pattern, &text), reference_dp(&p, &t, true));
+    }
 
     #[test]
     fn wildcards_agree_with_reference(pattern in "[ab*?é]{0,10}", text in "[abé]{0,12}") {
@@ -192,7 +247,7 @@ proptest! {
             4 => set.resource_policy = Some(deny),
             _ => set.session_policy = Some(deny),
         }
-        let e = evaluate(&request, &set);
+        let e = evaluate(&request, &set).unwrap();
         prop_assert_eq!(e.decision, Decision::ExplicitlyDenied);
         prop_assert!(!e.blocked_by.is_empty());
     }

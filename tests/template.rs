@@ -21,13 +21,19 @@ mod support;
 use std::collections::BTreeMap;
 
 use restore_doctor::policy::{
-    evaluate, ContextValue, Decision, Layer, NamedPolicy, OrgLevel, Policy, PolicySet, Request,
+    evaluate, ContextValue, Decision, Evaluation, Layer, NamedPolicy, OrgLevel, Policy, PolicySet,
+    Request,
 };
 use sam_template::{
     function_role_policies, resource, root, template, Deployment, ACCOUNT, FUNCTION_ROLE,
     FUNCTION_SESSION, OPT_IN_TAG, OTHER_ACCOUNT, REGION, TOPIC, TOPIC_KEY,
 };
 use serde_json::{json, Value};
+
+/// The evaluator's decision; every request here is within AWS's limits.
+fn decide(request: &Request, policies: &PolicySet) -> Evaluation {
+    evaluate(request, policies).unwrap()
+}
 
 fn topic_policy(template: &Value, deployment: &Deployment) -> NamedPolicy {
     let policy = resource(template, "AlertTopicPolicy");
@@ -80,10 +86,10 @@ fn only_the_function_role_may_publish_an_alert() {
         resource_policy: Some(topic_policy.clone()),
         ..PolicySet::default()
     };
-    let eval = evaluate(&publish(FUNCTION_SESSION, Some(FUNCTION_ROLE)), &function);
+    let eval = decide(&publish(FUNCTION_SESSION, Some(FUNCTION_ROLE)), &function);
     assert_eq!(eval.decision, Decision::Allowed, "{eval:#?}");
     // The topic policy alone lets the role publish (its Allow names the role).
-    let eval = evaluate(
+    let eval = decide(
         &publish(FUNCTION_ROLE, None),
         &PolicySet {
             resource_policy: Some(topic_policy.clone()),
@@ -107,7 +113,7 @@ fn only_the_function_role_may_publish_an_alert() {
         (&format!("arn:aws:iam::{ACCOUNT}:user/bob"), None),
         (&format!("arn:aws:iam::{ACCOUNT}:root"), None),
     ] {
-        let eval = evaluate(&publish(principal, principal_arn), &admin);
+        let eval = decide(&publish(principal, principal_arn), &admin);
         assert_eq!(
             eval.decision,
             Decision::ExplicitlyDenied,
@@ -117,10 +123,10 @@ fn only_the_function_role_may_publish_an_alert() {
     }
     // A role that shares the function role's name in another account is not it.
     let look_alike = FUNCTION_ROLE.replace(ACCOUNT, OTHER_ACCOUNT);
-    let eval = evaluate(&publish(&look_alike, None), &admin);
+    let eval = decide(&publish(&look_alike, None), &admin);
     assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
     // A service (EventBridge, CloudWatch alarms) cannot publish either.
-    let eval = evaluate(&publish("events.amazonaws.com", None), &admin);
+    let eval = decide(&publish("events.amazonaws.com", None), &admin);
     assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
 }
 
@@ -185,7 +191,7 @@ fn the_alert_topic_is_encrypted_with_its_own_key_which_the_function_role_alone_i
         ("kms:Decrypt", other_key.as_str(), false),
         ("kms:GenerateDataKey", other_key.as_str(), false),
     ] {
-        let eval = evaluate(&kms(action, key), &role(&encrypted));
+        let eval = decide(&kms(action, key), &role(&encrypted));
         assert_eq!(
             eval.decision == Decision::Allowed,
             allowed,
@@ -193,7 +199,7 @@ fn the_alert_topic_is_encrypted_with_its_own_key_which_the_function_role_alone_i
         );
     }
     // Without encryption the role gets no KMS permission at all.
-    let eval = evaluate(&kms("kms:GenerateDataKey", TOPIC_KEY), &role(&plain));
+    let eval = decide(&kms("kms:GenerateDataKey", TOPIC_KEY), &role(&plain));
     assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
 }
 
@@ -384,7 +390,7 @@ fn the_scp_snippet_lets_only_administrators_set_or_remove_the_opt_in_tag() {
     ];
     for (who, action, tags, role_tags, denied) in cases {
         let (session, role) = &callers[who];
-        let eval = evaluate(&iam_call(session, role, action, tags, role_tags), &policies);
+        let eval = decide(&iam_call(session, role, action, tags, role_tags), &policies);
         let what = format!("{who} {action} {tags:?} on a role tagged {role_tags:?}: {eval:#?}");
         if *denied {
             assert_eq!(eval.decision, Decision::ExplicitlyDenied, "{what}");
@@ -436,7 +442,7 @@ fn the_boundary_snippet_denies_the_opt_in_tag_to_whoever_carries_it() {
         ("developer", "s3:GetObject", NONE, NONE, false),
     ];
     for (who, action, tags, role_tags, denied) in cases {
-        let eval = evaluate(
+        let eval = decide(
             &iam_call(dev_session, dev_role, action, tags, role_tags),
             &policies,
         );

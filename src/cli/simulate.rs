@@ -282,7 +282,7 @@ pub fn read_simulations(text: &str) -> Result<(Vec<Prepared>, bool)> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let sim: Simulation = serde_json::from_value(item.clone())
+            let sim = Simulation::deserialize(item)
                 .with_context(|| format!("simulation {i}: not a simulation object"))?;
             sim.prepare().with_context(|| format!("simulation {i}"))
         })
@@ -295,8 +295,12 @@ pub fn simulate_text(text: &str, format: Format) -> Result<String> {
     let (prepared, many) = read_simulations(text)?;
     let evaluations: Vec<Evaluation> = prepared
         .iter()
-        .map(|p| evaluate_with(&p.request, &p.policies, &p.options))
-        .collect();
+        .enumerate()
+        .map(|(i, p)| {
+            evaluate_with(&p.request, &p.policies, &p.options)
+                .with_context(|| format!("simulation {i}: not decided"))
+        })
+        .collect::<Result<_>>()?;
     match format {
         Format::Json => {
             let outputs: Vec<SimulationOutput<'_>> =
@@ -319,17 +323,29 @@ pub fn simulate_text(text: &str, format: Format) -> Result<String> {
     }
 }
 
+/// The largest input read: room for 64 simulations each carrying the largest policy
+/// AWS accepts ([`crate::policy::limits::MAX_POLICY_CHARS`]). A larger file is refused
+/// before it fills memory.
+pub const MAX_INPUT_BYTES: u64 = 64 * crate::policy::limits::MAX_POLICY_CHARS as u64;
+
+fn read_limited(input: impl Read) -> Result<String> {
+    let mut s = String::new();
+    input.take(MAX_INPUT_BYTES + 1).read_to_string(&mut s)?;
+    if s.len() as u64 > MAX_INPUT_BYTES {
+        bail!("the input is larger than {MAX_INPUT_BYTES} bytes");
+    }
+    Ok(s)
+}
+
 /// Runs `simulate` with the given settings, writing to `out`.
 pub fn run(settings: &Settings, out: &mut dyn Write) -> Result<()> {
     let text = match &settings.input {
         Input::Stdin => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read standard input")?;
-            s
+            read_limited(std::io::stdin().lock()).context("cannot read standard input")?
         }
-        Input::File(path) => std::fs::read_to_string(path)
+        Input::File(path) => std::fs::File::open(path)
+            .map_err(anyhow::Error::from)
+            .and_then(read_limited)
             .with_context(|| format!("cannot read `{}`", path.display()))?,
     };
     let rendered = simulate_text(&text, settings.format)?;

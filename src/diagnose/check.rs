@@ -1,8 +1,8 @@
 //! One required action on one resource, asked of the evaluator, turned into a finding.
 
 use crate::policy::{
-    evaluate, Decision, Evaluation, Layer, LayerOutcome, NamedPolicy, PolicySet, Request,
-    StatementRef,
+    evaluate, Decision, EvalError, Evaluation, Layer, LayerOutcome, NamedPolicy, PolicySet,
+    Request, StatementRef,
 };
 
 use super::principal::Subject;
@@ -31,6 +31,29 @@ pub struct Check {
     pub finding: Option<Finding>,
     /// The identity part is missing: a grant in the subject's policies is needed.
     pub needs_identity_grant: bool,
+    /// Why the evaluator refused to decide (a request or policies past the limits AWS
+    /// enforces, or too much matching work). The check then has no finding, its
+    /// `evaluation` is a placeholder that allows nothing, and it must be reported as
+    /// unverified.
+    pub undecided: Option<EvalError>,
+}
+
+/// A check the evaluator would not decide.
+fn undecided(subject: &Subject, req: &Requirement, gate: &ResourceGate, err: EvalError) -> Check {
+    Check {
+        requirement: req.clone(),
+        gate: gate.clone(),
+        principal_arn: subject.arn.clone(),
+        evaluation: Evaluation {
+            decision: Decision::ImplicitlyDenied,
+            blocked_by: Vec::new(),
+            layers: Vec::new(),
+            missing_context_keys: Vec::new(),
+        },
+        finding: None,
+        needs_identity_grant: false,
+        undecided: Some(err),
+    }
 }
 
 /// Builds the evaluator request for a requirement.
@@ -113,22 +136,29 @@ pub fn check(
                     resource_policy: Some(policy.clone()),
                     ..Default::default()
                 };
-                let direct_ok = evaluate(&request_for(subject, req, resource_account), &direct)
-                    .decision
-                    == Decision::Allowed;
+                let direct_ok =
+                    match evaluate(&request_for(subject, req, resource_account), &direct) {
+                        Ok(e) => e.decision == Decision::Allowed,
+                        Err(err) => return undecided(subject, req, gate, err),
+                    };
                 let root = Subject {
                     request_principal: format!("arn:{partition}:iam::{account}:root"),
                     ..subject.clone()
                 };
-                let delegated_ok = evaluate(&request_for(&root, req, resource_account), &direct)
-                    .decision
-                    == Decision::Allowed;
+                let delegated_ok =
+                    match evaluate(&request_for(&root, req, resource_account), &direct) {
+                        Ok(e) => e.decision == Decision::Allowed,
+                        Err(err) => return undecided(subject, req, gate, err),
+                    };
                 key_blocks = !direct_ok && !delegated_ok;
             }
             set.resource_policy = policy;
         }
     }
-    let evaluation = evaluate(&request_for(subject, req, resource_account), &set);
+    let evaluation = match evaluate(&request_for(subject, req, resource_account), &set) {
+        Ok(e) => e,
+        Err(err) => return undecided(subject, req, gate, err),
+    };
     let mut result = Check {
         requirement: req.clone(),
         gate: gate.clone(),
@@ -136,6 +166,7 @@ pub fn check(
         evaluation: evaluation.clone(),
         finding: None,
         needs_identity_grant: false,
+        undecided: None,
     };
     if evaluation.decision == Decision::Allowed {
         return result;

@@ -210,7 +210,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                     &account,
                     &partition,
                 );
-                if c.evaluation.decision == Decision::ExplicitlyDenied {
+                if c.evaluation.decision == Decision::ExplicitlyDenied || c.undecided.is_some() {
                     // The deny applies whoever calls: report it for any principal.
                     let mut c = c;
                     if let Some(f) = c.finding.as_mut() {
@@ -259,6 +259,27 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         }
     }
 
+    // A request the evaluator would not decide (past AWS's limits) is a gap, never a pass.
+    for c in checks.iter().filter(|c| c.undecided.is_some()) {
+        if let Some(err) = &c.undecided {
+            let part = if Some(c.principal_arn.as_str()) == facts.role_arn.as_deref() {
+                EvidencePart::RestoreRole
+            } else {
+                EvidencePart::Caller
+            };
+            unverified.push(Unverified::new(
+                part,
+                format!(
+                    "`{}` on `{}` for `{}`",
+                    validated::shown(&c.requirement.action),
+                    validated::shown(&c.requirement.resource),
+                    validated::shown(&c.principal_arn)
+                ),
+                format!("it was not evaluated: {err}"),
+            ));
+        }
+    }
+
     // The request AWS named must be among the findings: from our checks, or from the
     // message itself when it names a blocker we cannot see; otherwise say that the
     // denial could not be reproduced rather than call it fine.
@@ -296,6 +317,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
     let verified = remedy.verified
         && complete
         && !checks.is_empty()
+        && checks.iter().all(|c| c.undecided.is_none())
         && missing.iter().all(|f| f.fixable_by_patch);
     let cause = cause_of(&missing, &unverified, denied.as_ref());
     let summary = summarize(cause, &missing, &facts, &unverified);
@@ -617,7 +639,11 @@ fn reconcile_denied(d: &DeniedRequest, checks: &[Check], unverified: &mut Vec<Un
                     .is_none_or(|r| r == c.requirement.resource)
         })
         .collect();
-    if !matching.is_empty() && matching.iter().all(|c| c.finding.is_none()) {
+    if !matching.is_empty()
+        && matching
+            .iter()
+            .all(|c| c.finding.is_none() && c.undecided.is_none())
+    {
         unverified.push(Unverified::new(
             EvidencePart::DecodedMessage,
             format!("the denial AWS reported for `{}`", d.action),
@@ -682,7 +708,7 @@ fn decoded_request_check(
             ));
         }
     }
-    c.finding.is_some().then_some(c)
+    (c.finding.is_some() || c.undecided.is_some()).then_some(c)
 }
 
 /// A finding for what the message says was denied when no check covers it (an action

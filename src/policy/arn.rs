@@ -5,7 +5,7 @@
 //! as a whole. Anything that is not a six-part ARN (`*`, a malformed pattern) is
 //! matched as one string.
 
-use super::wildcard::{covers, glob, overlaps, Tok};
+use super::wildcard::{covers, glob, overlaps, Budget, Tok};
 
 /// The first six items, when there are six.
 fn six<T, I: Iterator<Item = T>>(mut it: I) -> Option<[T; 6]> {
@@ -30,45 +30,56 @@ fn split6_tokens(toks: &[Tok]) -> Option<[&[Tok]; 6]> {
 
 /// Whether an ARN pattern with `*`/`?` wildcards (no policy variables) matches an ARN.
 pub fn arn_matches(pattern: &str, arn: &str) -> bool {
+    arn_matches_in(pattern, arn, &Budget::unlimited())
+}
+
+/// [`arn_matches`] within an evaluation's budget.
+pub(crate) fn arn_matches_in(pattern: &str, arn: &str, budget: &Budget) -> bool {
     if pattern == "*" {
         return true;
     }
     match (split6(pattern), split6(arn)) {
-        (Some(p), Some(a)) => p.iter().zip(a.iter()).all(|(p, a)| glob(*p, a, false)),
-        _ => glob(pattern, arn, false),
+        (Some(p), Some(a)) => p
+            .iter()
+            .zip(a.iter())
+            .all(|(p, a)| glob(*p, a, false, budget)),
+        _ => glob(pattern, arn, false, budget),
     }
 }
 
 /// [`arn_matches`] for a pattern that went through variable expansion.
-pub(crate) fn arn_matches_tokens(pattern: &[Tok], arn: &str) -> bool {
+pub(crate) fn arn_matches_tokens(pattern: &[Tok], arn: &str, budget: &Budget) -> bool {
     if pattern == [Tok::Star] {
         return true;
     }
     match (split6_tokens(pattern), split6(arn)) {
-        (Some(p), Some(a)) => p.iter().zip(a.iter()).all(|(p, a)| glob(*p, a, false)),
-        _ => glob(pattern, arn, false),
+        (Some(p), Some(a)) => p
+            .iter()
+            .zip(a.iter())
+            .all(|(p, a)| glob(*p, a, false, budget)),
+        _ => glob(pattern, arn, false, budget),
     }
 }
 
 /// Whether some ARN matches both the policy pattern and the request's wildcard ARN.
-pub(crate) fn arn_overlaps(pattern: &[Tok], request: &[Tok]) -> bool {
+pub(crate) fn arn_overlaps(pattern: &[Tok], request: &[Tok], budget: &Budget) -> bool {
     if pattern == [Tok::Star] {
         return true;
     }
     match (split6_tokens(pattern), split6_tokens(request)) {
-        (Some(p), Some(r)) => p.iter().zip(r.iter()).all(|(p, r)| overlaps(p, r)),
-        _ => overlaps(pattern, request),
+        (Some(p), Some(r)) => p.iter().zip(r.iter()).all(|(p, r)| overlaps(p, r, budget)),
+        _ => overlaps(pattern, request, budget),
     }
 }
 
 /// Whether every ARN the request's wildcard ARN stands for matches the policy pattern.
-pub(crate) fn arn_covers(pattern: &[Tok], request: &[Tok]) -> bool {
+pub(crate) fn arn_covers(pattern: &[Tok], request: &[Tok], budget: &Budget) -> bool {
     if pattern == [Tok::Star] {
         return true;
     }
     match (split6_tokens(pattern), split6_tokens(request)) {
-        (Some(p), Some(r)) => p.iter().zip(r.iter()).all(|(p, r)| covers(p, r)),
-        _ => covers(pattern, request),
+        (Some(p), Some(r)) => p.iter().zip(r.iter()).all(|(p, r)| covers(p, r, budget)),
+        _ => covers(pattern, request, budget),
     }
 }
 

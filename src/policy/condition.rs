@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-use super::arn::{arn_matches, arn_matches_tokens};
+use super::arn::{arn_matches_in, arn_matches_tokens};
 use super::context::Context;
 use super::document::ConditionBlock;
 use super::operator::{Operator, OperatorKind, SetOperator};
@@ -79,9 +79,13 @@ fn key_holds(
         };
     };
     let negated = op.kind.is_negated();
+    let budget = ctx.budget();
+    // Once the budget is spent every answer is void: stop walking the pairs at once, so
+    // that many policy values against many request values cost no more than the budget.
     let mut positive = |v: &str| {
         policy_values
             .iter()
+            .take_while(|_| !budget.exhausted())
             .any(|p| compare(op.kind, v, p, ctx, variables, missing))
     };
     match op.set {
@@ -102,6 +106,10 @@ fn compare(
     missing: &mut Vec<String>,
 ) -> bool {
     use OperatorKind::*;
+    // Each pair costs at least reading both values (parsing numbers, dates, addresses).
+    if !ctx.budget().spend(steps(request.len() + policy.len() + 1)) {
+        return false;
+    }
     if variables && kind.takes_variables() && has_variables(policy) {
         let wildcards = matches!(
             kind,
@@ -110,14 +118,15 @@ fn compare(
         let Some(toks) = expand(policy, ctx, wildcards, missing) else {
             return false;
         };
-        return compare_tokens(kind, request, &toks);
+        return compare_tokens(kind, request, &toks, ctx);
     }
+    let budget = ctx.budget();
     match kind {
         StringEquals | StringNotEquals => request == policy,
         StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
-            glob(literal(policy).as_slice(), request, true)
+            glob(literal(policy).as_slice(), request, true, budget)
         }
-        StringLike | StringNotLike => glob(policy, request, false),
+        StringLike | StringNotLike => glob(policy, request, false, budget),
         NumericEquals | NumericNotEquals => numeric(request, policy, |a, b| a == b),
         NumericLessThan => numeric(request, policy, |a, b| a < b),
         NumericLessThanEquals => numeric(request, policy, |a, b| a <= b),
@@ -131,18 +140,25 @@ fn compare(
         Bool => request.eq_ignore_ascii_case(policy),
         BinaryEquals => binary_equals(request, policy),
         IpAddress | NotIpAddress => ip_in(request, policy),
-        ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => arn_matches(policy, request),
+        ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => arn_matches_in(policy, request, budget),
         Null => false,
     }
 }
 
-fn compare_tokens(kind: OperatorKind, request: &str, toks: &[Tok]) -> bool {
+fn steps(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn compare_tokens(kind: OperatorKind, request: &str, toks: &[Tok], ctx: &Context<'_>) -> bool {
     use OperatorKind::*;
+    let budget = ctx.budget();
     match kind {
-        StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => glob(toks, request, true),
-        ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => arn_matches_tokens(toks, request),
+        StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => glob(toks, request, true, budget),
+        ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => {
+            arn_matches_tokens(toks, request, budget)
+        }
         // Equality and `Like`: the tokens carry literal or wildcard meaning already.
-        _ => glob(toks, request, false),
+        _ => glob(toks, request, false, budget),
     }
 }
 

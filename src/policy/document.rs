@@ -8,7 +8,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::error::{ParseError, ParseReason};
+use super::limits::{json_chars, PolicyKind};
 use super::operator::Operator;
+
+/// Policy text longer than this many times the size limit is refused unread: even
+/// pretty-printed, a policy within the limit is far shorter.
+const MAX_TEXT_FACTOR: usize = 8;
+
+fn too_large(kind: PolicyKind) -> ParseError {
+    ParseError::new(
+        "",
+        ParseReason::TooLarge {
+            max: kind.max_chars(),
+        },
+    )
+}
 
 /// The current policy language version; policy variables only work under it.
 pub const VERSION_2012_10_17: &str = "2012-10-17";
@@ -203,15 +217,37 @@ impl Policy {
         }
     }
 
-    /// Parses a policy document from JSON text, as AWS would accept it.
+    /// Parses a policy document from JSON text, as AWS would accept it, up to the
+    /// largest size AWS accepts for any policy ([`PolicyKind::Other`]).
     pub fn parse(text: &str) -> Result<Policy, ParseError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| ParseError::new("", ParseReason::Json(e.to_string())))?;
-        Policy::from_value(&value)
+        Policy::parse_as(text, PolicyKind::Other)
     }
 
-    /// Parses a policy document already read as JSON.
+    /// Parses a policy document from JSON text, refusing one larger than AWS accepts
+    /// for `kind`.
+    pub fn parse_as(text: &str, kind: PolicyKind) -> Result<Policy, ParseError> {
+        // White space does not count, but text far beyond the limit is not worth
+        // reading into memory to find out.
+        if text.len() > MAX_TEXT_FACTOR.saturating_mul(kind.max_chars()) {
+            return Err(too_large(kind));
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ParseError::new("", ParseReason::Json(e.to_string())))?;
+        Policy::from_value_as(&value, kind)
+    }
+
+    /// Parses a policy document already read as JSON, up to the largest size AWS
+    /// accepts for any policy.
     pub fn from_value(value: &Value) -> Result<Policy, ParseError> {
+        Policy::from_value_as(value, PolicyKind::Other)
+    }
+
+    /// Parses a policy document already read as JSON, refusing one larger than AWS
+    /// accepts for `kind` (counted as AWS counts: without white space).
+    pub fn from_value_as(value: &Value, kind: PolicyKind) -> Result<Policy, ParseError> {
+        if json_chars(value, kind.max_chars()) > kind.max_chars() {
+            return Err(too_large(kind));
+        }
         parse_policy(value)
     }
 

@@ -1,4 +1,5 @@
-//! Why a policy document was rejected, and where.
+//! Why a policy document was rejected, and where; and why a request could not be
+//! decided.
 
 use thiserror::Error;
 
@@ -48,6 +49,32 @@ pub enum ParseReason {
     Operator(String),
     #[error("`{0}` needs at least one value")]
     Empty(&'static str),
+    #[error(
+        "the policy is larger than AWS accepts: more than {max} characters without white space"
+    )]
+    TooLarge { max: usize },
+}
+
+/// A request the evaluator refused to decide. It is not a Deny: the caller must report
+/// the request as unverified (the diagnosis does) or fail (`simulate` does).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EvalError {
+    #[error("the request's {field} is {len} characters long, more than the {max} AWS accepts")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("the request carries {count} context keys, more than the {max} evaluated")]
+    TooManyContextKeys { count: usize, max: usize },
+    #[error("context key `{}` has {count} values, more than the {max} evaluated", crate::policy::limits::shown_key(.key))]
+    TooManyContextValues {
+        key: String,
+        count: usize,
+        max: usize,
+    },
+    #[error("deciding this request needs more than {max} matching steps (long wildcard patterns or policy-variable expansions, or many condition values against many request values); it was not decided")]
+    TooComplex { max: u64 },
 }
 
 impl ParseError {

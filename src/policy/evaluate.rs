@@ -11,17 +11,19 @@
 //! 5. KMS keys and role trust policies must allow themselves: identity policies only
 //!    count when the resource policy delegates to the caller's account.
 
-use super::arn::{arn_covers, arn_matches, arn_matches_tokens, arn_overlaps, Arn};
+use super::arn::{arn_covers, arn_matches_in, arn_matches_tokens, arn_overlaps, Arn};
 use super::condition::conditions_hold;
 use super::context::Context;
 use super::document::{ActionBlock, Effect, PrincipalBlock, ResourceBlock, Statement};
+use super::error::EvalError;
+use super::limits::{check_request, MAX_MATCH_STEPS};
 use super::principal::{names, Caller, Named};
 use super::types::{
     Decision, Evaluation, Layer, LayerOutcome, LayerResult, NamedPolicy, OrgLevel, PolicySet,
     Request, StatementRef,
 };
 use super::variables::{expand, has_variables};
-use super::wildcard::{action_matches, tokens, Tok};
+use super::wildcard::{action_matches_in, tokens, Budget, Tok};
 
 /// How `*` and `?` in [`Request::resource`] are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +43,11 @@ pub struct EvaluateOptions {
 }
 
 /// Decides a request the way AWS does and explains the decision.
-pub fn evaluate(request: &Request, policies: &PolicySet) -> Evaluation {
+///
+/// Fails, rather than deciding, on a request larger than AWS accepts or one whose
+/// decision would take more than [`MAX_MATCH_STEPS`] matching steps (see
+/// [`super::limits`]); the caller reports such a request as unverified.
+pub fn evaluate(request: &Request, policies: &PolicySet) -> Result<Evaluation, EvalError> {
     evaluate_with(request, policies, &EvaluateOptions::default())
 }
 
@@ -50,7 +56,24 @@ pub fn evaluate_with(
     request: &Request,
     policies: &PolicySet,
     options: &EvaluateOptions,
-) -> Evaluation {
+) -> Result<Evaluation, EvalError> {
+    check_request(request)?;
+    let (evaluation, exhausted) = decide(request, policies, options);
+    // Answers given after the budget ran out are void, whichever way they went.
+    if exhausted {
+        return Err(EvalError::TooComplex {
+            max: MAX_MATCH_STEPS,
+        });
+    }
+    Ok(evaluation)
+}
+
+/// The decision, and whether the matching budget ran out while making it.
+fn decide(
+    request: &Request,
+    policies: &PolicySet,
+    options: &EvaluateOptions,
+) -> (Evaluation, bool) {
     let caller = Caller::classify(&request.principal);
     let resource_account = resource_account(request, &caller);
     let resource_pattern = match options.resource_wildcards {
@@ -70,12 +93,15 @@ pub fn evaluate_with(
 
     // Calling sts:GetCallerIdentity needs no permission and cannot be denied.
     if request.action.eq_ignore_ascii_case("sts:GetCallerIdentity") {
-        return Evaluation {
-            decision: Decision::Allowed,
-            blocked_by: Vec::new(),
-            layers: Vec::new(),
-            missing_context_keys: Vec::new(),
-        };
+        return (
+            Evaluation {
+                decision: Decision::Allowed,
+                blocked_by: Vec::new(),
+                layers: Vec::new(),
+                missing_context_keys: Vec::new(),
+            },
+            false,
+        );
     }
 
     let is_iam = matches!(caller, Caller::Iam(_));
@@ -226,12 +252,15 @@ pub fn evaluate_with(
     } else {
         (Decision::Allowed, Vec::new())
     };
-    Evaluation {
-        decision,
-        blocked_by,
-        layers,
-        missing_context_keys: missing,
-    }
+    (
+        Evaluation {
+            decision,
+            blocked_by,
+            layers,
+            missing_context_keys: missing,
+        },
+        req.ctx.budget().exhausted(),
+    )
 }
 
 /// The account of AWS-owned resources such as AWS managed policies.
@@ -391,8 +420,12 @@ fn scan(
     missing: &mut Vec<String>,
 ) {
     let variables = policy.policy.uses_variables();
+    let budget = req.ctx.budget();
     for (index, st) in policy.policy.statements().iter().enumerate() {
-        if !action_applies(&st.action, req.action) {
+        if budget.exhausted() {
+            return;
+        }
+        if !action_applies(&st.action, req.action, budget) {
             continue;
         }
         let named = match scope {
@@ -440,10 +473,15 @@ fn scan(
     }
 }
 
-fn action_applies(block: &ActionBlock, action: &str) -> bool {
+fn action_applies(block: &ActionBlock, action: &str, budget: &Budget) -> bool {
+    let any = |v: &super::document::Values| {
+        v.iter()
+            .take_while(|_| !budget.exhausted())
+            .any(|p| action_matches_in(p, action, budget))
+    };
     match block {
-        ActionBlock::Action(v) => v.iter().any(|p| action_matches(p, action)),
-        ActionBlock::NotAction(v) => !v.iter().any(|p| action_matches(p, action)),
+        ActionBlock::Action(v) => any(v),
+        ActionBlock::NotAction(v) => !any(v),
     }
 }
 
@@ -501,10 +539,11 @@ fn resource_value_matches(
     } else {
         None
     };
+    let budget = req.ctx.budget();
     match &req.resource_pattern {
         None => match toks {
-            Some(t) => arn_matches_tokens(t, req.resource),
-            None => arn_matches(value, req.resource),
+            Some(t) => arn_matches_tokens(t, req.resource, budget),
+            None => arn_matches_in(value, req.resource, budget),
         },
         Some(request) => {
             let owned;
@@ -516,8 +555,8 @@ fn resource_value_matches(
                 }
             };
             match rel {
-                Relation::Some => arn_overlaps(pattern, request),
-                Relation::All => arn_covers(pattern, request),
+                Relation::Some => arn_overlaps(pattern, request, budget),
+                Relation::All => arn_covers(pattern, request, budget),
             }
         }
     }

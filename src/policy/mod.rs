@@ -7,7 +7,9 @@
 //!
 //! Modules: [`document`] parses (errors in [`error`]); `wildcard`, `arn`, `variables`,
 //! `principal` and `condition` match one element each; `evaluate` applies AWS's
-//! evaluation logic across the layers of [`PolicySet`].
+//! evaluation logic across the layers of [`PolicySet`]; [`limits`] holds the sizes
+//! AWS accepts and the bound on one evaluation's work, past which the answer is an
+//! [`EvalError`] rather than a decision.
 
 mod arn;
 mod condition;
@@ -15,6 +17,7 @@ mod context;
 pub mod document;
 mod error;
 mod evaluate;
+pub mod limits;
 mod operator;
 mod principal;
 mod types;
@@ -26,8 +29,9 @@ pub use document::{
     ActionBlock, ConditionBlock, Effect, Policy, Principal, PrincipalBlock, PrincipalType,
     ResourceBlock, Statement, Values,
 };
-pub use error::{ParseError, ParseReason};
+pub use error::{EvalError, ParseError, ParseReason};
 pub use evaluate::{evaluate, evaluate_with, EvaluateOptions, ResourceWildcards};
+pub use limits::PolicyKind;
 pub use operator::{Operator, OperatorKind, SetOperator};
 pub use types::*;
 pub use wildcard::action_matches;

@@ -4,6 +4,7 @@
 //! Text taken from the request is literal: a `*` in a user name is not a wildcard.
 
 use super::context::Context;
+use super::limits::MAX_EXPANDED_CHARS;
 use super::wildcard::Tok;
 
 /// Whether the text holds anything that looks like a variable.
@@ -32,10 +33,24 @@ pub(crate) fn expand(
         };
         let inner = after.get(..end)?;
         resolve(inner, ctx, missing, &mut out)?;
+        if out.len() > MAX_EXPANDED_CHARS {
+            within_limit(&out, ctx)?;
+        }
         rest = after.get(end + 1..)?;
     }
     push_text(&mut out, rest, wildcards);
+    within_limit(&out, ctx)?;
     Some(out)
+}
+
+fn within_limit(out: &[Tok], ctx: &Context<'_>) -> Option<()> {
+    if out.len() > MAX_EXPANDED_CHARS {
+        ctx.budget().spend(u64::MAX);
+        return None;
+    }
+    ctx.budget()
+        .spend(u64::try_from(out.len()).unwrap_or(u64::MAX))
+        .then_some(())
 }
 
 fn push_text(out: &mut Vec<Tok>, text: &str, wildcards: bool) {

@@ -52,6 +52,13 @@ pub fn remedy(checks: &[Check], subjects: &[&Subject], account: &str, partition:
             continue;
         };
         let again = check(subject, &c.requirement, &c.gate, account, partition);
+        // Not decided (before or with the patch): the patch is not proven for it.
+        if let Some(err) = again.undecided.as_ref().or(c.undecided.as_ref()) {
+            verification
+                .still_blocked
+                .push(format!("{label} (not decided: {err})"));
+            continue;
+        }
         match (&c.finding, &again.finding) {
             (_, None) if c.finding.is_some() => verification.now_allowed.push(label),
             (_, None) => {}
