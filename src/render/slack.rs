@@ -56,6 +56,15 @@ fn title(report: &Report) -> String {
     )
 }
 
+/// The SNS subject, its values escaped (the `[restore-doctor]` tag is ours).
+fn summary(report: &Report) -> String {
+    let subject = alert::subject(report);
+    match subject.strip_prefix("[restore-doctor] ") {
+        Some(rest) => format!("[restore-doctor] {}", md(rest, 200)),
+        None => md(&subject, 200),
+    }
+}
+
 fn event_type(report: &Report) -> &'static str {
     if alert::is_start_denied(report) {
         "StartRestoreJobDenied"
@@ -79,7 +88,7 @@ pub fn notification(report: &Report, ctx: &AlertContext) -> Value {
         },
         "metadata": {
             "threadId": thread_id(report, ctx),
-            "summary": alert::subject(report),
+            "summary": summary(report),
             "eventType": event_type(report),
             "relatedResources": related_resources(report),
             "additionalContext": additional_context(report, ctx),
@@ -109,7 +118,7 @@ pub fn minimal_notification(report: &Report, ctx: &AlertContext) -> Value {
         },
         "metadata": {
             "threadId": thread_id(report, ctx),
-            "summary": alert::subject(report),
+            "summary": summary(report),
             "eventType": event_type(report),
         }
     })
