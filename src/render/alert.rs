@@ -104,6 +104,11 @@ fn attributes_bytes(attributes: &BTreeMap<String, String>) -> usize {
         .sum()
 }
 
+/// The keys of the message, by what they carry (see the table above).
+const TEXT_KEYS: &[&str] = &["default", "email"];
+const CHATBOT_KEYS: &[&str] = &["https"];
+const REPORT_KEYS: &[&str] = &["sqs", "lambda"];
+
 /// Builds the alert for `report`.
 pub fn build(report: &Report, ctx: &AlertContext) -> Alert {
     build_with_limit(report, ctx, MAX_MESSAGE_BYTES)
@@ -124,11 +129,9 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
     let minimal_chatbot = slack::minimal_notification(report, ctx).to_string();
     let report_value = serde_json::to_value(report).unwrap_or(Value::Null);
     let mut parts = vec![
-        Part::text("default", text.clone()),
-        Part::text("email", text),
-        Part::chatbot("https", chatbot, minimal_chatbot),
-        Part::json("sqs", report_value.clone()),
-        Part::json("lambda", report_value),
+        Part::text(TEXT_KEYS, text),
+        Part::chatbot(CHATBOT_KEYS, chatbot, minimal_chatbot),
+        Part::json(REPORT_KEYS, report_value),
     ];
 
     let mut truncated = Vec::new();
@@ -146,23 +149,31 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
             break;
         };
         let size = largest.escaped;
-        let target = size.saturating_sub(excess).min(size / 2 + size / 4);
+        let copies = largest.keys.len().max(1);
+        let target = size
+            .saturating_sub(excess.div_ceil(copies))
+            .min(size / 2 + size / 4);
         if !largest.shrink(target, &note) {
             largest.shrinkable = false;
         }
-        if !truncated.contains(&largest.key.to_owned()) {
-            truncated.push(largest.key.to_owned());
+        for key in largest.keys {
+            if !truncated.iter().any(|t| t == key) {
+                truncated.push((*key).to_owned());
+            }
         }
     }
     if message_len(&parts) > budget {
         parts = minimal_parts(report, ctx, &subject, &note);
-        truncated = parts.iter().map(|p| p.key.to_owned()).collect();
+        truncated = parts
+            .iter()
+            .flat_map(|p| p.keys.iter().map(|k| (*k).to_owned()))
+            .collect();
         if message_len(&parts) > budget {
             // Only `default` is required with MessageStructure=json; every protocol
             // falls back to it.
             let text = minimal_text(report, ctx, &subject);
             let cut = truncate_text(&text, budget.saturating_sub(escaped_len("default") + 3), "");
-            parts = vec![Part::text("default", cut)];
+            parts = vec![Part::text(&["default"], cut)];
             truncated = vec!["default".to_owned()];
         }
     }
@@ -260,11 +271,9 @@ fn minimal_parts(report: &Report, ctx: &AlertContext, subject: &str, note: &str)
     let json = minimal_report(report, note);
     let chatbot = slack::minimal_notification(report, ctx).to_string();
     vec![
-        Part::text("default", text.clone()),
-        Part::text("email", text),
-        Part::chatbot("https", chatbot.clone(), chatbot),
-        Part::json("sqs", json.clone()),
-        Part::json("lambda", json),
+        Part::text(TEXT_KEYS, text),
+        Part::chatbot(CHATBOT_KEYS, chatbot.clone(), chatbot),
+        Part::json(REPORT_KEYS, json),
     ]
 }
 
@@ -287,9 +296,10 @@ enum Kind {
     Chatbot(String),
 }
 
-/// One key of the message: its text as sent, and its size once escaped into the body.
+/// Keys of the message that carry the same text (shortened once for all of them), the
+/// text as sent, and its size once escaped into the body.
 struct Part {
-    key: &'static str,
+    keys: &'static [&'static str],
     text: String,
     kind: Kind,
     escaped: usize,
@@ -297,26 +307,26 @@ struct Part {
 }
 
 impl Part {
-    fn text(key: &'static str, text: String) -> Self {
+    fn text(keys: &'static [&'static str], text: String) -> Self {
         Part {
-            key,
+            keys,
             escaped: escaped_len(&text),
             text,
             kind: Kind::Text,
             shrinkable: true,
         }
     }
-    fn chatbot(key: &'static str, text: String, minimal: String) -> Self {
+    fn chatbot(keys: &'static [&'static str], text: String, minimal: String) -> Self {
         Part {
             kind: Kind::Chatbot(minimal),
-            ..Part::text(key, text)
+            ..Part::text(keys, text)
         }
     }
-    fn json(key: &'static str, v: Value) -> Self {
+    fn json(keys: &'static [&'static str], v: Value) -> Self {
         let text = v.to_string();
         Part {
             kind: Kind::Json(v),
-            ..Part::text(key, text)
+            ..Part::text(keys, text)
         }
     }
     /// Shortens the part to about `target` escaped bytes. False when it cannot shrink.
@@ -351,17 +361,20 @@ impl Part {
 fn message(parts: &[Part]) -> String {
     let mut map = Map::new();
     for p in parts {
-        map.insert(p.key.into(), Value::String(p.text.clone()));
+        for key in p.keys {
+            map.insert((*key).into(), Value::String(p.text.clone()));
+        }
     }
     Value::Object(map).to_string()
 }
 
 /// The length of [`message`], without building it.
 fn message_len(parts: &[Part]) -> usize {
-    2 + parts.len().saturating_sub(1)
+    let keys: usize = parts.iter().map(|p| p.keys.len()).sum();
+    2 + keys.saturating_sub(1)
         + parts
             .iter()
-            .map(|p| escaped_len(p.key) + 1 + p.escaped)
+            .flat_map(|p| p.keys.iter().map(|k| escaped_len(k) + 1 + p.escaped))
             .sum::<usize>()
 }
 
@@ -894,8 +907,8 @@ mod tests {
     #[test]
     fn the_message_length_is_computed_exactly() {
         let parts = vec![
-            Part::text("default", "a \"quoted\"\nline".into()),
-            Part::json("sqs", json!({"k": "v\u{1}"})),
+            Part::text(TEXT_KEYS, "a \"quoted\"\nline".into()),
+            Part::json(REPORT_KEYS, json!({"k": "v\u{1}"})),
         ];
         assert_eq!(message_len(&parts), message(&parts).len());
     }
