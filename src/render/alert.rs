@@ -7,30 +7,63 @@
 //! | `https` | AWS Chatbot (Slack, Teams) | a Chatbot custom notification ([`super::slack`]) |
 //! | `sqs`, `lambda` | queues and functions | the JSON [`Report`] |
 //!
-//! The whole message stays under SNS's 256 KiB: the largest parts are shortened first,
-//! each with a note that names the correlation id, so the full evidence can be found in
-//! the function's log.
+//! The whole Publish stays under SNS's 256 KiB, counting the body, the subject and every
+//! message attribute: attribute values are capped, the largest parts are shortened first
+//! (the Chatbot notification becomes a minimal one), each with a note that names the
+//! correlation id so the full evidence can be found in the function's log; when even that
+//! does not fit, every key gets a minimal message (subject, cause, correlation id, "see
+//! the log") that always does.
+//!
+//! Every value from the report or the event is escaped for its sink by
+//! [`super::escape`]; console links are built only from parts that passed the checks of
+//! [`crate::diagnose::validated`], and an invalid value gives no link.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::escape::single_line;
 use super::slack;
 use super::text::report_text;
-use crate::diagnose::report::{Cause, Report};
+use crate::diagnose::evidence::EvidencePart;
+use crate::diagnose::report::{AutoAttach, Cause, Report, RestoreSummary, Unverified};
+use crate::diagnose::validated::{is_account_id, is_iam_name, is_region, Arn, RoleArn};
 
-/// SNS's default maximum message size (body and attributes together).
+/// SNS's default maximum message size: "All parts of the message attribute, including
+/// name, type, and value, are included in the message size restriction, which is 256 KiB
+/// (262,144 bytes)" (SNS API reference, `MessageAttributeValue`; `Publish`, `Message`).
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
-/// Room kept for what SNS counts besides the body, and for rounding.
+/// Room kept for what SNS might count besides the body, subject and attributes (not
+/// verified that it counts anything else), and for rounding: at most this, and at most a
+/// sixteenth of a smaller limit.
 const SAFETY_BYTES: usize = 2_048;
 
-/// SNS subjects must be shorter than 100 characters.
+/// SNS subjects "must be UTF-8 text with no line breaks or control characters, and less
+/// than 100 characters long" (SNS API reference, `Publish`, `Subject`). Older versions of
+/// that page asked for ASCII text: the subject is kept to printable ASCII so either
+/// reading accepts it.
 const MAX_SUBJECT_CHARS: usize = 99;
+
+/// Longest message attribute value. SNS counts attribute names, types and values in the
+/// message size (see [`MAX_MESSAGE_BYTES`]) and allows names of up to 256 characters
+/// (SNS Developer Guide, "Amazon SNS message attributes"); no value here needs more, and
+/// a capped value can never push the message over the limit.
+pub const MAX_ATTRIBUTE_CHARS: usize = 256;
+
+/// Longest correlation id or deduplication key shown anywhere (an EventBridge event id is
+/// a 36-character UUID; a deduplication key is an account, a Region and a job id).
+const MAX_CONTEXT_CHARS: usize = 256;
+
+/// Longest resource type shown (AWS Backup's are short words such as `EFS`,
+/// `DynamoDB`, `VirtualMachine`).
+const MAX_RESOURCE_TYPE_CHARS: usize = 64;
 
 /// What the alert needs beyond the report: which event it answers and how the same
 /// failure is recognised again. Everything about the restore comes from the report's
 /// `restore` summary, so the alert and the report can never disagree.
+///
+/// Both come from the event and are treated as hostile like every other value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AlertContext {
     /// The EventBridge event id (`correlation_id` in the logs).
@@ -57,35 +90,51 @@ pub struct Alert {
     pub truncated: Vec<String>,
 }
 
+impl Alert {
+    /// The bytes SNS counts for this Publish: the body, the subject, and each attribute's
+    /// name, data type (`String`) and value.
+    pub fn counted_bytes(&self) -> usize {
+        self.message.len() + self.subject.len() + attributes_bytes(&self.attributes)
+    }
+}
+
+fn attributes_bytes(attributes: &BTreeMap<String, String>) -> usize {
+    attributes
+        .iter()
+        .map(|(k, v)| k.len() + "String".len() + v.len())
+        .sum()
+}
+
+/// The keys of the message, by what they carry (see the table above).
+const TEXT_KEYS: &[&str] = &["default", "email"];
+const CHATBOT_KEYS: &[&str] = &["https"];
+const REPORT_KEYS: &[&str] = &["sqs", "lambda"];
+
 /// Builds the alert for `report`.
 pub fn build(report: &Report, ctx: &AlertContext) -> Alert {
     build_with_limit(report, ctx, MAX_MESSAGE_BYTES)
 }
 
-/// [`build`] with another size limit (a topic's `MaximumMessageSize`, or tests).
+/// [`build`] with another size limit (a topic's `MaximumMessageSize`, or tests). The
+/// result fits `limit` for any report once `limit` is at least 2 KiB.
 pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Alert {
     let subject = subject(report);
     let attributes = attributes(report, ctx);
     let note = truncation_note(ctx);
 
+    let overhead = subject.len() + attributes_bytes(&attributes) + SAFETY_BYTES.min(limit / 16);
+    let budget = limit.saturating_sub(overhead);
+
     let text = email_text(report, ctx);
     let chatbot = slack::notification(report, ctx).to_string();
+    let minimal_chatbot = slack::minimal_notification(report, ctx).to_string();
     let report_value = serde_json::to_value(report).unwrap_or(Value::Null);
     let mut parts = vec![
-        Part::text("default", text.clone()),
-        Part::text("email", text),
-        Part::fixed("https", chatbot),
-        Part::json("sqs", report_value.clone()),
-        Part::json("lambda", report_value),
+        Part::text(TEXT_KEYS, text),
+        Part::chatbot(CHATBOT_KEYS, chatbot, minimal_chatbot),
+        Part::json(REPORT_KEYS, report_value),
     ];
 
-    let overhead = subject.len()
-        + attributes
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + "String".len())
-            .sum::<usize>()
-        + SAFETY_BYTES;
-    let budget = limit.saturating_sub(overhead);
     let mut truncated = Vec::new();
     loop {
         let total = message_len(&parts);
@@ -101,12 +150,32 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
             break;
         };
         let size = largest.escaped;
-        let target = size.saturating_sub(excess).min(size / 2 + size / 4);
+        let copies = largest.keys.len().max(1);
+        let target = size
+            .saturating_sub(excess.div_ceil(copies))
+            .min(size / 2 + size / 4);
         if !largest.shrink(target, &note) {
             largest.shrinkable = false;
         }
-        if !truncated.contains(&largest.key.to_owned()) {
-            truncated.push(largest.key.to_owned());
+        for key in largest.keys {
+            if !truncated.iter().any(|t| t == key) {
+                truncated.push((*key).to_owned());
+            }
+        }
+    }
+    if message_len(&parts) > budget {
+        parts = minimal_parts(report, ctx, &subject, &note);
+        truncated = parts
+            .iter()
+            .flat_map(|p| p.keys.iter().map(|k| (*k).to_owned()))
+            .collect();
+        if message_len(&parts) > budget {
+            // Only `default` is required with MessageStructure=json; every protocol
+            // falls back to it.
+            let text = minimal_text(report, ctx, &subject);
+            let cut = truncate_text(&text, budget.saturating_sub(escaped_len("default") + 3), "");
+            parts = vec![Part::text(&["default"], cut)];
+            truncated = vec!["default".to_owned()];
         }
     }
     Alert {
@@ -117,62 +186,171 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
     }
 }
 
+/// The correlation id as shown: one line, capped, `unknown` when missing.
+pub fn correlation_id(ctx: &AlertContext) -> String {
+    let id = single_line(&ctx.correlation_id, MAX_CONTEXT_CHARS);
+    if id.is_empty() {
+        "unknown".to_owned()
+    } else {
+        id
+    }
+}
+
+/// `s` when it is 1 to `max` characters that cannot break out of any sink (letters,
+/// digits, `-_.:/+=,@`): what a job id, an event id or a deduplication key is made of.
+/// Used where a value becomes part of an identifier or a Chatbot variable.
+pub fn token(s: &str, max: usize) -> Option<&str> {
+    let ok = (1..=max).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/+=,@".contains(c));
+    ok.then_some(s)
+}
+
+/// The text every key gets when even the shortened parts do not fit.
+fn minimal_text(report: &Report, ctx: &AlertContext, subject: &str) -> String {
+    format!(
+        "{subject}\nCause: {}\nThe full report did not fit in one SNS message. The function's log line \"evidence gathered\" with correlation id {} holds the evidence; see the log.\n",
+        cause_phrase(report),
+        correlation_id(ctx)
+    )
+}
+
+/// The report reduced to what always fits: what failed, where, the cause and whether a
+/// fix was attached, still readable as a report.
+fn minimal_report(report: &Report, note: &str) -> Value {
+    let r = &report.restore;
+    let short = |v: &Option<String>, max: usize| v.as_deref().map(|s| single_line(s, max));
+    let restore = RestoreSummary {
+        restore_job_id: short(&r.restore_job_id, MAX_CONTEXT_CHARS),
+        account_id: r.account_id.clone().filter(|a| is_account_id(a)),
+        region: r.region.clone().filter(|g| is_region(g)),
+        resource_type: short(&r.resource_type, MAX_RESOURCE_TYPE_CHARS),
+        role_arn: r.role_arn.clone().filter(|a| Arn::parse(a).is_ok()),
+        caller_arn: r.caller_arn.clone().filter(|a| Arn::parse(a).is_ok()),
+        trigger: single_line(&r.trigger, 64),
+        ..RestoreSummary::default()
+    };
+    let auto_attach = report.auto_attach.as_ref().map(|a| AutoAttach {
+        decision: single_line(&a.decision, 64),
+        reasons: Vec::new(),
+        policy_name: a.policy_name.as_deref().map(|n| single_line(n, 128)),
+        role_arn: a.role_arn.clone().filter(|a| Arn::parse(a).is_ok()),
+        attached_document: None,
+        undo_command: None,
+        attached: a.attached,
+        retry_restore_job_id: short(&a.retry_restore_job_id, MAX_CONTEXT_CHARS),
+    });
+    let mut reduced = Report {
+        restore,
+        summary: single_line(&report.summary, 1_024),
+        missing: Vec::new(),
+        unverified: vec![Unverified::new(
+            EvidencePart::Other,
+            "the full report",
+            note.to_owned(),
+        )],
+        patch: None,
+        other_patches: Vec::new(),
+        verified: false,
+        verification: Default::default(),
+        vault_policy_fix: None,
+        key_policy_fixes: Vec::new(),
+        auto_attach,
+        ..report.clone()
+    };
+    reduced.failure.message = None;
+    reduced.failure.denied = None;
+    let mut v = serde_json::to_value(&reduced).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("truncated".into(), Value::from(note));
+    }
+    v
+}
+
+/// Every key, minimal.
+fn minimal_parts(report: &Report, ctx: &AlertContext, subject: &str, note: &str) -> Vec<Part> {
+    let text = minimal_text(report, ctx, subject);
+    let json = minimal_report(report, note);
+    let chatbot = slack::minimal_notification(report, ctx).to_string();
+    vec![
+        Part::text(TEXT_KEYS, text),
+        Part::chatbot(CHATBOT_KEYS, chatbot.clone(), chatbot),
+        Part::json(REPORT_KEYS, json),
+    ]
+}
+
 /// The note a shortened part ends with.
 pub fn truncation_note(ctx: &AlertContext) -> String {
     format!(
         "[truncated, see log (correlation id {})]",
-        if ctx.correlation_id.is_empty() {
-            "unknown"
-        } else {
-            &ctx.correlation_id
-        }
+        single_line(&correlation_id(ctx), 100)
     )
 }
 
-/// One key of the message: its text as sent, and its size once escaped into the body.
-struct Part {
-    key: &'static str,
-    text: String,
+/// What a part is, for shortening it.
+enum Kind {
+    /// Text: cut at a line end, with the note.
+    Text,
     /// The report, kept as JSON so it can be shortened and still read as a report.
-    json: Option<Value>,
+    Json(Value),
+    /// The Chatbot notification: short by construction; when it must shrink all the
+    /// same, it becomes this minimal notification.
+    Chatbot(String),
+}
+
+/// Keys of the message that carry the same text (shortened once for all of them), the
+/// text as sent, and its size once escaped into the body.
+struct Part {
+    keys: &'static [&'static str],
+    text: String,
+    kind: Kind,
     escaped: usize,
     shrinkable: bool,
 }
 
 impl Part {
-    fn text(key: &'static str, text: String) -> Self {
+    fn text(keys: &'static [&'static str], text: String) -> Self {
         Part {
-            key,
+            keys,
             escaped: escaped_len(&text),
             text,
-            json: None,
+            kind: Kind::Text,
             shrinkable: true,
         }
     }
-    fn fixed(key: &'static str, text: String) -> Self {
+    fn chatbot(keys: &'static [&'static str], text: String, minimal: String) -> Self {
         Part {
-            shrinkable: false,
-            ..Part::text(key, text)
+            kind: Kind::Chatbot(minimal),
+            ..Part::text(keys, text)
         }
     }
-    fn json(key: &'static str, v: Value) -> Self {
+    fn json(keys: &'static [&'static str], v: Value) -> Self {
+        let text = v.to_string();
         Part {
-            json: Some(v.clone()),
-            ..Part::text(key, v.to_string())
+            kind: Kind::Json(v),
+            ..Part::text(keys, text)
         }
     }
     /// Shortens the part to about `target` escaped bytes. False when it cannot shrink.
     fn shrink(&mut self, target: usize, note: &str) -> bool {
-        let changed = match &mut self.json {
-            Some(v) => {
+        let changed = match &mut self.kind {
+            Kind::Json(v) => {
                 let changed = shrink_json(v, target, note);
                 self.text = v.to_string();
                 changed
             }
-            None => {
+            Kind::Text => {
                 let shorter = truncate_text(&self.text, target, note);
                 let changed = shorter.len() < self.text.len();
                 self.text = shorter;
+                changed
+            }
+            Kind::Chatbot(minimal) => {
+                let changed = minimal.len() < self.text.len();
+                if changed {
+                    self.text = std::mem::take(minimal);
+                }
+                self.shrinkable = false;
                 changed
             }
         };
@@ -185,17 +363,20 @@ impl Part {
 fn message(parts: &[Part]) -> String {
     let mut map = Map::new();
     for p in parts {
-        map.insert(p.key.into(), Value::String(p.text.clone()));
+        for key in p.keys {
+            map.insert((*key).into(), Value::String(p.text.clone()));
+        }
     }
     Value::Object(map).to_string()
 }
 
 /// The length of [`message`], without building it.
 fn message_len(parts: &[Part]) -> usize {
-    2 + parts.len().saturating_sub(1)
+    let keys: usize = parts.iter().map(|p| p.keys.len()).sum();
+    2 + keys.saturating_sub(1)
         + parts
             .iter()
-            .map(|p| escaped_len(p.key) + 1 + p.escaped)
+            .flat_map(|p| p.keys.iter().map(|k| escaped_len(k) + 1 + p.escaped))
             .sum::<usize>()
 }
 
@@ -245,11 +426,17 @@ enum Seg {
 enum Reduction {
     /// Drop the second half of an array.
     HalveArray,
-    /// Cut a long string in half.
-    HalveString,
+    /// Cut a long string by what is in excess (at least to half of it).
+    CutString,
     /// Replace a policy document: a partial policy must never look like a whole one.
     ReplaceDocument,
 }
+
+/// Strings at most this long are never cut.
+const SHORT_STRING_BYTES: usize = 400;
+
+/// Keys whose value is a policy document.
+const DOCUMENT_KEYS: [&str; 2] = ["document", "attachedDocument"];
 
 /// Shrinks the report JSON step by step (largest reducible node first) until it fits in
 /// `target` escaped bytes. The result still reads as a report: arrays get shorter,
@@ -260,8 +447,14 @@ fn shrink_json(v: &mut Value, target: usize, note: &str) -> bool {
     if let Value::Object(map) = v {
         map.insert("truncated".into(), Value::from(note));
     }
-    while escaped_len(&v.to_string()) > target {
-        let Some((_, path, how)) = heaviest(v, &mut Vec::new(), false) else {
+    loop {
+        let size = escaped_len(&v.to_string());
+        if size <= target {
+            break;
+        }
+        let mut best = None;
+        json_len(v, &mut Vec::new(), false, &mut best);
+        let Some(Candidate { path, how, .. }) = best else {
             break;
         };
         let pointer: String = path
@@ -281,9 +474,11 @@ fn shrink_json(v: &mut Value, target: usize, note: &str) -> bool {
                     items.truncate(keep);
                 }
             }
-            Reduction::HalveString => {
+            Reduction::CutString => {
                 if let Value::String(s) = node {
-                    let mut cut = s.len() / 2;
+                    // At least half of it goes; more when that is what is in excess.
+                    let excess = size - target + note.len() + 8;
+                    let mut cut = s.len().saturating_sub(excess).min(s.len() / 2);
                     while !s.is_char_boundary(cut) {
                         cut -= 1;
                     }
@@ -300,65 +495,105 @@ fn shrink_json(v: &mut Value, target: usize, note: &str) -> bool {
 }
 
 /// The reducible node with the largest serialized size.
-fn heaviest(
+struct Candidate {
+    size: usize,
+    path: Vec<Seg>,
+    how: Reduction,
+}
+
+/// The length of `v.to_string()`, computed without building it; on the way, the
+/// heaviest reducible node goes into `best`. Linear in the size of `v`.
+fn json_len(
     v: &Value,
     path: &mut Vec<Seg>,
     is_document: bool,
-) -> Option<(usize, Vec<Seg>, Reduction)> {
-    let size = v.to_string().len();
-    if is_document && !v.is_string() {
-        return Some((size, path.clone(), Reduction::ReplaceDocument));
+    best: &mut Option<Candidate>,
+) -> usize {
+    fn consider(size: usize, path: &[Seg], how: Reduction, best: &mut Option<Candidate>) {
+        if best.as_ref().is_none_or(|b| size > b.size) {
+            *best = Some(Candidate {
+                size,
+                path: path.to_vec(),
+                how,
+            });
+        }
     }
-    let mut best: Option<(usize, Vec<Seg>, Reduction)> = None;
-    let mut consider = |c: Option<(usize, Vec<Seg>, Reduction)>| {
-        if let Some(c) = c {
-            if best.as_ref().is_none_or(|b| c.0 > b.0) {
-                best = Some(c);
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
             }
         }
-    };
-    match v {
-        Value::String(s) if s.len() > 400 => {
-            consider(Some((size, path.clone(), Reduction::HalveString)));
+        Value::Number(n) => n.to_string().len(),
+        Value::String(s) => {
+            let size = escaped_len(s);
+            if s.len() > SHORT_STRING_BYTES {
+                consider(size, path, Reduction::CutString, best);
+            }
+            size
         }
         Value::Array(items) => {
-            if !items.is_empty() {
-                consider(Some((size, path.clone(), Reduction::HalveArray)));
-            }
+            let mut size = 2 + items.len().saturating_sub(1);
             for (i, item) in items.iter().enumerate() {
                 path.push(Seg::Index(i));
-                consider(heaviest(item, path, false));
+                size += json_len(item, path, false, best);
                 path.pop();
             }
+            if is_document {
+                consider(size, path, Reduction::ReplaceDocument, best);
+            } else if !items.is_empty() {
+                consider(size, path, Reduction::HalveArray, best);
+            }
+            size
         }
         Value::Object(map) => {
+            let mut size = 2 + map.len().saturating_sub(1);
             for (k, item) in map {
                 path.push(Seg::Key(k.clone()));
-                consider(heaviest(item, path, k == "document"));
+                size += escaped_len(k)
+                    + 1
+                    + json_len(item, path, DOCUMENT_KEYS.contains(&k.as_str()), best);
                 path.pop();
             }
+            if is_document {
+                consider(size, path, Reduction::ReplaceDocument, best);
+            }
+            size
         }
-        _ => {}
     }
-    best
 }
 
 /// The subject line: what failed, where, and why, in under 100 characters.
 pub fn subject(report: &Report) -> String {
     let mut s = format!("[restore-doctor] {}", headline(report));
-    if let Some(account) = &report.restore.account_id {
+    if let Some(account) = report
+        .restore
+        .account_id
+        .as_deref()
+        .filter(|a| is_account_id(a))
+    {
         s.push_str(&format!(" in {account}"));
     }
     s.push_str(&format!(": {}", cause_phrase(report)));
     clean_subject(&s)
 }
 
-/// Control characters become spaces, runs of spaces collapse, and the result is cut to
+/// Printable ASCII only: control, separator and invisible characters become one space,
+/// other non-ASCII characters `?`, runs of spaces collapse, and the result is cut to
 /// fewer than 100 characters.
 pub fn clean_subject(s: &str) -> String {
+    let line = single_line(s, MAX_SUBJECT_CHARS.saturating_mul(4));
     let mut out = String::new();
-    for c in s.chars() {
-        let c = if c.is_control() { ' ' } else { c };
+    for c in line.chars() {
+        let c = match c {
+            ' '..='~' => c,
+            '…' => '.',
+            c if c.is_whitespace() => ' ',
+            _ => '?',
+        };
         if c == ' ' && out.ends_with(' ') {
             continue;
         }
@@ -374,7 +609,8 @@ pub fn clean_subject(s: &str) -> String {
     cut
 }
 
-/// "EFS restore 1B234A56 failed", "StartRestoreJob denied for alice".
+/// "EFS restore 1B234A56 failed", "StartRestoreJob denied for alice". Plain text, one
+/// line, every value from the report shortened; escape it for its sink.
 pub fn headline(report: &Report) -> String {
     let r = &report.restore;
     if is_start_denied(report) {
@@ -382,15 +618,21 @@ pub fn headline(report: &Report) -> String {
             .caller_arn
             .as_deref()
             .map(|arn| arn.rsplit('/').next().unwrap_or(arn))
+            .map(|name| single_line(name, 64))
             .filter(|n| !n.is_empty());
         return match who {
             Some(name) => format!("StartRestoreJob denied for {name}"),
             None => "StartRestoreJob denied".into(),
         };
     }
-    let kind = r.resource_type.as_deref().unwrap_or("AWS Backup");
+    let kind = r
+        .resource_type
+        .as_deref()
+        .map(|t| single_line(t, MAX_RESOURCE_TYPE_CHARS))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "AWS Backup".to_owned());
     match r.restore_job_id.as_deref() {
-        Some(id) => format!("{kind} restore {} failed", short_id(id)),
+        Some(id) => format!("{kind} restore {} failed", single_line(short_id(id), 40)),
         None => format!("{kind} restore failed"),
     }
 }
@@ -421,87 +663,142 @@ pub fn fixable_by_patch(report: &Report) -> bool {
     report.patch.is_some() && report.verified && report.missing.iter().all(|f| f.fixable_by_patch)
 }
 
-/// The message attributes subscribers can filter on.
+/// The message attributes subscribers can filter on, each one line of at most
+/// [`MAX_ATTRIBUTE_CHARS`] characters and never empty (SNS refuses an empty value).
 pub fn attributes(report: &Report, ctx: &AlertContext) -> BTreeMap<String, String> {
-    let or_unknown = |v: &Option<String>| {
-        v.clone()
+    let value = |v: Option<&str>, max: usize| {
+        v.map(|s| single_line(s, max))
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "unknown".into())
     };
     let mut a = BTreeMap::new();
     a.insert("cause".into(), report.cause.as_str().to_owned());
     let r = &report.restore;
-    a.insert("resourceType".into(), or_unknown(&r.resource_type));
+    a.insert(
+        "resourceType".into(),
+        value(r.resource_type.as_deref(), MAX_RESOURCE_TYPE_CHARS),
+    );
     a.insert(
         "fixableByPatch".into(),
         fixable_by_patch(report).to_string(),
     );
-    a.insert("accountId".into(), or_unknown(&r.account_id));
-    a.insert(
-        "trigger".into(),
-        if r.trigger.is_empty() {
-            "unknown".into()
-        } else {
-            r.trigger.clone()
-        },
-    );
-    if !ctx.dedup_key.is_empty() {
-        a.insert("dedupKey".into(), ctx.dedup_key.clone());
+    let account = match r.account_id.as_deref() {
+        None | Some("") => "unknown",
+        Some(a) if is_account_id(a) => a,
+        Some(_) => "invalid",
+    };
+    a.insert("accountId".into(), account.to_owned());
+    a.insert("trigger".into(), value(Some(&r.trigger), 64));
+    let dedup = single_line(&ctx.dedup_key, MAX_ATTRIBUTE_CHARS);
+    if !dedup.is_empty() {
+        a.insert("dedupKey".into(), dedup);
     }
     a
 }
 
-/// The console host of an ARN's partition.
-fn console_host(partition: &str) -> &'static str {
+/// The console host of a partition; `None` for partitions whose console address is not
+/// verified here (the ISO and European Sovereign Cloud partitions).
+fn console_host(partition: &str) -> Option<&'static str> {
     match partition {
-        "aws-cn" => "console.amazonaws.cn",
-        "aws-us-gov" => "console.amazonaws-us-gov.com",
-        _ => "console.aws.amazon.com",
+        "aws" => Some("console.aws.amazon.com"),
+        "aws-cn" => Some("console.amazonaws.cn"),
+        "aws-us-gov" => Some("console.amazonaws-us-gov.com"),
+        _ => None,
     }
 }
 
-fn partition_of(arn: Option<&str>) -> &str {
-    arn.and_then(|a| a.split(':').nth(1)).unwrap_or("aws")
+/// The partition a Region belongs to, by its prefix (AWS General Reference, "Regions and
+/// zones"): `cn-` is China, `us-gov-` GovCloud, `us-iso*`, `eu-isoe-`, `eusc-` the
+/// partitions without a verified console address here.
+fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso")
+        || region.starts_with("eu-isoe-")
+        || region.starts_with("eusc-")
+    {
+        "unverified"
+    } else {
+        "aws"
+    }
 }
 
-/// The AWS Backup console page of a restore job.
-pub fn job_console_url(region: &str, job_id: &str, partition: &str) -> String {
-    let host = console_host(partition);
+/// Whether `s` reads as an AWS Backup job id (the service writes them as upper-case
+/// UUIDs; any letters, digits and hyphens up to 128 characters are accepted here, not
+/// verified beyond that).
+fn is_job_id(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The AWS Backup console page of a restore job, or `None` when the Region, the job id or
+/// the partition does not pass its check.
+pub fn job_console_url(region: &str, job_id: &str, partition: &str) -> Option<String> {
+    if !is_region(region) || !is_job_id(job_id) {
+        return None;
+    }
+    let host = console_host(partition)?;
     let host = if partition == "aws" {
         format!("{region}.{host}")
     } else {
         host.to_owned()
     };
-    format!("https://{host}/backup/home?region={region}#/jobs/restore/details/{job_id}")
+    Some(format!(
+        "https://{host}/backup/home?region={region}#/jobs/restore/details/{job_id}"
+    ))
 }
 
-/// The IAM console page of a role or user, from its ARN.
+/// The IAM console page of a role or user, from its ARN; `None` unless the ARN parses
+/// and names a role, a user or an assumed role with a valid IAM name.
 pub fn iam_console_url(arn: &str) -> Option<String> {
-    let host = console_host(partition_of(Some(arn)));
-    let (kind, rest) = if let Some((_, rest)) = arn.split_once(":role/") {
-        ("roles", rest)
-    } else if let Some((_, rest)) = arn.split_once(":user/") {
-        ("users", rest)
-    } else if let Some((_, rest)) = arn.split_once(":assumed-role/") {
-        ("roles", rest.split('/').next().unwrap_or(rest))
+    let (kind, name) = if let Ok(role) = RoleArn::parse(arn) {
+        ("roles", role.name().to_owned())
     } else {
-        return None;
+        let parsed = Arn::parse(arn).ok()?;
+        let resource = parsed.resource();
+        match (parsed.service(), resource.split_once('/')) {
+            ("iam", Some(("user", path_and_name))) => (
+                "users",
+                path_and_name
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(path_and_name)
+                    .to_owned(),
+            ),
+            ("sts", Some(("assumed-role", role_and_session))) => (
+                "roles",
+                role_and_session
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            _ => return None,
+        }
     };
-    let name = rest.rsplit('/').next().filter(|n| !n.is_empty())?;
+    if !is_iam_name(&name) {
+        return None;
+    }
+    let partition = Arn::parse(arn).ok()?.partition().to_owned();
+    let host = console_host(&partition)?;
     Some(format!("https://{host}/iam/home#/{kind}/details/{name}"))
 }
 
-/// The console links of the alert, labelled.
+/// The console links of the alert, labelled; only from values that pass their checks.
 pub fn links(report: &Report) -> Vec<(&'static str, String)> {
     let ctx = &report.restore;
     let mut links = Vec::new();
     if let (Some(region), Some(job)) = (&ctx.region, &ctx.restore_job_id) {
-        let partition = partition_of(
-            ctx.role_arn
-                .as_deref()
-                .or(ctx.recovery_point_arn.as_deref()),
-        );
-        links.push(("Restore job", job_console_url(region, job, partition)));
+        let from_arn = [&ctx.role_arn, &ctx.recovery_point_arn]
+            .into_iter()
+            .flatten()
+            .find_map(|a| Arn::parse(a).ok())
+            .map(|a| a.partition().to_owned());
+        let partition = from_arn.unwrap_or_else(|| partition_of_region(region).to_owned());
+        if let Some(url) = job_console_url(region, job, &partition) {
+            links.push(("Restore job", url));
+        }
     }
     if let Some(url) = ctx.role_arn.as_deref().and_then(iam_console_url) {
         links.push(("Restore role", url));
@@ -529,11 +826,7 @@ pub fn email_text(report: &Report, ctx: &AlertContext) -> String {
     s.push_str(&format!(
         "\nCorrelation id: {}\nThe function's log line \"evidence gathered\" with this correlation id holds the evidence; \
 `restore-doctor diagnose --evidence <file>` reproduces this alert from it offline.\n",
-        if ctx.correlation_id.is_empty() {
-            "unknown"
-        } else {
-            &ctx.correlation_id
-        }
+        correlation_id(ctx)
     ));
     s
 }
@@ -555,29 +848,69 @@ mod tests {
     #[test]
     fn console_links_follow_the_partition() {
         assert_eq!(
-            job_console_url("eu-west-1", "JOB", "aws"),
-            "https://eu-west-1.console.aws.amazon.com/backup/home?region=eu-west-1#/jobs/restore/details/JOB"
+            job_console_url("eu-west-1", "JOB", "aws").as_deref(),
+            Some("https://eu-west-1.console.aws.amazon.com/backup/home?region=eu-west-1#/jobs/restore/details/JOB")
         );
         assert_eq!(
-            iam_console_url("arn:aws:iam::1:role/service-role/Restore").as_deref(),
+            job_console_url("cn-north-1", "JOB", "aws-cn").as_deref(),
+            Some("https://console.amazonaws.cn/backup/home?region=cn-north-1#/jobs/restore/details/JOB")
+        );
+        assert_eq!(
+            iam_console_url("arn:aws:iam::111122223333:role/service-role/Restore").as_deref(),
             Some("https://console.aws.amazon.com/iam/home#/roles/details/Restore")
         );
         assert_eq!(
-            iam_console_url("arn:aws:iam::1:user/ops/alice").as_deref(),
+            iam_console_url("arn:aws:iam::111122223333:user/ops/alice").as_deref(),
             Some("https://console.aws.amazon.com/iam/home#/users/details/alice")
         );
         assert_eq!(
-            iam_console_url("arn:aws-cn:iam::1:role/R").as_deref(),
+            iam_console_url("arn:aws:sts::111122223333:assumed-role/Ops/alice").as_deref(),
+            Some("https://console.aws.amazon.com/iam/home#/roles/details/Ops")
+        );
+        assert_eq!(
+            iam_console_url("arn:aws-cn:iam::111122223333:role/R").as_deref(),
             Some("https://console.amazonaws.cn/iam/home#/roles/details/R")
         );
-        assert_eq!(iam_console_url("arn:aws:sts::1:federated-user/bob"), None);
+        assert_eq!(
+            iam_console_url("arn:aws:sts::111122223333:federated-user/bob"),
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_values_give_no_console_link() {
+        for (region, job) in [
+            ("eu-west-1", "JOB#/evil"),
+            ("eu-west-1", "a b"),
+            ("evil.example/x", "JOB"),
+            ("eu-west-1", ""),
+        ] {
+            assert_eq!(job_console_url(region, job, "aws"), None, "{region} {job}");
+        }
+        assert_eq!(job_console_url("eu-west-1", "JOB", "aws-iso"), None);
+        for arn in [
+            "arn:aws:iam::111122223333:role/a`b",
+            "arn:aws:iam::111122223333:role/<!channel>",
+            "arn:aws:iam::111122223333:role/x?next=https://evil.example",
+            "arn:aws:iam::1:role/R",
+            "arn:aws:iam::111122223333:user/a\nb",
+            "role/R",
+        ] {
+            assert_eq!(iam_console_url(arn), None, "{arn:?}");
+        }
+    }
+
+    #[test]
+    fn subjects_are_printable_ascii() {
+        assert_eq!(clean_subject("EFS\u{202e} é restore…"), "EFS ? restore.");
+        assert_eq!(clean_subject("a\u{2028}b"), "a b");
     }
 
     #[test]
     fn the_message_length_is_computed_exactly() {
         let parts = vec![
-            Part::text("default", "a \"quoted\"\nline".into()),
-            Part::json("sqs", json!({"k": "v\u{1}"})),
+            Part::text(TEXT_KEYS, "a \"quoted\"\nline".into()),
+            Part::json(REPORT_KEYS, json!({"k": "v\u{1}"})),
         ];
         assert_eq!(message_len(&parts), message(&parts).len());
     }

@@ -2,5 +2,6 @@
 //! text, the Slack (AWS Chatbot) notification and the SNS alert that carries them.
 
 pub mod alert;
+pub mod escape;
 pub mod slack;
 pub mod text;

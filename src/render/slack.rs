@@ -6,11 +6,18 @@
 //! description, nextSteps, keywords) and `metadata` (threadId, summary, eventType,
 //! relatedResources, additionalContext).
 
+//! Every value from the report or the event goes through [`slack_mrkdwn`] (cut first,
+//! then escaped, so an entity is never cut in half); fields that are identifiers or
+//! Chatbot variables hold only checked values ([`alert::token`], validated ARNs,
+//! account ids and Regions) or are left out.
+
 use serde_json::{json, Map, Value};
 
 use super::alert::{self, AlertContext};
+use super::escape::slack_mrkdwn;
 use super::text::grouped;
 use crate::diagnose::report::{Finding, Report};
+use crate::diagnose::validated::{is_account_id, is_region, Arn};
 
 /// Findings listed in the description; the rest are counted.
 const LISTED_FINDINGS: usize = 5;
@@ -19,45 +26,126 @@ const MAX_DESCRIPTION_CHARS: usize = 2_800;
 /// Longest next step, in characters.
 const MAX_STEP_CHARS: usize = 600;
 const MAX_STEPS: usize = 6;
+/// Longest resource, action or principal shown in a code span.
+const MAX_VALUE_CHARS: usize = 120;
+/// Longest sentence from the report (summary, why, who must act).
+const MAX_SENTENCE_CHARS: usize = 600;
+/// Longest identifier (event id, deduplication key, job id) put into `id`, `threadId`
+/// and `additionalContext`.
+const MAX_ID_CHARS: usize = 256;
+
+/// `s` for Slack text, shortened to `max` characters.
+fn md(s: &str, max: usize) -> String {
+    slack_mrkdwn(s, max)
+}
+
+/// The notification's `id`: the deduplication key, else the correlation id, when it is a
+/// plain token.
+fn notification_id(ctx: &AlertContext) -> String {
+    alert::token(&ctx.dedup_key, MAX_ID_CHARS)
+        .or_else(|| alert::token(&ctx.correlation_id, MAX_ID_CHARS))
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+fn title(report: &Report) -> String {
+    format!(
+        ":rotating_light: {}: {}",
+        md(&alert::headline(report), 200),
+        alert::cause_phrase(report)
+    )
+}
+
+/// The SNS subject, its values escaped (the `[restore-doctor]` tag is ours).
+fn summary(report: &Report) -> String {
+    let subject = alert::subject(report);
+    match subject.strip_prefix("[restore-doctor] ") {
+        Some(rest) => format!("[restore-doctor] {}", md(rest, 200)),
+        None => md(&subject, 200),
+    }
+}
+
+fn event_type(report: &Report) -> &'static str {
+    if alert::is_start_denied(report) {
+        "StartRestoreJobDenied"
+    } else {
+        "RestoreJobFailed"
+    }
+}
 
 /// The Chatbot custom notification for `report`.
 pub fn notification(report: &Report, ctx: &AlertContext) -> Value {
-    let headline = alert::headline(report);
-    let phrase = alert::cause_phrase(report);
     json!({
         "version": "1.0",
         "source": "custom",
-        "id": if ctx.dedup_key.is_empty() { &ctx.correlation_id } else { &ctx.dedup_key },
+        "id": notification_id(ctx),
         "content": {
             "textType": "client-markdown",
-            "title": format!(":rotating_light: {headline}: {phrase}"),
+            "title": title(report),
             "description": description(report),
             "nextSteps": next_steps(report),
             "keywords": keywords(report),
         },
         "metadata": {
             "threadId": thread_id(report, ctx),
-            "summary": alert::subject(report),
-            "eventType": if alert::is_start_denied(report) { "StartRestoreJobDenied" } else { "RestoreJobFailed" },
+            "summary": summary(report),
+            "eventType": event_type(report),
             "relatedResources": related_resources(report),
             "additionalContext": additional_context(report, ctx),
         }
     })
 }
 
-fn thread_id(report: &Report, ctx: &AlertContext) -> String {
-    match &report.restore.restore_job_id {
-        Some(job) => format!("restore-doctor/{job}"),
-        None if !ctx.dedup_key.is_empty() => format!("restore-doctor/{}", ctx.dedup_key),
-        None => format!("restore-doctor/{}", ctx.correlation_id),
-    }
+/// The notification when the whole alert must shrink: what failed, the cause, and where
+/// the rest is. A few hundred bytes whatever the report.
+pub fn minimal_notification(report: &Report, ctx: &AlertContext) -> Value {
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": notification_id(ctx),
+        "content": {
+            "textType": "client-markdown",
+            "title": title(report),
+            "description": format!(
+                "The full report did not fit in one message: see the email, or the function's log with correlation id `{}`.",
+                md(&alert::correlation_id(ctx), MAX_ID_CHARS)
+            ),
+            "nextSteps": [if alert::is_start_denied(report) {
+                "Call StartRestoreJob again once fixed"
+            } else {
+                "Start the restore again once fixed"
+            }],
+        },
+        "metadata": {
+            "threadId": thread_id(report, ctx),
+            "summary": summary(report),
+            "eventType": event_type(report),
+        }
+    })
 }
 
+fn thread_id(report: &Report, ctx: &AlertContext) -> String {
+    let key = report
+        .restore
+        .restore_job_id
+        .as_deref()
+        .and_then(|job| alert::token(job, MAX_ID_CHARS))
+        .or_else(|| alert::token(&ctx.dedup_key, MAX_ID_CHARS))
+        .or_else(|| alert::token(&ctx.correlation_id, MAX_ID_CHARS))
+        .unwrap_or("unknown");
+    format!("restore-doctor/{key}")
+}
+
+/// `s` cut to `max_chars` characters, ending in `…`; a code span left open by the cut is
+/// closed first, so the rest of the message never turns into code.
 fn cut(s: &str, max_chars: usize) -> String {
     if s.chars().count() <= max_chars {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(max_chars.saturating_sub(1)).collect();
+    let mut out: String = s.chars().take(max_chars.saturating_sub(2)).collect();
+    if out.matches('`').count() % 2 == 1 {
+        out.push('`');
+    }
     out.push('…');
     out
 }
@@ -77,8 +165,16 @@ fn short_arn(arn: &str) -> &str {
         .unwrap_or(arn)
 }
 
+/// A principal for the description: its short name in a code span.
+fn principal(arn: &str) -> String {
+    match arn {
+        "*" => "any principal".to_owned(),
+        arn => format!("`{}`", md(short_arn(arn), MAX_VALUE_CHARS)),
+    }
+}
+
 fn description(report: &Report) -> String {
-    let mut d = report.summary.trim().to_owned();
+    let mut d = md(report.summary.trim(), MAX_SENTENCE_CHARS);
     if !report.missing.is_empty() {
         d.push_str("\n\n*Missing*\n");
         let findings: Vec<&Finding> = report.missing.iter().collect();
@@ -88,22 +184,19 @@ fn description(report: &Report) -> String {
                 "fixed by the patch".to_owned()
             } else {
                 match &f.who_must_act {
-                    Some(who) => format!("needs {who}"),
+                    Some(who) => format!("needs {}", md(who, MAX_SENTENCE_CHARS)),
                     None => "not fixable by a role patch".to_owned(),
                 }
             };
             let actions = actions
                 .iter()
-                .map(|a| format!("`{a}`"))
+                .map(|a| format!("`{}`", md(a, MAX_VALUE_CHARS)))
                 .collect::<Vec<_>>()
                 .join(", ");
             d.push_str(&format!(
                 "• {actions} on `{}` for {}: {fix}\n",
-                cut(&f.resource, 120),
-                match f.principal.as_str() {
-                    "*" => "any principal".to_owned(),
-                    arn => format!("`{}`", short_arn(arn)),
-                }
+                md(&f.resource, MAX_VALUE_CHARS),
+                principal(&f.principal)
             ));
         }
         let listed: usize = groups
@@ -125,11 +218,12 @@ fn description(report: &Report) -> String {
                 .unverified
                 .iter()
                 .take(3)
-                .map(|u| u.what.as_str())
+                .map(|u| md(&u.what, MAX_VALUE_CHARS))
                 .collect::<Vec<_>>()
                 .join("; ")
         ));
     }
+    // Links come only from checked parts (see `alert::links`).
     let links: Vec<String> = alert::links(report)
         .into_iter()
         .map(|(label, url)| format!("[{label}]({url})"))
@@ -146,38 +240,37 @@ fn description(report: &Report) -> String {
 fn next_steps(report: &Report) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
     if let Some(patch) = &report.patch {
-        let who = short_arn(&patch.principal_arn);
+        let who = md(short_arn(&patch.principal_arn), MAX_VALUE_CHARS);
+        let name = md(&patch.policy_name, MAX_VALUE_CHARS);
         let verified = if report.verified { "verified " } else { "" };
-        let step = format!(
-            "Attach the {verified}least-privilege policy `{}` to `{who}`: `{}`",
-            patch.policy_name, patch.command
-        );
+        let command = md(&patch.command, MAX_STEP_CHARS);
+        let step =
+            format!("Attach the {verified}least-privilege policy `{name}` to `{who}`: `{command}`");
         steps.push(if step.chars().count() <= MAX_STEP_CHARS {
             step
         } else {
             format!(
-                "Attach the {verified}least-privilege policy `{}` to `{who}` (the command is in the email)",
-                patch.policy_name
+                "Attach the {verified}least-privilege policy `{name}` to `{who}` (the command is in the email)"
             )
         });
     }
-    for patch in &report.other_patches {
+    for patch in report.other_patches.iter().take(MAX_STEPS) {
         steps.push(format!(
             "Attach the least-privilege policy `{}` to `{}` (the command is in the email)",
-            patch.policy_name,
-            short_arn(&patch.principal_arn)
+            md(&patch.policy_name, MAX_VALUE_CHARS),
+            md(short_arn(&patch.principal_arn), MAX_VALUE_CHARS)
         ));
     }
-    for fix in &report.key_policy_fixes {
+    for fix in report.key_policy_fixes.iter().take(MAX_STEPS) {
         steps.push(format!(
             "Key administrators: apply the corrected key policy of `{}` (the command is in the email)",
-            short_arn(&fix.key_arn)
+            md(short_arn(&fix.key_arn), MAX_VALUE_CHARS)
         ));
     }
     if let Some(fix) = &report.vault_policy_fix {
         steps.push(format!(
             "Correct the access policy of vault `{}` (the command is in the email)",
-            fix.backup_vault_name
+            md(&fix.backup_vault_name, MAX_VALUE_CHARS)
         ));
     }
     let mut owners: Vec<String> = Vec::new();
@@ -185,19 +278,30 @@ fn next_steps(report: &Report) -> Vec<String> {
         let step = match &f.who_must_act {
             Some(who) => format!(
                 "{}: allow `{}` on `{}`",
-                capitalized(who),
-                f.action,
-                cut(&f.resource, 120)
+                capitalized(&md(who, MAX_SENTENCE_CHARS)),
+                md(&f.action, MAX_VALUE_CHARS),
+                md(&f.resource, MAX_VALUE_CHARS)
             ),
-            None => format!("Allow `{}` on `{}`", f.action, cut(&f.resource, 120)),
+            None => format!(
+                "Allow `{}` on `{}`",
+                md(&f.action, MAX_VALUE_CHARS),
+                md(&f.resource, MAX_VALUE_CHARS)
+            ),
         };
         if !owners.contains(&step) {
             owners.push(step);
         }
+        if owners.len() >= 3 {
+            break;
+        }
     }
-    steps.extend(owners.into_iter().take(3));
+    steps.extend(owners);
     for u in report.unverified.iter().take(2) {
-        steps.push(format!("Check by hand: {} ({})", u.what, u.why));
+        steps.push(format!(
+            "Check by hand: {} ({})",
+            md(&u.what, MAX_SENTENCE_CHARS),
+            md(&u.why, MAX_SENTENCE_CHARS)
+        ));
     }
     steps.truncate(MAX_STEPS - 1);
     steps.push(if alert::is_start_denied(report) {
@@ -208,24 +312,42 @@ fn next_steps(report: &Report) -> Vec<String> {
     steps.into_iter().map(|s| cut(&s, MAX_STEP_CHARS)).collect()
 }
 
+/// Keywords shown as tags: only checked values.
 fn keywords(report: &Report) -> Vec<String> {
     let ctx = &report.restore;
     let mut k = vec![
         "restore-doctor".to_owned(),
         report.cause.as_str().to_owned(),
     ];
-    k.extend(ctx.resource_type.clone());
-    k.extend(ctx.account_id.clone());
-    k.extend(ctx.region.clone());
+    k.extend(
+        ctx.resource_type
+            .as_deref()
+            .filter(|t| is_resource_type(t))
+            .map(str::to_owned),
+    );
+    k.extend(ctx.account_id.clone().filter(|a| is_account_id(a)));
+    k.extend(ctx.region.clone().filter(|g| is_region(g)));
     k
 }
 
+/// Whether `s` reads as an AWS Backup resource type (`EFS`, `Storage Gateway`, `SAP HANA
+/// on Amazon EC2`): letters, digits and single spaces, up to 64 characters.
+fn is_resource_type(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("  ")
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+}
+
+/// The ARNs of the restore: only those that parse (the ARN grammar admits no markup).
 fn related_resources(report: &Report) -> Vec<String> {
     let ctx = &report.restore;
     let mut r: Vec<String> = Vec::new();
     for arn in [&ctx.role_arn, &ctx.caller_arn, &ctx.recovery_point_arn]
         .into_iter()
         .flatten()
+        .filter(|a| Arn::parse(a).is_ok())
     {
         if !r.contains(arn) {
             r.push(arn.clone());
@@ -234,6 +356,8 @@ fn related_resources(report: &Report) -> Vec<String> {
     r
 }
 
+/// Values a Chatbot custom action may use as variables (in a command line): only plain
+/// tokens, account ids and Regions; anything else is left out.
 fn additional_context(report: &Report, ctx: &AlertContext) -> Value {
     let mut m = Map::new();
     m.insert("cause".into(), Value::from(report.cause.as_str()));
@@ -241,19 +365,30 @@ fn additional_context(report: &Report, ctx: &AlertContext) -> Value {
         "fixableByPatch".into(),
         Value::from(alert::fixable_by_patch(report).to_string()),
     );
-    m.insert(
-        "correlationId".into(),
-        Value::from(ctx.correlation_id.as_str()),
-    );
+    if let Some(id) = alert::token(&ctx.correlation_id, MAX_ID_CHARS) {
+        m.insert("correlationId".into(), Value::from(id));
+    }
     let r = &report.restore;
-    for (key, value) in [
-        ("accountId", &r.account_id),
-        ("region", &r.region),
-        ("restoreJobId", &r.restore_job_id),
-        ("resourceType", &r.resource_type),
-    ] {
+    let checked = [
+        (
+            "accountId",
+            r.account_id.as_deref().filter(|a| is_account_id(a)),
+        ),
+        ("region", r.region.as_deref().filter(|g| is_region(g))),
+        (
+            "restoreJobId",
+            r.restore_job_id
+                .as_deref()
+                .and_then(|j| alert::token(j, MAX_ID_CHARS)),
+        ),
+        (
+            "resourceType",
+            r.resource_type.as_deref().filter(|t| is_resource_type(t)),
+        ),
+    ];
+    for (key, value) in checked {
         if let Some(v) = value {
-            m.insert(key.into(), Value::from(v.as_str()));
+            m.insert(key.into(), Value::from(v));
         }
     }
     Value::Object(m)
@@ -265,8 +400,13 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_with_an_ellipsis() {
-        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abcdef", 4), "ab…");
         assert_eq!(cut("abc", 4), "abc");
+        assert_eq!(
+            cut("a `code span` b", 6),
+            "a `c`…",
+            "an open code span is closed"
+        );
         assert_eq!(short_arn("arn:aws:iam::1:role/path/Name"), "Name");
     }
 }

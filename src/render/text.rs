@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::escape::plain_text as v;
 use crate::diagnose::blocker_words;
 use crate::diagnose::report::{Finding, Patch, Report};
 
@@ -15,19 +16,19 @@ pub fn headline(report: &Report) -> String {
     };
     let mut line = format!(
         "{what}: {} restore",
-        r.resource_type
+        v(r.resource_type
             .as_deref()
-            .unwrap_or("unknown resource type")
+            .unwrap_or("unknown resource type"))
     );
     if let Some(id) = &r.restore_job_id {
-        let _ = write!(line, " {id}");
+        let _ = write!(line, " {}", v(id));
     }
     match (&r.account_id, &r.region) {
         (Some(a), Some(g)) => {
-            let _ = write!(line, " in {a} {g}");
+            let _ = write!(line, " in {} {}", v(a), v(g));
         }
         (Some(a), None) => {
-            let _ = write!(line, " in {a}");
+            let _ = write!(line, " in {}", v(a));
         }
         _ => {}
     }
@@ -57,12 +58,13 @@ pub(crate) fn grouped<'a>(findings: &[&'a Finding]) -> Vec<(Vec<&'a str>, &'a Fi
 
 fn finding_lines(out: &mut String, findings: &[&Finding]) {
     for (actions, f) in grouped(findings) {
+        let actions: Vec<String> = actions.iter().map(|a| v(a)).collect();
         let _ = writeln!(out, "  - {}", actions.join(", "));
-        let _ = writeln!(out, "      on: {}", f.resource);
+        let _ = writeln!(out, "      on: {}", v(&f.resource));
         let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
         let principal = match f.principal.as_str() {
-            "*" => "any principal",
-            arn => arn,
+            "*" => "any principal".to_owned(),
+            arn => v(arn),
         };
         let _ = writeln!(out, "      principal: {principal}");
         let _ = writeln!(out, "      blocked by: {}", by.join(", "));
@@ -70,23 +72,27 @@ fn finding_lines(out: &mut String, findings: &[&Finding]) {
             let _ = writeln!(
                 out,
                 "      denied by: {} statement {}{}",
-                s.policy,
+                v(&s.policy),
                 s.index,
                 s.sid
                     .as_deref()
-                    .map(|sid| format!(" (Sid {sid})"))
+                    .map(|sid| format!(" (Sid {})", v(sid)))
                     .unwrap_or_default()
             );
         }
-        let _ = writeln!(out, "      needed for: {}", f.why);
+        let _ = writeln!(out, "      needed for: {}", v(&f.why));
         if let Some(who) = &f.who_must_act {
-            let _ = writeln!(out, "      who must act: {who}");
+            let _ = writeln!(out, "      who must act: {}", v(who));
         }
         if !f.assumed_context.is_empty() {
             let _ = writeln!(
                 out,
                 "      depends on request context not known here: {}",
-                f.assumed_context.join(", ")
+                f.assumed_context
+                    .iter()
+                    .map(|k| v(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -96,17 +102,26 @@ fn patch_block(out: &mut String, p: &Patch) {
     let _ = writeln!(
         out,
         "  Apply to {} as inline policy `{}` ({} characters):",
-        p.principal_arn, p.policy_name, p.size
+        v(&p.principal_arn),
+        v(&p.policy_name),
+        p.size
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "  {}", p.command);
+    let _ = writeln!(out, "  {}", v(&p.command));
     let _ = writeln!(out);
-    let pretty = serde_json::to_string_pretty(&p.document).unwrap_or_default();
-    for line in pretty.lines() {
-        let _ = writeln!(out, "  {line}");
-    }
+    document_lines(out, &p.document, "  ");
     for w in &p.warnings {
-        let _ = writeln!(out, "  note: {w}");
+        let _ = writeln!(out, "  note: {}", v(w));
+    }
+}
+
+/// A policy document, pretty-printed and indented. serde_json escapes C0 controls inside
+/// strings but not C1 controls, line separators or bidirectional characters, so each
+/// line goes through [`v`] too.
+fn document_lines(out: &mut String, document: &serde_json::Value, indent: &str) {
+    let pretty = serde_json::to_string_pretty(document).unwrap_or_default();
+    for line in pretty.lines() {
+        let _ = writeln!(out, "{indent}{}", v(line));
     }
 }
 
@@ -114,9 +129,9 @@ fn patch_block(out: &mut String, p: &Patch) {
 pub fn report_text(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", headline(report));
-    let _ = writeln!(out, "Cause: {}", report.summary);
+    let _ = writeln!(out, "Cause: {}", v(&report.summary));
     if let Some(msg) = &report.failure.message {
-        let _ = writeln!(out, "AWS said: {msg}");
+        let _ = writeln!(out, "AWS said: {}", v(msg));
     }
     let fixable: Vec<&Finding> = report
         .missing
@@ -143,7 +158,7 @@ pub fn report_text(report: &Report) -> String {
     if !report.unverified.is_empty() {
         let _ = writeln!(out, "\nCould not verify ({}):", report.unverified.len());
         for u in &report.unverified {
-            let _ = writeln!(out, "  - {}: {}", u.what, u.why);
+            let _ = writeln!(out, "  - {}: {}", v(&u.what), v(&u.why));
         }
     }
     let patches: Vec<&Patch> = report
@@ -152,17 +167,17 @@ pub fn report_text(report: &Report) -> String {
         .chain(report.other_patches.iter())
         .collect();
     if !patches.is_empty() {
-        let v = &report.verification;
+        let check = &report.verification;
         let status = if report.verified {
-            match v.now_allowed.len() {
+            match check.now_allowed.len() {
                 1 => "verified: with the patch, the missing permission is allowed".to_string(),
                 n => format!("verified: with the patch, all {n} missing permissions are allowed"),
             }
         } else {
             format!(
                 "NOT sufficient alone: {} allowed with the patch, {} still blocked",
-                v.now_allowed.len(),
-                v.still_blocked.len()
+                check.now_allowed.len(),
+                check.still_blocked.len()
             )
         };
         let _ = writeln!(out, "\nFix ({status}):");
@@ -170,26 +185,26 @@ pub fn report_text(report: &Report) -> String {
             patch_block(&mut out, p);
         }
         if !report.verified {
-            for s in &v.still_blocked {
-                let _ = writeln!(out, "  still blocked: {s}");
+            for s in &check.still_blocked {
+                let _ = writeln!(out, "  still blocked: {}", v(s));
             }
         }
     }
-    if let Some(v) = &report.vault_policy_fix {
+    if let Some(fix) = &report.vault_policy_fix {
         let _ = writeln!(
             out,
             "\nVault policy fix (backup vault `{}`: removes only the Deny of backup:StartRestoreJob):",
-            v.backup_vault_name
+            v(&fix.backup_vault_name)
         );
-        let _ = writeln!(out, "\n  {}", v.command);
+        let _ = writeln!(out, "\n  {}", v(&fix.command));
     }
     for k in &report.key_policy_fixes {
         let _ = writeln!(
             out,
             "\nKey policy fix (for the administrators of `{}`: adds a grant for the role only, keeps every other statement):",
-            k.key_arn
+            v(&k.key_arn)
         );
-        let _ = writeln!(out, "\n  {}", k.command);
+        let _ = writeln!(out, "\n  {}", v(&k.command));
     }
     if let Some(a) = &report.auto_attach {
         let verdict = match (a.decision.as_str(), a.attached) {
@@ -199,9 +214,10 @@ pub fn report_text(report: &Report) -> String {
         };
         let _ = writeln!(out, "\nAuto-attach: {verdict}");
         for r in &a.reasons {
-            let _ = writeln!(out, "  - {r}");
+            let _ = writeln!(out, "  - {}", v(r));
         }
         if let (Some(name), Some(role)) = (&a.policy_name, &a.role_arn) {
+            let (name, role) = (v(name), v(role));
             let same_as_patch =
                 report.patch.as_ref().map(|p| &p.document) == a.attached_document.as_ref();
             if same_as_patch {
@@ -214,17 +230,14 @@ pub fn report_text(report: &Report) -> String {
                     out,
                     "  inline policy `{name}` on {role} (earlier fixes merged with the patch):"
                 );
-                let pretty = serde_json::to_string_pretty(doc).unwrap_or_default();
-                for line in pretty.lines() {
-                    let _ = writeln!(out, "    {line}");
-                }
+                document_lines(&mut out, doc, "    ");
             }
         }
         if let Some(undo) = &a.undo_command {
-            let _ = writeln!(out, "  undo: {undo}");
+            let _ = writeln!(out, "  undo: {}", v(undo));
         }
         if let Some(job) = &a.retry_restore_job_id {
-            let _ = writeln!(out, "  restore started again: job {job}");
+            let _ = writeln!(out, "  restore started again: job {}", v(job));
         }
     }
     out
