@@ -23,7 +23,7 @@
 use std::fmt;
 
 /// The longest ARN accepted (IAM's limit for an ARN in an API call or a policy).
-pub const MAX_ARN_LEN: usize = 2_048;
+pub const MAX_ARN_LEN: usize = crate::policy::limits::MAX_ARN_CHARS;
 /// Partitions AWS documents (reference-arns.html, "partition").
 pub const PARTITIONS: [&str; 8] = [
     "aws",
@@ -46,19 +46,8 @@ pub struct InvalidValue {
     pub why: String,
 }
 
-/// At most 80 printable characters of `s`, for messages about it.
-pub fn shown(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .filter(|c| !c.is_control())
-        .map(|c| if c == '`' { '\'' } else { c })
-        .take(80)
-        .collect();
-    if s.chars().count() > 80 {
-        out.push('…');
-    }
-    out
-}
+/// At most 80 printable characters of a value, for messages about it.
+pub use crate::policy::limits::shown;
 
 fn invalid(what: &'static str, value: &str, why: impl Into<String>) -> InvalidValue {
     InvalidValue {

@@ -67,7 +67,7 @@ pub enum EvalError {
     },
     #[error("the request carries {count} context keys, more than the {max} evaluated")]
     TooManyContextKeys { count: usize, max: usize },
-    #[error("context key `{}` has {count} values, more than the {max} evaluated", crate::policy::limits::shown_key(.key))]
+    #[error("context key `{}` has {count} values, more than the {max} evaluated", crate::policy::limits::shown(.key))]
     TooManyContextValues {
         key: String,
         count: usize,

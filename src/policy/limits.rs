@@ -110,9 +110,9 @@ fn too_long(field: &'static str, len: usize, max: usize) -> Result<(), EvalError
     }
 }
 
-/// A context key as shown in an error: at most 80 printable characters, backticks
-/// replaced, since the key comes from the request.
-pub(crate) fn shown_key(key: &str) -> String {
+/// An outside value as shown in a message (a context key, an ARN from an event): at
+/// most 80 printable characters, backticks replaced, since it may be huge or hostile.
+pub fn shown(key: &str) -> String {
     let mut out: String = key
         .chars()
         .filter(|c| !c.is_control())
