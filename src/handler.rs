@@ -11,25 +11,52 @@
 //!   is built, so the alert says what was done or which guardrail refused.
 //! - Only a failed publish is an error: Lambda then retries the event and finally hands
 //!   it to the OnFailure destination (the dead-letter queue).
+//! - The invocation's deadline bounds everything: gathering stops [`DEADLINE_RESERVE`]
+//!   before it and publishes what it has, the gaps named; auto-attach stops
+//!   [`ATTACH_RESERVE`] before it.
+//! - No stage can take the alert down with it: a panic while parsing, gathering,
+//!   diagnosing, attaching or rendering is caught and becomes the fallback report (or a
+//!   refusal, for auto-attach), and the alert still goes out.
 
+pub mod sanitize;
 pub mod trigger;
 
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
+use futures::FutureExt;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::time::Instant;
 use tracing::{field, info, info_span, warn, Instrument};
 
 use crate::aws::attach;
 use crate::aws::dedup::RecentKeys;
-use crate::aws::gather::gather;
+use crate::aws::gather::gather_until;
 use crate::aws::metrics::{self, Metrics, Sink};
 use crate::aws::publish::{publish, PublishError};
 use crate::aws::{Clients, Settings};
+use crate::diagnose::evidence::{EvidencePart, Gap};
+use crate::diagnose::report::AutoAttach;
+use crate::diagnose::validated::shown;
 use crate::diagnose::{diagnose, Evidence, Report};
+use crate::remedy::patch::POLICY_NAME;
 use crate::render::alert::{self, Alert, AlertContext};
+
+/// The time an invocation has when the caller gives no deadline: the template's function
+/// timeout (`Timeout: 60` in template.yaml).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Kept free after gathering for the diagnosis, auto-attach and the SNS Publish. The
+/// diagnosis takes milliseconds (BENCHMARKS.md) and one Publish well under a second
+/// normally; five seconds leave room for a slow Publish and its retry (our own margin;
+/// AWS documents no Publish latency bound: not verified).
+pub const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+/// Kept free after auto-attach for rendering and the SNS Publish.
+pub const ATTACH_RESERVE: Duration = Duration::from_secs(2);
 
 /// What one invocation did (the function's response payload).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -141,8 +168,21 @@ impl Handler {
         self.process(event, inv).await.map(|p| p.outcome)
     }
 
-    /// Handles one event and returns everything it produced.
+    /// Handles one event and returns everything it produced, as if the invocation had
+    /// [`DEFAULT_TIMEOUT`] to run.
     pub async fn process(&self, event: Value, inv: Invocation) -> Result<Processed, HandlerError> {
+        self.process_until(event, inv, Instant::now() + DEFAULT_TIMEOUT)
+            .await
+    }
+
+    /// Handles one event that must be answered by `deadline` (the invocation's): gathering
+    /// stops [`DEADLINE_RESERVE`] before it, so the alert still goes out in time.
+    pub async fn process_until(
+        &self,
+        event: Value,
+        inv: Invocation,
+        deadline: Instant,
+    ) -> Result<Processed, HandlerError> {
         let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
         let span = info_span!(
             "invocation",
@@ -152,11 +192,15 @@ impl Handler {
             correlation_id = field::Empty,
             cold_start,
         );
-        if let Some(id) = event.get("id").and_then(Value::as_str) {
+        if let Some(id) = event
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| sanitize::is_id(id))
+        {
             span.record("correlation_id", id);
         }
         // Boxed: the SDK futures inside are deep enough to hit the compiler's layout limit.
-        Box::pin(self.process_in_span(event, inv.function_arn.as_deref()))
+        Box::pin(self.process_in_span(event, inv.function_arn.as_deref(), deadline))
             .instrument(span)
             .await
     }
@@ -165,16 +209,27 @@ impl Handler {
         &self,
         event: Value,
         function_arn: Option<&str>,
+        deadline: Instant,
     ) -> Result<Processed, HandlerError> {
-        let parsed = match trigger::parse(&event) {
-            Ok(p) => p,
-            Err(skip) => {
+        let parsed = match contained("parsing the event", || trigger::parse(&event)) {
+            Ok(Ok(p)) => p,
+            Ok(Err(skip)) => {
                 warn!(reason = %skip.reason, "event skipped");
                 self.metrics.emit(metrics::EVENTS_SKIPPED, 1.0, &[]);
                 return Ok(Processed {
                     outcome: Outcome::Skipped {
                         reason: skip.reason,
                     },
+                    evidence: None,
+                    report: None,
+                    alert: None,
+                });
+            }
+            Err(why) => {
+                // Nothing checked is known about the event: it is logged and skipped.
+                self.metrics.emit(metrics::EVENTS_SKIPPED, 1.0, &[]);
+                return Ok(Processed {
+                    outcome: Outcome::Skipped { reason: why },
                     evidence: None,
                     report: None,
                     alert: None,
@@ -192,8 +247,21 @@ impl Handler {
             });
         }
 
+        let gather_by = deadline
+            .checked_sub(DEADLINE_RESERVE)
+            .unwrap_or_else(Instant::now);
         // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
-        let evidence = Box::pin(gather(&self.clients, &parsed, &event)).await;
+        let gathered = AssertUnwindSafe(Box::pin(gather_until(&self.clients, &parsed, gather_by)))
+            .catch_unwind()
+            .await;
+        let evidence = match gathered {
+            Ok(evidence) => evidence,
+            Err(panic) => {
+                let why = panic_text(panic.as_ref());
+                tracing::error!(panic = %why, "gathering the evidence failed; alerting with the event alone");
+                evidence_of_event_alone(&parsed, &why)
+            }
+        };
         for gap in &evidence.gaps {
             warn!(call = %gap.call, error = %gap.error, part = ?gap.part, "evidence gap");
         }
@@ -212,16 +280,9 @@ impl Handler {
             "diagnosed"
         );
         if self.settings.auto.attach {
-            let account = self.own_account(function_arn).await;
-            let auto = attach::remediate(
-                &self.clients,
-                &evidence,
-                &report,
-                &parsed.trigger,
-                &self.settings.auto,
-                account,
-            )
-            .await;
+            let auto = self
+                .auto_attach(&evidence, &report, &parsed, function_arn, deadline)
+                .await;
             info!(
                 decision = %auto.decision,
                 attached = auto.attached,
@@ -243,11 +304,22 @@ impl Handler {
             correlation_id: parsed.event_id.clone(),
             dedup_key: dedup_key.clone(),
         };
-        let alert = alert::build(&report, &ctx);
+        let alert = render_safely(&report, &ctx)?;
         if !alert.truncated.is_empty() {
             warn!(parts = ?alert.truncated, "alert shortened to fit the SNS size limit");
         }
-        match publish(&self.clients.sns, &self.settings.topic_arn, &alert).await {
+        let published = tokio::time::timeout_at(
+            deadline,
+            publish(&self.clients.sns, &self.settings.topic_arn, &alert),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(PublishError {
+                topic: self.settings.topic_arn.clone(),
+                reason: "not answered before the invocation's deadline".into(),
+            })
+        });
+        match published {
             Ok(message_id) => {
                 self.remember(&parsed.event_id, &dedup_key);
                 self.metrics.emit(
@@ -279,6 +351,47 @@ impl Handler {
         }
     }
 
+    /// Auto-attach, bounded by the deadline and contained: a panic or a write still
+    /// running at [`ATTACH_RESERVE`] before the deadline is a refusal in the alert.
+    async fn auto_attach(
+        &self,
+        evidence: &Evidence,
+        report: &Report,
+        parsed: &trigger::Parsed,
+        function_arn: Option<&str>,
+        deadline: Instant,
+    ) -> AutoAttach {
+        let attach_by = deadline
+            .checked_sub(ATTACH_RESERVE)
+            .unwrap_or_else(Instant::now);
+        let run = async {
+            let account = self.own_account(function_arn).await;
+            attach::remediate_until(
+                &self.clients,
+                evidence,
+                report,
+                &parsed.trigger,
+                &self.settings.auto,
+                account,
+                attach_by,
+            )
+            .await
+        };
+        match tokio::time::timeout_at(attach_by, AssertUnwindSafe(run).catch_unwind()).await {
+            Ok(Ok(auto)) => auto,
+            Ok(Err(panic)) => {
+                let why = panic_text(panic.as_ref());
+                tracing::error!(panic = %why, "auto-attach failed");
+                AutoAttach::refused(vec![format!(
+                    "auto-attach stopped on an internal error ({why}); whether the role was changed is not known: check its `{POLICY_NAME}` policy"
+                )])
+            }
+            Err(_) => AutoAttach::refused(vec![format!(
+                "auto-attach did not finish before the invocation's deadline; whether the role was changed is not known: check its `{POLICY_NAME}` policy"
+            )]),
+        }
+    }
+
     /// The account of the function's own ARN, else of sts:GetCallerIdentity, remembered
     /// once known. Never the event's account.
     async fn own_account(&self, function_arn: Option<&str>) -> Result<String, String> {
@@ -307,20 +420,79 @@ impl Handler {
     }
 }
 
+/// The text of a panic's payload.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    shown(&text)
+}
+
+/// Runs a synchronous stage; a panic in it becomes its text (logged).
+fn contained<T>(stage: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let why = panic_text(panic.as_ref());
+        tracing::error!(panic = %why, stage, "a stage failed");
+        format!("{stage} failed: {why}")
+    })
+}
+
 /// The diagnosis never fails by contract; should it panic all the same, the alert still
 /// goes out, saying the diagnosis failed, with the evidence in the log.
 fn diagnose_safely(evidence: &Evidence) -> Result<Report, HandlerError> {
-    match std::panic::catch_unwind(|| diagnose(evidence)) {
+    match contained("the diagnosis", || diagnose(evidence)) {
         Ok(report) => Ok(report),
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            tracing::error!(panic = %why, "the diagnosis failed; publishing an undiagnosed alert");
-            fallback_report(&why).map_err(HandlerError::Report)
-        }
+        Err(why) => fallback_report(&why).map_err(HandlerError::Report),
+    }
+}
+
+/// The alert for `report`; should rendering panic, the alert of the fallback report, and
+/// should that panic too, a minimal alert that says so.
+fn render_safely(report: &Report, ctx: &AlertContext) -> Result<Alert, HandlerError> {
+    let why = match contained("rendering the alert", || alert::build(report, ctx)) {
+        Ok(alert) => return Ok(alert),
+        Err(why) => why,
+    };
+    let fallback = fallback_report(&why).map_err(HandlerError::Report)?;
+    Ok(contained("rendering the fallback alert", || {
+        alert::build(&fallback, ctx)
+    })
+    .unwrap_or_else(|_| minimal_alert(&why, ctx)))
+}
+
+/// An alert that needs no rendering: the SNS `default` text only, always far below the
+/// size limit.
+fn minimal_alert(why: &str, ctx: &AlertContext) -> Alert {
+    let text = format!(
+        "A restore failed, but restore-doctor could not build its alert ({why}). Event {}: the evidence is in the function's log.",
+        shown(&ctx.correlation_id)
+    );
+    Alert {
+        subject: "AWS Backup restore failed (undiagnosed)".into(),
+        message: json!({ "default": text }).to_string(),
+        attributes: BTreeMap::from([("cause".to_owned(), "unverified".to_owned())]),
+        truncated: Vec::new(),
+    }
+}
+
+/// The evidence when gathering itself failed: the checked event and what it dropped,
+/// and a gap saying the rest was not gathered.
+fn evidence_of_event_alone(parsed: &trigger::Parsed, why: &str) -> Evidence {
+    let mut gaps = parsed.rejected.clone();
+    gaps.push(Gap {
+        part: EvidencePart::Other,
+        call: "gathering the evidence".into(),
+        error: format!("stopped on an internal error ({why}): nothing was read from AWS"),
+    });
+    Evidence {
+        schema_version: crate::diagnose::evidence::SCHEMA_VERSION,
+        trigger: parsed.event.clone(),
+        account_id: parsed.account.clone(),
+        region: parsed.region.clone(),
+        gaps,
+        ..Evidence::default()
     }
 }
 
@@ -340,13 +512,31 @@ fn fallback_report(why: &str) -> Result<Report, String> {
     .map_err(|e| e.to_string())
 }
 
+/// The invocation's deadline from the runtime's `Lambda-Runtime-Deadline-Ms` (epoch
+/// milliseconds), as an instant on this process's clock. A deadline already past, or
+/// unreadable, leaves no time to gather: the alert goes out with the event alone.
+pub fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let left = u128::from(ctx.deadline).saturating_sub(now_ms);
+    let left = u64::try_from(left).unwrap_or(u64::MAX).min(MAX_TIMEOUT_MS);
+    Instant::now() + Duration::from_millis(left)
+}
+
+/// Lambda's longest function timeout, 900 s ("Lambda quotas", function timeout).
+const MAX_TIMEOUT_MS: u64 = 900_000;
+
 /// Runs the handler under the Lambda runtime until the container is shut down.
 pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = deadline_of(&event.context);
         handler
-            .handle(event.payload, Invocation::from(&event.context))
+            .process_until(event.payload, Invocation::from(&event.context), deadline)
             .await
+            .map(|p| p.outcome)
     }))
     .await
 }

@@ -29,10 +29,12 @@ async fn efs_restore_evidence_is_complete() {
     let case = scenario::efs_case(stack, &sdk).await;
     let parsed = trigger::parse(&case.event).unwrap();
 
-    let ev = gather(&stack.clients().await, &parsed, &case.event).await;
+    let ev = gather(&stack.clients().await, &parsed).await;
 
     assert!(ev.gaps.is_empty(), "unexpected gaps: {:#?}", ev.gaps);
-    assert_eq!(ev.trigger, case.event);
+    // A valid event is carried whole (only the envelope fields the diagnosis reads).
+    assert_eq!(ev.trigger["detail"], case.event["detail"]);
+    assert_eq!(ev.trigger["id"], case.event["id"]);
     assert_eq!(ev.account_id.as_deref(), Some(ACCOUNT));
     assert_eq!(ev.region.as_deref(), Some(REGION));
 
@@ -118,7 +120,7 @@ async fn ec2_restore_decodes_the_message_and_reads_the_instance_profile() {
     let case = scenario::ec2_case(stack, &sdk).await;
     let parsed = trigger::parse(&case.event).unwrap();
 
-    let ev = gather(&stack.clients().await, &parsed, &case.event).await;
+    let ev = gather(&stack.clients().await, &parsed).await;
 
     assert!(ev.gaps.is_empty(), "unexpected gaps: {:#?}", ev.gaps);
     let decoded = ev.decoded_message.as_ref().unwrap();
@@ -150,7 +152,7 @@ async fn refused_start_restore_job_reads_the_users_own_group_and_managed_policie
     let case = scenario::user_case(&sdk).await;
     let parsed = trigger::parse(&case.event).unwrap();
 
-    let ev = gather(&stack.clients().await, &parsed, &case.event).await;
+    let ev = gather(&stack.clients().await, &parsed).await;
 
     let caller = ev.caller.as_ref().unwrap();
     assert_eq!(caller.arn, case.user_arn);
@@ -220,7 +222,7 @@ async fn failing_calls_become_gaps_and_throttling_is_retried_first() {
     );
     let parsed = trigger::parse(&case.event).unwrap();
 
-    let ev = gather(&clients, &parsed, &case.event).await;
+    let ev = gather(&clients, &parsed).await;
 
     let gap = |part: EvidencePart| {
         ev.gaps
@@ -267,7 +269,7 @@ async fn an_unknown_job_and_role_are_gaps_not_errors() {
     });
     let parsed = trigger::parse(&event).unwrap();
 
-    let ev = gather(&stack.clients().await, &parsed, &event).await;
+    let ev = gather(&stack.clients().await, &parsed).await;
 
     let parts: Vec<EvidencePart> = ev.gaps.iter().map(|g| g.part).collect();
     for part in [

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::error::call_error;
 use crate::diagnose::evidence::{
-    EvidencePart, Gap, InstanceProfile, PolicyDoc, PolicyKind, Principal,
+    EvidencePart, Gap, InstanceProfile, PolicyDoc, PolicyKind, Principal, RoleFacts,
 };
+use crate::diagnose::validated::{is_iam_name, RoleArn};
 
 /// How many policy documents of one principal are read at once (IAM throttles bursts).
 const DOCUMENT_CONCURRENCY: usize = 4;
@@ -421,9 +422,53 @@ async fn group(
     (docs, arns, gaps)
 }
 
-/// iam:GetInstanceProfile, by name.
+/// iam:GetRole of `role` for its trust policy (URL-decoded) and tags, without its
+/// permissions. The role is read by name, so IAM's answer counts only when its ARN is
+/// exactly `role` (path included).
+pub async fn role_facts(
+    iam: &Client,
+    role: &RoleArn,
+    part: EvidencePart,
+) -> Result<RoleFacts, Gap> {
+    let name = role.name();
+    let call = || format!("iam:GetRole {name}");
+    let out = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| gap(part, call(), call_error(&e)))?;
+    let got = out
+        .role()
+        .ok_or_else(|| gap(part, call(), "no role returned"))?;
+    if got.arn() != role.as_str() {
+        return Err(gap(
+            part,
+            call(),
+            format!(
+                "IAM's role of that name is not `{}`: not used",
+                role.as_str()
+            ),
+        ));
+    }
+    Ok(RoleFacts {
+        arn: role.as_str().to_owned(),
+        trust_policy: got.assume_role_policy_document().map(decode_document),
+        tags: tags(got.tags().iter().map(|t| (t.key(), t.value()))),
+    })
+}
+
+/// iam:GetInstanceProfile, by name (checked with [`is_iam_name`] first: no call for a
+/// name IAM could not hold).
 pub async fn instance_profile(iam: &Client, name: &str) -> Result<InstanceProfile, Gap> {
     let call = || format!("iam:GetInstanceProfile {name}");
+    if !is_iam_name(name) {
+        return Err(gap(
+            EvidencePart::InstanceProfile,
+            call(),
+            "not attempted: not an IAM name",
+        ));
+    }
     let out = iam
         .get_instance_profile()
         .instance_profile_name(name)
