@@ -22,7 +22,7 @@ use super::config::AutoSettings;
 use super::error::call_error;
 use super::iam::decode_document;
 use super::Clients;
-use crate::diagnose::evidence::{Evidence, PolicyKind};
+use crate::diagnose::evidence::{Evidence, EvidencePart, PolicyKind};
 use crate::diagnose::report::{AutoAttach, Report};
 use crate::diagnose::validated::RoleArn;
 use crate::handler::trigger::Trigger;
@@ -302,6 +302,17 @@ async fn retry_restore(
         .ok_or(
             "the failed job's restore metadata could not be read (backup:GetRestoreJobMetadata)",
         )?;
+    // Started again only with the metadata exactly as the failed job had it: with an
+    // entry dropped by a check, the new restore would not be the same restore.
+    if evidence
+        .gaps
+        .iter()
+        .any(|g| g.part == EvidencePart::RestoreMetadata)
+    {
+        return Err(
+            "part of the failed job's restore metadata failed its checks, so the same restore cannot be started again".into(),
+        );
+    }
 
     tokio::time::sleep(wait).await;
     let token = retry_token(job_id);

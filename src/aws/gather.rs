@@ -64,6 +64,9 @@ pub const KMS_CONCURRENCY: usize = 3;
 /// DynamoDB's `kmsMasterKeyArn`, ...).
 const TARGET_KEY_KEYS: [&str; 4] = ["kmskeyid", "kmskeyarn", "kmsmasterkeyarn", "kmskey"];
 
+/// Where a metadata value that names no valid profile or key is said to come from.
+const REJECTED_METADATA: &str = "restore metadata";
+
 /// Where dropped response values are said to come from.
 const METADATA_SOURCE: &str = "backup:GetRestoreJobMetadata";
 
@@ -159,8 +162,15 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
         (Some(IamIdentity::Role { name, .. }), Some(role)) if name.eq_ignore_ascii_case(role)
     );
     let (profiles, profile_gaps) = instance_profile_names(&metadata);
-    ev.gaps.extend(profile_gaps);
     let (target_keys, key_gaps) = target_key_refs(&metadata);
+    // A value that names no valid profile or key leaves the evidence with its gap: what
+    // comes after must not read it as a resource (`arn:*` as a key ARN).
+    for gap in profile_gaps.iter().chain(&key_gaps) {
+        if let Some(key) = rejected_metadata_key(gap) {
+            drop_metadata_entry(&mut ev, &key);
+        }
+    }
+    ev.gaps.extend(profile_gaps);
     ev.gaps.extend(key_gaps);
 
     let rp_and_vault = by.run(
@@ -373,6 +383,28 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
         }
     }
     ev
+}
+
+/// The metadata key a "not a valid …" gap of [`instance_profile_names`] or
+/// [`target_key_refs`] is about.
+fn rejected_metadata_key(gap: &Gap) -> Option<String> {
+    let key = gap.call.strip_prefix(REJECTED_METADATA)?;
+    Some(key.trim_matches(['`', ' ']).to_owned())
+}
+
+/// Removes `key` from the evidence's metadata and from the metadata of the event it
+/// carries.
+fn drop_metadata_entry(ev: &mut Evidence, key: &str) {
+    if let Some(m) = ev.restore_metadata.as_mut() {
+        m.remove(key);
+    }
+    if let Some(m) = ev
+        .trigger
+        .pointer_mut("/detail/requestParameters/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        m.remove(key);
+    }
 }
 
 /// The deadline every call of one gathering stops at.
@@ -728,11 +760,11 @@ pub fn instance_profile_names(metadata: &BTreeMap<String, String>) -> (Vec<Strin
             }
             None => gaps.push(dropped(
                 EvidencePart::RestoreMetadata,
-                "restore metadata",
+                REJECTED_METADATA,
                 key,
                 format!(
-                    "`{}` is not an instance profile name or ARN: iam:GetInstanceProfile was not called",
-                    shown(v)
+                    "not an instance profile name or ARN ({} bytes): iam:GetInstanceProfile was not called",
+                    v.len()
                 ),
             )),
         }
@@ -774,9 +806,12 @@ pub fn target_key_refs(metadata: &BTreeMap<String, String>) -> (Vec<KeyRef>, Vec
             }
             Err(e) => gaps.push(dropped(
                 EvidencePart::RestoreMetadata,
-                "restore metadata",
+                REJECTED_METADATA,
                 key,
-                format!("{e}: kms:DescribeKey was not called"),
+                format!(
+                    "{}: kms:DescribeKey was not called",
+                    sanitize::refused(&e, v.len())
+                ),
             )),
         }
     }
@@ -818,7 +853,7 @@ impl Checked<'_> {
         match Arn::parse(v) {
             Ok(a) => Some(a.as_str().to_owned()),
             Err(e) => {
-                self.drop_value(field, e);
+                self.drop_value(field, sanitize::refused(&e, v.len()));
                 None
             }
         }
@@ -829,7 +864,7 @@ impl Checked<'_> {
         match RoleArn::parse(v) {
             Ok(a) => Some(a.as_str().to_owned()),
             Err(e) => {
-                self.drop_value(field, e);
+                self.drop_value(field, sanitize::refused(&e, v.len()));
                 None
             }
         }
@@ -840,7 +875,7 @@ impl Checked<'_> {
         match KeyArn::parse(v) {
             Ok(a) => Some(a.as_str().to_owned()),
             Err(e) => {
-                self.drop_value(field, e);
+                self.drop_value(field, sanitize::refused(&e, v.len()));
                 None
             }
         }
@@ -867,7 +902,7 @@ impl Checked<'_> {
         if ok(v) {
             Some(v.to_owned())
         } else {
-            self.drop_value(field, format!("`{}` is not well-formed", shown(v)));
+            self.drop_value(field, format!("not well-formed ({} bytes)", v.len()));
             None
         }
     }
@@ -943,7 +978,7 @@ async fn restore_job_metadata(
         .into_iter()
         .flatten()
         .map(|(k, v)| (k.clone(), v.clone()));
-    Ok(sanitize::metadata(entries, METADATA_SOURCE))
+    Ok(sanitize::metadata(entries, METADATA_SOURCE, "Metadata"))
 }
 
 async fn describe_recovery_point(
@@ -1085,7 +1120,7 @@ async fn describe_key(clients: &Clients, key: KeyRef) -> Result<KmsKey, Gap> {
         .arn()
         .map(KeyArn::parse)
         .ok_or_else(|| gap("no key ARN returned".into()))?
-        .map_err(|e| gap(format!("the returned key ARN is not used: {e}")))?;
+        .map_err(|e| gap(format!("the returned key ARN is not used: {}", e.why)))?;
     if let KeyRef::Arn(claimed) = &key {
         if claimed != &key_arn {
             return Err(gap(format!(
@@ -1131,7 +1166,7 @@ async fn instance_profile_with_roles(
                 EvidencePart::InstanceProfile,
                 "iam:GetInstanceProfile",
                 &format!("{name} Roles[{i}].Arn"),
-                e,
+                sanitize::refused(&e, arn.len()),
             )),
         }
     }

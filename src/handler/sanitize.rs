@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnose::evidence::{EvidencePart, Gap};
-use crate::diagnose::validated::shown;
+use crate::diagnose::validated::{shown, InvalidValue};
 
 /// The longest restore job id, request id or event id kept (not verified, see above).
 pub const MAX_ID_LEN: usize = 128;
@@ -51,6 +51,13 @@ pub fn dropped(part: EvidencePart, source: &str, field: &str, why: impl std::fmt
         call: format!("{source} `{}`", shown(field)),
         error: format!("not used: {why}"),
     }
+}
+
+/// Why a value failed, without the value: what it should have been, why not, and its
+/// length. A rejected value is hostile until shown otherwise, so it is never echoed into
+/// a gap (and from there into an alert); CloudTrail keeps the original.
+pub fn refused(e: &InvalidValue, len: usize) -> String {
+    format!("not a valid {} ({len} bytes): {}", e.what, e.why)
 }
 
 /// Letters, digits, `-` and `_`, 1 to [`MAX_ID_LEN`] characters: restore job ids, request
@@ -123,8 +130,9 @@ pub fn message(s: &str) -> (String, bool) {
 /// carry the same value are kept once; carrying different values, all of them are dropped,
 /// since which one AWS Backup would use is not known.
 ///
-/// `source` names where the metadata came from, for the gaps.
-pub fn metadata<I>(entries: I, source: &str) -> (BTreeMap<String, String>, Vec<Gap>)
+/// `source` names where the metadata came from and `at` the field holding it, for the
+/// gaps.
+pub fn metadata<I>(entries: I, source: &str, at: &str) -> (BTreeMap<String, String>, Vec<Gap>)
 where
     I: IntoIterator<Item = (String, String)>,
 {
@@ -142,10 +150,10 @@ where
             gaps.push(dropped(
                 part,
                 source,
-                "metadata",
+                at,
                 format!(
-                    "the key `{}` is not a metadata key (letters, digits, `-_.:`, at most {MAX_METADATA_KEY_LEN})",
-                    shown(&key)
+                    "a key ({} bytes) is not a metadata key (letters, digits, `-_.:`, at most {MAX_METADATA_KEY_LEN})",
+                    key.len()
                 ),
             ));
             continue;
@@ -154,7 +162,7 @@ where
             gaps.push(dropped(
                 part,
                 source,
-                &format!("metadata.{key}"),
+                &format!("{at}.{key}"),
                 format!(
                     "the value is longer than {MAX_METADATA_VALUE_LEN} bytes or holds a control character ({} bytes)",
                     value.len()
@@ -180,7 +188,7 @@ where
         gaps.push(dropped(
             part,
             source,
-            "metadata",
+            at,
             format!("{over} entries past the first {MAX_METADATA_ENTRIES} were not read"),
         ));
     }
@@ -190,7 +198,7 @@ where
             gaps.push(dropped(
                 part,
                 source,
-                &format!("metadata.{key}"),
+                &format!("{at}.{key}"),
                 "keys that differ only in case carry different values",
             ));
         } else {
@@ -248,6 +256,7 @@ mod tests {
                 ("Encrypted", "true"),
             ]),
             "event",
+            "metadata",
         );
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m["KmsKeyId"], "alias/a");
@@ -262,7 +271,7 @@ mod tests {
         let many: Vec<(String, String)> = (0..MAX_METADATA_ENTRIES + 10)
             .map(|i| (format!("k{i}"), "v".to_owned()))
             .collect();
-        let (m, gaps) = metadata(many, "event");
+        let (m, gaps) = metadata(many, "event", "metadata");
         assert_eq!(m.len(), MAX_METADATA_ENTRIES);
         assert!(gaps[0].error.contains("10 entries"), "{gaps:?}");
 
@@ -273,6 +282,7 @@ mod tests {
                 ("Big", &"b".repeat(MAX_METADATA_VALUE_LEN + 1)),
             ]),
             "event",
+            "metadata",
         );
         assert!(m.is_empty(), "{m:?}");
         assert_eq!(gaps.len(), 3, "{gaps:?}");

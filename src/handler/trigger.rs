@@ -294,7 +294,7 @@ impl Reader {
         match check(&raw) {
             Ok(v) => Some(v),
             Err(why) => {
-                self.reject(part, field, format!("`{}` is {why}", shown(&raw)));
+                self.reject(part, field, format!("{why} ({} bytes)", raw.len()));
                 None
             }
         }
@@ -305,7 +305,7 @@ impl Reader {
         match Arn::parse(&raw) {
             Ok(a) => Some(a.as_str().to_owned()),
             Err(e) => {
-                self.reject(part, field, e);
+                self.reject(part, field, sanitize::refused(&e, raw.len()));
                 None
             }
         }
@@ -322,7 +322,7 @@ impl Reader {
         match RoleArn::parse(&raw) {
             Ok(a) => Some(a.as_str().to_owned()),
             Err(e) => {
-                self.reject(part, field, e);
+                self.reject(part, field, sanitize::refused(&e, raw.len()));
                 None
             }
         }
@@ -391,9 +391,13 @@ impl Reader {
                 );
                 break;
             }
-            match item.as_str().map(Arn::parse) {
-                Some(Ok(a)) => out.push(a.as_str().to_owned()),
-                Some(Err(e)) => self.reject(EvidencePart::Other, &format!("resources[{i}]"), e),
+            match item.as_str().map(|s| (s.len(), Arn::parse(s))) {
+                Some((_, Ok(a))) => out.push(a.as_str().to_owned()),
+                Some((len, Err(e))) => self.reject(
+                    EvidencePart::Other,
+                    &format!("resources[{i}]"),
+                    sanitize::refused(&e, len),
+                ),
                 None => self.reject(
                     EvidencePart::Other,
                     &format!("resources[{i}]"),
@@ -543,7 +547,8 @@ fn start_restore_job_denied(detail: &Detail, r: &mut Reader) -> Result<(Trigger,
         Some(Value::Object(m)) => {
             let (kept, gaps) = sanitize::metadata(
                 m.iter().map(|(k, v)| (k.clone(), value_text(v))),
-                &format!("{EVENT} {p}"),
+                EVENT,
+                &format!("{p}metadata"),
             );
             r.rejected.extend(gaps);
             kept
@@ -723,7 +728,7 @@ fn user_identity(identity: &Detail, arn: &str, r: &mut Reader) -> Option<IamIden
             r.reject(
                 EvidencePart::Caller,
                 "detail.userIdentity.userName",
-                format!("`{}` is not the user the ARN names", shown(given)),
+                format!("not the user the ARN names ({} bytes)", given.len()),
             );
         }
     }
