@@ -564,4 +564,65 @@ mod tests {
         let d: Diagnostic = HandlerError::Report("x".into()).into();
         assert_eq!(d.error_type, "ReportFailed");
     }
+
+    #[test]
+    fn a_panicking_stage_is_contained_and_said() {
+        let got: Result<(), String> =
+            contained("the diagnosis", || panic!("index out of `bounds`\n"));
+        let why = got.unwrap_err();
+        assert!(
+            why.starts_with("the diagnosis failed: index out of"),
+            "{why}"
+        );
+        assert!(!why.contains('\n') && !why.contains('`'), "{why}");
+        assert_eq!(contained("x", || 7), Ok(7));
+    }
+
+    #[test]
+    fn the_minimal_alert_needs_no_rendering_and_always_fits() {
+        let ctx = AlertContext {
+            correlation_id: "e`<!channel>".repeat(10_000),
+            dedup_key: "k".into(),
+        };
+        let alert = minimal_alert("boom", &ctx);
+        let message: Value = serde_json::from_str(&alert.message).unwrap();
+        assert!(message["default"].as_str().unwrap().contains("boom"));
+        assert!(alert.message.len() < 1024, "{}", alert.message.len());
+        assert!(!alert.message.contains('`'));
+    }
+
+    #[test]
+    fn evidence_of_the_event_alone_says_nothing_was_read() {
+        let event = json!({"id": "e-1", "source": "aws.backup", "detail-type": trigger::RESTORE_JOB_STATE_CHANGE,
+            "account": "111122223333", "detail": {"status": "FAILED", "restoreJobId": "J", "resourceType": "E F"}});
+        let parsed = trigger::parse(&event).unwrap();
+        let ev = evidence_of_event_alone(&parsed, "boom");
+        assert_eq!(ev.gaps.len(), 2, "{:#?}", ev.gaps);
+        assert!(ev
+            .gaps
+            .iter()
+            .any(|g| g.error.contains("nothing was read from AWS")));
+        assert_eq!(ev.trigger, parsed.event);
+        // The diagnosis of it is a report, not a panic.
+        let _ = diagnose(&ev);
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_runtime_and_is_never_unbounded() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let mut ctx = lambda_runtime::Context::default();
+        ctx.deadline = now_ms + 10_000;
+        let left = deadline_of(&ctx) - Instant::now();
+        assert!(
+            left <= Duration::from_secs(10) && left > Duration::from_secs(8),
+            "{left:?}"
+        );
+        ctx.deadline = now_ms.saturating_sub(5_000);
+        assert!(deadline_of(&ctx) <= Instant::now());
+        ctx.deadline = u64::MAX;
+        assert!(deadline_of(&ctx) - Instant::now() <= Duration::from_millis(MAX_TIMEOUT_MS));
+    }
 }
