@@ -513,8 +513,10 @@ fn fallback_report(why: &str) -> Result<Report, String> {
 }
 
 /// The invocation's deadline from the runtime's `Lambda-Runtime-Deadline-Ms` (epoch
-/// milliseconds), as an instant on this process's clock. A deadline already past, or
-/// unreadable, leaves no time to gather: the alert goes out with the event alone.
+/// milliseconds), as an instant on this process's clock, at most Lambda's longest
+/// timeout away. A deadline that is not in the future cannot be Lambda's at the start of
+/// an invocation (a skewed clock, or an emulator that sends none): [`DEFAULT_TIMEOUT`] is
+/// used instead, and said, since Lambda enforces its own deadline whatever we assume.
 pub fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -522,6 +524,13 @@ pub fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
         .unwrap_or(0);
     let left = u128::from(ctx.deadline).saturating_sub(now_ms);
     let left = u64::try_from(left).unwrap_or(u64::MAX).min(MAX_TIMEOUT_MS);
+    if left == 0 {
+        warn!(
+            deadline_ms = ctx.deadline,
+            "the invocation's deadline is not in the future; assuming the default timeout"
+        );
+        return Instant::now() + DEFAULT_TIMEOUT;
+    }
     Instant::now() + Duration::from_millis(left)
 }
 
@@ -620,8 +629,14 @@ mod tests {
             left <= Duration::from_secs(10) && left > Duration::from_secs(8),
             "{left:?}"
         );
-        ctx.deadline = now_ms.saturating_sub(5_000);
-        assert!(deadline_of(&ctx) <= Instant::now());
+        for unusable in [0, now_ms.saturating_sub(5_000)] {
+            ctx.deadline = unusable;
+            let left = deadline_of(&ctx) - Instant::now();
+            assert!(
+                left <= DEFAULT_TIMEOUT && left > DEFAULT_TIMEOUT / 2,
+                "{left:?}"
+            );
+        }
         ctx.deadline = u64::MAX;
         assert!(deadline_of(&ctx) - Instant::now() <= Duration::from_millis(MAX_TIMEOUT_MS));
     }
