@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::Client;
-use futures::{future::join_all, stream, StreamExt};
+use futures::{stream, StreamExt};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
@@ -123,6 +123,13 @@ fn tags<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String,
 /// A role: GetRole (trust policy, permissions boundary, tags), its inline policies and its
 /// attached managed policies. `Err` only when the role itself cannot be read.
 pub async fn role(iam: &Client, name: &str, part: EvidencePart) -> Collected {
+    if !is_iam_name(name) {
+        return Err(gap(
+            part,
+            "iam:GetRole".into(),
+            "not attempted: not an IAM role name",
+        ));
+    }
     let (got, inline, attached) = futures::join!(
         iam.get_role().role_name(name).send(),
         iam.list_role_policies()
@@ -235,6 +242,13 @@ async fn boundary(
 /// A user: GetUser (boundary, tags), its inline and attached policies, and the inline and
 /// attached policies of its groups (group inline policies are named `group/<group>/<policy>`).
 pub async fn user(iam: &Client, name: &str, part: EvidencePart) -> Collected {
+    if !is_iam_name(name) {
+        return Err(gap(
+            part,
+            "iam:GetUser".into(),
+            "not attempted: not an IAM user name",
+        ));
+    }
     let (got, inline, attached, groups) = futures::join!(
         iam.get_user().user_name(name).send(),
         iam.list_user_policies()
@@ -312,7 +326,11 @@ pub async fn user(iam: &Client, name: &str, part: EvidencePart) -> Collected {
     match groups {
         Ok(groups) => {
             let names: Vec<String> = groups.iter().map(|g| g.group_name().to_owned()).collect();
-            let per_group = join_all(names.iter().map(|g| group(iam, g, part))).await;
+            // A user is in at most 10 groups (IAM quotas); read two at a time all the same.
+            let per_group: Vec<_> = stream::iter(names.iter().map(|g| group(iam, g, part)))
+                .buffered(2)
+                .collect()
+                .await;
             for (docs, arns, group_gaps) in per_group {
                 policies.extend(docs);
                 managed.extend(arns);
