@@ -848,32 +848,10 @@ impl Checked<'_> {
         self.gaps.push(dropped(self.part, self.call, field, why));
     }
 
-    fn arn(&mut self, field: &str, v: Option<&str>) -> Option<String> {
+    fn parsed(&mut self, field: &str, v: Option<&str>, check: sanitize::Check) -> Option<String> {
         let v = v.filter(|v| !v.is_empty())?;
-        match Arn::parse(v) {
-            Ok(a) => Some(a.as_str().to_owned()),
-            Err(e) => {
-                self.drop_value(field, sanitize::refused(&e, v.len()));
-                None
-            }
-        }
-    }
-
-    fn role_arn(&mut self, field: &str, v: Option<&str>) -> Option<String> {
-        let v = v.filter(|v| !v.is_empty())?;
-        match RoleArn::parse(v) {
-            Ok(a) => Some(a.as_str().to_owned()),
-            Err(e) => {
-                self.drop_value(field, sanitize::refused(&e, v.len()));
-                None
-            }
-        }
-    }
-
-    fn key_arn(&mut self, field: &str, v: Option<&str>) -> Option<String> {
-        let v = v.filter(|v| !v.is_empty())?;
-        match KeyArn::parse(v) {
-            Ok(a) => Some(a.as_str().to_owned()),
+        match check(v) {
+            Ok(a) => Some(a),
             Err(e) => {
                 self.drop_value(field, sanitize::refused(&e, v.len()));
                 None
@@ -945,11 +923,19 @@ async fn describe_restore_job(clients: &Clients, id: &str) -> Result<(RestoreJob
             out.resource_type(),
             sanitize::is_resource_type,
         ),
-        iam_role_arn: c.role_arn("IamRoleArn", out.iam_role_arn()),
-        recovery_point_arn: c.arn("RecoveryPointArn", out.recovery_point_arn()),
-        backup_vault_arn: c.arn("BackupVaultArn", out.backup_vault_arn()),
-        source_resource_arn: c.arn("SourceResourceArn", out.source_resource_arn()),
-        created_resource_arn: c.arn("CreatedResourceArn", out.created_resource_arn()),
+        iam_role_arn: c.parsed("IamRoleArn", out.iam_role_arn(), sanitize::role_arn),
+        recovery_point_arn: c.parsed("RecoveryPointArn", out.recovery_point_arn(), sanitize::arn),
+        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
+        source_resource_arn: c.parsed(
+            "SourceResourceArn",
+            out.source_resource_arn(),
+            sanitize::arn,
+        ),
+        created_resource_arn: c.parsed(
+            "CreatedResourceArn",
+            out.created_resource_arn(),
+            sanitize::arn,
+        ),
         creation_date: date(out.creation_date()),
         completion_date: date(out.completion_date()),
     };
@@ -1019,7 +1005,7 @@ async fn read_recovery_point<'a>(
     };
     let rp = RecoveryPoint {
         recovery_point_arn: c
-            .arn("RecoveryPointArn", out.recovery_point_arn())
+            .parsed("RecoveryPointArn", out.recovery_point_arn(), sanitize::arn)
             .unwrap_or_else(|| arn.to_owned()),
         backup_vault_name: c
             .text(
@@ -1028,14 +1014,18 @@ async fn read_recovery_point<'a>(
                 sanitize::is_vault_name,
             )
             .or_else(|| Some(vault.to_owned())),
-        backup_vault_arn: c.arn("BackupVaultArn", out.backup_vault_arn()),
-        resource_arn: c.arn("ResourceArn", out.resource_arn()),
+        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
+        resource_arn: c.parsed("ResourceArn", out.resource_arn(), sanitize::arn),
         resource_type: c.text(
             "ResourceType",
             out.resource_type(),
             sanitize::is_resource_type,
         ),
-        encryption_key_arn: c.key_arn("EncryptionKeyArn", out.encryption_key_arn()),
+        encryption_key_arn: c.parsed(
+            "EncryptionKeyArn",
+            out.encryption_key_arn(),
+            sanitize::key_arn,
+        ),
         is_encrypted: Some(out.is_encrypted()),
         encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
     };

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnose::evidence::{EvidencePart, Gap};
-use crate::diagnose::validated::{shown, InvalidValue};
+use crate::diagnose::validated::{shown, Arn, InvalidValue, KeyArn, RoleArn};
 
 /// The longest restore job id, request id or event id kept (not verified, see above).
 pub const MAX_ID_LEN: usize = 128;
@@ -58,6 +58,24 @@ pub fn dropped(part: EvidencePart, source: &str, field: &str, why: impl std::fmt
 /// a gap (and from there into an alert); CloudTrail keeps the original.
 pub fn refused(e: &InvalidValue, len: usize) -> String {
     format!("not a valid {} ({len} bytes): {}", e.what, e.why)
+}
+
+/// A check of one string: the accepted text, or why not.
+pub type Check = fn(&str) -> Result<String, InvalidValue>;
+
+/// Any ARN without a wildcard ([`Arn::parse`]).
+pub fn arn(s: &str) -> Result<String, InvalidValue> {
+    Arn::parse(s).map(|a| a.as_str().to_owned())
+}
+
+/// An IAM role ARN ([`RoleArn::parse`]).
+pub fn role_arn(s: &str) -> Result<String, InvalidValue> {
+    RoleArn::parse(s).map(|a| a.as_str().to_owned())
+}
+
+/// A KMS key ARN, never an alias ([`KeyArn::parse`]).
+pub fn key_arn(s: &str) -> Result<String, InvalidValue> {
+    KeyArn::parse(s).map(|a| a.as_str().to_owned())
 }
 
 /// Letters, digits, `-` and `_`, 1 to [`MAX_ID_LEN`] characters: restore job ids, request
