@@ -11,9 +11,9 @@
 //!   is built, so the alert says what was done or which guardrail refused.
 //! - Only a failed publish is an error: Lambda then retries the event and finally hands
 //!   it to the OnFailure destination (the dead-letter queue).
-//! - The invocation's deadline bounds everything: gathering stops [`DEADLINE_RESERVE`]
+//! - The invocation's deadline bounds everything: gathering stops `DEADLINE_RESERVE` (5 s)
 //!   before it and publishes what it has, the gaps named; auto-attach stops
-//!   [`ATTACH_RESERVE`] before it.
+//!   `ATTACH_RESERVE` (2 s) before it.
 //! - No stage can take the alert down with it: a panic while parsing, gathering,
 //!   diagnosing, attaching or rendering is caught and becomes the fallback report (or a
 //!   refusal, for auto-attach), and the alert still goes out.
