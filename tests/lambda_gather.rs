@@ -664,3 +664,32 @@ async fn with_every_dependency_hanging_the_alert_goes_out_before_the_deadline_na
     );
     assert!(fake_calls("/_hang/restore-jobs/").len() >= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_key_arn_in_aws_answers_is_a_gap_never_read_as_no_key() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let case = scenario::efs_case(stack, &sdk).await;
+    let wildcard = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/*");
+    stack.fake_scenario(&json!({"vaults": {&case.vault: {"recoveryPoints": {
+        &case.recovery_point_arn: {"EncryptionKeyArn": &wildcard}
+    }}}}));
+    let parsed = trigger::parse(&case.event).unwrap();
+
+    let ev = gather(&stack.clients().await, &parsed).await;
+
+    let rp = ev.recovery_point.as_ref().unwrap();
+    assert_eq!(rp.encryption_key_arn, None);
+    assert!(
+        has_gap(
+            &ev,
+            EvidencePart::RecoveryPoint,
+            "EncryptionKeyArn",
+            "wildcard"
+        ),
+        "{:#?}",
+        ev.gaps
+    );
+    assert!(ev.key_policies.iter().all(|k| !k.key_arn.contains('*')));
+    assert_eq!(stack.fake_requests("GetKeyPolicy", &wildcard), 0);
+}

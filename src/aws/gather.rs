@@ -463,7 +463,10 @@ async fn recovery_point_and_vault(
             );
             let (rp, policy) = futures::join!(rp, vault_policy(clients, vault.clone()));
             let rp = match rp {
-                Some(Ok(rp)) => Some(rp),
+                Some(Ok((rp, checked))) => {
+                    gaps.extend(checked);
+                    Some(rp)
+                }
                 Some(Err(g)) => {
                     gaps.push(g);
                     None
@@ -486,7 +489,8 @@ async fn recovery_point_and_vault(
             };
         }
         (None, Some(rp_arn)) => match locate_recovery_point(clients, &rp_arn).await {
-            Ok(rp) => {
+            Ok((rp, checked)) => {
+                gaps.extend(checked);
                 let vault = rp.backup_vault_name.clone();
                 (Some(rp), vault)
             }
@@ -547,7 +551,10 @@ const VAULT_CONCURRENCY: usize = 4;
 /// Finds the vault holding `rp_arn`: backup:DescribeRecoveryPoint in the
 /// [`LIKELY_VAULTS`], then in the vaults backup:ListBackupVaults lists (paginated, at
 /// most [`MAX_VAULTS_SEARCHED`]), until one answers.
-pub async fn locate_recovery_point(clients: &Clients, rp_arn: &str) -> Result<RecoveryPoint, Gap> {
+pub async fn locate_recovery_point(
+    clients: &Clients,
+    rp_arn: &str,
+) -> Result<(RecoveryPoint, Vec<Gap>), Gap> {
     let gap = |call: &str, error: String| Gap {
         part: EvidencePart::RecoveryPoint,
         call: call.to_owned(),
@@ -622,7 +629,7 @@ async fn ask_vaults(
     vaults: &[String],
     rp_arn: &str,
     refused: &mut Option<String>,
-) -> Option<RecoveryPoint> {
+) -> Option<(RecoveryPoint, Vec<Gap>)> {
     let mut lookups = futures::stream::iter(
         vaults
             .iter()
@@ -971,7 +978,7 @@ async fn describe_recovery_point(
     clients: &Clients,
     vault: String,
     arn: String,
-) -> Result<RecoveryPoint, Gap> {
+) -> Result<(RecoveryPoint, Vec<Gap>), Gap> {
     let (vault, result) = read_recovery_point(clients, &vault, &arn).await;
     result.map_err(|e| Gap {
         part: EvidencePart::RecoveryPoint,
@@ -980,13 +987,13 @@ async fn describe_recovery_point(
     })
 }
 
-/// backup:DescribeRecoveryPoint, with the vault it asked. The fields used later (the
-/// key's ARN, the vault's name) are checked; one that fails is left out.
+/// backup:DescribeRecoveryPoint, with the vault it asked. Its values are checked; one
+/// that fails is left out, with a gap (a key ARN left out must not read as "no key").
 async fn read_recovery_point<'a>(
     clients: &Clients,
     vault: &'a str,
     arn: &str,
-) -> (&'a str, Result<RecoveryPoint, CallError>) {
+) -> (&'a str, Result<(RecoveryPoint, Vec<Gap>), CallError>) {
     let result = clients
         .backup
         .describe_recovery_point()
@@ -1029,11 +1036,7 @@ async fn read_recovery_point<'a>(
         is_encrypted: Some(out.is_encrypted()),
         encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
     };
-    if let Some(g) = c.gaps.first() {
-        // A response value that fails its check is rare enough to log, not carry.
-        tracing::warn!(call = %g.call, error = %g.error, "recovery point value not used");
-    }
-    (vault, Ok(rp))
+    (vault, Ok((rp, c.gaps)))
 }
 
 /// `Ok(None)`: the vault has no access policy (the service answers "not found").
