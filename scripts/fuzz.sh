@@ -7,7 +7,7 @@
 set -euo pipefail
 
 seconds="${1:-60}"
-targets="${2:-policy_parse policy_evaluate diagnose_evidence alert_render}"
+targets="${2:-policy_parse policy_evaluate diagnose_evidence alert_render event_parse}"
 cd "$(dirname "$0")/.."
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -22,5 +22,5 @@ pub mod render;
 
 #[cfg(feature = "lambda")]
 pub mod aws;
-#[cfg(feature = "lambda")]
+/// Event parsing is pure and always built; the Lambda handler itself needs `lambda`.
 pub mod handler;

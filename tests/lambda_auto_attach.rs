@@ -540,3 +540,37 @@ async fn a_failed_or_unsafe_write_becomes_a_refusal_in_the_alert() {
     assert_refused(&auto, "iam:PutRolePolicy failed");
     assert!(auto.undo_command.is_none() && auto.attached_document.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guardrail_the_opt_in_is_checked_on_the_role_that_would_be_written() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let mut case = scenario::efs_case(stack, &sdk).await;
+    // The restore names a role under a path the opt-in pattern matches; IAM's role of
+    // that name lives elsewhere (`role/service-role/<name>`) and is not opted in.
+    let crafted = format!(
+        "arn:aws:iam::{ACCOUNT}:role/service-role/BackupAnything/{}",
+        role_name(&case)
+    );
+    stack.fake_scenario(
+        &json!({"restoreJobs": {&case.job_id: {"describe": {"IamRoleArn": &crafted}}}}),
+    );
+    case.event["detail"]["iamRoleArn"] = json!(&crafted);
+    let auto = AutoSettings {
+        role_patterns: vec![format!("arn:aws:iam::{ACCOUNT}:role/service-role/Backup*")],
+        ..attach_on()
+    };
+
+    let p = unchanged_after(&sdk, &case, auto, ACCOUNT).await;
+
+    assert_eq!(auto_of(&p).decision, "refuse", "{:#?}", auto_of(&p));
+    let evidence = p.evidence.as_ref().unwrap();
+    assert!(evidence.restore_role.is_none());
+    assert!(
+        evidence.gaps.iter().any(|g| g.part
+            == restore_doctor::diagnose::evidence::EvidencePart::RestoreRole
+            && g.error.contains("not the restore's role")),
+        "{:#?}",
+        evidence.gaps
+    );
+}

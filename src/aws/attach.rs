@@ -22,14 +22,17 @@ use super::config::AutoSettings;
 use super::error::call_error;
 use super::iam::decode_document;
 use super::Clients;
-use crate::diagnose::evidence::{Evidence, PolicyKind};
+use crate::diagnose::evidence::{Evidence, EvidencePart, PolicyKind};
 use crate::diagnose::report::{AutoAttach, Report};
+use crate::diagnose::validated::RoleArn;
 use crate::handler::trigger::Trigger;
 use crate::remedy::guard::{decide, Decision, GuardSettings};
 use crate::remedy::patch::POLICY_NAME;
 
 /// Prefix of the idempotency token of a retried restore.
 pub const RETRY_TOKEN_PREFIX: &str = "restore-doctor-retry-";
+/// Time kept for backup:StartRestoreJob itself after the retry wait.
+const RETRY_CALL_BUDGET: Duration = Duration::from_secs(5);
 /// The longest idempotency token sent (the API documents no limit; this keeps it short).
 pub const MAX_TOKEN_LEN: usize = 64;
 
@@ -94,6 +97,21 @@ pub async fn remediate(
     settings: &AutoSettings,
     account: Result<String, String>,
 ) -> AutoAttach {
+    let far = tokio::time::Instant::now() + Duration::from_secs(24 * 3600);
+    remediate_until(clients, evidence, report, trigger, settings, account, far).await
+}
+
+/// [`remediate`], with the restore started again only if the retry wait ends well before
+/// `deadline` (the invocation's, less the time the alert needs).
+pub async fn remediate_until(
+    clients: &Clients,
+    evidence: &Evidence,
+    report: &Report,
+    trigger: &Trigger,
+    settings: &AutoSettings,
+    account: Result<String, String>,
+    deadline: tokio::time::Instant,
+) -> AutoAttach {
     let account = match account {
         Ok(a) => a,
         Err(why) => {
@@ -118,6 +136,25 @@ pub async fn remediate(
     let Some((role_name, document)) = put else {
         return auto;
     };
+    // Written only by a checked role ARN, and only to the restore role as IAM itself
+    // named it when read (gathering keeps a role only when IAM's ARN for the name is
+    // exactly the restore's): the name written is that ARN's name, nothing else.
+    let target = match auto.role_arn.as_deref().map(RoleArn::parse) {
+        Some(Ok(t)) => t,
+        _ => {
+            return AutoAttach::refused(vec![
+                "the role to write is not a valid IAM role ARN: nothing written".into(),
+            ])
+        }
+    };
+    let read_from_iam = evidence.restore_role.as_ref().map(|r| r.arn.as_str());
+    if target.name() != role_name || read_from_iam != Some(target.as_str()) {
+        return AutoAttach::refused(vec![format!(
+            "the role to write (`{}`) is not the restore role as read from IAM: nothing written",
+            target.as_str()
+        )]);
+    }
+    let role_name = target.name().to_owned();
     let earlier = auto
         .role_arn
         .as_deref()
@@ -133,7 +170,16 @@ pub async fn remediate(
         Err(reason) => return AutoAttach::refused(vec![reason]),
     }
     if settings.retry_restore {
-        match retry_restore(clients, evidence, trigger, &auto, settings.retry_wait).await {
+        match retry_restore(
+            clients,
+            evidence,
+            trigger,
+            &auto,
+            settings.retry_wait,
+            deadline,
+        )
+        .await
+        {
             Ok(job_id) => auto.retry_restore_job_id = Some(job_id),
             Err(why) => auto
                 .reasons
@@ -213,10 +259,22 @@ async fn retry_restore(
     trigger: &Trigger,
     auto: &AutoAttach,
     wait: Duration,
+    deadline: tokio::time::Instant,
 ) -> Result<String, String> {
     let Trigger::RestoreJobFailed(failed) = trigger else {
         return Err("only a failed restore job is started again (a refused StartRestoreJob call is for its caller to repeat)".into());
     };
+    let job_id = failed
+        .restore_job_id
+        .as_deref()
+        .ok_or("the failed job's id is not known (the event's id was not valid)")?;
+    // The wait plus the call must end before the deadline, or the alert would not go out.
+    if tokio::time::Instant::now() + wait + RETRY_CALL_BUDGET > deadline {
+        return Err(format!(
+            "waiting {}s for IAM and starting the restore would pass the invocation's deadline",
+            wait.as_secs()
+        ));
+    }
     let job = evidence.restore_job.as_ref();
     let pick = |from_job: Option<&String>, from_event: &Option<String>| {
         from_job.cloned().or_else(|| from_event.clone())
@@ -247,9 +305,20 @@ async fn retry_restore(
         .ok_or(
             "the failed job's restore metadata could not be read (backup:GetRestoreJobMetadata)",
         )?;
+    // Started again only with the metadata exactly as the failed job had it: with an
+    // entry dropped by a check, the new restore would not be the same restore.
+    if evidence
+        .gaps
+        .iter()
+        .any(|g| g.part == EvidencePart::RestoreMetadata)
+    {
+        return Err(
+            "part of the failed job's restore metadata failed its checks, so the same restore cannot be started again".into(),
+        );
+    }
 
     tokio::time::sleep(wait).await;
-    let token = retry_token(&failed.restore_job_id);
+    let token = retry_token(job_id);
     let mut request = clients
         .backup
         .start_restore_job()

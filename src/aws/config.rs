@@ -37,13 +37,17 @@ pub struct AutoSettings {
     /// `AUTO_RETRY_RESTORE` (`true`|`false`, default `false`): start a failed restore job
     /// again once its fix is attached.
     pub retry_restore: bool,
-    /// `RETRY_WAIT_SECONDS` (default 15, at most 600): how long IAM gets to propagate the
-    /// attached policy before the restore is started again.
+    /// `RETRY_WAIT_SECONDS` (default 15, at most [`MAX_RETRY_WAIT_SECONDS`]): how long
+    /// IAM gets to propagate the attached policy before the restore is started again.
     pub retry_wait: Duration,
 }
 
-/// The most `RETRY_WAIT_SECONDS` may be (the function's timeout must cover it).
-pub const MAX_RETRY_WAIT_SECONDS: u64 = 600;
+/// The most `RETRY_WAIT_SECONDS` may be. The wait runs inside the invocation, after
+/// gathering and before the alert is published, so it must stay well inside the
+/// function's timeout (`Timeout: 60` in template.yaml): half of it. At run time the wait
+/// is also checked against the invocation's own deadline, and the retry is skipped, with
+/// the reason in the alert, when it would not fit.
+pub const MAX_RETRY_WAIT_SECONDS: u64 = 30;
 
 impl Default for AutoSettings {
     fn default() -> Self {
@@ -194,16 +198,23 @@ fn role_patterns(list: &str) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
+/// SDK timeouts: one slow service must not eat the invocation. The whole operation
+/// (every attempt and backoff) stays well under the function's 60 s timeout less the
+/// handler's reserve; the handler's deadline bounds everything above that in any case.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+
 /// The SDK configuration of the function: region, credentials and retries from the
 /// environment (`AWS_MAX_ATTEMPTS`, `AWS_ENDPOINT_URL_<SERVICE>` are honoured), with
-/// timeouts that keep one slow service from eating the invocation.
+/// the timeouts above.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .operation_timeout(Duration::from_secs(25))
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
         .load()
@@ -323,6 +334,7 @@ mod tests {
             ("AUTO_ATTACH_TAG", "aws:createdBy"),
             ("RETRY_WAIT_SECONDS", "-1"),
             ("RETRY_WAIT_SECONDS", "601"),
+            ("RETRY_WAIT_SECONDS", "31"),
             ("RETRY_WAIT_SECONDS", "soon"),
         ] {
             let e = Settings::from_lookup(lookup(&[topic, (name, value)])).unwrap_err();

@@ -8,61 +8,141 @@
 //!    [`locate_recovery_point`]);
 //! 2. then, at once: the recovery point, the vault access policy, the decoded
 //!    authorization message, the restore role's and the caller's policies (one read per
-//!    distinct identity), the instance profiles named in the metadata, and the target KMS
-//!    key named in the metadata;
-//! 3. then the key policies of every distinct key found (recovery point key, target key).
+//!    distinct identity), the instance profiles named in the metadata with their roles,
+//!    and the target KMS keys named in the metadata (kms:DescribeKey);
+//! 3. then the key policies of every distinct key found (recovery point key, target keys).
+//!
+//! What bounds it, so that one crafted or unlucky event cannot exhaust the function or
+//! the account:
+//! - every value sent to AWS passed its check first (an event's in
+//!   [`trigger`](crate::handler::trigger), a response's here): a value that fails is a
+//!   gap, never a call, so no oversized or hostile string reaches the SDK;
+//! - at most [`MAX_INSTANCE_PROFILES`] instance profiles and [`MAX_TARGET_KEYS`] target
+//!   keys per event, read a few at a time ([`IAM_CONCURRENCY`], [`KMS_CONCURRENCY`]); the
+//!   rest are a gap that says how many were skipped;
+//! - every call stops at the deadline ([`gather_until`]): what was not read by then is a
+//!   gap ("not read before the deadline") and the alert goes out with the rest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
-use futures::future::{join_all, OptionFuture};
+use futures::future::OptionFuture;
 use futures::StreamExt;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::error::{call_error, CallError};
 use super::iam;
 use super::Clients;
 use crate::diagnose::evidence::{
-    Evidence, EvidencePart, Gap, KeyPolicy, RecoveryPoint, RestoreJob, VaultPolicy, SCHEMA_VERSION,
+    Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, RecoveryPoint, RestoreJob,
+    VaultPolicy, SCHEMA_VERSION,
 };
+use crate::diagnose::validated::{shown, Arn, KeyArn, KeyRef, RoleArn};
+use crate::handler::sanitize::{self, dropped};
 use crate::handler::trigger::{IamIdentity, Parsed, Trigger};
 
 /// The text that precedes the token sts:DecodeAuthorizationMessage decodes.
 const ENCODED_MARKER: &str = "encoded authorization failure message:";
 
-/// Gathers everything about one failure. Never fails: what cannot be read is a gap.
-pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Evidence {
+/// At most this many instance profiles named in one restore's metadata are read. An EC2
+/// restore launches one instance with one profile; two leave room for a key spelled two
+/// ways, and keep a crafted metadata map from spending the account's IAM rate limit.
+pub const MAX_INSTANCE_PROFILES: usize = 2;
+/// At most this many target KMS keys named in one restore's metadata are resolved
+/// (a restore encrypts with one key; three allow the different metadata keys naming it).
+pub const MAX_TARGET_KEYS: usize = 3;
+/// At most one role per instance profile: IAM allows no more ("IAM and AWS STS quotas",
+/// roles per instance profile: 1).
+pub const MAX_PROFILE_ROLES: usize = 1;
+/// IAM reads of one kind in flight at once (IAM throttles bursts per account).
+pub const IAM_CONCURRENCY: usize = 2;
+/// KMS reads in flight at once.
+pub const KMS_CONCURRENCY: usize = 3;
+
+/// Restore metadata keys naming the target KMS key, lowercased (`KmsKeyId`, `kmsKeyId`,
+/// DynamoDB's `kmsMasterKeyArn`, ...).
+const TARGET_KEY_KEYS: [&str; 4] = ["kmskeyid", "kmskeyarn", "kmsmasterkeyarn", "kmskey"];
+
+/// Where a metadata value that names no valid profile or key is said to come from.
+const REJECTED_METADATA: &str = "restore metadata";
+
+/// Where dropped response values are said to come from.
+const METADATA_SOURCE: &str = "backup:GetRestoreJobMetadata";
+
+/// Gathers everything about one failure with no deadline but the SDK's own timeouts.
+/// Never fails: what cannot be read is a gap.
+pub async fn gather(clients: &Clients, parsed: &Parsed) -> Evidence {
+    // Far enough to never cut a call short: the SDK's operation timeout bounds each.
+    let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
+    gather_until(clients, parsed, far).await
+}
+
+/// Gathers everything that can be read before `deadline`. A call still running then is
+/// abandoned and becomes a gap saying so; the evidence holds everything read before it.
+pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let by = By(deadline);
     let mut ev = Evidence {
         schema_version: SCHEMA_VERSION,
-        trigger: event.clone(),
+        trigger: parsed.event.clone(),
         account_id: parsed.account.clone(),
         region: parsed.region.clone(),
+        gaps: parsed.rejected.clone(),
         ..Evidence::default()
     };
 
     // Stage 1: what the trigger does not say.
     let mut facts = Facts::from_trigger(&parsed.trigger);
-    if let Trigger::RestoreJobFailed(job) = &parsed.trigger {
-        let (described, metadata) = futures::join!(
-            describe_restore_job(clients, &job.restore_job_id),
-            restore_job_metadata(clients, &job.restore_job_id),
-        );
-        match described {
-            Ok(j) => {
-                facts.absorb(&j);
-                if ev.account_id.is_none() {
-                    ev.account_id.clone_from(&j.account_id);
+    match &parsed.trigger {
+        Trigger::RestoreJobFailed(job) => match &job.restore_job_id {
+            Some(id) => {
+                let (described, metadata) = futures::join!(
+                    by.call(
+                        describe_restore_job(clients, id),
+                        late(EvidencePart::RestoreJob, "backup:DescribeRestoreJob", id),
+                    ),
+                    by.call(
+                        restore_job_metadata(clients, id),
+                        late(EvidencePart::RestoreMetadata, METADATA_SOURCE, id),
+                    ),
+                );
+                match described {
+                    Ok((j, gaps)) => {
+                        ev.gaps.extend(gaps);
+                        facts.absorb(&j);
+                        if ev.account_id.is_none() {
+                            ev.account_id.clone_from(&j.account_id);
+                        }
+                        ev.restore_job = Some(j);
+                    }
+                    Err(g) => ev.gaps.push(g),
                 }
-                ev.restore_job = Some(j);
+                match metadata {
+                    Ok((m, gaps)) => {
+                        ev.gaps.extend(gaps);
+                        ev.restore_metadata = Some(m);
+                    }
+                    Err(g) => ev.gaps.push(g),
+                }
             }
-            Err(g) => ev.gaps.push(g),
-        }
-        match metadata {
-            Ok(m) => ev.restore_metadata = Some(m),
-            Err(g) => ev.gaps.push(g),
-        }
-    } else if let Trigger::StartRestoreJobDenied(call) = &parsed.trigger {
-        if !call.metadata.is_empty() {
-            ev.restore_metadata = Some(call.metadata.clone());
+            None => {
+                let why = "the event's restore job id was not valid";
+                ev.gaps.push(not_attempted(
+                    EvidencePart::RestoreJob,
+                    "backup:DescribeRestoreJob",
+                    why,
+                ));
+                ev.gaps.push(not_attempted(
+                    EvidencePart::RestoreMetadata,
+                    METADATA_SOURCE,
+                    why,
+                ));
+            }
+        },
+        Trigger::StartRestoreJobDenied(call) => {
+            if !call.metadata.is_empty() {
+                ev.restore_metadata = Some(call.metadata.clone());
+            }
         }
     }
     let metadata = ev.restore_metadata.clone().unwrap_or_default();
@@ -70,44 +150,105 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
     // Stage 2: everything that depends only on stage 1, at once.
     let vault = facts.vault_name();
     let token = facts.message.as_deref().and_then(encoded_token);
-    let role_name = facts.role_arn.as_deref().and_then(role_name_of);
+    let role = facts
+        .role_arn
+        .as_deref()
+        .and_then(|a| RoleArn::parse(a).ok());
+    let role_name = role.as_ref().map(|r| r.name().to_owned());
     let caller = caller_identity(&parsed.trigger);
     // The same role as restore role and caller is read once.
     let caller_is_role = matches!(
         (&caller, &role_name),
         (Some(IamIdentity::Role { name, .. }), Some(role)) if name.eq_ignore_ascii_case(role)
     );
-    let profiles = instance_profile_names(&metadata);
-    let target_keys = target_key_refs(&metadata);
+    let (profiles, profile_gaps) = instance_profile_names(&metadata);
+    let (target_keys, key_gaps) = target_key_refs(&metadata);
+    // A value that names no valid profile or key leaves the evidence with its gap: what
+    // comes after must not read it as a resource (`arn:*` as a key ARN).
+    for gap in profile_gaps.iter().chain(&key_gaps) {
+        if let Some(key) = rejected_metadata_key(gap) {
+            drop_metadata_entry(&mut ev, &key);
+        }
+    }
+    ev.gaps.extend(profile_gaps);
+    ev.gaps.extend(key_gaps);
 
-    let rp_and_vault = recovery_point_and_vault(
-        clients,
-        vault,
-        facts.recovery_point_arn.clone(),
-        &parsed.trigger,
-    );
-    let decoded = OptionFuture::from(token.map(|t| decode(clients, t.to_owned())));
-    let restore_role = OptionFuture::from(role_name.clone().map(|name| async move {
-        iam::role(&clients.iam, &name, EvidencePart::RestoreRole).await
-    }));
-    let caller_read = OptionFuture::from(caller.clone().filter(|_| !caller_is_role).map(
-        |identity| async move {
-            match identity {
-                IamIdentity::Role { name, .. } => {
-                    iam::role(&clients.iam, &name, EvidencePart::Caller).await
-                }
-                IamIdentity::User { name, .. } => {
-                    iam::user(&clients.iam, &name, EvidencePart::Caller).await
-                }
-            }
+    let rp_and_vault = by.run(
+        recovery_point_and_vault(
+            clients,
+            vault,
+            facts.recovery_point_arn.clone(),
+            &parsed.trigger,
+        ),
+        || {
+            (
+                None,
+                None,
+                vec![
+                    late(
+                        EvidencePart::RecoveryPoint,
+                        "backup:DescribeRecoveryPoint",
+                        "",
+                    )(),
+                    late(
+                        EvidencePart::VaultAccessPolicy,
+                        "backup:GetBackupVaultAccessPolicy",
+                        "",
+                    )(),
+                ],
+            )
         },
-    ));
-    let profile_reads = join_all(
-        profiles
-            .iter()
-            .map(|p| iam::instance_profile(&clients.iam, p)),
     );
-    let key_lookups = join_all(target_keys.iter().map(|k| describe_key(clients, k.clone())));
+    let decoded = OptionFuture::from(token.map(|t| {
+        by.call(
+            decode(clients, t.to_owned()),
+            late(
+                EvidencePart::DecodedMessage,
+                "sts:DecodeAuthorizationMessage",
+                "",
+            ),
+        )
+    }));
+    let restore_role = OptionFuture::from(role_name.clone().map(|name| {
+        let on_late = late(EvidencePart::RestoreRole, "iam:GetRole", &name);
+        by.call(
+            async move { iam::role(&clients.iam, &name, EvidencePart::RestoreRole).await },
+            on_late,
+        )
+    }));
+    let caller_read =
+        OptionFuture::from(caller.clone().filter(|_| !caller_is_role).map(|identity| {
+            let on_late = late(EvidencePart::Caller, "iam:GetUser/iam:GetRole", "");
+            by.call(
+                async move {
+                    match identity {
+                        IamIdentity::Role { name, .. } => {
+                            iam::role(&clients.iam, &name, EvidencePart::Caller).await
+                        }
+                        IamIdentity::User { name, .. } => {
+                            iam::user(&clients.iam, &name, EvidencePart::Caller).await
+                        }
+                    }
+                },
+                on_late,
+            )
+        }));
+    let profile_reads = futures::stream::iter(profiles.iter().map(|p| {
+        by.call(
+            instance_profile_with_roles(clients, p),
+            late(EvidencePart::InstanceProfile, "iam:GetInstanceProfile", p),
+        )
+    }))
+    .buffered(IAM_CONCURRENCY)
+    .collect::<Vec<_>>();
+    let key_lookups = futures::stream::iter(target_keys.iter().map(|k| {
+        by.call(
+            describe_key(clients, k.clone()),
+            late(EvidencePart::KeyPolicy, "kms:DescribeKey", k.as_str()),
+        )
+    }))
+    .buffered(KMS_CONCURRENCY)
+    .collect::<Vec<_>>();
 
     let (rp_and_vault, decoded, restore_role, caller_read, profile_reads, key_lookups) = futures::join!(
         rp_and_vault,
@@ -128,28 +269,53 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
         None => {}
     }
     let mut restore_principal = None;
-    match restore_role {
-        Some(Ok((p, gaps))) => {
+    match (restore_role, &role) {
+        (Some(Ok((p, gaps))), Some(asked)) => {
             ev.gaps.extend(gaps);
-            restore_principal = Some(p);
+            // The role is read by name; it is the restore's role only if IAM's ARN for
+            // that name is exactly the one the restore names (path included).
+            if p.arn == asked.as_str() {
+                restore_principal = Some(p);
+            } else {
+                ev.gaps.push(Gap {
+                    part: EvidencePart::RestoreRole,
+                    call: format!("iam:GetRole {}", asked.name()),
+                    error: format!(
+                        "IAM's role of that name is `{}`, not the restore's role `{}`: not used",
+                        shown(&p.arn),
+                        asked.as_str()
+                    ),
+                });
+            }
         }
-        Some(Err(g)) => ev.gaps.push(g),
-        None => ev.gaps.push(not_attempted(
+        (Some(Err(g)), _) => ev.gaps.push(g),
+        _ => ev.gaps.push(not_attempted(
             EvidencePart::RestoreRole,
             "iam:GetRole",
-            "neither the event nor the restore job names the restore role",
+            "neither the event nor the restore job names a valid restore role",
         )),
     }
     if caller_is_role {
         ev.caller = restore_principal.clone();
     } else {
-        match caller_read {
-            Some(Ok((p, gaps))) => {
+        match (caller_read, &caller) {
+            (Some(Ok((p, gaps))), Some(IamIdentity::User { arn, .. })) if p.arn != *arn => {
+                ev.gaps.extend(gaps);
+                ev.gaps.push(Gap {
+                    part: EvidencePart::Caller,
+                    call: "iam:GetUser".into(),
+                    error: format!(
+                        "IAM's user of that name is `{}`, not the caller `{arn}`: not used",
+                        shown(&p.arn)
+                    ),
+                });
+            }
+            (Some(Ok((p, gaps))), _) => {
                 ev.gaps.extend(gaps);
                 ev.caller = Some(p);
             }
-            Some(Err(g)) => ev.gaps.push(g),
-            None => {}
+            (Some(Err(g)), _) => ev.gaps.push(g),
+            (None, _) => {}
         }
     }
     if let (Some(c), Trigger::StartRestoreJobDenied(call)) = (ev.caller.as_mut(), &parsed.trigger) {
@@ -174,7 +340,10 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
     ev.restore_role = restore_principal;
     for r in profile_reads {
         match r {
-            Ok(p) => ev.instance_profiles.push(p),
+            Ok((p, gaps)) => {
+                ev.instance_profiles.push(p);
+                ev.gaps.extend(gaps);
+            }
             Err(g) => ev.gaps.push(g),
         }
     }
@@ -189,19 +358,92 @@ pub async fn gather(clients: &Clients, parsed: &Parsed, event: &Value) -> Eviden
     }
     for r in key_lookups {
         match r {
-            Ok(arn) => keys.push(arn),
+            Ok(key) => {
+                keys.push(key.key_arn.clone());
+                ev.kms_keys.push(key);
+            }
             Err(g) => ev.gaps.push(g),
         }
     }
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     keys.retain(|k| seen.insert(k.clone()));
-    for r in join_all(keys.iter().map(|k| key_policy(clients, k.clone()))).await {
+    let policies = futures::stream::iter(keys.iter().map(|k| {
+        by.call(
+            key_policy(clients, k.clone()),
+            late(EvidencePart::KeyPolicy, "kms:GetKeyPolicy", k),
+        )
+    }))
+    .buffered(KMS_CONCURRENCY)
+    .collect::<Vec<_>>()
+    .await;
+    for r in policies {
         match r {
             Ok(p) => ev.key_policies.push(p),
             Err(g) => ev.gaps.push(g),
         }
     }
     ev
+}
+
+/// The metadata key a "not a valid …" gap of [`instance_profile_names`] or
+/// [`target_key_refs`] is about.
+fn rejected_metadata_key(gap: &Gap) -> Option<String> {
+    let key = gap.call.strip_prefix(REJECTED_METADATA)?;
+    Some(key.trim_matches(['`', ' ']).to_owned())
+}
+
+/// Removes `key` from the evidence's metadata and from the metadata of the event it
+/// carries.
+fn drop_metadata_entry(ev: &mut Evidence, key: &str) {
+    if let Some(m) = ev.restore_metadata.as_mut() {
+        m.remove(key);
+    }
+    if let Some(m) = ev
+        .trigger
+        .pointer_mut("/detail/requestParameters/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        m.remove(key);
+    }
+}
+
+/// The deadline every call of one gathering stops at.
+#[derive(Clone, Copy)]
+struct By(Instant);
+
+impl By {
+    /// `fut`, or `on_late()` if it has not finished by the deadline.
+    async fn run<T>(self, fut: impl Future<Output = T>, on_late: impl FnOnce() -> T) -> T {
+        match tokio::time::timeout_at(self.0, fut).await {
+            Ok(v) => v,
+            Err(_) => on_late(),
+        }
+    }
+
+    /// A call that may fail with a gap, or the gap `on_late` makes at the deadline.
+    async fn call<T>(
+        self,
+        fut: impl Future<Output = Result<T, Gap>>,
+        on_late: impl FnOnce() -> Gap,
+    ) -> Result<T, Gap> {
+        self.run(fut, || Err(on_late())).await
+    }
+}
+
+/// The gap of a call abandoned at the deadline.
+fn late(part: EvidencePart, call: &str, on: &str) -> impl FnOnce() -> Gap {
+    let call = if on.is_empty() {
+        call.to_owned()
+    } else {
+        format!("{call} {on}")
+    };
+    move || {
+        Gap {
+        part,
+        call,
+        error: "not read before the deadline: the invocation's remaining time was kept for the diagnosis and the alert".into(),
+    }
+    }
 }
 
 /// The recovery point and its vault's access policy, with a gap for what could not be
@@ -221,7 +463,10 @@ async fn recovery_point_and_vault(
             );
             let (rp, policy) = futures::join!(rp, vault_policy(clients, vault.clone()));
             let rp = match rp {
-                Some(Ok(rp)) => Some(rp),
+                Some(Ok((rp, checked))) => {
+                    gaps.extend(checked);
+                    Some(rp)
+                }
                 Some(Err(g)) => {
                     gaps.push(g);
                     None
@@ -244,7 +489,8 @@ async fn recovery_point_and_vault(
             };
         }
         (None, Some(rp_arn)) => match locate_recovery_point(clients, &rp_arn).await {
-            Ok(rp) => {
+            Ok((rp, checked)) => {
+                gaps.extend(checked);
                 let vault = rp.backup_vault_name.clone();
                 (Some(rp), vault)
             }
@@ -305,7 +551,10 @@ const VAULT_CONCURRENCY: usize = 4;
 /// Finds the vault holding `rp_arn`: backup:DescribeRecoveryPoint in the
 /// [`LIKELY_VAULTS`], then in the vaults backup:ListBackupVaults lists (paginated, at
 /// most [`MAX_VAULTS_SEARCHED`]), until one answers.
-pub async fn locate_recovery_point(clients: &Clients, rp_arn: &str) -> Result<RecoveryPoint, Gap> {
+pub async fn locate_recovery_point(
+    clients: &Clients,
+    rp_arn: &str,
+) -> Result<(RecoveryPoint, Vec<Gap>), Gap> {
     let gap = |call: &str, error: String| Gap {
         part: EvidencePart::RecoveryPoint,
         call: call.to_owned(),
@@ -380,7 +629,7 @@ async fn ask_vaults(
     vaults: &[String],
     rp_arn: &str,
     refused: &mut Option<String>,
-) -> Option<RecoveryPoint> {
+) -> Option<(RecoveryPoint, Vec<Gap>)> {
     let mut lookups = futures::stream::iter(
         vaults
             .iter()
@@ -458,20 +707,12 @@ fn not_attempted(part: EvidencePart, call: &str, why: &str) -> Gap {
     }
 }
 
-/// `arn:aws:backup:eu-west-1:111122223333:backup-vault:Name` -> `Name`.
+/// `arn:aws:backup:eu-west-1:111122223333:backup-vault:Name` -> `Name`, when it is a
+/// vault name ([`sanitize::is_vault_name`]).
 pub fn vault_name_from_arn(arn: &str) -> Option<String> {
     arn.split_once(":backup-vault:")
         .map(|(_, name)| name.to_owned())
-        .filter(|n| !n.is_empty())
-}
-
-/// The role name at the end of a role ARN (the path is not part of the name).
-pub fn role_name_of(arn: &str) -> Option<String> {
-    let (_, path) = arn.split_once(":role/")?;
-    path.rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
+        .filter(|n| sanitize::is_vault_name(n))
 }
 
 /// The token after "Encoded authorization failure message:", if the message has one.
@@ -485,65 +726,176 @@ pub fn encoded_token(message: &str) -> Option<&str> {
     (token.len() >= 16).then_some(token)
 }
 
+/// `UseBackedUpValue` and `null` name no instance profile or key.
+fn names_nothing(v: &str) -> bool {
+    v.is_empty() || v.eq_ignore_ascii_case("null") || v.eq_ignore_ascii_case("usebackedupvalue")
+}
+
 /// Instance profiles an EC2 restore attaches, from its metadata (keys are
-/// case-insensitive; `UseBackedUpValue`/`null` name none).
-pub fn instance_profile_names(metadata: &BTreeMap<String, String>) -> Vec<String> {
-    let mut names: Vec<String> = metadata
-        .iter()
-        .filter(|(k, _)| {
-            matches!(
-                k.to_ascii_lowercase().as_str(),
-                "iaminstanceprofilename"
-                    | "iaminstanceprofilearn"
-                    | "iaminstanceprofile"
-                    | "instanceprofilename"
-                    | "instanceprofilearn"
-            )
-        })
-        .filter_map(|(_, v)| {
-            let v = v.trim();
-            if v.is_empty()
-                || v.eq_ignore_ascii_case("null")
-                || v.eq_ignore_ascii_case("usebackedupvalue")
-            {
-                return None;
+/// case-insensitive; `UseBackedUpValue`/`null` name none): checked IAM names, at most
+/// [`MAX_INSTANCE_PROFILES`]. A value that is not a profile name or ARN, and every
+/// profile past the limit, is a gap.
+pub fn instance_profile_names(metadata: &BTreeMap<String, String>) -> (Vec<String>, Vec<Gap>) {
+    let mut gaps = Vec::new();
+    let mut names = BTreeSet::new();
+    for (key, value) in metadata {
+        if !matches!(
+            key.to_ascii_lowercase().as_str(),
+            "iaminstanceprofilename"
+                | "iaminstanceprofilearn"
+                | "iaminstanceprofile"
+                | "instanceprofilename"
+                | "instanceprofilearn"
+        ) {
+            continue;
+        }
+        let v = value.trim();
+        if names_nothing(v) {
+            continue;
+        }
+        let name = if v.starts_with("arn:") {
+            Arn::parse(v).ok().and_then(|a| {
+                let path = a.resource().strip_prefix("instance-profile/")?;
+                (a.service() == "iam").then(|| path.rsplit('/').next().unwrap_or(path).to_owned())
+            })
+        } else {
+            Some(v.to_owned())
+        };
+        match name.filter(|n| crate::diagnose::validated::is_iam_name(n)) {
+            Some(n) => {
+                names.insert(n);
             }
-            match v.split_once(":instance-profile/") {
-                Some((_, path)) => path.rsplit('/').next().map(str::to_owned),
-                None => Some(v.to_owned()),
-            }
-        })
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+            None => gaps.push(dropped(
+                EvidencePart::RestoreMetadata,
+                REJECTED_METADATA,
+                key,
+                format!(
+                    "not an instance profile name or ARN ({} bytes): iam:GetInstanceProfile was not called",
+                    v.len()
+                ),
+            )),
+        }
+    }
+    let mut names: Vec<String> = names.into_iter().collect();
+    if names.len() > MAX_INSTANCE_PROFILES {
+        let skipped = names.split_off(MAX_INSTANCE_PROFILES);
+        gaps.push(Gap {
+            part: EvidencePart::InstanceProfile,
+            call: "iam:GetInstanceProfile".into(),
+            error: format!(
+                "not attempted: the metadata names {} instance profiles; only the first {MAX_INSTANCE_PROFILES} were read, {} skipped",
+                MAX_INSTANCE_PROFILES + skipped.len(),
+                skipped.len()
+            ),
+        });
+    }
+    (names, gaps)
 }
 
 /// Target KMS keys named in the metadata (`KmsKeyId`, `kmsKeyId`, DynamoDB's
-/// `kmsMasterKeyArn`): key ids, key ARNs, alias names or alias ARNs.
-pub fn target_key_refs(metadata: &BTreeMap<String, String>) -> Vec<String> {
-    let mut refs: Vec<String> = metadata
-        .iter()
-        .filter(|(k, _)| {
-            matches!(
-                k.to_ascii_lowercase().as_str(),
-                "kmskeyid" | "kmskeyarn" | "kmsmasterkeyarn" | "kmskey"
-            )
-        })
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("null"))
-        .collect();
-    refs.sort();
-    refs.dedup();
-    refs
+/// `kmsMasterKeyArn`): key ids, key ARNs, alias names or alias ARNs, parsed with
+/// [`KeyRef::parse`], at most [`MAX_TARGET_KEYS`]. A value that is none of them is a gap
+/// (never a call), and so is every key past the limit.
+pub fn target_key_refs(metadata: &BTreeMap<String, String>) -> (Vec<KeyRef>, Vec<Gap>) {
+    let mut gaps = Vec::new();
+    let mut refs = BTreeSet::new();
+    for (key, value) in metadata {
+        if !TARGET_KEY_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        let v = value.trim();
+        if names_nothing(v) {
+            continue;
+        }
+        match KeyRef::parse(v) {
+            Ok(r) => {
+                refs.insert(r);
+            }
+            Err(e) => gaps.push(dropped(
+                EvidencePart::RestoreMetadata,
+                REJECTED_METADATA,
+                key,
+                format!(
+                    "{}: kms:DescribeKey was not called",
+                    sanitize::refused(&e, v.len())
+                ),
+            )),
+        }
+    }
+    let mut refs: Vec<KeyRef> = refs.into_iter().collect();
+    if refs.len() > MAX_TARGET_KEYS {
+        let skipped = refs.split_off(MAX_TARGET_KEYS);
+        gaps.push(Gap {
+            part: EvidencePart::KeyPolicy,
+            call: "kms:DescribeKey".into(),
+            error: format!(
+                "not attempted: the metadata names {} target keys; only the first {MAX_TARGET_KEYS} were resolved, {} skipped",
+                MAX_TARGET_KEYS + skipped.len(),
+                skipped.len()
+            ),
+        });
+    }
+    (refs, gaps)
 }
 
 fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
-async fn describe_restore_job(clients: &Clients, id: &str) -> Result<RestoreJob, Gap> {
+/// Checks the values of a response one by one: ARNs, role ARNs, messages, resource
+/// types. What fails is dropped with a gap naming `call` and the field.
+struct Checked<'a> {
+    call: &'a str,
+    part: EvidencePart,
+    gaps: Vec<Gap>,
+}
+
+impl Checked<'_> {
+    fn drop_value(&mut self, field: &str, why: impl std::fmt::Display) {
+        self.gaps.push(dropped(self.part, self.call, field, why));
+    }
+
+    fn parsed(&mut self, field: &str, v: Option<&str>, check: sanitize::Check) -> Option<String> {
+        let v = v.filter(|v| !v.is_empty())?;
+        match check(v) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                self.drop_value(field, sanitize::refused(&e, v.len()));
+                None
+            }
+        }
+    }
+
+    fn message(&mut self, field: &str, v: Option<&str>) -> Option<String> {
+        let v = v?;
+        let (text, cut) = sanitize::message(v);
+        if cut {
+            self.drop_value(
+                field,
+                format!(
+                    "{} bytes long: only the first {} were kept",
+                    v.len(),
+                    sanitize::MAX_MESSAGE_LEN
+                ),
+            );
+        }
+        Some(text)
+    }
+
+    fn text(&mut self, field: &str, v: Option<&str>, ok: fn(&str) -> bool) -> Option<String> {
+        let v = v.filter(|v| !v.is_empty())?;
+        if ok(v) {
+            Some(v.to_owned())
+        } else {
+            self.drop_value(field, format!("not well-formed ({} bytes)", v.len()));
+            None
+        }
+    }
+}
+
+/// backup:DescribeRestoreJob, every field checked.
+async fn describe_restore_job(clients: &Clients, id: &str) -> Result<(RestoreJob, Vec<Gap>), Gap> {
+    let call = format!("backup:DescribeRestoreJob {id}");
     let out = clients
         .backup
         .describe_restore_job()
@@ -552,30 +904,57 @@ async fn describe_restore_job(clients: &Clients, id: &str) -> Result<RestoreJob,
         .await
         .map_err(|e| Gap {
             part: EvidencePart::RestoreJob,
-            call: format!("backup:DescribeRestoreJob {id}"),
+            call: call.clone(),
             error: call_error(&e).text,
         })?;
-    let own = |s: Option<&str>| s.map(str::to_owned);
-    Ok(RestoreJob {
-        restore_job_id: out.restore_job_id().unwrap_or(id).to_owned(),
-        account_id: own(out.account_id()),
-        status: out.status().map(|s| s.as_str().to_owned()),
-        status_message: own(out.status_message()),
-        resource_type: own(out.resource_type()),
-        iam_role_arn: own(out.iam_role_arn()),
-        recovery_point_arn: own(out.recovery_point_arn()),
-        backup_vault_arn: own(out.backup_vault_arn()),
-        source_resource_arn: own(out.source_resource_arn()),
-        created_resource_arn: own(out.created_resource_arn()),
+    let mut c = Checked {
+        call: &call,
+        part: EvidencePart::RestoreJob,
+        gaps: Vec::new(),
+    };
+    let job = RestoreJob {
+        restore_job_id: id.to_owned(),
+        account_id: c.text(
+            "AccountId",
+            out.account_id(),
+            crate::diagnose::validated::is_account_id,
+        ),
+        status: c.text(
+            "Status",
+            out.status().map(|s| s.as_str()),
+            sanitize::is_code,
+        ),
+        status_message: c.message("StatusMessage", out.status_message()),
+        resource_type: c.text(
+            "ResourceType",
+            out.resource_type(),
+            sanitize::is_resource_type,
+        ),
+        iam_role_arn: c.parsed("IamRoleArn", out.iam_role_arn(), sanitize::role_arn),
+        recovery_point_arn: c.parsed("RecoveryPointArn", out.recovery_point_arn(), sanitize::arn),
+        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
+        source_resource_arn: c.parsed(
+            "SourceResourceArn",
+            out.source_resource_arn(),
+            sanitize::arn,
+        ),
+        created_resource_arn: c.parsed(
+            "CreatedResourceArn",
+            out.created_resource_arn(),
+            sanitize::arn,
+        ),
         creation_date: date(out.creation_date()),
         completion_date: date(out.completion_date()),
-    })
+    };
+    Ok((job, c.gaps))
 }
 
+/// backup:GetRestoreJobMetadata, checked as the event's metadata is
+/// ([`sanitize::metadata`]).
 async fn restore_job_metadata(
     clients: &Clients,
     id: &str,
-) -> Result<BTreeMap<String, String>, Gap> {
+) -> Result<(BTreeMap<String, String>, Vec<Gap>), Gap> {
     let out = clients
         .backup
         .get_restore_job_metadata()
@@ -584,20 +963,22 @@ async fn restore_job_metadata(
         .await
         .map_err(|e| Gap {
             part: EvidencePart::RestoreMetadata,
-            call: format!("backup:GetRestoreJobMetadata {id}"),
+            call: format!("{METADATA_SOURCE} {id}"),
             error: call_error(&e).text,
         })?;
-    Ok(out
+    let entries = out
         .metadata()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()));
+    Ok(sanitize::metadata(entries, METADATA_SOURCE, "Metadata"))
 }
 
 async fn describe_recovery_point(
     clients: &Clients,
     vault: String,
     arn: String,
-) -> Result<RecoveryPoint, Gap> {
+) -> Result<(RecoveryPoint, Vec<Gap>), Gap> {
     let (vault, result) = read_recovery_point(clients, &vault, &arn).await;
     result.map_err(|e| Gap {
         part: EvidencePart::RecoveryPoint,
@@ -606,12 +987,13 @@ async fn describe_recovery_point(
     })
 }
 
-/// backup:DescribeRecoveryPoint, with the vault it asked.
+/// backup:DescribeRecoveryPoint, with the vault it asked. Its values are checked; one
+/// that fails is left out, with a gap (a key ARN left out must not read as "no key").
 async fn read_recovery_point<'a>(
     clients: &Clients,
     vault: &'a str,
     arn: &str,
-) -> (&'a str, Result<RecoveryPoint, CallError>) {
+) -> (&'a str, Result<(RecoveryPoint, Vec<Gap>), CallError>) {
     let result = clients
         .backup
         .describe_recovery_point()
@@ -623,18 +1005,38 @@ async fn read_recovery_point<'a>(
         Ok(out) => out,
         Err(e) => return (vault, Err(call_error(&e))),
     };
-    let own = |s: Option<&str>| s.map(str::to_owned);
+    let mut c = Checked {
+        call: "backup:DescribeRecoveryPoint",
+        part: EvidencePart::RecoveryPoint,
+        gaps: Vec::new(),
+    };
     let rp = RecoveryPoint {
-        recovery_point_arn: out.recovery_point_arn().unwrap_or(arn).to_owned(),
-        backup_vault_name: own(out.backup_vault_name()).or_else(|| Some(vault.to_owned())),
-        backup_vault_arn: own(out.backup_vault_arn()),
-        resource_arn: own(out.resource_arn()),
-        resource_type: own(out.resource_type()),
-        encryption_key_arn: own(out.encryption_key_arn()),
+        recovery_point_arn: c
+            .parsed("RecoveryPointArn", out.recovery_point_arn(), sanitize::arn)
+            .unwrap_or_else(|| arn.to_owned()),
+        backup_vault_name: c
+            .text(
+                "BackupVaultName",
+                out.backup_vault_name(),
+                sanitize::is_vault_name,
+            )
+            .or_else(|| Some(vault.to_owned())),
+        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
+        resource_arn: c.parsed("ResourceArn", out.resource_arn(), sanitize::arn),
+        resource_type: c.text(
+            "ResourceType",
+            out.resource_type(),
+            sanitize::is_resource_type,
+        ),
+        encryption_key_arn: c.parsed(
+            "EncryptionKeyArn",
+            out.encryption_key_arn(),
+            sanitize::key_arn,
+        ),
         is_encrypted: Some(out.is_encrypted()),
         encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
     };
-    (vault, Ok(rp))
+    (vault, Ok((rp, c.gaps)))
 }
 
 /// `Ok(None)`: the vault has no access policy (the service answers "not found").
@@ -647,8 +1049,11 @@ async fn vault_policy(clients: &Clients, vault: String) -> Result<Option<VaultPo
         .await
     {
         Ok(out) => Ok(out.policy().map(|p| VaultPolicy {
-            backup_vault_name: out.backup_vault_name().unwrap_or(&vault).to_owned(),
-            backup_vault_arn: out.backup_vault_arn().map(str::to_owned),
+            backup_vault_name: vault.clone(),
+            backup_vault_arn: out
+                .backup_vault_arn()
+                .filter(|a| Arn::parse(a).is_ok())
+                .map(str::to_owned),
             document: iam::decode_document(p),
         })),
         Err(e) => {
@@ -685,24 +1090,92 @@ async fn decode(clients: &Clients, token: String) -> Result<Value, Gap> {
     Ok(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
 }
 
-/// kms:DescribeKey: an alias or key id to the key ARN.
-async fn describe_key(clients: &Clients, key: String) -> Result<String, Gap> {
+/// kms:DescribeKey of a key reference from the metadata: what it resolves to. A key ARN
+/// in the metadata is a claim until KMS confirms it: it must come back as itself.
+async fn describe_key(clients: &Clients, key: KeyRef) -> Result<KmsKey, Gap> {
+    let reference = key.as_str().to_owned();
     let gap = |error: String| Gap {
         part: EvidencePart::KeyPolicy,
-        call: format!("kms:DescribeKey {key}"),
+        call: format!("kms:DescribeKey {reference}"),
         error,
     };
     let out = clients
         .kms
         .describe_key()
-        .key_id(&key)
+        .key_id(&reference)
         .send()
         .await
         .map_err(|e| gap(call_error(&e).text))?;
-    out.key_metadata()
-        .and_then(|m| m.arn())
-        .map(str::to_owned)
-        .ok_or_else(|| gap("no key ARN returned".into()))
+    let meta = out
+        .key_metadata()
+        .ok_or_else(|| gap("no key metadata returned".into()))?;
+    let key_arn = meta
+        .arn()
+        .map(KeyArn::parse)
+        .ok_or_else(|| gap("no key ARN returned".into()))?
+        .map_err(|e| gap(format!("the returned key ARN is not used: {}", e.why)))?;
+    if let KeyRef::Arn(claimed) = &key {
+        if claimed != &key_arn {
+            return Err(gap(format!(
+                "the metadata names `{}` but KMS resolved it to `{}`: not used",
+                claimed.as_str(),
+                key_arn.as_str()
+            )));
+        }
+    }
+    Ok(KmsKey {
+        reference: reference.clone(),
+        key_arn: key_arn.as_str().to_owned(),
+        key_manager: meta.key_manager().map(|m| m.as_str().to_owned()),
+        key_state: meta.key_state().map(|s| s.as_str().to_owned()),
+    })
+}
+
+/// iam:GetInstanceProfile, then iam:GetRole of its role (trust policy and tags), which
+/// auto-attach needs before it grants iam:PassRole on it. Roles past
+/// [`MAX_PROFILE_ROLES`], or whose ARN fails its check, are gaps.
+async fn instance_profile_with_roles(
+    clients: &Clients,
+    name: &str,
+) -> Result<(InstanceProfile, Vec<Gap>), Gap> {
+    let mut profile = iam::instance_profile(&clients.iam, name).await?;
+    let mut gaps = Vec::new();
+    let mut roles = Vec::new();
+    for (i, arn) in profile.role_arns.iter().enumerate() {
+        if i >= MAX_PROFILE_ROLES {
+            gaps.push(not_attempted(
+                EvidencePart::InstanceProfile,
+                "iam:GetRole",
+                &format!(
+                    "instance profile `{name}` lists {} roles; IAM allows {MAX_PROFILE_ROLES}",
+                    profile.role_arns.len()
+                ),
+            ));
+            break;
+        }
+        match RoleArn::parse(arn) {
+            Ok(role) => roles.push(role),
+            Err(e) => gaps.push(dropped(
+                EvidencePart::InstanceProfile,
+                "iam:GetInstanceProfile",
+                &format!("{name} Roles[{i}].Arn"),
+                sanitize::refused(&e, arn.len()),
+            )),
+        }
+    }
+    let reads = futures::future::join_all(
+        roles
+            .iter()
+            .map(|r| iam::role_facts(&clients.iam, r, EvidencePart::InstanceProfile)),
+    )
+    .await;
+    for r in reads {
+        match r {
+            Ok(facts) => profile.roles.push(facts),
+            Err(g) => gaps.push(g),
+        }
+    }
+    Ok((profile, gaps))
 }
 
 async fn key_policy(clients: &Clients, key_arn: String) -> Result<KeyPolicy, Gap> {
@@ -749,7 +1222,7 @@ mod tests {
             ("IamInstanceProfileName", "AppProfile"),
             (
                 "iamInstanceProfileArn",
-                "arn:aws:iam::1:instance-profile/path/Other",
+                "arn:aws:iam::111122223333:instance-profile/path/Other",
             ),
             ("instanceProfileName", "UseBackedUpValue"),
             ("KmsKeyId", "alias/aws/elasticfilesystem"),
@@ -759,8 +1232,13 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        assert_eq!(instance_profile_names(&metadata), ["AppProfile", "Other"]);
-        assert_eq!(target_key_refs(&metadata), ["alias/aws/elasticfilesystem"]);
+        assert_eq!(instance_profile_names(&metadata).0, ["AppProfile", "Other"]);
+        let (keys, gaps) = target_key_refs(&metadata);
+        assert_eq!(
+            keys,
+            [KeyRef::Unresolved("alias/aws/elasticfilesystem".into())]
+        );
+        assert!(gaps.is_empty(), "{gaps:?}");
     }
 
     #[test]
@@ -773,9 +1251,60 @@ mod tests {
             Some("aws/efs/automatic-backup-vault")
         );
         assert_eq!(
-            role_name_of("arn:aws:iam::1:role/service-role/AWSBackupDefaultServiceRole").as_deref(),
-            Some("AWSBackupDefaultServiceRole")
+            vault_name_from_arn("arn:aws:backup:eu-west-1:1:backup-vault:a b"),
+            None
         );
-        assert_eq!(role_name_of("arn:aws:iam::1:user/alice"), None);
+    }
+
+    fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn hostile_key_references_are_gaps_never_calls() {
+        let (keys, gaps) = target_key_refs(&meta(&[
+            ("KmsKeyId", "arn:*"),
+            ("kmsKeyArn", "arn:aws:kms:eu-west-1:111122223333:key/*"),
+            ("kmsMasterKeyArn", "alias/*"),
+        ]));
+        assert!(keys.is_empty(), "{keys:?}");
+        assert_eq!(gaps.len(), 3, "{gaps:?}");
+        assert!(gaps
+            .iter()
+            .all(|g| g.part == EvidencePart::RestoreMetadata && g.error.contains("not called")));
+    }
+
+    #[test]
+    fn instance_profiles_and_keys_per_event_are_capped_and_the_rest_said() {
+        let (names, gaps) = instance_profile_names(&meta(&[
+            ("IamInstanceProfileName", "a"),
+            (
+                "iamInstanceProfileArn",
+                "arn:aws:iam::111122223333:instance-profile/b",
+            ),
+            ("InstanceProfileName", "c"),
+            (
+                "instanceProfileArn",
+                "arn:aws:iam::111122223333:instance-profile/d",
+            ),
+            ("IamInstanceProfile", "bad name!"),
+        ]));
+        assert_eq!(names.len(), MAX_INSTANCE_PROFILES);
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert!(
+            gaps.iter().any(|g| g.error.contains("2 skipped")),
+            "{gaps:?}"
+        );
+        let (keys, gaps) = target_key_refs(&meta(&[
+            ("KmsKeyId", "alias/a"),
+            ("kmsKeyArn", "alias/b"),
+            ("kmsMasterKeyArn", "alias/c"),
+            ("KmsKey", "alias/d"),
+        ]));
+        assert_eq!(keys.len(), MAX_TARGET_KEYS);
+        assert!(gaps[0].error.contains("1 skipped"), "{gaps:?}");
     }
 }

@@ -4,14 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::Client;
-use futures::{future::join_all, stream, StreamExt};
+use futures::{stream, StreamExt};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::error::call_error;
 use crate::diagnose::evidence::{
-    EvidencePart, Gap, InstanceProfile, PolicyDoc, PolicyKind, Principal,
+    EvidencePart, Gap, InstanceProfile, PolicyDoc, PolicyKind, Principal, RoleFacts,
 };
+use crate::diagnose::validated::{is_iam_name, RoleArn};
 
 /// How many policy documents of one principal are read at once (IAM throttles bursts).
 const DOCUMENT_CONCURRENCY: usize = 4;
@@ -122,6 +123,13 @@ fn tags<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String,
 /// A role: GetRole (trust policy, permissions boundary, tags), its inline policies and its
 /// attached managed policies. `Err` only when the role itself cannot be read.
 pub async fn role(iam: &Client, name: &str, part: EvidencePart) -> Collected {
+    if !is_iam_name(name) {
+        return Err(gap(
+            part,
+            "iam:GetRole".into(),
+            "not attempted: not an IAM role name",
+        ));
+    }
     let (got, inline, attached) = futures::join!(
         iam.get_role().role_name(name).send(),
         iam.list_role_policies()
@@ -234,6 +242,13 @@ async fn boundary(
 /// A user: GetUser (boundary, tags), its inline and attached policies, and the inline and
 /// attached policies of its groups (group inline policies are named `group/<group>/<policy>`).
 pub async fn user(iam: &Client, name: &str, part: EvidencePart) -> Collected {
+    if !is_iam_name(name) {
+        return Err(gap(
+            part,
+            "iam:GetUser".into(),
+            "not attempted: not an IAM user name",
+        ));
+    }
     let (got, inline, attached, groups) = futures::join!(
         iam.get_user().user_name(name).send(),
         iam.list_user_policies()
@@ -311,7 +326,11 @@ pub async fn user(iam: &Client, name: &str, part: EvidencePart) -> Collected {
     match groups {
         Ok(groups) => {
             let names: Vec<String> = groups.iter().map(|g| g.group_name().to_owned()).collect();
-            let per_group = join_all(names.iter().map(|g| group(iam, g, part))).await;
+            // A user is in at most 10 groups (IAM quotas); read two at a time all the same.
+            let per_group: Vec<_> = stream::iter(names.iter().map(|g| group(iam, g, part)))
+                .buffered(2)
+                .collect()
+                .await;
             for (docs, arns, group_gaps) in per_group {
                 policies.extend(docs);
                 managed.extend(arns);
@@ -421,9 +440,53 @@ async fn group(
     (docs, arns, gaps)
 }
 
-/// iam:GetInstanceProfile, by name.
+/// iam:GetRole of `role` for its trust policy (URL-decoded) and tags, without its
+/// permissions. The role is read by name, so IAM's answer counts only when its ARN is
+/// exactly `role` (path included).
+pub async fn role_facts(
+    iam: &Client,
+    role: &RoleArn,
+    part: EvidencePart,
+) -> Result<RoleFacts, Gap> {
+    let name = role.name();
+    let call = || format!("iam:GetRole {name}");
+    let out = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| gap(part, call(), call_error(&e)))?;
+    let got = out
+        .role()
+        .ok_or_else(|| gap(part, call(), "no role returned"))?;
+    if got.arn() != role.as_str() {
+        return Err(gap(
+            part,
+            call(),
+            format!(
+                "IAM's role of that name is not `{}`: not used",
+                role.as_str()
+            ),
+        ));
+    }
+    Ok(RoleFacts {
+        arn: role.as_str().to_owned(),
+        trust_policy: got.assume_role_policy_document().map(decode_document),
+        tags: tags(got.tags().iter().map(|t| (t.key(), t.value()))),
+    })
+}
+
+/// iam:GetInstanceProfile, by name (checked with [`is_iam_name`] first: no call for a
+/// name IAM could not hold).
 pub async fn instance_profile(iam: &Client, name: &str) -> Result<InstanceProfile, Gap> {
     let call = || format!("iam:GetInstanceProfile {name}");
+    if !is_iam_name(name) {
+        return Err(gap(
+            EvidencePart::InstanceProfile,
+            call(),
+            "not attempted: not an IAM name",
+        ));
+    }
     let out = iam
         .get_instance_profile()
         .instance_profile_name(name)

@@ -13,7 +13,13 @@ Operations covered (everything else answers 404/400):
   AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity
   AWS KMS (awsJson1.1, POST / with X-Amz-Target), only to inject failures:
     TrentService.DescribeKey, TrentService.GetKeyPolicy
+  AWS IAM (awsQuery, POST / form), only to count calls: every action is recorded as
+    {"operation": Action, "key": InstanceProfileName | RoleName | UserName | ""} and
+    answered NoSuchEntity.
   SNS http(s) subscription endpoint: POST /_fake/sns/{name} stores the delivery.
+  A dependency that hangs: any request whose path starts with /_hang (point an SDK
+    client's endpoint at http://127.0.0.1:PORT/_hang) is recorded as {"operation":
+    "Hang", "key": path} and answered only after HANG_SECONDS (then with a 503).
 
 Control API (tests and the demo):
   POST /_fake/scenario   merge {"restoreJobs": {id: {"describe": {...}, "metadata": {...},
@@ -41,6 +47,7 @@ import os
 import ssl
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,6 +67,7 @@ STARTED = []  # restore jobs created by StartRestoreJob, in order
 IDEMPOTENCY = {}  # IdempotencyToken -> RestoreJobId
 VAULT_PAGE = 10
 SNS = {}
+HANG_SECONDS = 30
 
 
 def merge(dst, src):
@@ -108,8 +116,23 @@ class Handler(BaseHTTPRequestHandler):
     def not_found(self, what):
         self.rest_error({"status": 404, "code": "ResourceNotFoundException", "message": what})
 
+    def hang_if_asked(self):
+        """Hangs a request to /_hang... (a dependency that never answers in time)."""
+        if not self.path.startswith("/_hang"):
+            return False
+        self.body()
+        self.record("Hang", self.path.split("?", 1)[0])
+        time.sleep(HANG_SECONDS)
+        try:
+            self.send(503, json.dumps({"message": "hung"}), headers={"x-amzn-ErrorType": "ServiceUnavailable"})
+        except OSError:
+            pass  # the client gave up long ago
+        return True
+
     # -- routes ---------------------------------------------------------------
     def do_GET(self):
+        if self.hang_if_asked():
+            return
         raw_path = self.path.split("?", 1)[0]
         parts = raw_path.strip("/").split("/")
         if raw_path == "/_fake/health":
@@ -180,6 +203,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.not_found(raw_path)
 
     def do_PUT(self):
+        if self.hang_if_asked():
+            return
         raw_path = self.path.split("?", 1)[0]
         body = self.body()
         if raw_path.strip("/") == "restore-jobs":
@@ -239,6 +264,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(200, json.dumps({"RestoreJobId": job_id}))
 
     def do_POST(self):
+        if self.hang_if_asked():
+            return
         raw_path = self.path.split("?", 1)[0]
         parts = raw_path.strip("/").split("/")
         body = self.body()
@@ -263,12 +290,28 @@ class Handler(BaseHTTPRequestHandler):
             return self.decode(form.get("EncodedMessage", [""])[0])
         if action == "GetCallerIdentity":
             return self.caller_identity()
+        if form.get("Version", [""])[0] == "2010-05-08":  # IAM
+            key = next(
+                (form[k][0] for k in ("InstanceProfileName", "RoleName", "UserName") if k in form),
+                "",
+            )
+            self.record(action, key)
+            return self.iam_error(404, "NoSuchEntity", f"{action}: {key} not found")
         return self.query_error(400, "InvalidAction", f"Could not find operation {action}")
 
     # -- STS (awsQuery) -------------------------------------------------------
     def query_error(self, status, code, message):
         xml = (
             '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        )
+        self.send(status, xml, content_type="text/xml")
+
+    def iam_error(self, status, code, message):
+        xml = (
+            '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
             f"<Error><Type>Sender</Type><Code>{escape(code)}</Code>"
             f"<Message>{escape(message)}</Message></Error>"
             f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"

@@ -64,6 +64,24 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos & 0xffff)
 }
 
+/// A GUID no other test uses (CloudTrail `eventID`s are GUIDs, and the function checks).
+pub fn unique_guid() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed) as u64;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        std::process::id(),
+        n & 0xffff,
+        (nanos >> 12) & 0xfff,
+        nanos & 0xfff,
+        nanos & 0xffff_ffff_ffff
+    )
+}
+
 /// A child process that lives as long as its standard input is open.
 pub struct Service {
     child: Child,

@@ -573,7 +573,7 @@ fn denied_user_event(
         let d = &mut e["detail"];
         d["userIdentity"]["arn"] = json!(user_arn);
         d["userIdentity"]["userName"] = json!(user);
-        d["eventID"] = json!(unique("ct"));
+        d["eventID"] = json!(super::unique_guid());
         d["requestParameters"]["iamRoleArn"] = json!(role_arn);
         patch(d);
     })

@@ -1,0 +1,625 @@
+//! The Lambda side of the handler: the AWS calls, the deadline and the runtime loop
+//! (feature `lambda`). Re-exported by [`handler`](crate::handler).
+
+use super::{sanitize, trigger};
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::FutureExt;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tracing::{field, info, info_span, warn, Instrument};
+
+use crate::aws::attach;
+use crate::aws::dedup::RecentKeys;
+use crate::aws::gather::gather_until;
+use crate::aws::metrics::{self, Metrics, Sink};
+use crate::aws::publish::{publish, PublishError};
+use crate::aws::{Clients, Settings};
+use crate::diagnose::evidence::{EvidencePart, Gap};
+use crate::diagnose::report::AutoAttach;
+use crate::diagnose::validated::shown;
+use crate::diagnose::{diagnose, Evidence, Report};
+use crate::remedy::patch::POLICY_NAME;
+use crate::render::alert::{self, Alert, AlertContext};
+
+/// The time an invocation has when the caller gives no deadline: the template's function
+/// timeout (`Timeout: 60` in template.yaml).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Kept free after gathering for the diagnosis, auto-attach and the SNS Publish. The
+/// diagnosis takes milliseconds (BENCHMARKS.md) and one Publish well under a second
+/// normally; five seconds leave room for a slow Publish and its retry (our own margin;
+/// AWS documents no Publish latency bound: not verified).
+pub const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+/// Kept free after auto-attach for rendering and the SNS Publish.
+pub const ATTACH_RESERVE: Duration = Duration::from_secs(2);
+
+/// What one invocation did (the function's response payload).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum Outcome {
+    /// The alert was published.
+    #[serde(rename_all = "camelCase")]
+    Published {
+        message_id: String,
+        dedup_key: String,
+        cause: String,
+        gaps: usize,
+        truncated: Vec<String>,
+    },
+    /// Not a failure this function diagnoses.
+    Skipped { reason: String },
+    /// Already alerted by this container.
+    #[serde(rename_all = "camelCase")]
+    Duplicate { dedup_key: String },
+}
+
+/// Everything one invocation produced, for tests and tools.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub outcome: Outcome,
+    pub evidence: Option<Evidence>,
+    pub report: Option<Report>,
+    pub alert: Option<Alert>,
+}
+
+/// Facts about the invocation that go into every log line.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    pub request_id: String,
+    pub xray_trace_id: Option<String>,
+    pub function_arn: Option<String>,
+}
+
+impl From<&lambda_runtime::Context> for Invocation {
+    fn from(ctx: &lambda_runtime::Context) -> Self {
+        Invocation {
+            request_id: ctx.request_id.clone(),
+            xray_trace_id: ctx.xray_trace_id.clone(),
+            function_arn: Some(ctx.invoked_function_arn.clone()).filter(|a| !a.is_empty()),
+        }
+    }
+}
+
+/// Why an invocation failed. Few and stable: they are the `errorType` Lambda records.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Retried by Lambda, then sent to the OnFailure destination.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The diagnosis could not produce a report at all.
+    #[error("could not build the report: {0}")]
+    Report(String),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        let error_type = match e {
+            HandlerError::Publish(_) => "PublishFailed",
+            HandlerError::Report(_) => "ReportFailed",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The handler, built once per container.
+#[derive(Debug)]
+pub struct Handler {
+    clients: Clients,
+    settings: Settings,
+    metrics: Metrics,
+    seen: Mutex<RecentKeys>,
+    cold_start: AtomicBool,
+    /// The function's own account, once known (auto-attach only).
+    account: Mutex<Option<String>>,
+}
+
+impl Handler {
+    pub fn new(clients: Clients, settings: Settings) -> Self {
+        Handler {
+            metrics: Metrics {
+                namespace: settings.metrics_namespace.clone(),
+                service: settings.service.clone(),
+                sink: Sink::Stdout,
+            },
+            seen: Mutex::new(RecentKeys::new(settings.dedup_capacity)),
+            cold_start: AtomicBool::new(true),
+            account: Mutex::new(None),
+            clients,
+            settings,
+        }
+    }
+
+    /// Sends the EMF metric lines somewhere else than stdout (tests).
+    pub fn with_metric_sink(mut self, sink: Sink) -> Self {
+        self.metrics.sink = sink;
+        self
+    }
+
+    /// Handles one event; the outcome is the function's response.
+    pub async fn handle(&self, event: Value, inv: Invocation) -> Result<Outcome, HandlerError> {
+        self.process(event, inv).await.map(|p| p.outcome)
+    }
+
+    /// Handles one event and returns everything it produced, as if the invocation had
+    /// [`DEFAULT_TIMEOUT`] to run.
+    pub async fn process(&self, event: Value, inv: Invocation) -> Result<Processed, HandlerError> {
+        self.process_until(event, inv, Instant::now() + DEFAULT_TIMEOUT)
+            .await
+    }
+
+    /// Handles one event that must be answered by `deadline` (the invocation's): gathering
+    /// stops [`DEADLINE_RESERVE`] before it, so the alert still goes out in time.
+    pub async fn process_until(
+        &self,
+        event: Value,
+        inv: Invocation,
+        deadline: Instant,
+    ) -> Result<Processed, HandlerError> {
+        let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
+        let span = info_span!(
+            "invocation",
+            function_request_id = %inv.request_id,
+            xray_trace_id = inv.xray_trace_id.as_deref().unwrap_or(""),
+            function_arn = inv.function_arn.as_deref().unwrap_or(""),
+            correlation_id = field::Empty,
+            cold_start,
+        );
+        if let Some(id) = event
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| sanitize::is_id(id))
+        {
+            span.record("correlation_id", id);
+        }
+        // Boxed: the SDK futures inside are deep enough to hit the compiler's layout limit.
+        Box::pin(self.process_in_span(event, inv.function_arn.as_deref(), deadline))
+            .instrument(span)
+            .await
+    }
+
+    async fn process_in_span(
+        &self,
+        event: Value,
+        function_arn: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Processed, HandlerError> {
+        let parsed = match contained("parsing the event", || trigger::parse(&event)) {
+            Ok(Ok(p)) => p,
+            Ok(Err(skip)) => {
+                warn!(reason = %skip.reason, "event skipped");
+                self.metrics.emit(metrics::EVENTS_SKIPPED, 1.0, &[]);
+                return Ok(Processed {
+                    outcome: Outcome::Skipped {
+                        reason: skip.reason,
+                    },
+                    evidence: None,
+                    report: None,
+                    alert: None,
+                });
+            }
+            Err(why) => {
+                // Nothing checked is known about the event: it is logged and skipped.
+                self.metrics.emit(metrics::EVENTS_SKIPPED, 1.0, &[]);
+                return Ok(Processed {
+                    outcome: Outcome::Skipped { reason: why },
+                    evidence: None,
+                    report: None,
+                    alert: None,
+                });
+            }
+        };
+        let dedup_key = parsed.dedup_key();
+        if self.already_alerted(&parsed.event_id, &dedup_key) {
+            info!(dedup_key = %dedup_key, "duplicate event skipped: already alerted by this container");
+            return Ok(Processed {
+                outcome: Outcome::Duplicate { dedup_key },
+                evidence: None,
+                report: None,
+                alert: None,
+            });
+        }
+
+        let gather_by = deadline
+            .checked_sub(DEADLINE_RESERVE)
+            .unwrap_or_else(Instant::now);
+        // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
+        let gathered = AssertUnwindSafe(Box::pin(gather_until(&self.clients, &parsed, gather_by)))
+            .catch_unwind()
+            .await;
+        let evidence = match gathered {
+            Ok(evidence) => evidence,
+            Err(panic) => {
+                let why = panic_text(panic.as_ref());
+                tracing::error!(panic = %why, "gathering the evidence failed; alerting with the event alone");
+                evidence_of_event_alone(&parsed, &why)
+            }
+        };
+        for gap in &evidence.gaps {
+            warn!(call = %gap.call, error = %gap.error, part = ?gap.part, "evidence gap");
+        }
+        info!(
+            evidence = %serde_json::to_string(&evidence).unwrap_or_default(),
+            gaps = evidence.gaps.len(),
+            "evidence gathered"
+        );
+
+        let mut report = diagnose_safely(&evidence)?;
+        info!(
+            cause = report.cause.as_str(),
+            missing = report.missing.len(),
+            unverified = report.unverified.len(),
+            summary = %report.summary,
+            "diagnosed"
+        );
+        if self.settings.auto.attach {
+            let auto = self
+                .auto_attach(&evidence, &report, &parsed, function_arn, deadline)
+                .await;
+            info!(
+                decision = %auto.decision,
+                attached = auto.attached,
+                role = auto.role_arn.as_deref().unwrap_or(""),
+                reasons = ?auto.reasons,
+                retry_restore_job_id = auto.retry_restore_job_id.as_deref().unwrap_or(""),
+                "auto-attach"
+            );
+            if auto.attached {
+                self.metrics.emit(metrics::FIXES_ATTACHED, 1.0, &[]);
+            }
+            if auto.retry_restore_job_id.is_some() {
+                self.metrics.emit(metrics::RESTORES_RETRIED, 1.0, &[]);
+            }
+            report.auto_attach = Some(auto);
+        }
+
+        let ctx = AlertContext {
+            correlation_id: parsed.event_id.clone(),
+            dedup_key: dedup_key.clone(),
+        };
+        let alert = render_safely(&report, &ctx)?;
+        if !alert.truncated.is_empty() {
+            warn!(parts = ?alert.truncated, "alert shortened to fit the SNS size limit");
+        }
+        let published = tokio::time::timeout_at(
+            deadline,
+            publish(&self.clients.sns, &self.settings.topic_arn, &alert),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(PublishError {
+                topic: self.settings.topic_arn.clone(),
+                reason: "not answered before the invocation's deadline".into(),
+            })
+        });
+        match published {
+            Ok(message_id) => {
+                self.remember(&parsed.event_id, &dedup_key);
+                self.metrics.emit(
+                    metrics::FAILURES_DIAGNOSED,
+                    1.0,
+                    &[("cause", report.cause.as_str())],
+                );
+                self.metrics
+                    .emit(metrics::EVIDENCE_GAPS, evidence.gaps.len() as f64, &[]);
+                info!(message_id = %message_id, subject = %alert.subject, "alert published");
+                Ok(Processed {
+                    outcome: Outcome::Published {
+                        message_id,
+                        dedup_key,
+                        cause: report.cause.as_str().to_owned(),
+                        gaps: evidence.gaps.len(),
+                        truncated: alert.truncated.clone(),
+                    },
+                    evidence: Some(evidence),
+                    report: Some(report),
+                    alert: Some(alert),
+                })
+            }
+            Err(e) => {
+                self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
+                tracing::error!(error = %e, "alert not published; Lambda will retry the event");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Auto-attach, bounded by the deadline and contained: a panic or a write still
+    /// running at [`ATTACH_RESERVE`] before the deadline is a refusal in the alert.
+    async fn auto_attach(
+        &self,
+        evidence: &Evidence,
+        report: &Report,
+        parsed: &trigger::Parsed,
+        function_arn: Option<&str>,
+        deadline: Instant,
+    ) -> AutoAttach {
+        let attach_by = deadline
+            .checked_sub(ATTACH_RESERVE)
+            .unwrap_or_else(Instant::now);
+        let run = async {
+            let account = self.own_account(function_arn).await;
+            attach::remediate_until(
+                &self.clients,
+                evidence,
+                report,
+                &parsed.trigger,
+                &self.settings.auto,
+                account,
+                attach_by,
+            )
+            .await
+        };
+        match tokio::time::timeout_at(attach_by, AssertUnwindSafe(run).catch_unwind()).await {
+            Ok(Ok(auto)) => auto,
+            Ok(Err(panic)) => {
+                let why = panic_text(panic.as_ref());
+                tracing::error!(panic = %why, "auto-attach failed");
+                AutoAttach::refused(vec![format!(
+                    "auto-attach stopped on an internal error ({why}); whether the role was changed is not known: check its `{POLICY_NAME}` policy"
+                )])
+            }
+            Err(_) => AutoAttach::refused(vec![format!(
+                "auto-attach did not finish before the invocation's deadline; whether the role was changed is not known: check its `{POLICY_NAME}` policy"
+            )]),
+        }
+    }
+
+    /// The account of the function's own ARN, else of sts:GetCallerIdentity, remembered
+    /// once known. Never the event's account.
+    async fn own_account(&self, function_arn: Option<&str>) -> Result<String, String> {
+        let known = self
+            .account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(account) = known {
+            return Ok(account);
+        }
+        let account = attach::own_account(&self.clients.sts, function_arn).await?;
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(account.clone());
+        Ok(account)
+    }
+
+    fn already_alerted(&self, event_id: &str, dedup_key: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.contains(event_id) || seen.contains(dedup_key)
+    }
+
+    fn remember(&self, event_id: &str, dedup_key: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(event_id);
+        seen.insert(dedup_key);
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    shown(&text)
+}
+
+/// Runs a synchronous stage; a panic in it becomes its text (logged).
+fn contained<T>(stage: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let why = panic_text(panic.as_ref());
+        tracing::error!(panic = %why, stage, "a stage failed");
+        format!("{stage} failed: {why}")
+    })
+}
+
+/// The diagnosis never fails by contract; should it panic all the same, the alert still
+/// goes out, saying the diagnosis failed, with the evidence in the log.
+fn diagnose_safely(evidence: &Evidence) -> Result<Report, HandlerError> {
+    match contained("the diagnosis", || diagnose(evidence)) {
+        Ok(report) => Ok(report),
+        Err(why) => fallback_report(&why).map_err(HandlerError::Report),
+    }
+}
+
+/// The alert for `report`; should rendering panic, the alert of the fallback report, and
+/// should that panic too, a minimal alert that says so.
+fn render_safely(report: &Report, ctx: &AlertContext) -> Result<Alert, HandlerError> {
+    let why = match contained("rendering the alert", || alert::build(report, ctx)) {
+        Ok(alert) => return Ok(alert),
+        Err(why) => why,
+    };
+    let fallback = fallback_report(&why).map_err(HandlerError::Report)?;
+    Ok(contained("rendering the fallback alert", || {
+        alert::build(&fallback, ctx)
+    })
+    .unwrap_or_else(|_| minimal_alert(&why, ctx)))
+}
+
+/// An alert that needs no rendering: the SNS `default` text only, always far below the
+/// size limit.
+fn minimal_alert(why: &str, ctx: &AlertContext) -> Alert {
+    let text = format!(
+        "A restore failed, but restore-doctor could not build its alert ({why}). Event {}: the evidence is in the function's log.",
+        shown(&ctx.correlation_id)
+    );
+    Alert {
+        subject: "AWS Backup restore failed (undiagnosed)".into(),
+        message: json!({ "default": text }).to_string(),
+        attributes: BTreeMap::from([("cause".to_owned(), "unverified".to_owned())]),
+        truncated: Vec::new(),
+    }
+}
+
+/// The evidence when gathering itself failed: the checked event and what it dropped,
+/// and a gap saying the rest was not gathered.
+fn evidence_of_event_alone(parsed: &trigger::Parsed, why: &str) -> Evidence {
+    let mut gaps = parsed.rejected.clone();
+    gaps.push(Gap {
+        part: EvidencePart::Other,
+        call: "gathering the evidence".into(),
+        error: format!("stopped on an internal error ({why}): nothing was read from AWS"),
+    });
+    Evidence {
+        schema_version: crate::diagnose::evidence::SCHEMA_VERSION,
+        trigger: parsed.event.clone(),
+        account_id: parsed.account.clone(),
+        region: parsed.region.clone(),
+        gaps,
+        ..Evidence::default()
+    }
+}
+
+fn fallback_report(why: &str) -> Result<Report, String> {
+    serde_json::from_value(json!({
+        "schemaVersion": crate::diagnose::report::REPORT_SCHEMA_VERSION,
+        "restore": {"trigger": "unknown"},
+        "failure": {"kind": "none"},
+        "cause": "unverified",
+        "summary": format!("The restore failed, but restore-doctor could not diagnose it ({why}). The evidence is in the function's log."),
+        "missing": [],
+        "unverified": [{"what": "the whole diagnosis", "why": why}],
+        "patch": null,
+        "verified": false,
+        "verification": {"nowAllowed": [], "stillBlocked": []}
+    }))
+    .map_err(|e| e.to_string())
+}
+
+/// The invocation's deadline from the runtime's `Lambda-Runtime-Deadline-Ms` (epoch
+/// milliseconds), as an instant on this process's clock, at most Lambda's longest
+/// timeout away. A deadline that is not in the future cannot be Lambda's at the start of
+/// an invocation (a skewed clock, or an emulator that sends none): [`DEFAULT_TIMEOUT`] is
+/// used instead, and said, since Lambda enforces its own deadline whatever we assume.
+pub fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let left = u128::from(ctx.deadline).saturating_sub(now_ms);
+    let left = u64::try_from(left).unwrap_or(u64::MAX).min(MAX_TIMEOUT_MS);
+    if left == 0 {
+        warn!(
+            deadline_ms = ctx.deadline,
+            "the invocation's deadline is not in the future; assuming the default timeout"
+        );
+        return Instant::now() + DEFAULT_TIMEOUT;
+    }
+    Instant::now() + Duration::from_millis(left)
+}
+
+/// Lambda's longest function timeout, 900 s ("Lambda quotas", function timeout).
+const MAX_TIMEOUT_MS: u64 = 900_000;
+
+/// Runs the handler under the Lambda runtime until the container is shut down.
+pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = deadline_of(&event.context);
+        handler
+            .process_until(event.payload, Invocation::from(&event.context), deadline)
+            .await
+            .map(|p| p.outcome)
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_report_reads_as_a_report() {
+        let report = fallback_report("boom").unwrap();
+        assert_eq!(report.cause.as_str(), "unverified");
+        assert!(report.summary.contains("boom"));
+    }
+
+    #[test]
+    fn errors_map_to_stable_lambda_error_types() {
+        let d: Diagnostic = HandlerError::Publish(PublishError {
+            topic: "arn:aws:sns:eu-west-1:1:t".into(),
+            reason: "NotFound: Topic does not exist".into(),
+        })
+        .into();
+        assert_eq!(d.error_type, "PublishFailed");
+        assert!(d.error_message.contains("Topic does not exist"));
+        let d: Diagnostic = HandlerError::Report("x".into()).into();
+        assert_eq!(d.error_type, "ReportFailed");
+    }
+
+    #[test]
+    fn a_panicking_stage_is_contained_and_said() {
+        let got: Result<(), String> =
+            contained("the diagnosis", || panic!("index out of `bounds`\n"));
+        let why = got.unwrap_err();
+        assert!(
+            why.starts_with("the diagnosis failed: index out of"),
+            "{why}"
+        );
+        assert!(!why.contains('\n') && !why.contains('`'), "{why}");
+        assert_eq!(contained("x", || 7), Ok(7));
+    }
+
+    #[test]
+    fn the_minimal_alert_needs_no_rendering_and_always_fits() {
+        let ctx = AlertContext {
+            correlation_id: "e`<!channel>".repeat(10_000),
+            dedup_key: "k".into(),
+        };
+        let alert = minimal_alert("boom", &ctx);
+        let message: Value = serde_json::from_str(&alert.message).unwrap();
+        assert!(message["default"].as_str().unwrap().contains("boom"));
+        assert!(alert.message.len() < 1024, "{}", alert.message.len());
+        assert!(!alert.message.contains('`'));
+    }
+
+    #[test]
+    fn evidence_of_the_event_alone_says_nothing_was_read() {
+        let event = json!({"id": "e-1", "source": "aws.backup", "detail-type": trigger::RESTORE_JOB_STATE_CHANGE,
+            "account": "111122223333", "detail": {"status": "FAILED", "restoreJobId": "J", "resourceType": "E F"}});
+        let parsed = trigger::parse(&event).unwrap();
+        let ev = evidence_of_event_alone(&parsed, "boom");
+        assert_eq!(ev.gaps.len(), 2, "{:#?}", ev.gaps);
+        assert!(ev
+            .gaps
+            .iter()
+            .any(|g| g.error.contains("nothing was read from AWS")));
+        assert_eq!(ev.trigger, parsed.event);
+        // The diagnosis of it is a report, not a panic.
+        let _ = diagnose(&ev);
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_runtime_and_is_never_unbounded() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let mut ctx = lambda_runtime::Context::default();
+        ctx.deadline = now_ms + 10_000;
+        let left = deadline_of(&ctx) - Instant::now();
+        assert!(
+            left <= Duration::from_secs(10) && left > Duration::from_secs(8),
+            "{left:?}"
+        );
+        for unusable in [0, now_ms.saturating_sub(5_000)] {
+            ctx.deadline = unusable;
+            let left = deadline_of(&ctx) - Instant::now();
+            assert!(
+                left <= DEFAULT_TIMEOUT && left > DEFAULT_TIMEOUT / 2,
+                "{left:?}"
+            );
+        }
+        ctx.deadline = u64::MAX;
+        assert!(deadline_of(&ctx) - Instant::now() <= Duration::from_millis(MAX_TIMEOUT_MS));
+    }
+}
