@@ -21,7 +21,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Evidence {
     #[serde(default = "default_schema_version")]
     pub schema_version: u32,
-    /// The EventBridge event that started it all, verbatim.
+    /// The EventBridge event that started it all, rebuilt by the Lambda from the values
+    /// that passed their checks (what failed is a gap); read as given offline.
     pub trigger: serde_json::Value,
     /// Account and Region the restore ran in (from the event when not given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
