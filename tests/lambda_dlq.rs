@@ -29,43 +29,11 @@ mod sam_template;
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use restore_doctor::policy::{evaluate, Decision, PolicySet, Request};
 use serde_json::{json, Value};
-use support::{root, scenario, stack, tool, unique, ACCOUNT, REGION};
-
-/// A process that lives as long as the test: `sh` kills it when its stdin closes.
-struct Background {
-    child: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        support::stop(&mut self.child, &mut self.stdin, Duration::from_secs(10));
-    }
-}
-
-fn background(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Background {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(r#""$@" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid"#)
-        .arg("sh")
-        .arg(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(log).unwrap())
-        .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
-    let mut child = cmd.spawn().unwrap();
-    let stdin = child.stdin.take();
-    Background { child, stdin }
-}
+use support::{emulator, scenario, stack, unique, ACCOUNT, REGION};
 
 /// What one invocation answered: whether the function returned an error, the request id
 /// and the payload (the function's response, or its error).
@@ -96,20 +64,6 @@ fn invoke(port: u16, event: &Value) -> Answer {
         payload: serde_json::from_str(&answer.body)
             .unwrap_or_else(|e| panic!("{e}: {}\n\n{}", answer.head, answer.body)),
     }
-}
-
-fn wait_for_port(port: u16, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "cargo-lambda watch did not listen on {port}:\n{}",
-        std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,49 +111,9 @@ async fn an_event_the_function_fails_on_at_every_attempt_ends_in_the_dead_letter
     let dir = stack.dir.join(unique("dlq"));
     std::fs::create_dir_all(&dir).unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let watch_log = dir.join("watch.log");
-    let _watch = background(
-        &tool("cargo-lambda"),
-        &[
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-        ],
-        &[],
-        &watch_log,
-    );
-    wait_for_port(port, &watch_log);
+    let (_watch, port) = emulator::start_emulator(&dir);
     let function_log = dir.join("function.log");
-    let env = [
-        ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
-        (
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{port}/.rt"),
-        ),
-        ("TOPIC_ARN", missing_topic.clone()),
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_ENDPOINT_URL", stack.moto.url.clone()),
-        ("AWS_ENDPOINT_URL_BACKUP", stack.fake.url.clone()),
-        ("AWS_ENDPOINT_URL_STS", stack.fake.url.clone()),
-        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("RUST_LOG", "info".to_owned()),
-    ];
-    let binary = Path::new(env!("CARGO_BIN_EXE_restore-doctor-lambda"));
-    let _function = background(binary, &[], &env, &function_log);
+    let _function = emulator::start_function(stack, port, &missing_topic, "$LATEST", &function_log);
 
     // Lambda's asynchronous invocation (emulated): the first attempt and `retries` more,
     // stopping at the first success.

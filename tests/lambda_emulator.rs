@@ -17,66 +17,11 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{root, scenario, stack, tool, unique, REGION};
-
-/// A process that exits with the test (its stdin is a pipe `sh` watches).
-struct Guarded {
-    child: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        support::stop(&mut self.child, &mut self.stdin, Duration::from_secs(10));
-    }
-}
-
-fn guarded(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Guarded {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(r#""$@" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid"#)
-        .arg("sh")
-        .arg(program)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(log).unwrap())
-        .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdin = child.stdin.take();
-    Guarded { child, stdin }
-}
-
-fn wait_for_port(port: u16, timeout: Duration, what: &str, log: &Path) {
-    let deadline = Instant::now() + timeout;
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "{what} did not listen on {port} within {timeout:?}:\n{}\n{}",
-        std::fs::read_to_string(log).unwrap_or_default(),
-        std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
-    );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{emulator, root, scenario, stack, tool, unique};
 
 /// `cargo-lambda lambda invoke` with an event file; the function's response.
 fn invoke(port: u16, event: &Value, dir: &Path) -> Value {
@@ -115,51 +60,9 @@ async fn the_lambda_binary_under_the_runtime_emulator_publishes_the_alert() {
     let dir = stack.dir.join(&case.uniq);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let port = free_port();
-    let watch_log = dir.join("watch.log");
-    let _watch = guarded(
-        &tool("cargo-lambda"),
-        &[
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-        ],
-        &[],
-        &watch_log,
-    );
-    wait_for_port(
-        port,
-        Duration::from_secs(120),
-        "cargo-lambda watch",
-        &watch_log,
-    );
-
+    let (_watch, port) = emulator::start_emulator(&dir);
     let function_log = dir.join("function.log");
-    let env = [
-        ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "1".to_owned()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
-        (
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{port}/.rt"),
-        ),
-        ("TOPIC_ARN", topic.topic_arn.clone()),
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_ENDPOINT_URL", stack.moto.url.clone()),
-        ("AWS_ENDPOINT_URL_BACKUP", stack.fake.url.clone()),
-        ("AWS_ENDPOINT_URL_STS", stack.fake.url.clone()),
-        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("RUST_LOG", "info".to_owned()),
-    ];
-    let binary = Path::new(env!("CARGO_BIN_EXE_restore-doctor-lambda"));
-    let _function = guarded(binary, &[], &env, &function_log);
+    let _function = emulator::start_function(stack, port, &topic.topic_arn, "1", &function_log);
 
     // The emulator queues the invocation until the function asks for it.
     let started = Instant::now();

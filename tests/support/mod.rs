@@ -14,6 +14,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod emulator;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, Read, Write};

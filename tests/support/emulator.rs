@@ -1,0 +1,118 @@
+//! The built `restore-doctor-lambda` binary under the Lambda runtime API emulator
+//! (`cargo-lambda lambda watch --only-lambda-apis`), its AWS calls going to the test
+//! stack (moto and the fake). Shared by the end-to-end tests.
+
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{root, tool, Stack, REGION};
+
+/// A process that lives as long as the test: `sh` kills it when its stdin closes.
+pub struct Guarded {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        super::stop(&mut self.child, &mut self.stdin, Duration::from_secs(10));
+    }
+}
+
+/// Starts `program` under a guard, its output in `log` and `log.err`.
+pub fn guarded(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Guarded {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#""$@" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid"#)
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let stdin = child.stdin.take();
+    Guarded { child, stdin }
+}
+
+/// Waits until something listens on `port`, or fails with the process's log.
+pub fn wait_for_port(port: u16, timeout: Duration, what: &str, log: &Path) {
+    let deadline = Instant::now() + timeout;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "{what} did not listen on {port} within {timeout:?}:\n{}\n{}",
+        std::fs::read_to_string(log).unwrap_or_default(),
+        std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
+    );
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The emulator on a free port, listening; its log is `dir/watch.log`.
+pub fn start_emulator(dir: &Path) -> (Guarded, u16) {
+    let port = free_port();
+    let log = dir.join("watch.log");
+    let watch = guarded(
+        &tool("cargo-lambda"),
+        &[
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ],
+        &[],
+        &log,
+    );
+    wait_for_port(port, Duration::from_secs(120), "cargo-lambda watch", &log);
+    (watch, port)
+}
+
+/// The Lambda binary `cargo test` built, attached to the emulator on `port`, publishing
+/// to `topic_arn`; its log (stdout) is `log`.
+pub fn start_function(
+    stack: &Stack,
+    port: u16,
+    topic_arn: &str,
+    version: &str,
+    log: &Path,
+) -> Guarded {
+    let env = [
+        ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", version.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
+        (
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        ),
+        ("TOPIC_ARN", topic_arn.to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_ENDPOINT_URL", stack.moto.url.clone()),
+        ("AWS_ENDPOINT_URL_BACKUP", stack.fake.url.clone()),
+        ("AWS_ENDPOINT_URL_STS", stack.fake.url.clone()),
+        ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    let binary = Path::new(env!("CARGO_BIN_EXE_restore-doctor-lambda"));
+    guarded(binary, &[], &env, log)
+}
