@@ -658,3 +658,20 @@ fn a_pattern_in_a_decoded_message_is_reported_not_granted() {
     assert!(!patch.contains("key/*"), "{patch}");
     assert_eq!(decide(&e, &report, &settings()).report.decision, "refuse");
 }
+
+/// Roles only AWS may change (service-linked, IAM Identity Center) are never written,
+/// whatever their tags say.
+#[test]
+fn roles_under_aws_managed_paths_are_never_written() {
+    for path in [
+        "aws-service-role/backup.amazonaws.com",
+        "aws-reserved/sso.amazonaws.com",
+    ] {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/{path}/BackupRestoreRole");
+        let mut e = opted_in(case("efs-role-missing-kms"));
+        e.restore_job.as_mut().unwrap().iam_role_arn = Some(arn.clone());
+        e.trigger["detail"]["iamRoleArn"] = json!(arn);
+        e.restore_role.as_mut().unwrap().arn = arn.clone();
+        refused(&cli(&e, &[]), "which only AWS may change");
+    }
+}

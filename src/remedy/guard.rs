@@ -204,6 +204,16 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
         }
     }
 
+    if let Some(path) = role_arn.as_ref().and_then(|a| aws_managed_path(a.as_str())) {
+        reasons.push(format!(
+            "the role is under `{path}`, which only AWS may change: {}",
+            if path == SERVICE_LINKED_PATH {
+                "a service-linked role's permissions cannot be edited (IAM User Guide, \"Using service-linked roles\")"
+            } else {
+                "roles IAM Identity Center created are managed through their permission set (IAM Identity Center User Guide, \"Permission sets\")"
+            }
+        ));
+    }
     if let (Some(r), Some(arn)) = (role, role_arn.as_ref()) {
         if !opted_in(&r.tags, arn.as_str(), settings) {
             reasons.push(format!(
@@ -341,6 +351,19 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
         },
         put: Some((name, merged)),
     }
+}
+
+/// The path of service-linked roles.
+const SERVICE_LINKED_PATH: &str = "/aws-service-role/";
+/// The path of the roles IAM Identity Center creates for permission sets.
+const IDENTITY_CENTER_PATH: &str = "/aws-reserved/";
+
+/// The AWS-managed path a role ARN is under, if any: no PutRolePolicy can succeed there.
+fn aws_managed_path(role_arn: &str) -> Option<&'static str> {
+    let path = role_arn.split_once(":role").map(|(_, p)| p)?;
+    [SERVICE_LINKED_PATH, IDENTITY_CENTER_PATH]
+        .into_iter()
+        .find(|p| path.starts_with(p))
 }
 
 /// Whether a role is opted in: the tag with value `true`, or an ARN pattern.
