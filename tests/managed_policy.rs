@@ -54,11 +54,24 @@ fn evidence_for(resource_type: &str) -> Evidence {
             policies,
             ..Default::default()
         }),
+        // Every value a requirement's resource needs, so no requirement is left out:
+        // the target bucket (S3) and the AMI the recovery point is (EC2).
         restore_metadata: Some(
-            [("KmsKeyId".to_string(), key.clone())]
-                .into_iter()
-                .collect(),
+            [
+                ("KmsKeyId".to_string(), key.clone()),
+                (
+                    "DestinationBucketName".to_string(),
+                    "restore-target".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
         ),
+        recovery_point: (resource_type == "EC2").then(|| RecoveryPoint {
+            recovery_point_arn: format!("arn:aws:ec2:{REGION}::image/ami-0123456789abcdef0"),
+            encryption_key_type: Some("AWS_OWNED_KMS_KEY".into()),
+            ..Default::default()
+        }),
         service_control_policies: Some(vec![]),
         ..Default::default()
     };
@@ -87,6 +100,12 @@ fn managed_restore_policy_satisfies_every_supported_type() {
             "{t}: the managed policy lacks {identity:#?}"
         );
         assert!(report.patch.is_none(), "{t}: unexpected patch");
+        // Nothing was left out for want of a value: the check covered every requirement.
+        assert!(
+            report.unverified.is_empty(),
+            "{t}: not everything was checked: {:#?}",
+            report.unverified
+        );
     }
 }
 
