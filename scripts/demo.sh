@@ -7,7 +7,14 @@
 # Chatbot https endpoint and an email stand-in subscribed), runs the Lambda binary under
 # cargo-lambda's runtime API emulator, invokes it with the event and prints the alert as
 # each subscriber received it. Every process it starts is stopped on exit.
+#
+# `scripts/demo.sh --bench-lambda RUNS` sets up the same scenario and, instead of the
+# emulator, measures the release binary with tests/fakes/lambda_timing.py (cold start,
+# invocation times, peak memory: the "Lambda cold start and memory" table of
+# BENCHMARKS.md).
 set -euo pipefail
+bench_runs=""
+if [ "${1:-}" = "--bench-lambda" ]; then bench_runs="${2:-7}"; fi
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$root/.venv/bin:$HOME/.cargo/bin:$PATH"
@@ -63,10 +70,16 @@ sys.exit(f"demo: nothing listens on {port}")
 PY
 }
 
-echo "== building the Lambda binary (cargo build --bin restore-doctor-lambda)"
-cargo build --quiet --bin restore-doctor-lambda
+profile=debug
+[ -n "$bench_runs" ] && profile=release
+echo "== building the Lambda binary (cargo build --$profile --bin restore-doctor-lambda)"
+if [ "$profile" = release ]; then
+  cargo build --quiet --release --bin restore-doctor-lambda
+else
+  cargo build --quiet --bin restore-doctor-lambda
+fi
 target_dir=$(cargo metadata --format-version 1 --no-deps | "$py" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-binary="$target_dir/debug/restore-doctor-lambda"
+binary="$target_dir/$profile/restore-doctor-lambda"
 
 echo "== starting the fake (AWS Backup restore-job reads, STS) and moto"
 mkfifo "$tmp/keep"
@@ -90,6 +103,17 @@ echo "== creating the scenario: role without EFS/KMS permissions, KMS keys, topi
   --event "$event" >"$tmp/setup.json"
 topic_arn=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["topicArn"])' "$tmp/setup.json")
 queue_url=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["queueUrl"])' "$tmp/setup.json")
+
+if [ -n "$bench_runs" ]; then
+  echo "== timing $binary ($bench_runs fresh processes, a cold and a warm invocation each)"
+  "$py" tests/fakes/lambda_timing.py --binary "$binary" --event "$event" --runs "$bench_runs" \
+    --env TOPIC_ARN="$topic_arn" --env AWS_REGION=eu-west-1 --env AWS_ACCESS_KEY_ID=testing \
+    --env AWS_SECRET_ACCESS_KEY=testing --env AWS_ENDPOINT_URL="$moto" \
+    --env AWS_ENDPOINT_URL_BACKUP="http://127.0.0.1:$fake_port" \
+    --env AWS_ENDPOINT_URL_STS="http://127.0.0.1:$fake_port" --env AWS_MAX_ATTEMPTS=1 \
+    --env AWS_EC2_METADATA_DISABLED=true --env DEDUP_CACHE_SIZE=0
+  exit 0
+fi
 
 echo "== starting the Lambda runtime API emulator (cargo-lambda lambda watch --only-lambda-apis)"
 rt_port=$(free_port)
