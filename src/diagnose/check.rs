@@ -120,15 +120,24 @@ pub fn check(
     partition: &str,
 ) -> Check {
     let mut set: PolicySet = subject.policies.clone();
-    let resource_account = Some(account);
+    // The resource's own account when its ARN names one (a key in the central backup
+    // account is cross-account: its key policy must allow too), else the restore's.
+    let owner = crate::diagnose::validated::Arn::parse(&req.resource)
+        .ok()
+        .map(|a| a.account().to_string())
+        .filter(|a| crate::diagnose::validated::is_account_id(a));
+    let resource_account = Some(owner.as_deref().unwrap_or(account));
     let mut key_blocks = false;
     match gate {
         ResourceGate::None => {}
         ResourceGate::VaultPolicy(p) => set.resource_policy = Some(p.clone()),
         ResourceGate::KeyPolicy(policy) => {
+            // An unread key policy is assumed to be the default one, which delegates to
+            // the key's own account: for a key in another account that is no grant
+            // to this one.
             let policy = policy
                 .clone()
-                .or_else(|| default_key_policy(account, partition));
+                .or_else(|| default_key_policy(owner.as_deref().unwrap_or(account), partition));
             if let Some(policy) = &policy {
                 // A key policy that neither names the principal nor delegates to the
                 // account cannot be fixed from the role's side.

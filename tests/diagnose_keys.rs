@@ -1,0 +1,94 @@
+//! KMS keys the diagnosis could not fully read (issue #9, "an unread key policy is not a
+//! default one"): the default key policy delegates to the key's own account, so for a
+//! key in another account an unread policy is no grant to the restore role's account.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+
+use restore_doctor::diagnose::diagnose;
+use restore_doctor::diagnose::evidence::{Evidence, EvidencePart, Gap, PolicyDoc, PolicyKind};
+use restore_doctor::diagnose::report::{Blocker, Cause};
+use serde_json::json;
+
+const CENTRAL_KEY: &str =
+    "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn case(name: &str) -> Evidence {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/cases/{name}/evidence.json"));
+    Evidence::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The EFS case, its recovery point encrypted with a key of the central backup account
+/// whose policy could not be read; the role's own policies allow everything on it.
+fn central_key_unread() -> Evidence {
+    let mut e = case("efs-role-missing-kms");
+    e.recovery_point.as_mut().unwrap().encryption_key_arn = Some(CENTRAL_KEY.into());
+    e.restore_metadata.as_mut().unwrap().remove("KmsKeyId");
+    e.key_policies.clear();
+    e.gaps.push(Gap {
+        part: EvidencePart::KeyPolicy,
+        call: format!("kms:GetKeyPolicy {CENTRAL_KEY}"),
+        error: "AccessDeniedException: not authorized".into(),
+    });
+    e.restore_role.as_mut().unwrap().policies.push(PolicyDoc {
+        name: "kms-everything".into(),
+        arn: None,
+        kind: PolicyKind::Inline,
+        document: json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": CENTRAL_KEY}]}),
+    });
+    e
+}
+
+/// Regression: the default policy assumed for the unread key delegated to the restore's
+/// own account, so the report said nothing was missing (exit 0) while KMS denies.
+#[test]
+fn an_unread_key_policy_in_another_account_is_not_a_grant() {
+    let report = diagnose(&central_key_unread());
+    let on_key: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.resource == CENTRAL_KEY)
+        .collect();
+    assert!(!on_key.is_empty(), "{:#?}", report.missing);
+    for f in &on_key {
+        assert!(!f.fixable_by_patch, "{f:#?}");
+        assert!(f.blocked_by.contains(&Blocker::KeyPolicy), "{f:#?}");
+    }
+    assert_eq!(report.cause, Cause::KeyPolicy);
+    assert!(!report.verified);
+    assert!(report
+        .unverified
+        .iter()
+        .any(|u| u.what.contains("key policy") && u.what.contains(CENTRAL_KEY)));
+}
+
+/// The same key in the restore's own account: the assumed default policy delegates to
+/// the account, and the role's own allow is enough.
+#[test]
+fn an_unread_key_policy_in_the_same_account_delegates_to_it() {
+    let own = CENTRAL_KEY.replace("444455556666", "111122223333");
+    let mut e = central_key_unread();
+    e.recovery_point.as_mut().unwrap().encryption_key_arn = Some(own.clone());
+    e.restore_role
+        .as_mut()
+        .unwrap()
+        .policies
+        .last_mut()
+        .unwrap()
+        .document = json!({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": own}]});
+    let report = diagnose(&e);
+    assert!(
+        !report.missing.iter().any(|f| f.resource == own),
+        "{:#?}",
+        report.missing
+    );
+}
