@@ -92,3 +92,26 @@ fn an_unread_key_policy_in_the_same_account_delegates_to_it() {
         report.missing
     );
 }
+
+/// Issue #9, "no useless grants": a key policy of this account that neither names the
+/// role nor delegates to the account ignores identity policies, so an identity grant on
+/// the key cannot take effect; the fix is the corrected key policy alone.
+#[test]
+fn no_identity_grant_for_a_key_whose_policy_ignores_identity_policies() {
+    let mut e = case("kms-key-policy-without-root");
+    // Without the role's own KMS allows.
+    let doc = &mut e.restore_role.as_mut().unwrap().policies[0].document;
+    let statements = doc["Statement"].as_array_mut().unwrap();
+    statements.retain(|s| !s["Sid"].as_str().unwrap_or("").starts_with("Kms"));
+    let report = diagnose(&e);
+    let kms: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.action.starts_with("kms:"))
+        .collect();
+    assert!(!kms.is_empty());
+    assert!(kms.iter().all(|f| !f.fixable_by_patch), "{kms:#?}");
+    let patch = serde_json::to_string(&report.patch).unwrap();
+    assert!(!patch.contains("kms:"), "{patch}");
+    assert_eq!(report.key_policy_fixes.len(), 1);
+}

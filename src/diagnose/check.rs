@@ -219,7 +219,13 @@ pub fn check(
             }
             blockers.sort_by_key(|b| *b as u8);
             blockers.dedup();
-            let needs_identity = blockers.contains(&Blocker::IdentityPolicy);
+            // A key policy of this account that neither names the role nor delegates to
+            // the account ignores identity grants: the key policy change alone fixes it
+            // (the corrected key policy names the role), so the patch adds nothing that
+            // could not take effect. A key in another account needs both.
+            let same_account_key = owner.as_deref().is_none_or(|o| o == account);
+            let needs_identity =
+                blockers.contains(&Blocker::IdentityPolicy) && !(key_blocks && same_account_key);
             (blockers, vec![], needs_identity)
         };
     let fixable = needs_identity && blocked_by.iter().all(|b| *b == Blocker::IdentityPolicy);
