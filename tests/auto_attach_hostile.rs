@@ -211,6 +211,23 @@ fn kms_key_patterns_in_the_metadata_are_neither_granted_nor_attached() {
     }
 }
 
+/// The EFS case whose metadata names `alias/restore`, which kms:DescribeKey resolved to
+/// `key_arn`.
+fn efs_with_alias_resolved_to(key_arn: &str) -> Evidence {
+    let mut e = with_metadata(
+        opted_in(case("efs-role-missing-kms")),
+        "KmsKeyId",
+        "alias/restore",
+    );
+    e.kms_keys.push(KmsKey {
+        reference: "alias/restore".into(),
+        key_arn: key_arn.into(),
+        key_manager: Some("CUSTOMER".into()),
+        key_state: Some("Enabled".into()),
+    });
+    e
+}
+
 #[test]
 fn a_metadata_key_is_a_claim_until_kms_resolves_it_in_this_account() {
     let other = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -225,34 +242,14 @@ fn a_metadata_key_is_a_claim_until_kms_resolves_it_in_this_account() {
     assert!(!patch_resources(&report).iter().any(|r| r == unresolved));
     refused(&report, "did not resolve");
     // Resolved, but to a key of another account: not granted either.
-    let mut e = with_metadata(
-        opted_in(case("efs-role-missing-kms")),
-        "KmsKeyId",
-        "alias/restore",
-    );
-    e.kms_keys.push(KmsKey {
-        reference: "alias/restore".into(),
-        key_arn: other.into(),
-        key_manager: Some("CUSTOMER".into()),
-        key_state: Some("Enabled".into()),
-    });
+    let mut e = efs_with_alias_resolved_to(other);
     let report = cli(&e, &[]);
     assert!(!patch_resources(&report).iter().any(|r| r == other));
     refused(&report, "outside the restore's own account");
     // Resolved in this account and Region: checked and granted like the recovery
     // point's key.
     let own = "arn:aws:kms:us-east-1:111122223333:key/22222222-12ab-34cd-56ef-1234567890ab";
-    let mut e = with_metadata(
-        opted_in(case("efs-role-missing-kms")),
-        "KmsKeyId",
-        "alias/restore",
-    );
-    e.kms_keys.push(KmsKey {
-        reference: "alias/restore".into(),
-        key_arn: own.into(),
-        key_manager: Some("CUSTOMER".into()),
-        key_state: Some("Enabled".into()),
-    });
+    let mut e = efs_with_alias_resolved_to(own);
     // Until its key policy is read, the key is not verified either.
     refused(&cli(&e, &[]), "the key policy of");
     let default_policy = e.key_policies[0].document.clone();
