@@ -242,7 +242,7 @@ fn a_metadata_key_is_a_claim_until_kms_resolves_it_in_this_account() {
     assert!(!patch_resources(&report).iter().any(|r| r == unresolved));
     refused(&report, "did not resolve");
     // Resolved, but to a key of another account: not granted either.
-    let mut e = efs_with_alias_resolved_to(other);
+    let e = efs_with_alias_resolved_to(other);
     let report = cli(&e, &[]);
     assert!(!patch_resources(&report).iter().any(|r| r == other));
     refused(&report, "outside the restore's own account");
