@@ -28,7 +28,6 @@ mod raw_http;
 mod sam_template;
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use restore_doctor::policy::{evaluate, Decision, PolicySet, Request};
@@ -184,11 +183,7 @@ async fn an_event_the_function_fails_on_at_every_attempt_ends_in_the_dead_letter
 
     // Every attempt diagnosed the event and tried to publish it: one failed publish,
     // and one PublishErrors metric, per attempt, all under the event's correlation id.
-    let lines: Vec<Value> = BufReader::new(std::fs::File::open(&function_log).unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect();
+    let lines: Vec<Value> = emulator::json_lines(&function_log);
     let not_published = lines
         .iter()
         .filter(|l| {

@@ -15,7 +15,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -96,11 +95,7 @@ async fn the_lambda_binary_under_the_runtime_emulator_publishes_the_alert() {
     assert!(got.is_empty(), "{got:#?}");
 
     // Powertools-style JSON log lines and EMF metrics on stdout.
-    let lines: Vec<Value> = BufReader::new(std::fs::File::open(&function_log).unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect();
+    let lines: Vec<Value> = emulator::json_lines(&function_log);
     let evidence_line = lines
         .iter()
         .find(|l| l["message"] == "evidence gathered")

@@ -2,6 +2,7 @@
 //! (`cargo-lambda lambda watch --only-lambda-apis`), its AWS calls going to the test
 //! stack (moto and the fake). Shared by the end-to-end tests.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -115,4 +116,14 @@ pub fn start_function(
     ];
     let binary = Path::new(env!("CARGO_BIN_EXE_restore-doctor-lambda"));
     guarded(binary, &[], &env, log)
+}
+
+/// The JSON lines of a process's log (the function's Powertools-style log and EMF
+/// metrics); other lines are skipped.
+pub fn json_lines(log: &Path) -> Vec<serde_json::Value> {
+    BufReader::new(std::fs::File::open(log).unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
 }
