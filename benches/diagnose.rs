@@ -8,7 +8,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use restore_doctor::diagnose::{diagnose, Evidence};
+use restore_doctor::diagnose::Evidence;
+use restore_doctor::examine;
 use restore_doctor::render::text::report_text;
 
 fn load(case: &str) -> Evidence {
@@ -28,7 +29,7 @@ fn bench(c: &mut Criterion) {
         let evidence = load(case);
         c.bench_function(&format!("diagnose {case}"), |b| {
             b.iter(|| {
-                let report = diagnose(black_box(&evidence));
+                let report = examine(black_box(&evidence));
                 black_box(report_text(&report))
             })
         });

@@ -18,13 +18,8 @@
 //!   diagnosing, attaching or rendering is caught and becomes the fallback report (or a
 //!   refusal, for auto-attach), and the alert still goes out.
 //!
-//! Event parsing ([`trigger`], [`sanitize`]) is pure and builds without the AWS SDK, so it
-//! is fuzzed and tested on its own; the rest (`lambda`) needs feature `lambda`.
+//! Event parsing lives below the adapters, in [`crate::event`], so that the AWS adapters
+//! and this handler read one parsed trigger and nothing here is imported from below.
 
-pub mod sanitize;
-pub mod trigger;
-
-#[cfg(feature = "lambda")]
 mod lambda;
-#[cfg(feature = "lambda")]
 pub use lambda::*;

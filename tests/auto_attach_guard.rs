@@ -12,7 +12,8 @@
 use std::path::Path;
 
 use restore_doctor::diagnose::evidence::{Evidence, PolicyDoc, PolicyKind, RoleFacts};
-use restore_doctor::diagnose::{diagnose, Report};
+use restore_doctor::diagnose::Report;
+use restore_doctor::examine;
 use restore_doctor::remedy::guard::{decide, Decision, GuardSettings};
 use serde_json::{json, Value};
 
@@ -40,7 +41,7 @@ fn on() -> GuardSettings {
 }
 
 fn run(e: &Evidence, settings: &GuardSettings) -> (Report, Decision) {
-    let report = diagnose(e);
+    let report = examine(e);
     let d = decide(e, &report, settings);
     (report, d)
 }
@@ -57,7 +58,7 @@ fn refused_because(d: &Decision, needle: &str) {
 
 /// Replaces the patch's statements, to try to slip a broad grant past the guard.
 fn with_statements(e: &Evidence, statements: Value) -> Decision {
-    let mut report = diagnose(e);
+    let mut report = examine(e);
     report.patch.as_mut().unwrap().document =
         json!({"Version": "2012-10-17", "Statement": statements});
     decide(e, &report, &on())

@@ -21,7 +21,8 @@ use restore_doctor::diagnose::evidence::{
 };
 use restore_doctor::diagnose::requirements;
 use restore_doctor::diagnose::validated::Arn;
-use restore_doctor::diagnose::{diagnose, Report};
+use restore_doctor::diagnose::Report;
+use restore_doctor::examine;
 use restore_doctor::remedy::guard::{decide, GuardSettings};
 use serde_json::{json, Value};
 
@@ -159,7 +160,7 @@ fn throttled_restore_metadata_gives_no_wildcard_bucket() {
 fn s3_grants_must_prove_the_bucket_is_in_this_account() {
     // A valid bucket: the patch holds every S3 grant but CreateBucket to this account.
     let e = opted_in(case("s3-role-without-s3-restore-policy"));
-    let report = diagnose(&e);
+    let report = examine(&e);
     for stmt in report.patch.as_ref().unwrap().document["Statement"]
         .as_array()
         .unwrap()
@@ -620,7 +621,7 @@ proptest! {
         for m in &mutations {
             apply(&mut e, m);
         }
-        let report = diagnose(&e);
+        let report = examine(&e);
         let d = decide(&e, &report, &settings());
         if d.report.decision == "attach" {
             let (_, put) = d.put.as_ref().unwrap();
@@ -644,7 +645,7 @@ fn a_pattern_in_a_decoded_message_is_reported_not_granted() {
         "conditions": {"items": []}}}));
     e.restore_job.as_mut().unwrap().status_message =
         Some("Encoded authorization failure message: AbCdEfGhIjKlMnOpQrSt".into());
-    let report = diagnose(&e);
+    let report = examine(&e);
     let f = report
         .missing
         .iter()

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use restore_doctor::cli::diagnose::exit_code;
-use restore_doctor::diagnose::{diagnose, Evidence, Report};
+use restore_doctor::diagnose::{Evidence, Report};
+use restore_doctor::examine;
 use restore_doctor::render::text::report_text;
 use serde_json::Value;
 
@@ -158,7 +159,7 @@ fn every_case_diagnoses_as_expected() {
     let mut errors = Vec::new();
     for dir in cases() {
         let (evidence, expected) = load(&dir);
-        let report = diagnose(&evidence);
+        let report = examine(&evidence);
         errors.extend(check_case(&dir, &report, &expected));
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
@@ -169,7 +170,7 @@ fn every_case_renders_stable_text_and_json() {
     for dir in cases() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let (evidence, _) = load(&dir);
-        let report = diagnose(&evidence);
+        let report = examine(&evidence);
         insta::assert_snapshot!(format!("{name}.text"), report_text(&report));
         insta::assert_json_snapshot!(format!("{name}.json"), report);
     }
@@ -180,7 +181,7 @@ fn every_case_renders_stable_text_and_json() {
 fn patches_are_least_privilege() {
     for dir in cases() {
         let (evidence, _) = load(&dir);
-        let report = diagnose(&evidence);
+        let report = examine(&evidence);
         for patch in report.patch.iter().chain(report.other_patches.iter()) {
             let doc = &patch.document;
             assert!(patch.size <= 10_240, "{}: patch too large", dir.display());
@@ -232,7 +233,7 @@ fn patches_are_least_privilege() {
 fn key_policy_fix_verifies() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/kms-key-policy-without-root");
     let (mut evidence, _) = load(&dir);
-    let report = diagnose(&evidence);
+    let report = examine(&evidence);
     assert_eq!(report.key_policy_fixes.len(), 1);
     let fix = &report.key_policy_fixes[0];
     assert!(fix
@@ -246,7 +247,7 @@ fn key_policy_fix_verifies() {
     let after = fix.document["Statement"].as_array().unwrap();
     assert!(before.iter().all(|s| after.contains(s)));
     evidence.key_policies[0].document = fix.document.clone();
-    let again = diagnose(&evidence);
+    let again = examine(&evidence);
     assert!(again.missing.is_empty(), "{:#?}", again.missing);
 }
 
@@ -256,7 +257,7 @@ fn key_policy_fix_verifies() {
 fn every_report_reads_back_from_its_json() {
     for dir in cases() {
         let (evidence, _) = load(&dir);
-        let report = diagnose(&evidence);
+        let report = examine(&evidence);
         let text = serde_json::to_string(&report).unwrap();
         let back: Report =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -271,7 +272,7 @@ fn combined_case_alert_renderings() {
     use restore_doctor::render::{alert, slack};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/efs-combined-role-kms-vault");
     let (evidence, _) = load(&dir);
-    let report = diagnose(&evidence);
+    let report = examine(&evidence);
     let ctx = alert::AlertContext {
         correlation_id: "7c6f1a2b-3d4e-5f60-7182-93a4b5c6d7e8".into(),
         dedup_key: "111122223333:us-east-1:restore-job:4A3B2C1D-0E9F-8A7B-6C5D-4E3F2A1B0C9D".into(),
@@ -295,7 +296,7 @@ fn every_gap_is_reported_as_unverified() {
     use restore_doctor::diagnose::evidence::{EvidencePart, Gap};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/efs-role-missing-efs");
     let (mut evidence, _) = load(&dir);
-    let before = diagnose(&evidence).unverified.len();
+    let before = examine(&evidence).unverified.len();
     evidence.gaps.push(Gap {
         part: EvidencePart::RestoreRole,
         call: "iam:GetRolePolicy BackupRestoreRole legacy-inline".into(),
@@ -306,7 +307,7 @@ fn every_gap_is_reported_as_unverified() {
         call: "iam:GetInstanceProfile web".into(),
         error: "NoSuchEntity: Instance Profile web cannot be found.".into(),
     });
-    let report = diagnose(&evidence);
+    let report = examine(&evidence);
     assert_eq!(
         report.unverified.len(),
         before + 2,
@@ -329,7 +330,7 @@ fn unresolved_target_key_alias_is_unverified() {
     let (mut evidence, _) = load(&dir);
     let meta = evidence.restore_metadata.as_mut().unwrap();
     meta.insert("KmsKeyId".into(), "alias/efs-restores".into());
-    let report = diagnose(&evidence);
+    let report = examine(&evidence);
     assert!(
         report
             .unverified
@@ -345,6 +346,6 @@ fn unresolved_target_key_alias_is_unverified() {
         .as_mut()
         .unwrap()
         .insert("KmsKeyId".into(), key_id.into());
-    let report = diagnose(&evidence);
+    let report = examine(&evidence);
     assert!(!report.unverified.iter().any(|u| u.what.contains(key_id)));
 }

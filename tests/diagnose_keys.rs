@@ -11,9 +11,9 @@
 
 use std::path::Path;
 
-use restore_doctor::diagnose::diagnose;
 use restore_doctor::diagnose::evidence::{Evidence, EvidencePart, Gap, PolicyDoc, PolicyKind};
 use restore_doctor::diagnose::report::{Blocker, Cause};
+use restore_doctor::examine;
 use serde_json::json;
 
 const CENTRAL_KEY: &str =
@@ -51,7 +51,7 @@ fn central_key_unread() -> Evidence {
 /// own account, so the report said nothing was missing (exit 0) while KMS denies.
 #[test]
 fn an_unread_key_policy_in_another_account_is_not_a_grant() {
-    let report = diagnose(&central_key_unread());
+    let report = examine(&central_key_unread());
     let on_key: Vec<_> = report
         .missing
         .iter()
@@ -85,7 +85,7 @@ fn an_unread_key_policy_in_the_same_account_delegates_to_it() {
         .unwrap()
         .document = json!({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": own}]});
-    let report = diagnose(&e);
+    let report = examine(&e);
     assert!(
         !report.missing.iter().any(|f| f.resource == own),
         "{:#?}",
@@ -103,7 +103,7 @@ fn no_identity_grant_for_a_key_whose_policy_ignores_identity_policies() {
     let doc = &mut e.restore_role.as_mut().unwrap().policies[0].document;
     let statements = doc["Statement"].as_array_mut().unwrap();
     statements.retain(|s| !s["Sid"].as_str().unwrap_or("").starts_with("Kms"));
-    let report = diagnose(&e);
+    let report = examine(&e);
     let kms: Vec<_> = report
         .missing
         .iter()

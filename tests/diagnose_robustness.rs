@@ -12,7 +12,8 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use restore_doctor::diagnose::{diagnose, Evidence};
+use restore_doctor::diagnose::Evidence;
+use restore_doctor::examine;
 use serde_json::Value;
 
 fn corpus() -> Vec<Value> {
@@ -78,7 +79,7 @@ proptest! {
         match Evidence::from_json(&text) {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
             Ok(parsed) => {
-                let report = diagnose(&parsed);
+                let report = examine(&parsed);
                 prop_assert!(!report.summary.is_empty());
                 // A report must always be serializable for the alert.
                 prop_assert!(serde_json::to_string(&report).is_ok());

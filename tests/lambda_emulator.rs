@@ -113,7 +113,7 @@ async fn the_lambda_binary_under_the_runtime_emulator_publishes_the_alert() {
         restore_doctor::diagnose::Evidence::from_json(evidence_line["evidence"].as_str().unwrap())
             .unwrap();
     assert_eq!(
-        serde_json::to_value(restore_doctor::diagnose::diagnose(&evidence)).unwrap(),
+        serde_json::to_value(restore_doctor::examine(&evidence)).unwrap(),
         report
     );
     let skipped = lines

@@ -19,7 +19,8 @@ use restore_doctor::aws::gather::{gather, MAX_INSTANCE_PROFILES, MAX_TARGET_KEYS
 use restore_doctor::aws::metrics::Sink;
 use restore_doctor::aws::{Clients, EndpointOverrides, Settings};
 use restore_doctor::diagnose::evidence::{Evidence, EvidencePart, PolicyKind};
-use restore_doctor::handler::{trigger, Handler, Invocation, Outcome, Processed};
+use restore_doctor::event::trigger;
+use restore_doctor::handler::{Handler, Invocation, Outcome, Processed};
 use serde_json::{json, Value};
 use support::{scenario, stack, unique, ACCOUNT, REGION};
 

@@ -9,10 +9,10 @@
     clippy::indexing_slicing
 )]
 
-use restore_doctor::diagnose::diagnose;
 use restore_doctor::diagnose::evidence::*;
 use restore_doctor::diagnose::report::Blocker;
 use restore_doctor::diagnose::requirements::supported_types;
+use restore_doctor::examine;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "111122223333";
@@ -88,7 +88,7 @@ fn managed_restore_policy_satisfies_every_supported_type() {
     let types = supported_types();
     assert!(types.len() >= 7);
     for t in types {
-        let report = diagnose(&evidence_for(&t));
+        let report = examine(&evidence_for(&t));
         let identity: Vec<String> = report
             .missing
             .iter()
@@ -117,7 +117,7 @@ fn without_the_managed_policy_every_type_has_missing_permissions() {
         if let Some(r) = e.restore_role.as_mut() {
             r.policies.clear();
         }
-        let report = diagnose(&e);
+        let report = examine(&e);
         assert!(
             !report.missing.is_empty(),
             "{t}: nothing reported missing for a bare role"

@@ -17,7 +17,8 @@
 use proptest::prelude::*;
 use restore_doctor::diagnose::report::{AutoAttach, Unverified};
 use restore_doctor::diagnose::validated::Arn;
-use restore_doctor::diagnose::{diagnose, Evidence, Report};
+use restore_doctor::diagnose::{Evidence, Report};
+use restore_doctor::examine;
 use restore_doctor::render::alert::{self, Alert, AlertContext, MAX_MESSAGE_BYTES};
 use restore_doctor::render::slack;
 use restore_doctor::render::text::report_text;
@@ -38,7 +39,7 @@ fn case_report(name: &str) -> Report {
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap();
-    diagnose(&Evidence::from_json(&text).unwrap())
+    examine(&Evidence::from_json(&text).unwrap())
 }
 
 fn hostile_context() -> AlertContext {

@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use restore_doctor::diagnose::{diagnose, message, Evidence};
+use restore_doctor::diagnose::{message, Evidence};
+use restore_doctor::examine;
 use restore_doctor::remedy::guard::{decide, GuardSettings};
 use restore_doctor::render::text::report_text;
 
@@ -20,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = message::parse_decoded(&value);
     }
     if let Ok(evidence) = Evidence::from_json(&text) {
-        let report = diagnose(&evidence);
+        let report = examine(&evidence);
         let _ = report_text(&report);
         let settings = GuardSettings {
             enabled: true,

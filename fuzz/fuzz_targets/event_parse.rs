@@ -6,8 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use restore_doctor::diagnose::{diagnose, Evidence};
-use restore_doctor::handler::trigger;
+use restore_doctor::diagnose::Evidence;
+use restore_doctor::examine;
+use restore_doctor::event::trigger;
 use restore_doctor::render::text::report_text;
 
 fuzz_target!(|data: &[u8]| {
@@ -40,6 +41,6 @@ fuzz_target!(|data: &[u8]| {
         gaps: parsed.rejected.clone(),
         ..Evidence::default()
     };
-    let report = diagnose(&evidence);
+    let report = examine(&evidence);
     let _ = report_text(&report);
 });

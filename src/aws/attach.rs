@@ -25,7 +25,7 @@ use super::Clients;
 use crate::diagnose::evidence::{Evidence, EvidencePart, PolicyKind};
 use crate::diagnose::report::{AutoAttach, Report};
 use crate::diagnose::validated::RoleArn;
-use crate::handler::trigger::Trigger;
+use crate::event::trigger::Trigger;
 use crate::remedy::guard::{decide, Decision, GuardSettings};
 use crate::remedy::patch::POLICY_NAME;
 

@@ -15,7 +15,7 @@
 //! What bounds it, so that one crafted or unlucky event cannot exhaust the function or
 //! the account:
 //! - every value sent to AWS passed its check first (an event's in
-//!   [`trigger`](crate::handler::trigger), a response's here): a value that fails is a
+//!   [`trigger`](crate::event::trigger), a response's here): a value that fails is a
 //!   gap, never a call, so no oversized or hostile string reaches the SDK;
 //! - at most [`MAX_INSTANCE_PROFILES`] instance profiles and [`MAX_TARGET_KEYS`] target
 //!   keys per event, read a few at a time ([`IAM_CONCURRENCY`], [`KMS_CONCURRENCY`]); the
@@ -39,8 +39,8 @@ use crate::diagnose::evidence::{
     VaultPolicy, SCHEMA_VERSION,
 };
 use crate::diagnose::validated::{shown, Arn, KeyArn, KeyRef, RoleArn};
-use crate::handler::sanitize::{self, dropped};
-use crate::handler::trigger::{IamIdentity, Parsed, Trigger};
+use crate::event::sanitize::{self, dropped};
+use crate::event::trigger::{IamIdentity, Parsed, Trigger};
 
 /// The text that precedes the token sts:DecodeAuthorizationMessage decodes.
 const ENCODED_MARKER: &str = "encoded authorization failure message:";

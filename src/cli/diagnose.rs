@@ -2,7 +2,8 @@
 
 use std::io::Read;
 
-use crate::diagnose::{diagnose, Evidence, Report};
+use crate::diagnose::{Evidence, Report};
+use crate::doctor::examine;
 use crate::remedy::guard::{decide, GuardSettings};
 use crate::render::text::report_text;
 
@@ -58,7 +59,7 @@ pub fn run(
         path: path.to_string(),
         source,
     })?;
-    let mut report = diagnose(&evidence);
+    let mut report = examine(&evidence);
     if let Some(mut settings) = guard {
         // Offline there is no function identity: unless given, take the evidence's
         // account and Region.

@@ -175,3 +175,91 @@ pub fn subject(
         policies_known: principal.is_some(),
     }
 }
+
+/// Who the diagnosis asks the evaluator about: the restore role and, when known, the
+/// caller of StartRestoreJob, both under the same SCPs.
+#[derive(Debug, Clone, Default)]
+pub struct Principals {
+    pub role: Option<Subject>,
+    pub caller: Option<Subject>,
+    pub scps: Vec<OrgLevel>,
+}
+
+impl Principals {
+    /// The subjects a patch may go on, restore role first.
+    pub fn subjects(&self) -> Vec<&Subject> {
+        self.role.iter().chain(self.caller.iter()).collect()
+    }
+}
+
+/// Stage "principals": parses the SCPs and the collected policies of the restore role
+/// and the caller; what was not collected or does not parse is said in `unverified`.
+pub fn principals(
+    evidence: &super::Evidence,
+    facts: &super::facts::Facts,
+    unverified: &mut Vec<Unverified>,
+) -> Principals {
+    use super::facts::{gap_for, Trigger};
+    let scps = match &evidence.service_control_policies {
+        Some(levels) => parse_scps(levels, unverified),
+        None => {
+            unverified.push(Unverified::new(
+                EvidencePart::ServiceControlPolicies,
+                "service control policies",
+                gap_for(evidence, EvidencePart::ServiceControlPolicies).unwrap_or_else(|| {
+                    "not collected: an SCP may still deny what the identity policies allow".into()
+                }),
+            ));
+            vec![]
+        }
+    };
+    let region = facts.region.as_deref();
+    let role = match facts.role_arn.as_deref() {
+        Some(arn) => {
+            if evidence.restore_role.is_none() {
+                unverified.push(Unverified::new(
+                    EvidencePart::RestoreRole,
+                    format!("the restore role `{arn}`"),
+                    gap_for(evidence, EvidencePart::RestoreRole)
+                        .unwrap_or_else(|| "its policies were not collected".into()),
+                ));
+            }
+            let collected = evidence.restore_role.as_ref();
+            let part = EvidencePart::RestoreRole;
+            Some(subject(
+                part, arn, collected, &scps, region, true, unverified,
+            ))
+        }
+        None => {
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreRole,
+                "the restore role",
+                "neither the restore job nor the event names a valid one",
+            ));
+            None
+        }
+    };
+    let caller = facts.caller_arn.as_deref().and_then(|arn| {
+        let collected = evidence.caller.as_ref();
+        if facts.trigger == Trigger::StartRestoreJobDenied && collected.is_none() {
+            unverified.push(Unverified::new(
+                EvidencePart::Caller,
+                format!("the caller `{arn}`"),
+                gap_for(evidence, EvidencePart::Caller)
+                    .unwrap_or_else(|| "its policies were not collected".into()),
+            ));
+        }
+        collected.map(|c| {
+            subject(
+                EvidencePart::Caller,
+                arn,
+                Some(c),
+                &scps,
+                region,
+                false,
+                unverified,
+            )
+        })
+    });
+    Principals { role, caller, scps }
+}

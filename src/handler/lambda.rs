@@ -1,7 +1,7 @@
 //! The Lambda side of the handler: the AWS calls, the deadline and the runtime loop
 //! (feature `lambda`). Re-exported by [`handler`](crate::handler).
 
-use super::{sanitize, trigger};
+use crate::event::{sanitize, trigger};
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -25,7 +25,8 @@ use crate::aws::{Clients, Settings};
 use crate::diagnose::evidence::{EvidencePart, Gap};
 use crate::diagnose::report::AutoAttach;
 use crate::diagnose::validated::shown;
-use crate::diagnose::{diagnose, Evidence, Report};
+use crate::diagnose::{Evidence, Report};
+use crate::doctor::examine;
 use crate::remedy::patch::POLICY_NAME;
 use crate::render::alert::{self, Alert, AlertContext};
 
@@ -424,7 +425,7 @@ fn contained<T>(stage: &str, f: impl FnOnce() -> T) -> Result<T, String> {
 /// The diagnosis never fails by contract; should it panic all the same, the alert still
 /// goes out, saying the diagnosis failed, with the evidence in the log.
 fn diagnose_safely(evidence: &Evidence) -> Result<Report, HandlerError> {
-    match contained("the diagnosis", || diagnose(evidence)) {
+    match contained("the diagnosis", || examine(evidence)) {
         Ok(report) => Ok(report),
         Err(why) => fallback_report(&why).map_err(HandlerError::Report),
     }
@@ -595,7 +596,7 @@ mod tests {
             .any(|g| g.error.contains("nothing was read from AWS")));
         assert_eq!(ev.trigger, parsed.event);
         // The diagnosis of it is a report, not a panic.
-        let _ = diagnose(&ev);
+        let _ = examine(&ev);
     }
 
     #[test]

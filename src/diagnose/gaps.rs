@@ -1,0 +1,63 @@
+//! Evidence gaps said once each: every part of the evidence that could not be read,
+//! and every check the evaluator would not decide, becomes an [`Unverified`] entry
+//! naming what it leaves unchecked, so nobody reads a gap as "fine".
+
+use super::check::Check;
+use super::evidence::{Evidence, EvidencePart};
+use super::report::Unverified;
+use super::validated;
+
+/// Adds an [`Unverified`] entry for every gap not already reported, saying what the
+/// diagnosis could not check because of it.
+pub fn report_remaining_gaps(evidence: &Evidence, unverified: &mut Vec<Unverified>) {
+    for gap in &evidence.gaps {
+        let text = format!("{} failed: {}", gap.call, gap.error);
+        if unverified.iter().any(|u| u.why.contains(&text)) {
+            continue;
+        }
+        let (what, consequence) = match gap.part {
+            EvidencePart::RestoreJob => ("the restore job", "its role, recovery point and vault were taken from the event where it had them"),
+            EvidencePart::RestoreMetadata => ("the restore metadata", "the target KMS key and instance profile of the restore may be unknown, so their permissions were not checked"),
+            EvidencePart::RecoveryPoint => ("the recovery point", "its encryption key may be unknown, so KMS permissions on it were not checked"),
+            EvidencePart::DecodedMessage => ("the encoded authorization message", "every required permission was still checked"),
+            EvidencePart::RestoreRole => ("part of the restore role's policies", "a policy that could not be read may grant or deny what is reported here"),
+            EvidencePart::Caller => ("part of the caller's policies", "a policy that could not be read may grant or deny what is reported here"),
+            EvidencePart::InstanceProfile => ("an instance profile", "iam:PassRole on its role was not checked"),
+            EvidencePart::VaultAccessPolicy => ("the vault access policy", "a Deny of backup:StartRestoreJob there would block every restore"),
+            EvidencePart::KeyPolicy => ("a KMS key policy", "the KMS checks assume the default key policy, which delegates to IAM"),
+            EvidencePart::ServiceControlPolicies => ("service control policies", "an SCP may still deny what the identity policies allow"),
+            EvidencePart::Other => ("part of the evidence", "the diagnosis used what was collected"),
+        };
+        unverified.push(Unverified::new(
+            gap.part,
+            what,
+            format!("{text}; {consequence}"),
+        ));
+    }
+}
+
+/// A request the evaluator would not decide (past AWS's limits) is a gap, never a pass.
+pub fn undecided_checks(
+    checks: &[Check],
+    role_arn: Option<&str>,
+    unverified: &mut Vec<Unverified>,
+) {
+    for c in checks {
+        let Some(err) = &c.undecided else { continue };
+        let part = if Some(c.principal_arn.as_str()) == role_arn {
+            EvidencePart::RestoreRole
+        } else {
+            EvidencePart::Caller
+        };
+        unverified.push(Unverified::new(
+            part,
+            format!(
+                "`{}` on `{}` for `{}`",
+                validated::shown(&c.requirement.action),
+                validated::shown(&c.requirement.resource),
+                validated::shown(&c.principal_arn)
+            ),
+            format!("it was not evaluated: {err}"),
+        ));
+    }
+}

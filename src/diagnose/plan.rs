@@ -1,0 +1,268 @@
+//! Stage "requirements for this path": every action the restore (and its caller) needs,
+//! on which resource, for whom, behind which resource policy — built only from
+//! validated evidence. Nothing here evaluates; [`super::check`] does.
+
+use crate::policy::NamedPolicy;
+
+use super::capitalized;
+use super::check::ResourceGate;
+use super::evidence::{Evidence, EvidencePart};
+use super::facts::{gap_for, Facts};
+use super::keys::{key_gate, keys_involved};
+use super::message;
+use super::principal::{parse_named, Principals};
+use super::report::Unverified;
+use super::requirements::{self, Requirement, Scope};
+use super::validated::{BucketName, InvalidValue, RoleArn};
+
+/// Whose permission a requirement is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// The restore role, as AWS Backup's session.
+    Role,
+    /// The caller of StartRestoreJob.
+    Caller,
+    /// Anyone: the caller is unknown, so only the vault policy is asked whether it
+    /// denies the restore whoever calls.
+    AnyCaller,
+}
+
+/// One requirement for one principal.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub who: Who,
+    pub requirement: Requirement,
+    pub gate: ResourceGate,
+}
+
+/// What the restore needs, and the facts the later stages reuse.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub items: Vec<Planned>,
+    /// The validated values the catalog's templates were filled with.
+    pub scope: Scope,
+    /// The vault access policy, when it was read and parses.
+    pub vault_gate: Option<NamedPolicy>,
+}
+
+/// Builds the plan. `unverified` gets what could not be checked at all; `incomplete`
+/// gets the values a requirement needed that were missing or dropped — while any is
+/// there, no patch is called verified.
+pub fn plan(
+    evidence: &Evidence,
+    facts: &Facts,
+    principals: &Principals,
+    unverified: &mut Vec<Unverified>,
+    incomplete: &mut Vec<Unverified>,
+) -> Plan {
+    let scope = Scope {
+        partition: facts.partition.clone(),
+        region: facts.region.clone(),
+        account: facts.account.clone(),
+        bucket: restore_bucket(evidence, incomplete),
+        image_arn: facts.image_arn.clone(),
+    };
+    let account = facts.account.clone().unwrap_or_default();
+    let mut items = Vec::new();
+    let mut add = |who: Who, requirement: Requirement, gate: ResourceGate| {
+        items.push(Planned {
+            who,
+            requirement,
+            gate,
+        })
+    };
+
+    // The restore role: everything the restore of this resource type needs.
+    if principals.role.as_ref().is_some_and(|r| r.policies_known) {
+        let type_name = facts.resource_type.as_deref().unwrap_or("");
+        match requirements::canonical_type(type_name) {
+            Some(t) => {
+                let (reqs, unknown) = requirements::service_requirements(&t, &scope);
+                for req in reqs {
+                    add(Who::Role, req, ResourceGate::None);
+                }
+                for u in unknown {
+                    incomplete.push(Unverified::new(
+                        match u {
+                            requirements::Unknown::Bucket => EvidencePart::RestoreMetadata,
+                            requirements::Unknown::Image => EvidencePart::RecoveryPoint,
+                            _ => EvidencePart::RestoreJob,
+                        },
+                        format!("the {t} permissions that name {}", u.words()),
+                        format!("{} is not known from validated evidence, so those permissions were not checked and the patch grants nothing in their place", capitalized(u.words())),
+                    ));
+                }
+                for key in keys_involved(evidence, facts, incomplete) {
+                    let gate = key_gate(evidence, key.as_str(), unverified);
+                    for req in requirements::kms_requirements(&t, &key, &format!("{t} restore")) {
+                        add(Who::Role, req, gate.clone());
+                    }
+                }
+                if let Some(service) = requirements::pass_role_service(&t) {
+                    for profile_role in instance_profile_roles(evidence, &account, incomplete) {
+                        let req = requirements::pass_role_requirement(
+                            &profile_role,
+                            &service,
+                            &format!("{t} restore: attach the instance profile's role to the restored instance"),
+                        );
+                        add(Who::Role, req, ResourceGate::None);
+                    }
+                }
+            }
+            None => unverified.push(Unverified::new(
+                EvidencePart::RestoreJob,
+                format!("the permissions a `{}` restore needs", if type_name.is_empty() { "unknown" } else { type_name }),
+                format!(
+                    "this resource type is not in the catalog (supported: {}); only the failure message, KMS and the vault policy were checked",
+                    requirements::supported_types().join(", ")
+                ),
+            )),
+        }
+    }
+
+    // The caller: StartRestoreJob on the recovery point, behind the vault policy, and
+    // iam:PassRole of the restore role to AWS Backup.
+    let vault_gate = vault_gate(evidence, facts, unverified);
+    if let Some(rp) = facts.recovery_point_arn.as_deref() {
+        let start = Requirement {
+            action: "backup:StartRestoreJob".into(),
+            resource: rp.to_string(),
+            context: Default::default(),
+            condition: None,
+            why: "start the restore job".into(),
+            wildcard_only: false,
+        };
+        let gate = vault_gate
+            .clone()
+            .map_or(ResourceGate::None, ResourceGate::VaultPolicy);
+        match (&principals.caller, &vault_gate) {
+            (Some(_), _) => add(Who::Caller, start, gate),
+            (None, Some(_)) => add(Who::AnyCaller, start, gate),
+            (None, None) => {}
+        }
+    }
+    if let (Some(_), Some(role_arn)) = (&principals.caller, facts.role_arn.as_deref()) {
+        let req = requirements::pass_role_requirement(
+            role_arn,
+            "backup.amazonaws.com",
+            "pass the restore role to AWS Backup",
+        );
+        add(Who::Caller, req, ResourceGate::None);
+    }
+    Plan {
+        items,
+        scope,
+        vault_gate,
+    }
+}
+
+/// The target bucket of an S3 restore, from the restore metadata (keys matched without
+/// regard to case), validated against S3's bucket naming rules; `Ok(None)` when the
+/// metadata names none.
+pub fn target_bucket(e: &Evidence) -> Result<Option<BucketName>, InvalidValue> {
+    let Some(meta) = e.restore_metadata.as_ref() else {
+        return Ok(None);
+    };
+    let value = meta
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.to_ascii_lowercase().as_str(),
+                "destinationbucketname" | "bucketname"
+            )
+        })
+        .map(|(_, v)| v.trim())
+        .find(|v| !v.is_empty());
+    value.map(BucketName::parse).transpose()
+}
+
+fn restore_bucket(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<BucketName> {
+    match target_bucket(e) {
+        Ok(b) => b,
+        Err(err) => {
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreMetadata,
+                format!("the target S3 bucket `{}`", err.shown),
+                format!(
+                    "{}: it was ignored, and no S3 permission was checked or granted on it",
+                    err.why
+                ),
+            ));
+            None
+        }
+    }
+}
+
+pub fn vault_gate(
+    e: &Evidence,
+    facts: &Facts,
+    unverified: &mut Vec<Unverified>,
+) -> Option<NamedPolicy> {
+    match &e.vault_access_policy {
+        Some(v) => parse_named(
+            EvidencePart::VaultAccessPolicy,
+            &format!("access policy of vault {}", v.backup_vault_name),
+            &v.document,
+            unverified,
+        ),
+        None => {
+            if let Some(gap) = gap_for(e, EvidencePart::VaultAccessPolicy) {
+                unverified.push(Unverified::new(
+                    EvidencePart::VaultAccessPolicy,
+                    format!(
+                        "the access policy of backup vault `{}`",
+                        facts.vault_name.as_deref().unwrap_or("unknown")
+                    ),
+                    format!(
+                        "{gap}; a Deny of backup:StartRestoreJob there would block every restore"
+                    ),
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// The roles an EC2 restore passes to the instance: those of the instance profiles
+/// read from IAM, and the one a decoded message names. Only valid role ARNs of the
+/// restore's own account (iam:PassRole never crosses accounts).
+fn instance_profile_roles(
+    e: &Evidence,
+    account: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<String> {
+    let mut candidates: Vec<(EvidencePart, String)> = e
+        .instance_profiles
+        .iter()
+        .flat_map(|p| {
+            p.role_arns
+                .iter()
+                .map(|r| (EvidencePart::InstanceProfile, r.clone()))
+        })
+        .collect();
+    // The decoded message names the passed role directly (EC2 article).
+    if let Some(d) = e.decoded_message.as_ref().and_then(message::parse_decoded) {
+        if d.action.eq_ignore_ascii_case("iam:PassRole") {
+            candidates.extend(d.resource.map(|r| (EvidencePart::DecodedMessage, r)));
+        }
+    }
+    let mut roles = Vec::new();
+    for (part, arn) in candidates {
+        match RoleArn::parse(&arn) {
+            Ok(r) if r.account() == account => roles.push(arn),
+            Ok(_) => unverified.push(Unverified::new(
+                part,
+                format!("iam:PassRole on `{arn}`"),
+                "the role is in another account than the restore: not checked, nothing granted",
+            )),
+            Err(err) => unverified.push(Unverified::new(
+                part,
+                format!("iam:PassRole on `{}`", err.shown),
+                format!("{}: not checked, nothing granted", err.why),
+            )),
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    roles
+}
