@@ -1,8 +1,11 @@
 //! The `restore-doctor` command-line tool: parse the arguments, run, exit with the code.
 
-use clap::Parser;
-use restore_doctor::cli::{run, Cli};
+use restore_doctor::cli::{parse, run};
 
 fn main() {
-    std::process::exit(run(Cli::parse()));
+    let code = match parse(std::env::args_os()) {
+        Ok(cli) => run(cli),
+        Err(code) => code,
+    };
+    std::process::exit(code);
 }

@@ -1,23 +1,24 @@
-//! `restore-doctor diagnose --evidence FILE`: the diagnosis core on an evidence file.
+//! `restore-doctor diagnose --evidence FILE` (or `--message TEXT`): the diagnosis core
+//! on an evidence file, a raw event, aws-cli output or a status message.
 
 use std::io::Read;
 
-use crate::diagnose::{Evidence, Report};
+use crate::diagnose::Report;
 use crate::doctor::examine;
 use crate::remedy::guard::{decide, GuardSettings};
 use crate::render::text::report_text;
 
-use super::Format;
+use super::{input, Format};
 
 /// Errors of the `diagnose` command.
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("`{path}`: {source}")]
+    #[error("`{path}`")]
     Evidence {
         path: String,
         source: crate::diagnose::evidence::EvidenceError,
@@ -38,27 +39,43 @@ pub fn read_input(path: &str) -> Result<String, std::io::Error> {
 /// Exit code for a report: 0 nothing missing, 2 missing permissions or blockers found.
 pub fn exit_code(report: &Report) -> i32 {
     if report.missing.is_empty() {
-        0
+        super::EXIT_OK
     } else {
-        2
+        super::EXIT_FINDINGS
     }
+}
+
+/// Where the failure comes from: a file (or `-`) in any form [`input::read`] accepts,
+/// or the status message alone.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(String),
+    Message(String),
 }
 
 /// Runs the diagnosis (and the auto-attach decision when `guard` is given) and renders
 /// it; returns the output and the exit code.
 pub fn run(
-    path: &str,
+    source: &Source,
     format: Format,
     guard: Option<GuardSettings>,
 ) -> Result<(String, i32), DiagnoseError> {
-    let text = read_input(path).map_err(|source| DiagnoseError::Read {
-        path: path.to_string(),
-        source,
-    })?;
-    let evidence = Evidence::from_json(&text).map_err(|source| DiagnoseError::Evidence {
-        path: path.to_string(),
-        source,
-    })?;
+    let (evidence, form) = match source {
+        Source::Message(m) => input::from_message(m),
+        Source::File(path) => {
+            let text = read_input(path).map_err(|source| DiagnoseError::Read {
+                path: path.to_string(),
+                source,
+            })?;
+            input::read(&text).map_err(|source| DiagnoseError::Evidence {
+                path: path.to_string(),
+                source,
+            })?
+        }
+    };
+    if form != input::Form::Evidence {
+        eprintln!("restore-doctor: read the input as {}", form.words());
+    }
     let mut report = examine(&evidence);
     if let Some(mut settings) = guard {
         // Offline there is no function identity: unless given, take the evidence's

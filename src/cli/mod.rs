@@ -2,6 +2,7 @@
 //! subcommands that run the pure core on files.
 
 pub mod diagnose;
+pub mod input;
 pub mod schema;
 pub mod simulate;
 
@@ -19,9 +20,11 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate IAM requests against policies, as AWS would decide them.
     Simulate(SimulateArgs),
-    /// Diagnose a failed restore from an evidence file: every missing permission and
-    /// blocker, and a verified least-privilege patch. Exit 0: nothing missing; 2: missing
-    /// permissions or blockers found; 1: error.
+    /// Diagnose a failed restore from an evidence file (or a raw EventBridge event,
+    /// `aws backup describe-restore-job` output, or `--message`): every missing permission
+    /// and blocker, and a verified least-privilege patch. Exit 0: nothing missing;
+    /// 2: missing permissions or blockers found; 1: unreadable input or another error;
+    /// 64: usage error.
     Diagnose(DiagnoseArgs),
     /// Print the JSON Schema of the evidence or the report format.
     Schema {
@@ -34,9 +37,18 @@ pub enum Command {
 /// Options of `restore-doctor diagnose`.
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
-    /// The evidence JSON (as the Lambda logs it; `schema/evidence.schema.json`), `-` for stdin.
-    #[arg(long, value_name = "FILE")]
-    pub evidence: String,
+    /// The evidence JSON (as the Lambda logs it; `schema/evidence.schema.json`), a raw
+    /// EventBridge event, or `aws backup describe-restore-job` output; `-` for stdin.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "message",
+        conflicts_with = "message"
+    )]
+    pub evidence: Option<String>,
+    /// Only the failure's status message (e.g. "Insufficient privileges to perform this action").
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
     /// `text` for people (the cause in one line, then the fix) or `json` (the report schema).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -81,8 +93,30 @@ pub enum Format {
 
 /// Exit code: the command did what was asked.
 pub const EXIT_OK: i32 = 0;
-/// Exit code: bad input or another error (printed on standard error).
+/// Exit code: unreadable or invalid input, or another error (printed on standard error).
 pub const EXIT_ERROR: i32 = 1;
+/// Exit code of `diagnose`: missing permissions or blockers were found.
+pub const EXIT_FINDINGS: i32 = 2;
+/// Exit code: the command line itself is wrong (sysexits' EX_USAGE), distinct from
+/// "findings" so that scripts never read a typo as a diagnosis.
+pub const EXIT_USAGE: i32 = 64;
+
+/// Parses the command line: `Ok` to run, `Err(code)` once help, the version or a usage
+/// error has been printed.
+pub fn parse<I, T>(args: I) -> Result<Cli, i32>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::error::ErrorKind;
+    Cli::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => EXIT_OK,
+            _ => EXIT_USAGE,
+        }
+    })
+}
 
 /// Runs the parsed command line and returns the process exit code. Errors are printed
 /// once, here, with their chain of causes.
@@ -100,7 +134,10 @@ pub fn run(cli: Cli) -> i32 {
             Ok(EXIT_OK)
         }
         Command::Diagnose(args) => diagnose::run(
-            &args.evidence,
+            &match (&args.message, &args.evidence) {
+                (Some(m), _) => diagnose::Source::Message(m.clone()),
+                (None, e) => diagnose::Source::File(e.clone().unwrap_or_else(|| "-".into())),
+            },
             args.format,
             args.auto_attach
                 .then(|| crate::remedy::guard::GuardSettings {

@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything known about one failed restore. Only `trigger` is required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Evidence {
     #[serde(default = "default_schema_version")]
     pub schema_version: u32,
@@ -75,61 +75,85 @@ fn default_schema_version() -> u32 {
     SCHEMA_VERSION
 }
 
-/// The fields of backup:DescribeRestoreJob that the diagnosis uses (camelCase).
+/// The fields of backup:DescribeRestoreJob that the diagnosis uses: camelCase as the
+/// Lambda writes them, or PascalCase as `aws backup describe-restore-job` prints them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
+// Not `deny_unknown_fields`: pasted aws-cli output carries every field AWS returns.
 #[serde(rename_all = "camelCase")]
 pub struct RestoreJob {
+    #[serde(alias = "RestoreJobId")]
     pub restore_job_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "AccountId")]
     pub account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "Status")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "StatusMessage")]
     pub status_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "ResourceType")]
     pub resource_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "IamRoleArn")]
     pub iam_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "RecoveryPointArn")]
     pub recovery_point_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "BackupVaultArn")]
     pub backup_vault_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "SourceResourceArn")]
     pub source_resource_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "CreatedResourceArn")]
     pub created_resource_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "CreationDate")]
     pub creation_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "CompletionDate")]
     pub completion_date: Option<String>,
 }
 
-/// The fields of backup:DescribeRecoveryPoint that the diagnosis uses.
+/// The fields of backup:DescribeRecoveryPoint that the diagnosis uses (camelCase, or
+/// PascalCase as `aws backup describe-recovery-point` prints them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
+// Not `deny_unknown_fields`: pasted aws-cli output carries every field AWS returns.
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryPoint {
+    #[serde(alias = "RecoveryPointArn")]
     pub recovery_point_arn: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "BackupVaultName")]
     pub backup_vault_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "BackupVaultArn")]
     pub backup_vault_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "ResourceArn")]
     pub resource_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "ResourceType")]
     pub resource_type: Option<String>,
     /// The KMS key the backup is encrypted with (vault key for fully managed types).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "EncryptionKeyArn")]
     pub encryption_key_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "IsEncrypted")]
     pub is_encrypted: Option<bool>,
     /// `AWS_OWNED_KMS_KEY` or `CUSTOMER_MANAGED_KMS_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "EncryptionKeyType")]
     pub encryption_key_type: Option<String>,
 }
 
 /// An IAM principal (the restore role or the caller) with every policy that applies to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Principal {
     /// The IAM ARN (`arn:aws:iam::111122223333:role/path/Name`, or a user ARN). For
     /// an assumed-role caller, the role's ARN; the session ARN goes to `session_arn`.
@@ -161,7 +185,7 @@ pub enum PolicyKind {
 
 /// One policy document with its name (inline) or ARN (managed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyDoc {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,7 +197,7 @@ pub struct PolicyDoc {
 
 /// iam:GetInstanceProfile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstanceProfile {
     pub arn: String,
     pub name: String,
@@ -187,7 +211,7 @@ pub struct InstanceProfile {
 
 /// A role's trust policy and tags (iam:GetRole), without its permissions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleFacts {
     pub arn: String,
     /// AssumeRolePolicyDocument, URL-decoded.
@@ -199,7 +223,7 @@ pub struct RoleFacts {
 
 /// kms:DescribeKey of one key reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KmsKey {
     /// The key as the restore metadata named it (key id, alias, alias ARN or key ARN).
     pub reference: String,
@@ -215,7 +239,7 @@ pub struct KmsKey {
 
 /// The vault access policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VaultPolicy {
     pub backup_vault_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,7 +249,7 @@ pub struct VaultPolicy {
 
 /// A KMS key policy and the key it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyPolicy {
     pub key_arn: String,
     pub document: serde_json::Value,
@@ -233,7 +257,7 @@ pub struct KeyPolicy {
 
 /// SCPs at one organization level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgLevelDocs {
     pub org_identifier: String,
     pub policies: Vec<PolicyDoc>,
@@ -242,7 +266,7 @@ pub struct OrgLevelDocs {
 /// Something that could not be collected. `part` says which part of the evidence is
 /// missing so the diagnosis can say exactly what it could not verify.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Gap {
     pub part: EvidencePart,
     /// The call that failed, e.g. `kms:GetKeyPolicy arn:aws:kms:...:key/...`.
@@ -269,32 +293,103 @@ pub enum EvidencePart {
 }
 
 impl Evidence {
-    /// Reads evidence from JSON text, with a message that says where it is malformed.
+    /// Reads evidence from JSON text. A misspelled field is an error, never ignored: a
+    /// `restoreRol` silently dropped would turn an AWS-named denial into "nothing
+    /// missing". Errors name the field's path, the closest known name, and the line.
     pub fn from_json(text: &str) -> Result<Self, EvidenceError> {
-        let evidence: Evidence =
-            serde_json::from_str(text).map_err(|e| EvidenceError::Malformed {
-                line: e.line(),
-                column: e.column(),
-                reason: e.to_string(),
-            })?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let evidence: Evidence = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, column) = (inner.line(), inner.column());
+            let mut reason = inner.to_string();
+            // serde_json appends " at line L column C": said once, below, with the excerpt.
+            if let Some(i) = reason.rfind(" at line ") {
+                reason.truncate(i);
+            }
+            if let Some(hint) = closest_field(&reason) {
+                reason.push_str(&format!("; did you mean `{hint}`?"));
+            }
+            EvidenceError::Malformed {
+                path: if path == "." {
+                    String::new()
+                } else {
+                    format!(" at `{path}`")
+                },
+                line,
+                column,
+                reason,
+                excerpt: excerpt(text, line, column),
+            }
+        })?;
         if evidence.schema_version > SCHEMA_VERSION {
             return Err(EvidenceError::NewerVersion(evidence.schema_version));
+        }
+        if evidence.trigger.as_object().is_none_or(|o| o.is_empty()) {
+            return Err(EvidenceError::NoTrigger);
         }
         Ok(evidence)
     }
 }
 
+/// For serde's "unknown field `x`, expected one of `a`, `b`": the known name closest
+/// to `x`, when one is close enough to be a typo.
+fn closest_field(reason: &str) -> Option<String> {
+    let rest = reason.strip_prefix("unknown field `")?;
+    let (unknown, expected) = rest.split_once('`')?;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|known| {
+            (
+                strsim::jaro_winkler(&unknown.to_lowercase(), &known.to_lowercase()),
+                known,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| known.to_string())
+}
+
+/// At most 60 characters of the offending line, around the column, on one line.
+fn excerpt(text: &str, line: usize, column: usize) -> String {
+    let Some(l) = text.lines().nth(line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let chars: Vec<char> = l.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let from = at.saturating_sub(40);
+    let to = (at + 20).min(chars.len());
+    let snippet: String = chars.get(from..to).unwrap_or_default().iter().collect();
+    let snippet = snippet.trim();
+    let shown: String = snippet
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!(
+        "{}{shown}{}",
+        if from > 0 { "…" } else { "" },
+        if to < chars.len() { "…" } else { "" }
+    )
+}
+
 /// Evidence that cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
-    #[error("evidence is not valid at line {line}, column {column}: {reason}")]
+    #[error("evidence is not valid{path} (line {line}, column {column}: `{excerpt}`): {reason}")]
     Malformed {
+        /// ` at `.restoreJob.status``, or empty at the top.
+        path: String,
         line: usize,
         column: usize,
         reason: String,
+        excerpt: String,
     },
     #[error(
         "evidence has schemaVersion {0}, newer than this build understands ({SCHEMA_VERSION})"
     )]
     NewerVersion(u32),
+    #[error("evidence has no `trigger` event: give the EventBridge event the restore failed with (an object with `detail-type` and `detail`)")]
+    NoTrigger,
 }
