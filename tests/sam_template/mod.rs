@@ -27,6 +27,7 @@ pub const FUNCTION_SESSION: &str =
 pub const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:restore-doctor-AlertTopic-4D5E6F";
 pub const TOPIC_KEY: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+pub const ALARM_TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:restore-doctor-AlarmTopic-7A8B9C";
 pub const OPT_IN_TAG: &str = "restore-doctor:auto-attach";
 
 pub fn root() -> PathBuf {
@@ -101,6 +102,11 @@ impl Deployment {
                 format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:restore-doctor"),
             ),
             ("AutoAttachTag", OPT_IN_TAG.to_owned()),
+            ("AlarmTopic", ALARM_TOPIC.to_owned()),
+            ("AWS::StackName", "restore-doctor".to_owned()),
+            ("RestoreDoctorFunction", "restore-doctor-RestoreDoctorFunction-7G8H9I".to_owned()),
+            ("DeadLetterQueue.QueueName", "restore-doctor-DeadLetterQueue".to_owned()),
+            ("FunctionLogGroup", "restore-doctor-FunctionLogGroup".to_owned()),
         ]);
         let conditions = BTreeMap::from([
             ("EncryptTopic", encrypt),
@@ -108,6 +114,8 @@ impl Deployment {
             ("AutoAttachByPattern", false),
             ("AutoRetryOn", false),
             ("AutoRetryByPattern", false),
+            ("TracingOn", false),
+            ("CreateAlarmTopic", true),
         ]);
         Deployment { values, conditions }
     }
