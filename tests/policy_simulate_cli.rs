@@ -119,7 +119,15 @@ fn bad_input_exits_1_with_one_clear_message() {
     for (name, input, message) in cases {
         let out = simulate(&["--input", "-"], &input);
         assert_eq!(out.status.code(), Some(1), "{name}");
-        assert!(out.stdout.is_empty(), "{name}");
+        // Streamed: the results decided before the bad simulation are printed, the
+        // rest is not (the exit code says the output is incomplete).
+        let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+        let expected_results = usize::from(name == "bad policy");
+        assert_eq!(
+            stdout.matches("\"result\"").count(),
+            expected_results,
+            "{name}: {stdout}"
+        );
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(
             stderr.starts_with("restore-doctor: error: "),
@@ -146,4 +154,39 @@ fn anonymous_principal_object() {
     let out = simulate(&["--input", "-"], &input.to_string());
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["result"], "Allowed");
+}
+
+/// The input is streamed one simulation at a time: a file larger than any one
+/// simulation may be (8 MiB) is read in full, while one simulation past that size is
+/// refused before it fills memory.
+#[test]
+fn the_limit_is_per_simulation_not_per_file() {
+    let one = simulation("Allow").to_string();
+    let count = (8 * 1024 * 1024) / one.len() + 100;
+    let many = format!("[{}]", vec![one; count].join(","));
+    assert!(many.len() > 8 * 1024 * 1024);
+    // From a file: a pipe written in full before the output is read would fill both
+    // pipes' buffers and stall.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.json");
+    std::fs::write(&path, &many).unwrap();
+    let out = simulate(&["--input", path.to_str().unwrap(), "--format", "text"], "");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches(": allowed\n").count(), count);
+
+    let mut huge = simulation("Allow");
+    huge["request"]["context"]["big"] = json!("x".repeat(9 * 1024 * 1024));
+    let path = dir.path().join("huge.json");
+    std::fs::write(&path, json!([huge]).to_string()).unwrap();
+    let out = simulate(&["--input", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("one simulation is larger than"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

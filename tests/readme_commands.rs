@@ -71,7 +71,10 @@ fn every_restore_doctor_command_in_the_readme_runs() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let mut ran = Vec::new();
     for block in sh_blocks(&readme) {
-        if block.iter().any(|l| words(l).first().is_some_and(|w| w == "aws")) {
+        if block
+            .iter()
+            .any(|l| words(l).first().is_some_and(|w| w == "aws"))
+        {
             continue;
         }
         for line in &block {
@@ -109,6 +112,13 @@ fn every_restore_doctor_command_in_the_readme_runs() {
 fn words_follow_shell_quoting() {
     assert_eq!(
         words(r#"restore-doctor diagnose --message "Access Denied" --format 'json'  # note"#),
-        ["restore-doctor", "diagnose", "--message", "Access Denied", "--format", "json"]
+        [
+            "restore-doctor",
+            "diagnose",
+            "--message",
+            "Access Denied",
+            "--format",
+            "json"
+        ]
     );
 }

@@ -21,7 +21,11 @@ use sam_template::{
 };
 use serde_json::{json, Value};
 
-const ALARMS: [&str; 3] = ["FunctionErrorsAlarm", "DeadLetterQueueAlarm", "PublishErrorsAlarm"];
+const ALARMS: [&str; 3] = [
+    "FunctionErrorsAlarm",
+    "DeadLetterQueueAlarm",
+    "PublishErrorsAlarm",
+];
 
 #[test]
 fn every_alarm_notifies_the_alarm_topic_or_the_given_one_never_the_alert_topic() {
@@ -35,12 +39,27 @@ fn every_alarm_notifies_the_alarm_topic_or_the_given_one_never_the_alert_topic()
         let alarm = resource(&template, name);
         assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm");
         let props = &alarm["Properties"];
-        assert_eq!(created.resolve(&props["AlarmActions"]).unwrap(), json!([ALARM_TOPIC]), "{name}");
-        assert_eq!(given.resolve(&props["AlarmActions"]).unwrap(), json!([existing]), "{name}");
-        assert_ne!(created.resolve(&props["AlarmActions"]).unwrap(), json!([TOPIC]), "{name}");
+        assert_eq!(
+            created.resolve(&props["AlarmActions"]).unwrap(),
+            json!([ALARM_TOPIC]),
+            "{name}"
+        );
+        assert_eq!(
+            given.resolve(&props["AlarmActions"]).unwrap(),
+            json!([existing]),
+            "{name}"
+        );
+        assert_ne!(
+            created.resolve(&props["AlarmActions"]).unwrap(),
+            json!([TOPIC]),
+            "{name}"
+        );
         // One bad event is one too many: any datapoint ≥ 1 alarms, no data is fine.
         assert_eq!(props["Threshold"], 1, "{name}");
-        assert_eq!(props["ComparisonOperator"], "GreaterThanOrEqualToThreshold", "{name}");
+        assert_eq!(
+            props["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+            "{name}"
+        );
         assert_eq!(props["TreatMissingData"], "notBreaching", "{name}");
     }
 }
@@ -59,15 +78,28 @@ fn the_alarms_watch_the_metrics_the_function_and_its_queue_emit() {
     };
     let (ns, name, dims) = metric("FunctionErrorsAlarm");
     assert_eq!((ns.as_str(), name.as_str()), ("AWS/Lambda", "Errors"));
-    assert_eq!(dims, json!([{"Name": "FunctionName", "Value": d.value("RestoreDoctorFunction")}]));
+    assert_eq!(
+        dims,
+        json!([{"Name": "FunctionName", "Value": d.value("RestoreDoctorFunction")}])
+    );
     let (ns, name, dims) = metric("DeadLetterQueueAlarm");
-    assert_eq!((ns.as_str(), name.as_str()), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"));
-    assert_eq!(dims, json!([{"Name": "QueueName", "Value": d.value("DeadLetterQueue.QueueName")}]));
+    assert_eq!(
+        (ns.as_str(), name.as_str()),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        dims,
+        json!([{"Name": "QueueName", "Value": d.value("DeadLetterQueue.QueueName")}])
+    );
     // The function's EMF metric: the namespace and `service` value it is configured with.
     let (ns, name, dims) = metric("PublishErrorsAlarm");
-    let env = &resource(&template, "RestoreDoctorFunction")["Properties"]["Environment"]["Variables"];
+    let env =
+        &resource(&template, "RestoreDoctorFunction")["Properties"]["Environment"]["Variables"];
     assert_eq!(ns, env["POWERTOOLS_METRICS_NAMESPACE"].as_str().unwrap());
-    assert_eq!(dims, json!([{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]));
+    assert_eq!(
+        dims,
+        json!([{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}])
+    );
     #[cfg(feature = "lambda")]
     assert_eq!(name, restore_doctor::aws::metrics::PUBLISH_ERRORS);
     #[cfg(not(feature = "lambda"))]
@@ -75,14 +107,19 @@ fn the_alarms_watch_the_metrics_the_function_and_its_queue_emit() {
 }
 
 fn cloudwatch_publish(topic: &str, source_account: &str) -> Request {
-    let alarm = format!("arn:aws:cloudwatch:{REGION}:{source_account}:alarm:restore-doctor-function-errors");
+    let alarm = format!(
+        "arn:aws:cloudwatch:{REGION}:{source_account}:alarm:restore-doctor-function-errors"
+    );
     Request {
         principal: "cloudwatch.amazonaws.com".into(),
         action: "sns:Publish".into(),
         resource: topic.into(),
         resource_account: Some(ACCOUNT.into()),
         context: BTreeMap::from([
-            ("aws:SourceAccount".to_owned(), ContextValue::One(source_account.into())),
+            (
+                "aws:SourceAccount".to_owned(),
+                ContextValue::One(source_account.into()),
+            ),
             ("aws:SourceArn".to_owned(), ContextValue::One(alarm)),
         ]),
     }
@@ -93,19 +130,31 @@ fn only_this_accounts_alarms_may_publish_to_the_alarm_topic() {
     let template = template();
     let d = Deployment::new(true);
     let policy = resource(&template, "AlarmTopicPolicy");
-    assert_eq!(d.resolve(&policy["Properties"]["Topics"]).unwrap(), json!([ALARM_TOPIC]));
+    assert_eq!(
+        d.resolve(&policy["Properties"]["Topics"]).unwrap(),
+        json!([ALARM_TOPIC])
+    );
     let set = PolicySet {
-        resource_policy: Some(d.policy("AlarmTopicPolicy", &policy["Properties"]["PolicyDocument"])),
+        resource_policy: Some(
+            d.policy("AlarmTopicPolicy", &policy["Properties"]["PolicyDocument"]),
+        ),
         ..PolicySet::default()
     };
     let ours = evaluate(&cloudwatch_publish(ALARM_TOPIC, ACCOUNT), &set).unwrap();
     assert_eq!(ours.decision, Decision::Allowed, "{ours:#?}");
     let theirs = evaluate(&cloudwatch_publish(ALARM_TOPIC, OTHER_ACCOUNT), &set).unwrap();
-    assert_ne!(theirs.decision, Decision::Allowed, "confused deputy: {theirs:#?}");
+    assert_ne!(
+        theirs.decision,
+        Decision::Allowed,
+        "confused deputy: {theirs:#?}"
+    );
     // And the alert topic still refuses CloudWatch: alarms never land among alerts.
     let alert_policy = resource(&template, "AlertTopicPolicy");
     let alert = PolicySet {
-        resource_policy: Some(d.policy("AlertTopicPolicy", &alert_policy["Properties"]["PolicyDocument"])),
+        resource_policy: Some(d.policy(
+            "AlertTopicPolicy",
+            &alert_policy["Properties"]["PolicyDocument"],
+        )),
         ..PolicySet::default()
     };
     let eval = evaluate(&cloudwatch_publish(TOPIC, ACCOUNT), &alert).unwrap();

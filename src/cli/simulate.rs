@@ -24,13 +24,15 @@
 //! request says `"wildcardOnlyAction": true` (then `*` is the literal resource of an
 //! action without resource-level permissions).
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer as _, Serialize};
 use serde_json::Value;
 
 use super::Format;
@@ -271,87 +273,207 @@ impl<'a> From<&'a Evaluation> for SimulationOutput<'a> {
     }
 }
 
-/// Reads the simulations, a single one or an array. Fails on the first bad one.
-pub fn read_simulations(text: &str) -> Result<(Vec<Prepared>, bool)> {
-    let value: Value = serde_json::from_str(text).context("input is not valid JSON")?;
-    let (items, many) = match value {
-        Value::Array(items) => (items, true),
-        other => (vec![other], false),
-    };
-    let prepared = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let sim = Simulation::deserialize(item)
-                .with_context(|| format!("simulation {i}: not a simulation object"))?;
-            sim.prepare().with_context(|| format!("simulation {i}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((prepared, many))
-}
-
 /// Evaluates the simulations of `text` and renders the results.
 pub fn simulate_text(text: &str, format: Format) -> Result<String> {
-    let (prepared, many) = read_simulations(text)?;
-    let evaluations: Vec<Evaluation> = prepared
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            evaluate_with(&p.request, &p.policies, &p.options)
-                .with_context(|| format!("simulation {i}: not decided"))
-        })
-        .collect::<Result<_>>()?;
-    match format {
-        Format::Json => {
-            let outputs: Vec<SimulationOutput<'_>> =
-                evaluations.iter().map(SimulationOutput::from).collect();
-            let mut json = match (many, outputs.as_slice()) {
-                (false, [one]) => serde_json::to_string_pretty(one),
-                _ => serde_json::to_string_pretty(&outputs),
-            }
-            .context("cannot write the results as JSON")?;
-            json.push('\n');
-            Ok(json)
-        }
-        Format::Text => Ok(prepared
-            .iter()
-            .zip(&evaluations)
-            .enumerate()
-            .map(|(i, (p, e))| render_text(i, &p.request, e))
-            .collect::<Vec<_>>()
-            .join("\n")),
+    let mut out = Vec::new();
+    simulate_stream(text.as_bytes(), format, &mut out)?;
+    String::from_utf8(out).context("the results are not UTF-8")
+}
+
+/// The largest single simulation read: room for 64 of the largest policies AWS accepts
+/// ([`crate::policy::limits::MAX_POLICY_CHARS`]). The input is streamed, one simulation
+/// at a time, so memory follows the largest simulation, not the file; a simulation
+/// larger than this is refused before it fills memory.
+pub const MAX_SIMULATION_BYTES: u64 = 64 * crate::policy::limits::MAX_POLICY_CHARS as u64;
+
+/// Reads, evaluates and writes the simulations one at a time: one simulation or an
+/// array of them, read from `input` as a stream (nothing holds the whole input or its
+/// JSON tree), each result written as soon as it is decided. Stops at the first bad
+/// simulation with an error naming it; results already written stand.
+pub fn simulate_stream(input: impl Read, format: Format, out: &mut dyn Write) -> Result<()> {
+    let since_element = Rc::new(Cell::new(0u64));
+    // Counted below the buffer: it sees one read per 8 KiB, not one per byte.
+    let reader = std::io::BufReader::new(Counted {
+        inner: input,
+        since_element: Rc::clone(&since_element),
+    });
+    let failure: RefCell<Option<anyhow::Error>> = RefCell::new(None);
+    let mut writer = ResultWriter {
+        out,
+        format,
+        single: false,
+        written: 0,
+    };
+    let current = Cell::new(0);
+    let visitor = Simulations {
+        since_element: &since_element,
+        failure: &failure,
+        current: &current,
+        writer: &mut writer,
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let read = de.deserialize_any(visitor).and_then(|shape| {
+        de.end()?;
+        Ok(shape)
+    });
+    match read {
+        Ok(Shape::One | Shape::Many) => writer.finish(),
+        Err(e) => match failure.into_inner() {
+            Some(f) => Err(f),
+            None if e.is_io() => Err(anyhow::Error::new(e).context("cannot read the input")),
+            None if e.is_data() => Err(anyhow::Error::new(e).context(format!(
+                "simulation {}: not a simulation object",
+                current.get()
+            ))),
+            None => Err(anyhow::Error::new(e).context("input is not valid JSON")),
+        },
     }
 }
 
-/// The largest input read: room for 64 simulations each carrying the largest policy
-/// AWS accepts ([`crate::policy::limits::MAX_POLICY_CHARS`]). A larger file is refused
-/// before it fills memory.
-pub const MAX_INPUT_BYTES: u64 = 64 * crate::policy::limits::MAX_POLICY_CHARS as u64;
+/// A reader that refuses to go on once one simulation has taken more than
+/// [`MAX_SIMULATION_BYTES`]; the visitor resets the count after each simulation.
+struct Counted<R> {
+    inner: R,
+    since_element: Rc<Cell<u64>>,
+}
 
-fn read_limited(input: impl Read) -> Result<String> {
-    let mut s = String::new();
-    input.take(MAX_INPUT_BYTES + 1).read_to_string(&mut s)?;
-    if s.len() as u64 > MAX_INPUT_BYTES {
-        bail!("the input is larger than {MAX_INPUT_BYTES} bytes");
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.since_element.get().saturating_add(n as u64);
+        if total > MAX_SIMULATION_BYTES {
+            return Err(std::io::Error::other(format!(
+                "one simulation is larger than {MAX_SIMULATION_BYTES} bytes"
+            )));
+        }
+        self.since_element.set(total);
+        Ok(n)
     }
-    Ok(s)
+}
+
+enum Shape {
+    One,
+    Many,
+}
+
+struct Simulations<'a, 'w> {
+    since_element: &'a Cell<u64>,
+    /// The first simulation that failed, with its whole error chain (serde's error
+    /// type would keep only its text).
+    failure: &'a RefCell<Option<anyhow::Error>>,
+    /// The index of the simulation being read, for errors in its JSON.
+    current: &'a Cell<usize>,
+    writer: &'a mut ResultWriter<'w>,
+}
+
+impl Simulations<'_, '_> {
+    fn one<E: serde::de::Error>(&mut self, index: usize, sim: Simulation) -> Result<(), E> {
+        self.since_element.set(0);
+        let done = sim
+            .prepare()
+            .with_context(|| format!("simulation {index}"))
+            .and_then(|p| {
+                let e = evaluate_with(&p.request, &p.policies, &p.options)
+                    .with_context(|| format!("simulation {index}: not decided"))?;
+                self.writer.write(index, &p.request, &e)
+            });
+        done.map_err(|err| {
+            let text = format!("{err:#}");
+            *self.failure.borrow_mut() = Some(err);
+            E::custom(text)
+        })
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Simulations<'_, '_> {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a simulation object or an array of them")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<Shape, A::Error> {
+        let mut index = 0;
+        loop {
+            self.current.set(index);
+            let next = seq.next_element::<Simulation>()?;
+            let Some(sim) = next else { break };
+            self.one(index, sim)?;
+            index += 1;
+        }
+        Ok(Shape::Many)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, map: A) -> Result<Shape, A::Error> {
+        let sim = Simulation::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        self.writer.single = true;
+        self.one(0, sim)?;
+        Ok(Shape::One)
+    }
+}
+
+/// Writes each result as it comes, in the format `simulate` always printed: a single
+/// pretty JSON object, a pretty JSON array of them, or text blocks separated by a line.
+struct ResultWriter<'w> {
+    out: &'w mut dyn Write,
+    format: Format,
+    /// The input was one simulation, not an array: its result is printed alone.
+    single: bool,
+    written: usize,
+}
+
+impl ResultWriter<'_> {
+    fn write(&mut self, index: usize, request: &Request, e: &Evaluation) -> Result<()> {
+        let text = match self.format {
+            Format::Json => {
+                let json = serde_json::to_string_pretty(&SimulationOutput::from(e))
+                    .context("cannot write the results as JSON")?;
+                if self.single {
+                    self.written += 1;
+                    return self
+                        .out
+                        .write_all(json.as_bytes())
+                        .context("cannot write the results");
+                }
+                // An array element, indented as serde_json indents arrays.
+                let indented: Vec<String> = json.lines().map(|l| format!("  {l}")).collect();
+                let sep = if self.written == 0 { "[\n" } else { ",\n" };
+                format!("{sep}{}", indented.join("\n"))
+            }
+            Format::Text => {
+                let sep = if self.written == 0 { "" } else { "\n" };
+                format!("{sep}{}", render_text(index, request, e))
+            }
+        };
+        self.written += 1;
+        self.out
+            .write_all(text.as_bytes())
+            .context("cannot write the results")
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let tail = match (self.format, self.single, self.written) {
+            (Format::Json, true, _) => "\n",
+            (Format::Json, false, 0) => "[]\n",
+            (Format::Json, false, _) => "\n]\n",
+            (Format::Text, _, _) => "",
+        };
+        self.out
+            .write_all(tail.as_bytes())
+            .context("cannot write the results")
+    }
 }
 
 /// Runs `simulate` with the given settings, writing to `out`.
 pub fn run(settings: &Settings, out: &mut dyn Write) -> Result<()> {
-    let text = match &settings.input {
-        Input::Stdin => {
-            read_limited(std::io::stdin().lock()).context("cannot read standard input")?
+    match &settings.input {
+        Input::Stdin => simulate_stream(std::io::stdin().lock(), settings.format, out),
+        Input::File(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            simulate_stream(file, settings.format, out)
         }
-        Input::File(path) => std::fs::File::open(path)
-            .map_err(anyhow::Error::from)
-            .and_then(read_limited)
-            .with_context(|| format!("cannot read `{}`", path.display()))?,
-    };
-    let rendered = simulate_text(&text, settings.format)?;
-    out.write_all(rendered.as_bytes())
-        .context("cannot write the results")?;
-    Ok(())
+    }
 }
 
 fn render_text(index: usize, request: &Request, e: &Evaluation) -> String {

@@ -104,9 +104,18 @@ impl Deployment {
             ("AutoAttachTag", OPT_IN_TAG.to_owned()),
             ("AlarmTopic", ALARM_TOPIC.to_owned()),
             ("AWS::StackName", "restore-doctor".to_owned()),
-            ("RestoreDoctorFunction", "restore-doctor-RestoreDoctorFunction-7G8H9I".to_owned()),
-            ("DeadLetterQueue.QueueName", "restore-doctor-DeadLetterQueue".to_owned()),
-            ("FunctionLogGroup", "restore-doctor-FunctionLogGroup".to_owned()),
+            (
+                "RestoreDoctorFunction",
+                "restore-doctor-RestoreDoctorFunction-7G8H9I".to_owned(),
+            ),
+            (
+                "DeadLetterQueue.QueueName",
+                "restore-doctor-DeadLetterQueue".to_owned(),
+            ),
+            (
+                "FunctionLogGroup",
+                "restore-doctor-FunctionLogGroup".to_owned(),
+            ),
         ]);
         let conditions = BTreeMap::from([
             ("EncryptTopic", encrypt),
