@@ -362,6 +362,7 @@ fn a_check_past_the_limits_is_unverified_and_never_verified() {
         inline_size: 0,
         context: BTreeMap::new(),
         policies_known: true,
+        existing_fix: None,
     };
     let requirement = Requirement {
         action: "backup:StartRestoreJob".into(),

@@ -24,7 +24,13 @@ pub struct Subject {
     pub context: BTreeMap<String, ContextValue>,
     /// Whether the identity policies were collected at all.
     pub policies_known: bool,
+    /// The principal's own inline [`FIX_POLICY_NAME`] from an earlier fix, as read: a
+    /// new fix must keep its statements, since putting the same name replaces it.
+    pub existing_fix: Option<serde_json::Value>,
 }
+
+/// The inline policy every fix is put as, so that applying a fix twice is an upsert.
+pub const FIX_POLICY_NAME: &str = "restore-doctor-fix";
 
 impl Subject {
     /// Whether the principal is an IAM role (else a user).
@@ -166,6 +172,12 @@ pub fn subject(
             put(&format!("aws:PrincipalTag/{k}"), v.clone());
         }
     }
+    let existing_fix = principal.and_then(|p| {
+        p.policies
+            .iter()
+            .find(|d| d.kind == super::evidence::PolicyKind::Inline && d.name == FIX_POLICY_NAME)
+            .map(|d| d.document.clone())
+    });
     Subject {
         arn: arn.to_string(),
         request_principal,
@@ -173,6 +185,7 @@ pub fn subject(
         inline_size,
         context,
         policies_known: principal.is_some(),
+        existing_fix,
     }
 }
 

@@ -259,6 +259,14 @@ pub struct Patch {
     pub command: String,
     /// E.g. "`ec2:DescribeInstances` has no resource-level permissions: Resource stays `*`".
     pub warnings: Vec<String>,
+    /// The command creates a customer managed policy and attaches it (the inline
+    /// policies would exceed IAM's size limit), instead of putting an inline policy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
+    /// The document is the earlier inline `restore-doctor-fix` with the new statements
+    /// added: putting it keeps every grant of the earlier fix.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merged_with_existing: bool,
 }
 
 /// The patch re-evaluated.

@@ -32,6 +32,10 @@ pub fn remedy(checks: &[Check], subjects: &[&Subject], account: &str, partition:
         let mut s = (*subject).clone();
         if let Some(p) = patch::build(subject, &mine) {
             if let Ok(policy) = Policy::from_value(&p.document) {
+                // Verified as it will be applied: a merged fix replaces the earlier one.
+                if p.merged_with_existing {
+                    s.policies.identity.retain(|n| n.name != patch::POLICY_NAME);
+                }
                 s.policies.identity.push(NamedPolicy {
                     name: format!("{} (proposed)", p.policy_name),
                     policy,

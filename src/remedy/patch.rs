@@ -10,7 +10,7 @@ use crate::diagnose::principal::{policy_size, Subject};
 use crate::diagnose::report::Patch;
 
 /// The inline policy name the patch always uses, so applying it twice is an upsert.
-pub const POLICY_NAME: &str = "restore-doctor-fix";
+pub const POLICY_NAME: &str = crate::diagnose::principal::FIX_POLICY_NAME;
 
 /// IAM's limit on the aggregate size of a role's inline policies (white space excluded).
 pub const ROLE_INLINE_LIMIT: usize = 10_240;
@@ -112,33 +112,77 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
             statements.push(Value::Object(with_sid));
         }
     }
-    let document = json!({"Version": "2012-10-17", "Statement": statements});
-    let size = policy_size(&document);
+    let new = json!({"Version": "2012-10-17", "Statement": statements});
     let limit = if subject.is_role() {
         ROLE_INLINE_LIMIT
     } else {
         USER_INLINE_LIMIT
     };
-    let fits_inline = size + subject.inline_size <= limit;
-    if !fits_inline {
+    // Putting `restore-doctor-fix` replaces the earlier one: the inline proposal is the
+    // merged document, and the earlier fix's size is no longer counted beside it.
+    let existing = subject.existing_fix.as_ref();
+    let merged = merge(existing, &new);
+    let others = subject
+        .inline_size
+        .saturating_sub(existing.map_or(0, policy_size));
+    let fits_inline = policy_size(&merged) + others <= limit;
+    let (document, command) = if fits_inline {
+        let command = command(subject, &merged);
+        (merged, command)
+    } else {
         warnings.push(format!(
-            "the patch ({size} characters) and the existing inline policies ({} characters) exceed IAM's {limit}-character inline limit: the command creates a customer managed policy and attaches it instead",
+            "the patch ({} characters) and the existing inline policies ({} characters) exceed IAM's {limit}-character inline limit: the command creates a customer managed policy and attaches it instead",
+            policy_size(&new),
             subject.inline_size
         ));
-    }
-    let command = if fits_inline {
-        command(subject, &document)
-    } else {
-        managed_command(subject, &document)
+        let command = managed_command(subject, &new);
+        (new, command)
     };
+    let merged_with_existing = fits_inline && existing.is_some();
+    if merged_with_existing {
+        let kept = statements_of(existing).len();
+        warnings.push(format!(
+            "merges with the existing inline policy `{POLICY_NAME}`: its {kept} statement{} {} kept, since putting the same name replaces it",
+            if kept == 1 { "" } else { "s" },
+            if kept == 1 { "is" } else { "are" }
+        ));
+    }
     Some(Patch {
         principal_arn: subject.arn.clone(),
-        policy_name: POLICY_NAME.to_string(),
+        policy_name: if fits_inline {
+            POLICY_NAME.to_string()
+        } else {
+            format!("{POLICY_NAME}-{}", subject.name())
+        },
+        size: policy_size(&document),
         document,
-        size,
         command,
         warnings,
+        managed: !fits_inline,
+        merged_with_existing,
     })
+}
+
+fn statements_of(document: Option<&Value>) -> Vec<Value> {
+    document
+        .and_then(|d| d.get("Statement"))
+        .map(|s| match s {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        })
+        .unwrap_or_default()
+}
+
+/// Statements of `existing` plus those of `patch` not already there (compared whole):
+/// what `restore-doctor-fix` must hold so that putting it again loses no earlier grant.
+pub fn merge(existing: Option<&Value>, patch: &Value) -> Value {
+    let mut statements = statements_of(existing);
+    for stmt in statements_of(Some(patch)) {
+        if !statements.contains(&stmt) {
+            statements.push(stmt);
+        }
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 fn one_or_many(mut items: Vec<String>) -> Value {

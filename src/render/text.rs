@@ -99,9 +99,16 @@ fn finding_lines(out: &mut String, findings: &[&Finding]) {
 }
 
 fn patch_block(out: &mut String, p: &Patch) {
+    // The words say what the command does: an inline policy put (merged with an
+    // earlier fix when there is one), or a managed policy created and attached.
+    let how = match (p.managed, p.merged_with_existing) {
+        (true, _) => "as the new customer managed policy",
+        (false, true) => "as inline policy (the earlier fix and the new statements, merged)",
+        (false, false) => "as inline policy",
+    };
     let _ = writeln!(
         out,
-        "  Apply to {} as inline policy `{}` ({} characters):",
+        "  Apply to {} {how} `{}` ({} characters):",
         v(&p.principal_arn),
         v(&p.policy_name),
         p.size
