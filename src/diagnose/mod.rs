@@ -9,6 +9,7 @@ pub mod message;
 pub mod principal;
 pub mod report;
 pub mod requirements;
+pub mod restore_path;
 pub mod validated;
 
 pub use evidence::Evidence;
@@ -103,14 +104,31 @@ pub fn diagnose(evidence: &Evidence) -> Report {
     }
     if let Some(role) = role.as_ref().filter(|r| r.policies_known) {
         let type_name = facts.resource_type.as_deref().unwrap_or("");
-        let canonical = requirements::canonical_type(type_name);
-        match &canonical {
-            Some(t) => {
-                let (reqs, unknown) = requirements::service_requirements(t, &scope);
-                for req in reqs {
+        let selection = restore_path::select(
+            type_name,
+            &restore_path::PathEvidence {
+                recovery_point_arn: facts.recovery_point_arn.as_deref(),
+                source_resource_arn: facts.source_resource_arn.as_deref(),
+                metadata: evidence.restore_metadata.as_ref(),
+            },
+        );
+        match &selection {
+            Some(path) => {
+                let t = &path.resource_type;
+                let needs = requirements::service_requirements(path, &scope);
+                for req in needs.requirements {
                     checks.push(check(role, &req, &ResourceGate::None, &account, &partition));
                 }
-                for u in unknown {
+                if let (Some(on), false) = (&path.depends_on, needs.depends.is_empty()) {
+                    let actions: std::collections::BTreeSet<&str> =
+                        needs.depends.iter().map(|r| r.action.as_str()).collect();
+                    incomplete.push(Unverified::new(
+                        EvidencePart::RestoreMetadata,
+                        format!("the {t} permissions that depend on the restore path ({})", actions.into_iter().collect::<Vec<_>>().join(", ")),
+                        format!("they depend on {on}, which the evidence does not say: only what every possible path needs was checked, and the patch grants nothing else"),
+                    ));
+                }
+                for u in needs.unknown {
                     incomplete.push(Unverified::new(
                         match u {
                             requirements::Unknown::Bucket => EvidencePart::RestoreMetadata,
@@ -123,11 +141,11 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                 }
                 for key in keys_involved(evidence, &facts, &mut incomplete) {
                     let gate = key_gate(evidence, key.as_str(), &mut unverified);
-                    for req in requirements::kms_requirements(t, &key, &format!("{t} restore")) {
+                    for req in requirements::kms_requirements(path, &key, &format!("{t} restore")) {
                         checks.push(check(role, &req, &gate, &account, &partition));
                     }
                 }
-                if let Some(service) = requirements::pass_role_service(t) {
+                if let Some(service) = requirements::pass_role_service(path) {
                     for profile_role in instance_profile_roles(evidence, &account, &mut incomplete) {
                         let req = requirements::pass_role_requirement(
                             &profile_role,
@@ -141,10 +159,13 @@ pub fn diagnose(evidence: &Evidence) -> Report {
             None => unverified.push(Unverified::new(
                 EvidencePart::RestoreJob,
                 format!("the permissions a `{}` restore needs", if type_name.is_empty() { "unknown" } else { type_name }),
-                format!(
-                    "this resource type is not in the catalog (supported: {}); only the failure message, KMS and the vault policy were checked",
-                    requirements::supported_types().join(", ")
-                ),
+                match requirements::not_covered_reason(type_name) {
+                    Some(why) => format!("{why}; only the failure message and the vault policy were checked"),
+                    None => format!(
+                        "this resource type or restore path is not covered by the catalog (covered: {}); only the failure message and the vault policy were checked",
+                        requirements::supported_types().join(", ")
+                    ),
+                },
             )),
         }
     }
