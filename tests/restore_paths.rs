@@ -15,6 +15,7 @@ use std::process::Command;
 
 use path_evidence::*;
 use restore_doctor::diagnose::diagnose;
+use restore_doctor::diagnose::evidence::EvidencePart;
 use restore_doctor::diagnose::report::Cause;
 use restore_doctor::diagnose::requirements::{all_paths, path_ids, path_info, supported_types};
 
@@ -154,7 +155,8 @@ fn undecided_path_asks_the_intersection_and_says_what_depends() {
     assert!(report
         .unverified
         .iter()
-        .any(|u| u.why.contains("DynamoDB-native")
+        .any(|u| u.part == Some(EvidencePart::RecoveryPoint)
+            && u.why.contains("DynamoDB-native")
             && u.what.contains("dynamodb:RestoreTableFromAwsBackup")
             && u.what.contains("dynamodb:RestoreTableFromBackup")));
 }

@@ -123,9 +123,9 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                     let actions: std::collections::BTreeSet<&str> =
                         needs.depends.iter().map(|r| r.action.as_str()).collect();
                     incomplete.push(Unverified::new(
-                        EvidencePart::RestoreMetadata,
+                        on.part,
                         format!("the {t} permissions that depend on the restore path ({})", actions.into_iter().collect::<Vec<_>>().join(", ")),
-                        format!("they depend on {on}, which the evidence does not say: only what every possible path needs was checked, and the patch grants nothing else"),
+                        format!("they depend on {}, which the evidence does not say: only what every possible path needs was checked, and the patch grants nothing else", on.what),
                     ));
                 }
                 for u in needs.unknown {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::evidence::EvidencePart;
 use super::requirements;
 use super::validated::Arn;
 
@@ -17,8 +18,17 @@ pub struct Selection {
     pub resource_type: String,
     /// One path when the evidence decides it; several when it does not.
     pub paths: Vec<String>,
-    /// What would tell the candidates apart, worded for the report ("whether ...").
-    pub depends_on: Option<String>,
+    /// What would tell the candidates apart.
+    pub depends_on: Option<Dependency>,
+}
+
+/// The missing fact that leaves several paths possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The part of the evidence that would have said it.
+    pub part: EvidencePart,
+    /// Worded for the report ("whether ...").
+    pub what: String,
 }
 
 impl Selection {
@@ -98,33 +108,43 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
     let canonical = requirements::canonical_type(resource_type)?;
     let all = requirements::path_ids(&canonical);
     let one = |p: &str| (vec![p.to_string()], None);
-    let undecided = |why: &str| (all.clone(), Some(why.to_string()));
+    let undecided = |part: EvidencePart, what: &str| {
+        (
+            all.clone(),
+            Some(Dependency {
+                part,
+                what: what.to_string(),
+            }),
+        )
+    };
+    let by_metadata = EvidencePart::RestoreMetadata;
+    let by_point = EvidencePart::RecoveryPoint;
     let kind = point_kind(e.recovery_point_arn);
     let (paths, depends_on) = match canonical.as_str() {
         "EFS" => match flag(e, "newFileSystem") {
             Some(true) => one("efs-new-file-system"),
             Some(false) => one("efs-existing-file-system"),
-            None => undecided("whether the restore creates a new file system (restore metadata `newFileSystem`)"),
+            None => undecided(by_metadata, "whether the restore creates a new file system (restore metadata `newFileSystem`)"),
         },
         "S3" => match flag(e, "NewBucket") {
             Some(true) => one("s3-new-bucket"),
             Some(false) => one("s3-existing-bucket"),
-            None => undecided("whether the restore creates the target bucket (restore metadata `NewBucket`)"),
+            None => undecided(by_metadata, "whether the restore creates the target bucket (restore metadata `NewBucket`)"),
         },
         "RDS" => match kind {
             Some(PointKind::DbSnapshot) => one("rds-instance-from-snapshot"),
             Some(PointKind::Continuous) => one("rds-instance-to-point-in-time"),
-            _ => undecided("whether the recovery point is a DB snapshot or a continuous backup (its ARN)"),
+            _ => undecided(by_point, "whether the recovery point is a DB snapshot or a continuous backup (its ARN)"),
         },
         "Aurora" => match kind {
             Some(PointKind::ClusterSnapshot) => one("aurora-cluster-from-snapshot"),
             Some(PointKind::Continuous) => one("aurora-cluster-to-point-in-time"),
-            _ => undecided("whether the recovery point is a cluster snapshot or a continuous backup (its ARN)"),
+            _ => undecided(by_point, "whether the recovery point is a cluster snapshot or a continuous backup (its ARN)"),
         },
         "DynamoDB" => match kind {
             Some(PointKind::DynamoDbBackup) => one("dynamodb-native"),
             Some(PointKind::BackupStorage) => one("dynamodb-aws-backup"),
-            _ => undecided("whether the backup is a DynamoDB-native backup or an AWS Backup one (the recovery point ARN)"),
+            _ => undecided(by_point, "whether the backup is a DynamoDB-native backup or an AWS Backup one (the recovery point ARN)"),
         },
         "FSx" => {
             let volume = e
@@ -137,7 +157,7 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
                 Some("openzfs") => one("fsx-openzfs"),
                 Some("ontap") => one("fsx-ontap-volume"),
                 _ if volume => one("fsx-ontap-volume"),
-                _ => undecided("which FSx file system type is restored (restore metadata `FileSystemType`)"),
+                _ => undecided(by_metadata, "which FSx file system type is restored (restore metadata `FileSystemType`)"),
             }
         }
         "Redshift" => {
@@ -146,7 +166,7 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
             } else if e.metadata.is_some() {
                 one("redshift-cluster")
             } else {
-                undecided("whether one table or the whole cluster is restored (the restore metadata was not read)")
+                undecided(by_metadata, "whether one table or the whole cluster is restored (the restore metadata was not read)")
             }
         }
         "Redshift Serverless" => {
@@ -234,7 +254,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.paths.len(), 2);
-        assert!(s.depends_on.unwrap().contains("DynamoDB-native"));
+        let on = s.depends_on.unwrap();
+        assert!(on.what.contains("DynamoDB-native"));
+        assert_eq!(on.part, EvidencePart::RecoveryPoint);
     }
 
     #[test]
