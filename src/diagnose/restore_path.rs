@@ -131,20 +131,25 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
             Some(false) => one("s3-existing-bucket"),
             None => undecided(by_metadata, "whether the restore creates the target bucket (restore metadata `NewBucket`)"),
         },
+        // A recovery point of another form (an RDS Multi-AZ cluster snapshot, say) is a
+        // path the catalog does not cover: asking for the instance actions would be a guess.
         "RDS" => match kind {
             Some(PointKind::DbSnapshot) => one("rds-instance-from-snapshot"),
             Some(PointKind::Continuous) => one("rds-instance-to-point-in-time"),
-            _ => undecided(by_point, "whether the recovery point is a DB snapshot or a continuous backup (its ARN)"),
+            Some(_) => return None,
+            None => undecided(by_point, "whether the recovery point is a DB snapshot or a continuous backup (its ARN)"),
         },
         "Aurora" => match kind {
             Some(PointKind::ClusterSnapshot) => one("aurora-cluster-from-snapshot"),
             Some(PointKind::Continuous) => one("aurora-cluster-to-point-in-time"),
-            _ => undecided(by_point, "whether the recovery point is a cluster snapshot or a continuous backup (its ARN)"),
+            Some(_) => return None,
+            None => undecided(by_point, "whether the recovery point is a cluster snapshot or a continuous backup (its ARN)"),
         },
         "DynamoDB" => match kind {
             Some(PointKind::DynamoDbBackup) => one("dynamodb-native"),
             Some(PointKind::BackupStorage) => one("dynamodb-aws-backup"),
-            _ => undecided(by_point, "whether the backup is a DynamoDB-native backup or an AWS Backup one (the recovery point ARN)"),
+            Some(_) => return None,
+            None => undecided(by_point, "whether the backup is a DynamoDB-native backup or an AWS Backup one (the recovery point ARN)"),
         },
         "FSx" => {
             let volume = e
@@ -177,6 +182,10 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
                 return None;
             }
         }
+        "DocumentDB" | "Neptune" => match kind {
+            Some(PointKind::ClusterSnapshot) | None => (all.clone(), None),
+            Some(_) => return None,
+        },
         _ => (all.clone(), None),
     };
     // A type with one path needs no evidence to decide it.
@@ -257,6 +266,31 @@ mod tests {
         let on = s.depends_on.unwrap();
         assert!(on.what.contains("DynamoDB-native"));
         assert_eq!(on.part, EvidencePart::RecoveryPoint);
+    }
+
+    /// An RDS Multi-AZ cluster snapshot is not an instance restore: not covered, rather
+    /// than asked for the instance actions.
+    #[test]
+    fn recovery_point_of_another_form_is_not_covered() {
+        let e = PathEvidence {
+            recovery_point_arn: Some(
+                "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:awsbackup:job-1",
+            ),
+            ..Default::default()
+        };
+        assert!(select("RDS", &e).is_none());
+        assert_eq!(
+            select("Neptune", &e)
+                .and_then(|s| s.decided().map(str::to_string))
+                .as_deref(),
+            Some("neptune-cluster-from-snapshot")
+        );
+        let e = PathEvidence {
+            recovery_point_arn: Some("arn:aws:rds:eu-west-1:111122223333:snapshot:awsbackup:job-1"),
+            ..Default::default()
+        };
+        assert!(select("Aurora", &e).is_none());
+        assert!(select("DocumentDB", &e).is_none());
     }
 
     #[test]
