@@ -17,7 +17,9 @@ use path_evidence::*;
 use restore_doctor::diagnose::diagnose;
 use restore_doctor::diagnose::evidence::EvidencePart;
 use restore_doctor::diagnose::report::Cause;
-use restore_doctor::diagnose::requirements::{all_paths, path_ids, path_info, supported_types};
+use restore_doctor::diagnose::requirements::{
+    all_paths, path_ids, path_info, source_of, supported_types,
+};
 
 #[test]
 fn every_covered_type_lists_its_paths_and_each_has_evidence() {
@@ -26,7 +28,17 @@ fn every_covered_type_lists_its_paths_and_each_has_evidence() {
         assert!(!ids.is_empty(), "{t}");
         for id in ids {
             assert_eq!(shape(&id).0, t, "{id}");
-            assert!(!catalog_output(&id).is_empty(), "{id}: asks nothing");
+            let reqs = catalog_output(&id);
+            assert!(!reqs.is_empty(), "{id}: asks nothing");
+            // Every service requirement traces back to the statement or page it came from.
+            for r in reqs.iter().filter(|r| !r.action.starts_with("kms:")) {
+                assert!(
+                    source_of(&id, &r.action, &r.resource, &scope_for(&id)).is_some(),
+                    "{id}: `{}` on `{}` has no source",
+                    r.action,
+                    r.resource
+                );
+            }
         }
     }
 }

@@ -185,6 +185,20 @@ pub fn evidence_for(path: &str, policies: Vec<PolicyDoc>) -> Evidence {
     evidence
 }
 
+/// The validated values of the restore [`evidence_for`] builds for `path`.
+pub fn scope_for(path: &str) -> Scope {
+    Scope {
+        partition: "aws".into(),
+        region: Some(REGION.into()),
+        account: Some(ACCOUNT.into()),
+        bucket: Some(BucketName::parse(BUCKET).unwrap()),
+        // The AMI an EC2 recovery point is.
+        image_arn: Arn::parse(&shape(path).1)
+            .ok()
+            .filter(|a| a.resource().starts_with("image/")),
+    }
+}
+
 /// What the catalog asks of `path` for the evidence [`evidence_for`] builds: the
 /// service requirements and the KMS ones on the restore's key.
 pub fn catalog_output(path: &str) -> Vec<Requirement> {
@@ -207,15 +221,7 @@ pub fn catalog_output(path: &str) -> Vec<Requirement> {
         Some(path),
         "{path}: evidence selects {selection:?}"
     );
-    let scope = Scope {
-        partition: "aws".into(),
-        region: Some(REGION.into()),
-        account: Some(ACCOUNT.into()),
-        bucket: Some(BucketName::parse(BUCKET).unwrap()),
-        image_arn: Arn::parse(&rp)
-            .ok()
-            .filter(|a| a.resource().starts_with("image/")),
-    };
+    let scope = scope_for(path);
     let needs = requirements::service_requirements(&selection, &scope);
     assert!(
         needs.unknown.is_empty() && needs.depends.is_empty(),
