@@ -25,6 +25,7 @@ pub mod plan;
 pub mod principal;
 pub mod report;
 pub mod requirements;
+pub mod restore_path;
 pub mod validated;
 
 pub use evidence::Evidence;

@@ -13,6 +13,7 @@ use super::message;
 use super::principal::{parse_named, Principals};
 use super::report::Unverified;
 use super::requirements::{self, Requirement, Scope};
+use super::restore_path;
 use super::validated::{BucketName, InvalidValue, RoleArn};
 
 /// Whose permission a requirement is.
@@ -75,13 +76,31 @@ pub fn plan(
     // The restore role: everything the restore of this resource type needs.
     if principals.role.as_ref().is_some_and(|r| r.policies_known) {
         let type_name = facts.resource_type.as_deref().unwrap_or("");
-        match requirements::canonical_type(type_name) {
-            Some(t) => {
-                let (reqs, unknown) = requirements::service_requirements(&t, &scope);
-                for req in reqs {
+        let selection = restore_path::select(
+            type_name,
+            &restore_path::PathEvidence {
+                recovery_point_arn: facts.recovery_point_arn.as_deref(),
+                source_resource_arn: facts.source_resource_arn.as_deref(),
+                metadata: evidence.restore_metadata.as_ref(),
+            },
+        );
+        match &selection {
+            Some(path) => {
+                let t = &path.resource_type;
+                let needs = requirements::service_requirements(path, &scope);
+                for req in needs.requirements {
                     add(Who::Role, req, ResourceGate::None);
                 }
-                for u in unknown {
+                if let (Some(on), false) = (&path.depends_on, needs.depends.is_empty()) {
+                    let actions: std::collections::BTreeSet<&str> =
+                        needs.depends.iter().map(|r| r.action.as_str()).collect();
+                    incomplete.push(Unverified::new(
+                        on.part,
+                        format!("the {t} permissions that depend on the restore path ({})", actions.into_iter().collect::<Vec<_>>().join(", ")),
+                        format!("they depend on {}, which the evidence does not say: only what every possible path needs was checked, and the patch grants nothing else", on.what),
+                    ));
+                }
+                for u in needs.unknown {
                     incomplete.push(Unverified::new(
                         match u {
                             requirements::Unknown::Bucket => EvidencePart::RestoreMetadata,
@@ -94,11 +113,11 @@ pub fn plan(
                 }
                 for key in keys_involved(evidence, facts, incomplete) {
                     let gate = key_gate(evidence, key.as_str(), unverified);
-                    for req in requirements::kms_requirements(&t, &key, &format!("{t} restore")) {
+                    for req in requirements::kms_requirements(path, &key, &format!("{t} restore")) {
                         add(Who::Role, req, gate.clone());
                     }
                 }
-                if let Some(service) = requirements::pass_role_service(&t) {
+                if let Some(service) = requirements::pass_role_service(path) {
                     for profile_role in instance_profile_roles(evidence, &account, incomplete) {
                         let req = requirements::pass_role_requirement(
                             &profile_role,
@@ -112,10 +131,13 @@ pub fn plan(
             None => unverified.push(Unverified::new(
                 EvidencePart::RestoreJob,
                 format!("the permissions a `{}` restore needs", if type_name.is_empty() { "unknown" } else { type_name }),
-                format!(
-                    "this resource type is not in the catalog (supported: {}); only the failure message, KMS and the vault policy were checked",
-                    requirements::supported_types().join(", ")
-                ),
+                match requirements::not_covered_reason(type_name) {
+                    Some(why) => format!("{why}; only the failure message and the vault policy were checked"),
+                    None => format!(
+                        "this resource type or restore path is not covered by the catalog (covered: {}); only the failure message and the vault policy were checked",
+                        requirements::supported_types().join(", ")
+                    ),
+                },
             )),
         }
     }

@@ -1,13 +1,15 @@
-//! What a restore needs: the catalog of required actions per AWS Backup resource type
-//! (`data/restore-requirements.json`, derived from AWSBackupServiceRolePolicyForRestores),
-//! plus the context-dependent ones: KMS on the keys involved and iam:PassRole on the
-//! instance-profile role.
+//! What a restore needs: the catalog of requirements per restore path
+//! (`data/restore-requirements.json`; each requirement pairs one action list with one
+//! resource and cites the managed-policy statement or AWS page it comes from), plus the
+//! context-dependent ones: KMS on the keys involved and iam:PassRole on the
+//! instance-profile role. Which path a restore took is chosen in [`super::restore_path`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use super::restore_path::Selection;
 use super::validated::{Arn, BucketName, KeyArn};
 use crate::policy::ContextValue;
 
@@ -17,28 +19,42 @@ const CATALOG_JSON: &str = include_str!("../../data/restore-requirements.json");
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Catalog {
-    aliases: BTreeMap<String, String>,
     resource_types: BTreeMap<String, TypeEntry>,
+    paths: BTreeMap<String, PathEntry>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TypeEntry {
+    #[serde(default)]
+    paths: Vec<String>,
+    /// Why a type AWS Backup restores has no sourced requirements here.
+    not_covered: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PathEntry {
+    resource_type: String,
+    title: String,
+    recognised_by: String,
     requirements: Vec<Entry>,
     kms: Option<KmsEntry>,
     pass_role: Option<String>,
+    notes: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Entry {
     actions: Vec<String>,
-    resources: Vec<String>,
+    resource: String,
     #[serde(default)]
     context: BTreeMap<String, String>,
     #[serde(default)]
     condition: Option<serde_json::Value>,
     why: String,
+    source: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +62,7 @@ struct Entry {
 struct KmsEntry {
     via_service: String,
     actions: Vec<String>,
+    source: String,
 }
 
 fn catalog() -> Option<&'static Catalog> {
@@ -150,44 +167,111 @@ impl Scope {
     }
 }
 
-/// The canonical catalog name of an AWS Backup resource type (`Aurora` → `RDS`), or
-/// `None` when the catalog does not know it.
+/// The catalog name of an AWS Backup resource type (matched without regard to case),
+/// or `None` when the catalog has no sourced requirements for it.
 pub fn canonical_type(resource_type: &str) -> Option<String> {
-    let catalog = catalog()?;
-    let name = catalog
+    catalog()?
         .resource_types
-        .keys()
-        .chain(catalog.aliases.keys())
-        .find(|k| k.eq_ignore_ascii_case(resource_type))?;
-    let canonical = catalog.aliases.get(name).unwrap_or(name);
-    catalog
-        .resource_types
-        .contains_key(canonical)
-        .then(|| canonical.clone())
+        .iter()
+        .find(|(k, t)| k.eq_ignore_ascii_case(resource_type) && !t.paths.is_empty())
+        .map(|(k, _)| k.clone())
 }
 
-/// Every resource type the catalog covers.
+/// Every resource type the catalog covers (has at least one sourced path for).
 pub fn supported_types() -> Vec<String> {
     catalog()
-        .map(|c| c.resource_types.keys().cloned().collect())
+        .map(|c| {
+            c.resource_types
+                .iter()
+                .filter(|(_, t)| !t.paths.is_empty())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-/// The service-side requirements of a restore of `resource_type` (not KMS or PassRole).
-/// A requirement whose resource or condition needs a value the scope lacks is left out
-/// and its placeholder returned in the second list, so the report can say what was not
-/// checked instead of granting a wildcard in its place.
-pub fn service_requirements(
-    resource_type: &str,
-    scope: &Scope,
-) -> (Vec<Requirement>, Vec<Unknown>) {
+/// Why the catalog does not cover a type AWS Backup restores, when it says.
+pub fn not_covered_reason(resource_type: &str) -> Option<&'static str> {
+    catalog()?
+        .resource_types
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(resource_type))
+        .and_then(|(_, t)| t.not_covered.as_deref())
+}
+
+/// The path ids of a covered type, in catalog order.
+pub fn path_ids(resource_type: &str) -> Vec<String> {
+    canonical_type(resource_type)
+        .and_then(|t| catalog()?.resource_types.get(&t))
+        .map(|t| t.paths.clone())
+        .unwrap_or_default()
+}
+
+/// Every path id of the catalog.
+pub fn all_paths() -> Vec<String> {
+    catalog()
+        .map(|c| c.paths.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// What the README and the tests show of a path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathInfo {
+    pub id: String,
+    pub resource_type: String,
+    pub title: String,
+    pub recognised_by: String,
+    /// The sources of its requirements (and KMS), deduplicated.
+    pub sources: Vec<String>,
+    pub notes: Option<String>,
+}
+
+/// The description of one path.
+pub fn path_info(id: &str) -> Option<PathInfo> {
+    let p = catalog()?.paths.get(id)?;
+    let mut sources: Vec<String> = Vec::new();
+    for s in p
+        .requirements
+        .iter()
+        .map(|e| &e.source)
+        .chain(p.kms.iter().map(|k| &k.source))
+    {
+        if !sources.contains(s) {
+            sources.push(s.clone());
+        }
+    }
+    Some(PathInfo {
+        id: id.to_string(),
+        resource_type: p.resource_type.clone(),
+        title: p.title.clone(),
+        recognised_by: p.recognised_by.clone(),
+        sources,
+        notes: p.notes.clone(),
+    })
+}
+
+/// The source the catalog cites for `action` on `resource` of a path (filled template).
+pub fn source_of(id: &str, action: &str, resource: &str, scope: &Scope) -> Option<String> {
+    let p = catalog()?.paths.get(id)?;
+    p.requirements
+        .iter()
+        .find(|e| {
+            e.actions.iter().any(|a| a.eq_ignore_ascii_case(action))
+                && scope.fill(&e.resource).is_ok_and(|r| r == resource)
+        })
+        .map(|e| e.source.clone())
+}
+
+/// The requirements of one path, each with the placeholder it lacked when it could not
+/// be filled.
+fn path_requirements(id: &str, scope: &Scope) -> (Vec<Requirement>, Vec<Unknown>) {
     let mut out = Vec::new();
     let mut unknown = Vec::new();
-    let Some(entry) = type_entry(resource_type) else {
+    let Some(p) = catalog().and_then(|c| c.paths.get(id)) else {
         return (out, unknown);
     };
-    for e in &entry.requirements {
-        let shared = (|| -> Result<_, Unknown> {
+    for e in &p.requirements {
+        let filled = (|| -> Result<_, Unknown> {
             let context: BTreeMap<String, ContextValue> = e
                 .context
                 .iter()
@@ -198,40 +282,81 @@ pub fn service_requirements(
                 .as_ref()
                 .map(|c| scope.fill_json(c))
                 .transpose()?;
-            Ok((context, condition))
+            Ok((scope.fill(&e.resource)?, context, condition))
         })();
-        let (context, condition) = match shared {
+        let (resource, context, condition) = match filled {
             Ok(f) => f,
             Err(u) => {
                 unknown.push(u);
                 continue;
             }
         };
-        // Each resource on its own: an unknown AMI leaves out the grant on the image,
-        // not the grants on the instance the restore creates.
-        let mut resources = Vec::new();
-        for r in &e.resources {
-            match scope.fill(r) {
-                Ok(r) => resources.push(r),
-                Err(u) => unknown.push(u),
-            }
-        }
         for action in &e.actions {
-            for resource in &resources {
-                out.push(Requirement {
-                    action: action.clone(),
-                    wildcard_only: resource == "*",
-                    resource: resource.clone(),
-                    context: context.clone(),
-                    condition: condition.clone(),
-                    why: e.why.clone(),
-                });
+            out.push(Requirement {
+                action: action.clone(),
+                wildcard_only: resource == "*",
+                resource: resource.clone(),
+                context: context.clone(),
+                condition: condition.clone(),
+                why: e.why.clone(),
+            });
+        }
+    }
+    (out, unknown)
+}
+
+fn same(a: &Requirement, b: &Requirement) -> bool {
+    a.action.eq_ignore_ascii_case(&b.action)
+        && a.resource == b.resource
+        && a.condition == b.condition
+}
+
+/// What a selection of paths certainly needs, and what depends on which path it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PathRequirements {
+    /// Needed by every candidate path: checked and, when missing, patched.
+    pub requirements: Vec<Requirement>,
+    /// Placeholders without a validated value: their requirements were left out.
+    pub unknown: Vec<Unknown>,
+    /// Needed by some candidates only: neither checked nor granted.
+    pub depends: Vec<Requirement>,
+}
+
+/// The service-side requirements of a restore (not KMS or PassRole). With one path,
+/// all of it; with several candidates, only what every one of them needs, so that no
+/// role is asked for an action its restore does not use. A requirement whose resource
+/// or condition needs a value the scope lacks is left out and its placeholder returned,
+/// so the report can say what was not checked instead of granting a wildcard.
+pub fn service_requirements(selection: &Selection, scope: &Scope) -> PathRequirements {
+    let mut per_path = selection
+        .paths
+        .iter()
+        .map(|id| path_requirements(id, scope));
+    let Some((first, mut unknown)) = per_path.next() else {
+        return PathRequirements::default();
+    };
+    let mut common = first.clone();
+    let mut union = first;
+    for (reqs, u) in per_path {
+        common.retain(|c| reqs.iter().any(|r| same(c, r)));
+        for r in reqs {
+            if !union.iter().any(|x| same(x, &r)) {
+                union.push(r);
             }
         }
+        unknown.extend(u);
     }
     unknown.sort();
     unknown.dedup();
-    (out, unknown)
+    let depends = union
+        .into_iter()
+        .filter(|r| !common.iter().any(|c| same(c, r)))
+        .collect();
+    PathRequirements {
+        requirements: common,
+        unknown,
+        depends,
+    }
 }
 
 /// Every resource the catalog names for a type, filled from `scope`: the only
@@ -239,24 +364,47 @@ pub fn service_requirements(
 /// cannot be known before), and only when the scope is the fixer's own account and
 /// Region.
 pub fn catalog_resources(resource_type: &str, scope: &Scope) -> Vec<String> {
-    service_requirements(resource_type, scope)
-        .0
-        .into_iter()
-        .map(|r| r.resource)
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for id in path_ids(resource_type) {
+        for r in path_requirements(&id, scope).0 {
+            if !out.contains(&r.resource) {
+                out.push(r.resource);
+            }
+        }
+    }
+    out
 }
 
 /// KMS requirements of a restore on one key, with `kms:ViaService` set to the restored
-/// service in this Region and `kms:GrantIsForAWSResource` for grants.
-pub fn kms_requirements(resource_type: &str, key_arn: &KeyArn, role: &str) -> Vec<Requirement> {
-    let Some(kms) = type_entry(resource_type).and_then(|e| e.kms.as_ref()) else {
+/// service in this Region and `kms:GrantIsForAWSResource` for grants. Only the actions
+/// every candidate path has: a path that does not use the key (or where it is not
+/// verified that it does) asks for none.
+pub fn kms_requirements(selection: &Selection, key_arn: &KeyArn, role: &str) -> Vec<Requirement> {
+    let Some(c) = catalog() else {
         return vec![];
+    };
+    let entries: Vec<Option<&KmsEntry>> = selection
+        .paths
+        .iter()
+        .map(|id| c.paths.get(id).and_then(|p| p.kms.as_ref()))
+        .collect();
+    let Some(Some(kms)) = entries.first().copied() else {
+        return vec![];
+    };
+    let shared = |action: &String| {
+        entries.iter().all(|e| {
+            e.is_some_and(|k| {
+                k.via_service == kms.via_service
+                    && k.actions.iter().any(|a| a.eq_ignore_ascii_case(action))
+            })
+        })
     };
     // The restored service calls KMS in the key's own Region.
     let region = key_arn.arn().region();
     let via = format!("{}.{region}.amazonaws.com", kms.via_service);
     kms.actions
         .iter()
+        .filter(|a| shared(a))
         .map(|action| {
             // AWS Backup reads the key itself (kms:DescribeKey, granted on `*` without
             // conditions in the managed policy); the other calls come through the
@@ -285,33 +433,47 @@ pub fn kms_requirements(resource_type: &str, key_arn: &KeyArn, role: &str) -> Ve
         .collect()
 }
 
-/// The service a role passed during the restore goes to (EC2: `ec2.amazonaws.com`).
-pub fn pass_role_service(resource_type: &str) -> Option<String> {
-    type_entry(resource_type).and_then(|e| e.pass_role.clone())
+/// The service a role passed during the restore goes to (EC2: `ec2.amazonaws.com`),
+/// when every candidate path passes one to the same service.
+pub fn pass_role_service(selection: &Selection) -> Option<String> {
+    let c = catalog()?;
+    let mut services = selection
+        .paths
+        .iter()
+        .map(|id| c.paths.get(id).and_then(|p| p.pass_role.clone()));
+    let first = services.next()??;
+    services
+        .all(|s| s.as_deref() == Some(first.as_str()))
+        .then_some(first)
 }
 
-/// Lower-cased actions the catalog lists for a type (service, KMS, PassRole), and
-/// those of them without resource-level permissions.
+/// Lower-cased actions the catalog lists for a type on any of its paths (service, KMS,
+/// PassRole), and those of them without resource-level permissions.
 pub fn catalog_actions(resource_type: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut all = BTreeSet::new();
     let mut wildcard_only = BTreeSet::new();
-    let Some(entry) = type_entry(resource_type) else {
+    let Some(c) = catalog() else {
         return (all, wildcard_only);
     };
-    for e in &entry.requirements {
-        for a in &e.actions {
-            let a = a.to_ascii_lowercase();
-            if e.resources.iter().any(|r| r == "*") {
-                wildcard_only.insert(a.clone());
+    for p in path_ids(resource_type)
+        .iter()
+        .filter_map(|id| c.paths.get(id))
+    {
+        for e in &p.requirements {
+            for a in &e.actions {
+                let a = a.to_ascii_lowercase();
+                if e.resource == "*" {
+                    wildcard_only.insert(a.clone());
+                }
+                all.insert(a);
             }
-            all.insert(a);
         }
-    }
-    for a in entry.kms.iter().flat_map(|k| &k.actions) {
-        all.insert(a.to_ascii_lowercase());
-    }
-    if entry.pass_role.is_some() {
-        all.insert("iam:passrole".into());
+        for a in p.kms.iter().flat_map(|k| &k.actions) {
+            all.insert(a.to_ascii_lowercase());
+        }
+        if p.pass_role.is_some() {
+            all.insert("iam:passrole".into());
+        }
     }
     (all, wildcard_only)
 }
@@ -333,14 +495,10 @@ pub fn pass_role_requirement(role_arn: &str, service: &str, why: &str) -> Requir
     }
 }
 
-fn type_entry(resource_type: &str) -> Option<&'static TypeEntry> {
-    let canonical = canonical_type(resource_type)?;
-    catalog()?.resource_types.get(&canonical)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::restore_path::Selection;
 
     fn scope() -> Scope {
         Scope {
@@ -351,26 +509,125 @@ mod tests {
         }
     }
 
+    fn on(t: &str, paths: &[&str]) -> Selection {
+        Selection {
+            resource_type: t.into(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            depends_on: None,
+        }
+    }
+
     #[test]
-    fn catalog_parses_and_covers_the_required_types() {
+    fn catalog_parses_and_every_path_belongs_to_its_type() {
         let types = supported_types();
-        for t in ["EFS", "EC2", "EBS", "RDS", "DynamoDB", "S3", "FSx"] {
+        for t in [
+            "EFS", "EC2", "EBS", "RDS", "Aurora", "DynamoDB", "S3", "FSx",
+        ] {
             assert!(types.iter().any(|x| x == t), "{t} missing from catalog");
         }
-        assert_eq!(canonical_type("aurora").as_deref(), Some("RDS"));
+        assert_eq!(canonical_type("aurora").as_deref(), Some("Aurora"));
         assert_eq!(canonical_type("efs").as_deref(), Some("EFS"));
         assert_eq!(canonical_type("Quantum"), None);
+        assert_eq!(canonical_type("EKS"), None);
+        assert!(not_covered_reason("eks").is_some());
+        let mut listed = 0;
+        for t in &types {
+            for id in path_ids(t) {
+                let info = path_info(&id).unwrap();
+                assert_eq!(&info.resource_type, t, "{id}");
+                assert!(!info.sources.is_empty(), "{id} has no source");
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, all_paths().len(), "a path no type lists");
+    }
+
+    /// Every requirement cites a managed-policy statement or an AWS page.
+    #[test]
+    fn every_requirement_cites_its_source() {
+        let c = catalog().unwrap();
+        for (id, p) in &c.paths {
+            for e in &p.requirements {
+                assert!(
+                    e.source.contains(" Sid ")
+                        || e.source.contains(" statement ")
+                        || e.source.contains("https://"),
+                    "{id}: `{}` cites nothing usable",
+                    e.source
+                );
+            }
+        }
     }
 
     #[test]
     fn efs_requirements_are_scoped_to_account_and_region() {
-        let (reqs, unknown) = service_requirements("EFS", &scope());
-        assert!(unknown.is_empty());
-        assert!(reqs
+        let needs = service_requirements(&on("EFS", &["efs-new-file-system"]), &scope());
+        assert!(needs.unknown.is_empty() && needs.depends.is_empty());
+        assert!(needs
+            .requirements
             .iter()
             .any(|r| r.action == "elasticfilesystem:CreateFileSystem"
                 && r.resource == "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/*"));
-        assert!(reqs.iter().all(|r| !r.wildcard_only));
+        assert!(needs.requirements.iter().all(|r| !r.wildcard_only));
+    }
+
+    /// Regression (#9): every RDS restore was asked for instance and cluster actions on
+    /// both `db:*` and `cluster:*` (e.g. rds:DescribeDBInstances on a cluster).
+    #[test]
+    fn requirements_pair_each_action_with_its_own_resource() {
+        let needs =
+            service_requirements(&on("Aurora", &["aurora-cluster-from-snapshot"]), &scope());
+        assert!(needs
+            .requirements
+            .iter()
+            .all(|r| !r.resource.contains(":db:")));
+        assert!(!needs
+            .requirements
+            .iter()
+            .any(|r| r.action.starts_with("rds:RestoreDBInstance")
+                || r.action == "rds:CreateDBInstance"));
+        assert!(needs
+            .requirements
+            .iter()
+            .any(|r| r.action == "rds:DescribeDBClusterSnapshots"
+                && r.resource == "arn:aws:rds:us-east-1:111122223333:cluster-snapshot:*"));
+    }
+
+    /// Undecided paths: only what both need is required, the rest is reported.
+    #[test]
+    fn undecided_paths_require_the_intersection() {
+        let both = on("S3", &["s3-new-bucket", "s3-existing-bucket"]);
+        let s = Scope {
+            bucket: Some(BucketName::parse("restore-target").unwrap()),
+            ..scope()
+        };
+        let needs = service_requirements(&both, &s);
+        assert!(!needs
+            .requirements
+            .iter()
+            .any(|r| r.action == "s3:CreateBucket"));
+        assert!(needs
+            .requirements
+            .iter()
+            .any(|r| r.action == "s3:PutObject"));
+        let depends: BTreeSet<&str> = needs.depends.iter().map(|r| r.action.as_str()).collect();
+        assert_eq!(
+            depends,
+            [
+                "s3:CreateBucket",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketVersioning"
+            ]
+            .into_iter()
+            .collect()
+        );
+        let efs = on("EFS", &["efs-new-file-system", "efs-existing-file-system"]);
+        let key = KeyArn::parse(
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        // The existing-file-system path asks no KMS: neither does the intersection.
+        assert!(kms_requirements(&efs, &key, "EFS restore").is_empty());
     }
 
     /// Regression (#8): an unknown account, Region, bucket or AMI used to become `*` in
@@ -381,17 +638,29 @@ mod tests {
             partition: "aws".into(),
             ..Default::default()
         };
-        let (reqs, unknown) = service_requirements("EC2", &bare);
-        assert!(reqs.iter().all(|r| r.resource == "*"), "{reqs:#?}");
-        assert!(unknown.contains(&Unknown::Region) && unknown.contains(&Unknown::Image));
-        let (reqs, unknown) = service_requirements("EC2", &scope());
-        assert_eq!(unknown, [Unknown::Image]);
-        assert!(reqs.iter().any(|r| r.action == "ec2:RunInstances"
-            && r.resource == "arn:aws:ec2:us-east-1:111122223333:instance/*"));
-        assert!(!reqs.iter().any(|r| r.resource.contains("image/")));
-        let (reqs, unknown) = service_requirements("S3", &scope());
-        assert!(reqs.is_empty(), "{reqs:#?}");
-        assert_eq!(unknown, [Unknown::Bucket]);
+        let ec2 = on("EC2", &["ec2-instance"]);
+        let needs = service_requirements(&ec2, &bare);
+        assert!(
+            needs.requirements.iter().all(|r| r.resource == "*"),
+            "{needs:#?}"
+        );
+        assert!(
+            needs.unknown.contains(&Unknown::Region) && needs.unknown.contains(&Unknown::Image)
+        );
+        let needs = service_requirements(&ec2, &scope());
+        assert_eq!(needs.unknown, [Unknown::Image]);
+        assert!(needs
+            .requirements
+            .iter()
+            .any(|r| r.action == "ec2:RunInstances"
+                && r.resource == "arn:aws:ec2:us-east-1:111122223333:instance/*"));
+        assert!(!needs
+            .requirements
+            .iter()
+            .any(|r| r.resource.contains("image/")));
+        let needs = service_requirements(&on("S3", &["s3-new-bucket"]), &scope());
+        assert!(needs.requirements.is_empty(), "{needs:#?}");
+        assert_eq!(needs.unknown, [Unknown::Bucket]);
     }
 
     #[test]
@@ -400,8 +669,12 @@ mod tests {
             bucket: Some(BucketName::parse("restore-target").unwrap()),
             ..scope()
         };
-        let (reqs, _) = service_requirements("S3", &s);
-        let put = reqs.iter().find(|r| r.action == "s3:PutObject").unwrap();
+        let needs = service_requirements(&on("S3", &["s3-existing-bucket"]), &s);
+        let put = needs
+            .requirements
+            .iter()
+            .find(|r| r.action == "s3:PutObject")
+            .unwrap();
         assert_eq!(put.resource, "arn:aws:s3:::restore-target/*");
         assert_eq!(
             put.context.get("s3:ResourceAccount"),
@@ -411,6 +684,19 @@ mod tests {
             put.condition,
             Some(serde_json::json!({"StringEquals": {"s3:ResourceAccount": "111122223333"}}))
         );
+        // Every S3 grant but CreateBucket (the bucket is not there yet) is held to the owner.
+        let new = service_requirements(&on("S3", &["s3-new-bucket"]), &s);
+        for r in new
+            .requirements
+            .iter()
+            .filter(|r| r.action != "s3:CreateBucket")
+        {
+            assert!(
+                r.condition.is_some(),
+                "{} lacks the owner condition",
+                r.action
+            );
+        }
     }
 
     #[test]
@@ -419,7 +705,7 @@ mod tests {
             "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         )
         .unwrap();
-        let reqs = kms_requirements("EFS", &key, "EFS restore");
+        let reqs = kms_requirements(&on("EFS", &["efs-new-file-system"]), &key, "EFS restore");
         let grant = reqs.iter().find(|r| r.action == "kms:CreateGrant").unwrap();
         assert_eq!(
             grant.context.get("kms:GrantIsForAWSResource"),
