@@ -6,7 +6,9 @@ pub mod cause;
 pub mod check;
 pub mod evidence;
 pub mod facts;
+pub mod failure_class;
 pub mod message;
+pub mod operations;
 pub mod principal;
 pub mod report;
 pub mod requirements;
@@ -19,7 +21,9 @@ pub use report::Report;
 use crate::policy::{Decision, NamedPolicy};
 use crate::remedy;
 
-use cause::{capitalized, cause_of, finding_from_message, reconcile_denied, summarize};
+use cause::{
+    capitalized, cause_allows_verified, cause_of, finding_from_message, reconcile_denied, summarize,
+};
 use check::{check, Check, ResourceGate};
 use evidence::EvidencePart;
 use facts::{gap_for, Facts, Trigger};
@@ -47,6 +51,22 @@ pub fn diagnose(evidence: &Evidence) -> Report {
             )),
         }
     }
+
+    // An opaque or undecoded denial may still name the API operation AWS refused.
+    if denied.is_none()
+        && matches!(
+            kind,
+            FailureKind::Opaque | FailureKind::EncodedAuthorization
+        )
+    {
+        let prefixes = cause::restore_service_prefixes(facts.resource_type.as_deref());
+        let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        denied = facts
+            .message
+            .as_deref()
+            .and_then(|m| message::denied_operation(m, &prefixes));
+    }
+    let class = failure_class::classify(facts.message.as_deref(), kind);
 
     let scps = match &evidence.service_control_policies {
         Some(levels) => parse_scps(levels, &mut unverified),
@@ -240,10 +260,10 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         ));
     }
 
-    // A decoded message carries the real request context (e.g. `ec2:InstanceType`):
-    // evaluate the denied request once more with it, which catches conditional denies
-    // the generic requirements cannot see.
-    if let (Some(d), Some(role), Some(decoded)) = (&denied, &role, &evidence.decoded_message) {
+    // The request the message names is a finding of its own, even outside the catalog
+    // (a decoded message also carries the real request context, e.g. `ec2:InstanceType`,
+    // which catches conditional denies the generic requirements cannot see).
+    if let Some(d) = &denied {
         let templates = facts
             .resource_type
             .as_deref()
@@ -255,9 +275,28 @@ pub fn diagnose(evidence: &Evidence) -> Report {
                 || validated::Arn::parse(r)
                     .is_ok_and(|a| a.account().is_empty() || a.account() == account)
         };
-        if let Some(c) =
-            decoded_request_check(d, role, decoded, &checks, &account, &partition, &grantable)
-        {
+        let wildcard_only =
+            |a: &str| cause::wildcard_only_action(facts.resource_type.as_deref(), a);
+        let subjects: Vec<&Subject> = role.iter().chain(caller.iter()).collect();
+        let default_subject = match facts.trigger {
+            Trigger::StartRestoreJobDenied => caller.as_ref(),
+            _ => role.as_ref(),
+        };
+        let decoded = evidence
+            .decoded_message
+            .as_ref()
+            .filter(|_| kind == FailureKind::EncodedAuthorization);
+        if let Some(c) = cause::named_request_check(
+            d,
+            &subjects,
+            default_subject,
+            decoded,
+            &checks,
+            &account,
+            &partition,
+            &grantable,
+            &wildcard_only,
+        ) {
             checks.push(c);
         }
     }
@@ -317,13 +356,43 @@ pub fn diagnose(evidence: &Evidence) -> Report {
 
     // Verified only when something was actually checked, the patch (if any) makes
     // every check pass, and no blocker outside the checks (from the message) remains.
+    let requirements_checked = checks.iter().any(|c| c.undecided.is_none())
+        && facts
+            .resource_type
+            .as_deref()
+            .and_then(requirements::canonical_type)
+            .is_some();
+    let cause = cause_of(
+        &missing,
+        &unverified,
+        denied.as_ref(),
+        kind,
+        class.as_ref(),
+        requirements_checked,
+    );
     let verified = remedy.verified
         && complete
         && !checks.is_empty()
         && checks.iter().all(|c| c.undecided.is_none())
-        && missing.iter().all(|f| f.fixable_by_patch);
-    let cause = cause_of(&missing, &unverified, denied.as_ref());
-    let summary = summarize(cause, &missing, &facts, &unverified);
+        && missing.iter().all(|f| f.fixable_by_patch)
+        && cause_allows_verified(cause);
+    let unexplained_denial = (cause == Cause::UnexplainedDenial).then(|| {
+        cause::unexplained_denial(
+            &checks,
+            evidence,
+            &unverified,
+            kind,
+            facts.account.as_deref(),
+        )
+    });
+    let summary = summarize(
+        cause,
+        &missing,
+        &facts,
+        &unverified,
+        class.as_ref(),
+        unexplained_denial.as_ref(),
+    );
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         restore: RestoreSummary {
@@ -342,6 +411,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
             message: facts.message.clone(),
             kind,
             denied,
+            class,
         },
         cause,
         summary,
@@ -354,6 +424,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         vault_policy_fix,
         key_policy_fixes: remedy::key_policy::fixes(evidence, &checks),
         auto_attach: None,
+        unexplained_denial,
     }
 }
 
@@ -630,63 +701,4 @@ fn instance_profile_roles(
     roles.sort();
     roles.dedup();
     roles
-}
-
-/// The denied request of a decoded message, evaluated for the restore role with the
-/// message's own context; kept only when it finds what no other check found.
-fn decoded_request_check(
-    d: &DeniedRequest,
-    role: &Subject,
-    decoded: &serde_json::Value,
-    checks: &[Check],
-    account: &str,
-    partition: &str,
-    grantable: &dyn Fn(&str) -> bool,
-) -> Option<Check> {
-    if !role.policies_known || d.principal.as_deref() != Some(role.request_principal.as_str()) {
-        return None;
-    }
-    let resource = d.resource.clone().unwrap_or_else(|| "*".into());
-    let already = checks.iter().any(|c| {
-        c.finding.is_some()
-            && c.requirement.action.eq_ignore_ascii_case(&d.action)
-            && c.requirement.resource == resource
-    });
-    if already {
-        return None;
-    }
-    let context = message::decoded_context(decoded)
-        .into_iter()
-        .map(|(k, mut v)| {
-            let value = if v.len() == 1 {
-                crate::policy::ContextValue::One(v.remove(0))
-            } else {
-                crate::policy::ContextValue::Many(v)
-            };
-            (k, value)
-        })
-        .collect();
-    let req = Requirement {
-        action: d.action.clone(),
-        resource,
-        context,
-        condition: None,
-        why: "the request AWS denied, with the context from the decoded message".into(),
-        wildcard_only: false,
-    };
-    let mut c = check(role, &req, &ResourceGate::None, account, partition);
-    // The message names the resource; a patch grants on it only when it is an exact
-    // ARN of this account or one of the catalog's own templates, never a pattern
-    // (or `*`) the request happened to carry.
-    if c.needs_identity_grant && !grantable(&req.resource) {
-        c.needs_identity_grant = false;
-        if let Some(f) = c.finding.as_mut() {
-            f.fixable_by_patch = false;
-            f.who_must_act = Some(format!(
-                "the role owner, by hand: `{}` is not an exact resource of this account, so restore-doctor does not grant on it",
-                validated::shown(&req.resource)
-            ));
-        }
-    }
-    (c.finding.is_some() || c.undecided.is_some()).then_some(c)
 }
