@@ -337,6 +337,34 @@ fn is_subject(principal: &str, subject: &Subject) -> bool {
     session().unwrap_or(false)
 }
 
+/// An IAM action as AWS names them: `prefix:Name`, the prefix lower-case letters,
+/// digits and `-`, the name letters and digits; no wildcard.
+fn is_iam_action(action: &str) -> bool {
+    let Some((prefix, name)) = action.split_once(':') else {
+        return false;
+    };
+    action.len() <= 128
+        && !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Whether a named action may be granted by a patch for this restore: its service is
+/// one the restore's catalog entry uses, or KMS or AWS Backup. Never IAM or STS (a
+/// message could otherwise steer a patch into granting `iam:CreateUser`; iam:PassRole
+/// comes from the catalog's own requirement, with its `iam:PassedToService`).
+pub(crate) fn restore_action(resource_type: Option<&str>, action: &str) -> bool {
+    let prefix = action.split(':').next().unwrap_or_default();
+    prefix == "kms"
+        || prefix == "backup"
+        || restore_service_prefixes(resource_type)
+            .iter()
+            .any(|p| p == prefix)
+}
+
 /// Where the denied request came from, for the finding's `why`.
 fn named_why(d: &DeniedRequest, decoded: bool) -> String {
     match (&d.operation, decoded) {
@@ -365,7 +393,12 @@ pub(crate) fn named_request_check(
     partition: &str,
     grantable: &dyn Fn(&str) -> bool,
     wildcard_only: &dyn Fn(&str) -> bool,
+    restore_action: &dyn Fn(&str) -> bool,
 ) -> Option<Check> {
+    // The action goes into a policy: only a well-formed, wildcard-free IAM action.
+    if !is_iam_action(&d.action) {
+        return None;
+    }
     let subject = match d.principal.as_deref() {
         Some(p) => subjects.iter().copied().find(|s| is_subject(p, s))?,
         None => default_subject?,
@@ -419,7 +452,12 @@ pub(crate) fn named_request_check(
     // or one of the catalog's own templates, never a pattern (or `*`) the message
     // happened to carry; `*` only for an action the catalog lists as having no
     // resource-level permissions (the patch then says so).
-    let refused = if req.resource == "*" {
+    let refused = if !restore_action(&req.action) {
+        Some(format!(
+            "the principal's owner, by hand: `{}` is not an action of the services this restore uses, so restore-doctor does not grant it",
+            super::validated::shown(&req.action)
+        ))
+    } else if req.resource == "*" {
         (!wildcard).then(|| format!(
             "the principal's owner, by hand: AWS did not name the resource, and `{}` is not known to lack resource-level permissions, so restore-doctor does not grant it on `*`",
             super::validated::shown(&req.action)

@@ -277,6 +277,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
         };
         let wildcard_only =
             |a: &str| cause::wildcard_only_action(facts.resource_type.as_deref(), a);
+        let restore_action = |a: &str| cause::restore_action(facts.resource_type.as_deref(), a);
         let subjects: Vec<&Subject> = role.iter().chain(caller.iter()).collect();
         let default_subject = match facts.trigger {
             Trigger::StartRestoreJobDenied => caller.as_ref(),
@@ -296,6 +297,7 @@ pub fn diagnose(evidence: &Evidence) -> Report {
             &partition,
             &grantable,
             &wildcard_only,
+            &restore_action,
         ) {
             checks.push(c);
         }
