@@ -275,3 +275,36 @@ fn an_unclassified_other_message_with_everything_allowed_is_not_permissions() {
     assert!(r.failure.class.is_none());
     assert_eq!(r.cause, Cause::NotPermissions);
 }
+
+/// The Slack notification and the email subject of the new causes: the class with its
+/// AWS guidance link and "also missing", and what an unexplained denial left unchecked.
+#[test]
+fn new_causes_render_in_slack_and_email() {
+    use restore_doctor::render::{alert, slack};
+    let ctx = alert::AlertContext {
+        correlation_id: "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b".into(),
+        dedup_key: "111122223333:us-east-1:restore-job:C1A55001".into(),
+    };
+    for name in [
+        "class-unsupported-new-instance-profile",
+        "class-unexplained-denial-opaque",
+    ] {
+        let r = diagnose(&case(name));
+        let notification = slack::notification(&r, &ctx);
+        let description = notification["content"]["description"].as_str().unwrap();
+        if r.cause.is_failure_class() {
+            assert!(description.contains("*Also missing*"), "{description}");
+            assert!(
+                description.contains("[AWS guidance](https://docs.aws.amazon.com/"),
+                "{description}"
+            );
+        } else {
+            let steps = notification["content"]["nextSteps"].to_string();
+            assert!(steps.contains("Look next at"), "{steps}");
+        }
+        insta::assert_json_snapshot!(format!("{name}.slack"), notification);
+        let built = alert::build(&r, &ctx);
+        assert!(built.subject.chars().count() < 100);
+        insta::assert_snapshot!(format!("{name}.subject"), built.subject);
+    }
+}

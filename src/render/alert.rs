@@ -655,14 +655,14 @@ pub fn cause_phrase(report: &Report) -> String {
         Cause::GuardrailLimit => "blocked by a permissions boundary or SCP".into(),
         Cause::Unverified => "cause not verified".into(),
         Cause::NotPermissions => "not a permissions problem".into(),
-        Cause::UnexplainedDenial => "denied, not explained by the policies read".into(),
-        Cause::Network => "not permissions: VPC, subnet or security group".into(),
-        Cause::RestoreMetadata => "not permissions: restore parameters rejected".into(),
-        Cause::AlreadyExists => "not permissions: the resource already exists".into(),
-        Cause::QuotaExceeded => "not permissions: a quota or capacity limit".into(),
-        Cause::UnsupportedConfiguration => "not permissions: unsupported configuration".into(),
-        Cause::KmsKeyState => "not permissions: KMS key disabled or deleted".into(),
-        Cause::InternalError => "not permissions: AWS internal error".into(),
+        Cause::UnexplainedDenial => "unexplained denial".into(),
+        Cause::Network => "network/VPC problem".into(),
+        Cause::RestoreMetadata => "restore parameters rejected".into(),
+        Cause::AlreadyExists => "resource already exists".into(),
+        Cause::QuotaExceeded => "quota or capacity limit".into(),
+        Cause::UnsupportedConfiguration => "unsupported configuration".into(),
+        Cause::KmsKeyState => "KMS key disabled or deleted".into(),
+        Cause::InternalError => "AWS internal error".into(),
     }
 }
 
