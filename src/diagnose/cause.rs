@@ -586,3 +586,71 @@ pub(crate) fn wildcard_only_action(resource_type: Option<&str>, action: &str) ->
                 .contains(&action.to_ascii_lowercase())
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(arn: &str) -> Subject {
+        super::super::principal::subject(
+            EvidencePart::RestoreRole,
+            arn,
+            None,
+            &[],
+            None,
+            true,
+            &mut Vec::new(),
+        )
+    }
+
+    #[test]
+    fn sessions_of_the_role_are_the_role_and_nothing_else_is() {
+        let r = role("arn:aws:iam::111122223333:role/service-role/Restore");
+        for yes in [
+            "arn:aws:sts::111122223333:assumed-role/Restore/AWSBackup-Restore",
+            "arn:aws:sts::111122223333:assumed-role/Restore/any-session",
+            "arn:aws:iam::111122223333:role/service-role/Restore",
+        ] {
+            assert!(is_subject(yes, &r), "{yes}");
+        }
+        for no in [
+            "arn:aws:sts::444455556666:assumed-role/Restore/s",
+            "arn:aws:sts::111122223333:assumed-role/RestoreX/s",
+            "arn:aws-cn:sts::111122223333:assumed-role/Restore/s",
+            "arn:aws:sts::111122223333:assumed-role/Restore/",
+            "arn:aws:sts::111122223333:assumed-role/Restore/s:extra",
+            "arn:aws:iam::111122223333:user/Restore",
+        ] {
+            assert!(!is_subject(no, &r), "{no}");
+        }
+    }
+
+    #[test]
+    fn only_well_formed_actions_without_wildcards() {
+        assert!(is_iam_action("dynamodb:ListTagsOfResource"));
+        assert!(is_iam_action("redshift-serverless:RestoreFromSnapshot"));
+        for bad in [
+            "dynamodb:*",
+            "dynamodb:List*",
+            "ListTags",
+            ":X",
+            "dynamodb:",
+            "Dynamo:X",
+            "s3:Get`x",
+        ] {
+            assert!(!is_iam_action(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn restore_actions_are_the_restore_services_kms_and_backup() {
+        assert!(restore_action(
+            Some("DynamoDB"),
+            "dynamodb:ListTagsOfResource"
+        ));
+        assert!(restore_action(Some("DynamoDB"), "kms:Decrypt"));
+        assert!(!restore_action(Some("DynamoDB"), "iam:CreateUser"));
+        assert!(!restore_action(Some("DynamoDB"), "ec2:RunInstances"));
+        assert!(!restore_action(None, "dynamodb:ListTagsOfResource"));
+    }
+}
