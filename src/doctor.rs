@@ -29,7 +29,9 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         && d.complete
         && !d.checks.is_empty()
         && d.checks.iter().all(|c| c.undecided.is_none())
-        && d.missing.iter().all(|f| f.fixable_by_patch);
+        && d.missing.iter().all(|f| f.fixable_by_patch)
+        // A failure that is not about permissions is not fixed by any patch.
+        && diagnose::cause::cause_allows_verified(d.cause);
     let key_policy_fixes = remedy::key_policy::fixes(evidence, &d.checks);
     let facts = d.facts;
     Report {
@@ -58,5 +60,6 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         vault_policy_fix,
         key_policy_fixes,
         auto_attach: None,
+        unexplained_denial: d.unexplained_denial,
     }
 }

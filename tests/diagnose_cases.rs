@@ -137,6 +137,69 @@ fn check_case(dir: &Path, report: &Report, expected: &Value) -> Vec<String> {
             format!("failure kind {}", json["failure"]["kind"]),
         );
     }
+    if let Some(class) = expected.get("failureClass") {
+        expect(
+            json["failure"]["class"]["class"] == *class,
+            format!("failure class {}", json["failure"]["class"]),
+        );
+    } else {
+        expect(
+            json["failure"].get("class").is_none(),
+            format!("unexpected failure class {}", json["failure"]["class"]),
+        );
+    }
+    if let Some(action) = expected.get("deniedAction") {
+        expect(
+            json["failure"]["denied"]["action"] == *action,
+            format!("denied action {}", json["failure"]["denied"]["action"]),
+        );
+    }
+    for needle in expected["summaryContains"].as_array().into_iter().flatten() {
+        let needle = needle.as_str().unwrap();
+        expect(
+            report.summary.contains(needle),
+            format!("summary does not say `{needle}`: {}", report.summary),
+        );
+    }
+    if let Some(want) = expected.get("patchActions") {
+        let mut got: Vec<String> = report
+            .patch
+            .iter()
+            .flat_map(|p| {
+                p.document["Statement"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                _ => vec![],
+            })
+            .collect();
+        got.sort();
+        got.dedup();
+        let mut want: Vec<String> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        want.sort();
+        expect(got == want, format!("patch actions {got:?}"));
+    }
+    // Cases built from public material name it (#9: every class case cites its source).
+    if name.starts_with("class-") {
+        expect(
+            expected["source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("https://")),
+            "no `source` citing the public material".into(),
+        );
+    }
     for needle in expected["unverifiedContains"]
         .as_array()
         .into_iter()

@@ -1,6 +1,8 @@
 //! Stage "read the failure": what AWS said, in the form it said it — a plain
 //! access-denied text, an encoded authorization message (decoded by the gatherer with
-//! sts:DecodeAuthorizationMessage), an opaque denial, or something else.
+//! sts:DecodeAuthorizationMessage), an opaque denial that may still name the refused
+//! operation, or a failure that is not about permissions (its class, from
+//! `data/failure-classes.json`).
 
 use super::evidence::{Evidence, EvidencePart};
 use super::facts::{gap_for, Facts};
@@ -23,9 +25,24 @@ pub fn read(evidence: &Evidence, facts: &Facts, unverified: &mut Vec<Unverified>
             )),
         }
     }
+    // An opaque or undecoded denial may still name the API operation AWS refused.
+    if denied.is_none()
+        && matches!(
+            kind,
+            FailureKind::Opaque | FailureKind::EncodedAuthorization
+        )
+    {
+        let prefixes = super::cause::restore_service_prefixes(facts.resource_type.as_deref());
+        let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        denied = facts
+            .message
+            .as_deref()
+            .and_then(|m| message::denied_operation(m, &prefixes));
+    }
     Failure {
         message: facts.message.clone(),
         kind,
         denied,
+        class: super::failure_class::classify(facts.message.as_deref(), kind),
     }
 }

@@ -98,6 +98,7 @@ pub fn parse_access_denied(text: &str) -> Option<DeniedRequest> {
         explicit_deny,
         policy_type,
         matched_statements: vec![],
+        operation: None,
     })
 }
 
@@ -169,7 +170,44 @@ pub fn parse_decoded(decoded: &Value) -> Option<DeniedRequest> {
         explicit_deny,
         policy_type: None,
         matched_statements,
+        operation: None,
     })
+}
+
+/// The API operation a message names: "... when calling the RestoreFromClusterSnapshot
+/// operation: ..." (the form of botocore and the AWS CLI, which AWS Backup passes on).
+/// Only a plausible operation name (ASCII letters and digits, starting with a capital)
+/// comes back.
+pub fn operation_named(text: &str) -> Option<&str> {
+    const BEFORE: &str = "when calling the ";
+    const AFTER: &str = " operation";
+    let start = text.find(BEFORE)? + BEFORE.len();
+    let rest = text.get(start..)?;
+    let name = rest.get(..rest.find(AFTER)?)?;
+    let valid = (1..=128).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric());
+    valid.then_some(name)
+}
+
+/// The denied request an opaque or undecoded denial names only by its operation: the
+/// action is looked up among the restore's own services (`service_prefixes`) and the
+/// generic ones, and is `None` when the name is unknown or ambiguous there (never
+/// guessed). The principal and resource stay unknown.
+pub fn denied_operation(text: &str, service_prefixes: &[&str]) -> Option<DeniedRequest> {
+    let operation = operation_named(text)?;
+    match super::operations::action_for(operation, service_prefixes) {
+        super::operations::Lookup::Action(action) => Some(DeniedRequest {
+            principal: None,
+            action,
+            resource: None,
+            explicit_deny: None,
+            policy_type: None,
+            matched_statements: vec![],
+            operation: Some(operation.to_string()),
+        }),
+        _ => None,
+    }
 }
 
 /// The condition keys and values the decoded message lists for the request (e.g.
@@ -302,6 +340,35 @@ mod tests {
                 vec!["t3.medium".to_string()]
             )]
         );
+    }
+
+    #[test]
+    fn operation_name_is_read_from_the_sdk_error_form() {
+        // aws/redshift-test-drive#120.
+        let msg = "An error occurred (UnauthorizedOperation) when calling the RestoreFromClusterSnapshot operation: Access Denied. Please ensure that your IAM Permissions allow this operation.";
+        assert_eq!(operation_named(msg), Some("RestoreFromClusterSnapshot"));
+        assert_eq!(classify(Some(msg)).0, FailureKind::Opaque);
+        let d = denied_operation(msg, &["redshift"]).unwrap();
+        assert_eq!(d.action, "redshift:RestoreFromClusterSnapshot");
+        assert_eq!(d.operation.as_deref(), Some("RestoreFromClusterSnapshot"));
+        assert_eq!(d.principal, None);
+        assert_eq!(d.resource, None);
+        // Not a service of this restore: nothing is guessed.
+        assert!(denied_operation(msg, &["dynamodb"]).is_none());
+    }
+
+    #[test]
+    fn implausible_operation_names_are_ignored() {
+        assert_eq!(operation_named("when calling the  operation"), None);
+        assert_eq!(
+            operation_named("when calling the Restore`x operation: Access Denied"),
+            None
+        );
+        assert_eq!(
+            operation_named("when calling the restoreThing operation"),
+            None
+        );
+        assert_eq!(operation_named("Access Denied"), None);
     }
 
     #[test]

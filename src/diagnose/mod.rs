@@ -14,13 +14,16 @@
 //! The patch and the report come after, from [`crate::doctor`], which calls this and
 //! then [`crate::remedy`]: nothing here calls up into the fix.
 
+pub mod cause;
 pub mod check;
 pub mod evidence;
 pub mod facts;
 pub mod failure;
+pub mod failure_class;
 pub mod gaps;
 pub mod keys;
 pub mod message;
+pub mod operations;
 pub mod plan;
 pub mod principal;
 pub mod report;
@@ -28,19 +31,20 @@ pub mod requirements;
 pub mod restore_path;
 pub mod validated;
 
+pub use cause::blocker_words;
 pub use evidence::Evidence;
 pub use plan::target_bucket;
 pub use report::Report;
 
 use crate::policy::Decision;
 
-use check::{check, Check, ResourceGate};
+use cause::{capitalized, cause_of, finding_from_message, reconcile_denied, summarize};
+use check::{check, Check};
 use evidence::EvidencePart;
-use facts::Facts;
+use facts::{Facts, Trigger};
 use plan::{Plan, Who};
 use principal::{subject, Principals, Subject};
 use report::*;
-use requirements::Requirement;
 
 /// What the diagnosis found, before any fix is built.
 #[derive(Debug, Clone)]
@@ -59,6 +63,8 @@ pub struct Diagnosis {
     pub complete: bool,
     pub cause: Cause,
     pub summary: String,
+    /// For cause `unexplainedDenial`: what was checked, what was not, where to look next.
+    pub unexplained_denial: Option<UnexplainedDenial>,
 }
 
 /// Diagnoses one failed restore. Never fails: what cannot be checked becomes an
@@ -78,13 +84,11 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     );
     let mut checks = run_checks(&plan, &principals, &facts);
 
-    // A decoded message carries the real request context (e.g. `ec2:InstanceType`):
-    // evaluate the denied request once more with it, which catches conditional denies
-    // the generic requirements cannot see.
+    // The request the message names is a finding of its own, even outside the catalog
+    // (a decoded message also carries the real request context, e.g. `ec2:InstanceType`,
+    // which catches conditional denies the generic requirements cannot see).
     let account = facts.account.clone().unwrap_or_default();
-    if let (Some(d), Some(role), Some(decoded)) =
-        (&failure.denied, &principals.role, &evidence.decoded_message)
-    {
+    if let Some(d) = &failure.denied {
         let templates = facts
             .resource_type
             .as_deref()
@@ -96,14 +100,28 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
                 || validated::Arn::parse(r)
                     .is_ok_and(|a| a.account().is_empty() || a.account() == account)
         };
-        if let Some(c) = decoded_request_check(
+        let wildcard_only =
+            |a: &str| cause::wildcard_only_action(facts.resource_type.as_deref(), a);
+        let restore_action = |a: &str| cause::restore_action(facts.resource_type.as_deref(), a);
+        let default_subject = match facts.trigger {
+            Trigger::StartRestoreJobDenied => principals.caller.as_ref(),
+            _ => principals.role.as_ref(),
+        };
+        let decoded = evidence
+            .decoded_message
+            .as_ref()
+            .filter(|_| failure.kind == FailureKind::EncodedAuthorization);
+        if let Some(c) = cause::named_request_check(
             d,
-            role,
+            &principals.subjects(),
+            default_subject,
             decoded,
             &checks,
             &account,
             &facts.partition,
             &grantable,
+            &wildcard_only,
+            &restore_action,
         ) {
             checks.push(c);
         }
@@ -136,8 +154,37 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     unverified.extend(incomplete);
     gaps::report_remaining_gaps(evidence, &mut unverified);
 
-    let cause = cause_of(&missing, &unverified, failure.denied.as_ref());
-    let summary = summarize(cause, &missing, &facts, &unverified);
+    let requirements_checked = checks.iter().any(|c| c.undecided.is_none())
+        && facts
+            .resource_type
+            .as_deref()
+            .and_then(requirements::canonical_type)
+            .is_some();
+    let cause = cause_of(
+        &missing,
+        &unverified,
+        failure.denied.as_ref(),
+        failure.kind,
+        failure.class.as_ref(),
+        requirements_checked,
+    );
+    let unexplained_denial = (cause == Cause::UnexplainedDenial).then(|| {
+        cause::unexplained_denial(
+            &checks,
+            evidence,
+            &unverified,
+            failure.kind,
+            facts.account.as_deref(),
+        )
+    });
+    let summary = summarize(
+        cause,
+        &missing,
+        &facts,
+        &unverified,
+        failure.class.as_ref(),
+        unexplained_denial.as_ref(),
+    );
     Diagnosis {
         facts,
         failure,
@@ -149,6 +196,7 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         complete,
         cause,
         summary,
+        unexplained_denial,
     }
 }
 
@@ -192,272 +240,4 @@ fn run_checks(plan: &Plan, principals: &Principals, facts: &Facts) -> Vec<Check>
         }
     }
     checks
-}
-
-fn reconcile_denied(d: &DeniedRequest, checks: &[Check], unverified: &mut Vec<Unverified>) {
-    let matching: Vec<&Check> = checks
-        .iter()
-        .filter(|c| {
-            c.requirement.action.eq_ignore_ascii_case(&d.action)
-                && d.resource
-                    .as_deref()
-                    .is_none_or(|r| r == c.requirement.resource)
-        })
-        .collect();
-    if !matching.is_empty()
-        && matching
-            .iter()
-            .all(|c| c.finding.is_none() && c.undecided.is_none())
-    {
-        unverified.push(Unverified::new(
-            EvidencePart::DecodedMessage,
-            format!("the denial AWS reported for `{}`", d.action),
-            "the collected policies allow it: the cause may be a condition on the request, an SCP, or a policy that could not be read",
-        ));
-    }
-}
-
-/// The denied request of a decoded message, evaluated for the restore role with the
-/// message's own context; kept only when it finds what no other check found.
-fn decoded_request_check(
-    d: &DeniedRequest,
-    role: &Subject,
-    decoded: &serde_json::Value,
-    checks: &[Check],
-    account: &str,
-    partition: &str,
-    grantable: &dyn Fn(&str) -> bool,
-) -> Option<Check> {
-    if !role.policies_known || d.principal.as_deref() != Some(role.request_principal.as_str()) {
-        return None;
-    }
-    let resource = d.resource.clone().unwrap_or_else(|| "*".into());
-    let already = checks.iter().any(|c| {
-        c.finding.is_some()
-            && c.requirement.action.eq_ignore_ascii_case(&d.action)
-            && c.requirement.resource == resource
-    });
-    if already {
-        return None;
-    }
-    let context = message::decoded_context(decoded)
-        .into_iter()
-        .map(|(k, mut v)| {
-            let value = if v.len() == 1 {
-                crate::policy::ContextValue::One(v.remove(0))
-            } else {
-                crate::policy::ContextValue::Many(v)
-            };
-            (k, value)
-        })
-        .collect();
-    let req = Requirement {
-        action: d.action.clone(),
-        resource,
-        context,
-        condition: None,
-        why: "the request AWS denied, with the context from the decoded message".into(),
-        wildcard_only: false,
-    };
-    let mut c = check(role, &req, &ResourceGate::None, account, partition);
-    // The message names the resource; a patch grants on it only when it is an exact
-    // ARN of this account or one of the catalog's own templates, never a pattern
-    // (or `*`) the request happened to carry.
-    if c.needs_identity_grant && !grantable(&req.resource) {
-        c.needs_identity_grant = false;
-        if let Some(f) = c.finding.as_mut() {
-            f.fixable_by_patch = false;
-            f.who_must_act = Some(format!(
-                "the role owner, by hand: `{}` is not an exact resource of this account, so restore-doctor does not grant on it",
-                validated::shown(&req.resource)
-            ));
-        }
-    }
-    (c.finding.is_some() || c.undecided.is_some()).then_some(c)
-}
-
-/// A finding for what the message says was denied when no check covers it (an action
-/// outside the catalog, or an SCP deny we could not see).
-fn finding_from_message(
-    d: &DeniedRequest,
-    missing: &[Finding],
-    scps: &Option<Vec<evidence::OrgLevelDocs>>,
-    role_session: Option<(&str, &str)>,
-) -> Option<Finding> {
-    let covered = missing.iter().any(|f| {
-        f.action.eq_ignore_ascii_case(&d.action)
-            && d.resource.as_deref().is_none_or(|r| r == f.resource)
-    });
-    if covered {
-        return None;
-    }
-    let by_scp = d.policy_type.as_deref() == Some("service control policy");
-    if d.explicit_deny != Some(true) && !by_scp {
-        return None;
-    }
-    let blocker = match d.policy_type.as_deref() {
-        Some("service control policy") => Blocker::Scp,
-        Some("permissions boundary") => Blocker::PermissionBoundary,
-        Some("resource-based policy") => Blocker::VaultAccessPolicy,
-        Some("resource control policy") => Blocker::Rcp,
-        Some("session policy") => Blocker::SessionPolicy,
-        Some("identity-based policy") => Blocker::IdentityDeny,
-        // A decoded message says "explicit deny" without naming the policy type. The
-        // identity policies and boundary were checked and do not deny it, so when SCPs
-        // were not collected, an SCP is where the deny must be.
-        _ if scps.is_none() => Blocker::Scp,
-        _ => return None,
-    };
-    if blocker == Blocker::Scp && scps.is_some() {
-        return None;
-    }
-    Some(Finding {
-        action: d.action.clone(),
-        resource: d.resource.clone().unwrap_or_else(|| "*".into()),
-        // The restore role's session is reported as the role itself.
-        principal: match (d.principal.as_deref(), role_session) {
-            (Some(p), Some((session, role))) if p == session => role.to_string(),
-            (p, _) => p.unwrap_or_default().to_string(),
-        },
-        fixable_by_patch: false,
-        blocked_by: vec![blocker],
-        denied_by: vec![],
-        why: {
-            let statements = match d.matched_statements.as_slice() {
-                [] => String::new(),
-                ids => format!(" (statement {})", ids.join(", ")),
-            };
-            match d.policy_type.as_deref() {
-                Some(t) => format!("AWS reported an explicit deny in a {t}{statements} in the failure message"),
-                None => format!("AWS reported an explicit deny{statements} in the failure message; no collected identity policy or boundary denies it"),
-            }
-        },
-        who_must_act: Some(check::who_must_act(&[blocker])),
-        assumed_context: vec![],
-    })
-}
-
-fn cause_of(
-    missing: &[Finding],
-    unverified: &[Unverified],
-    denied: Option<&DeniedRequest>,
-) -> Cause {
-    let has = |b: Blocker| missing.iter().any(|f| f.blocked_by.contains(&b));
-    let reported_explicit = denied.is_some_and(|d| d.explicit_deny == Some(true))
-        && missing.iter().any(|f| !f.fixable_by_patch);
-    if has(Blocker::VaultAccessPolicy) {
-        Cause::VaultPolicyDeny
-    } else if has(Blocker::IdentityDeny)
-        || missing.iter().any(|f| !f.denied_by.is_empty())
-        || reported_explicit
-    {
-        Cause::ExplicitDeny
-    } else if has(Blocker::KeyPolicy) {
-        Cause::KeyPolicy
-    } else if has(Blocker::Scp)
-        || has(Blocker::PermissionBoundary)
-        || has(Blocker::Rcp)
-        || has(Blocker::SessionPolicy)
-    {
-        Cause::GuardrailLimit
-    } else if !missing.is_empty() {
-        Cause::MissingPermissions
-    } else if !unverified.is_empty() {
-        Cause::Unverified
-    } else {
-        Cause::NotPermissions
-    }
-}
-
-fn services_of(findings: &[&Finding]) -> String {
-    let mut services: Vec<&str> = findings
-        .iter()
-        .filter_map(|f| f.action.split(':').next())
-        .collect();
-    services.sort();
-    services.dedup();
-    services.join(", ")
-}
-
-fn summarize(
-    cause: Cause,
-    missing: &[Finding],
-    facts: &Facts,
-    unverified: &[Unverified],
-) -> String {
-    let fixable: Vec<&Finding> = missing.iter().filter(|f| f.fixable_by_patch).collect();
-    let blockers: Vec<&Finding> = missing.iter().filter(|f| !f.fixable_by_patch).collect();
-    let who = |arn: &str| {
-        if Some(arn) == facts.role_arn.as_deref() {
-            format!("restore role {}", facts::role_name(arn))
-        } else {
-            format!("caller {arn}")
-        }
-    };
-    let first_blocker = blockers.first().map(|f| {
-        let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
-        format!(
-            "{} on {} is blocked by the {}",
-            f.action,
-            f.resource,
-            by.join(" and the ")
-        )
-    });
-    let tail = |n: usize| match n {
-        0 => String::new(),
-        1 => " (1 more finding below)".to_string(),
-        n => format!(" ({n} more findings below)"),
-    };
-    match cause {
-        Cause::MissingPermissions => {
-            let principals: Vec<String> = {
-                let mut p: Vec<String> = fixable.iter().map(|f| who(&f.principal)).collect();
-                p.dedup();
-                p
-            };
-            format!(
-                "The {} lacks {} permission{} ({}); the patch below adds exactly those.",
-                principals.join(" and the "),
-                fixable.len(),
-                if fixable.len() == 1 { "" } else { "s" },
-                services_of(&fixable)
-            )
-        }
-        Cause::VaultPolicyDeny | Cause::ExplicitDeny | Cause::KeyPolicy | Cause::GuardrailLimit => format!(
-            "{}; no role patch can fix that{}.",
-            first_blocker.unwrap_or_default(),
-            tail(missing.len().saturating_sub(1))
-        ),
-        Cause::Unverified => format!(
-            "No missing permission found in what could be read, but {} part{} could not be verified (see below).",
-            unverified.len(),
-            if unverified.len() == 1 { "" } else { "s" }
-        ),
-        Cause::NotPermissions => {
-            "Every permission the restore needs is in place: the failure is not about permissions.".into()
-        }
-    }
-}
-
-/// Words for a blocker in sentences.
-pub fn blocker_words(b: &Blocker) -> &'static str {
-    match b {
-        Blocker::IdentityPolicy => "missing allow in the identity policies",
-        Blocker::IdentityDeny => "explicit deny in an identity policy",
-        Blocker::PermissionBoundary => "permissions boundary",
-        Blocker::Scp => "service control policy",
-        Blocker::Rcp => "resource control policy",
-        Blocker::SessionPolicy => "session policy",
-        Blocker::KeyPolicy => "KMS key policy",
-        Blocker::VaultAccessPolicy => "backup vault access policy",
-        Blocker::TrustPolicy => "trust policy",
-    }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }

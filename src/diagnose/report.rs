@@ -51,6 +51,22 @@ pub struct Report {
     /// Opt-in auto-remediation decision, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_attach: Option<AutoAttach>,
+    /// For a denial that no collected policy explains (`unexplainedDenial`): what was
+    /// checked and what could not be, so the reader knows where to look next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplained_denial: Option<UnexplainedDenial>,
+}
+
+/// What the diagnosis of a denial it could not explain did and did not look at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnexplainedDenial {
+    /// Requirements evaluated, all allowed (`action on resource for principal`).
+    pub checked: Vec<String>,
+    /// Policy layers AWS evaluates that the evidence did not let us evaluate.
+    pub not_verified: Vec<String>,
+    /// The most likely place to look next.
+    pub next_step: String,
 }
 
 /// Identifying facts about the failed restore.
@@ -90,6 +106,43 @@ pub struct Failure {
     /// The denied request the message names (decoded or parsed), when it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denied: Option<DeniedRequest>,
+    /// The non-permission failure class AWS's error code or text belongs to, with
+    /// AWS's guidance for it (`data/failure-classes.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClassification>,
+}
+
+/// Failures that are not about permissions, by what must change for the restore to work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureClass {
+    /// A VPC, subnet, security group or subnet group that is missing or unusable.
+    Network,
+    /// A restore metadata value AWS rejected, or a snapshot/backup it names that is gone.
+    RestoreMetadata,
+    /// The resource the restore creates already exists (name taken).
+    AlreadyExists,
+    /// A service quota or capacity limit.
+    QuotaExceeded,
+    /// A configuration AWS does not support (e.g. a new EC2 instance profile).
+    UnsupportedConfiguration,
+    /// A KMS key that is disabled, pending deletion or not found.
+    KmsKeyState,
+    /// An internal or transient AWS error.
+    InternalError,
+}
+
+/// How a failure message was classified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureClassification {
+    pub class: FailureClass,
+    /// The error code or phrase of the table that matched (from the table, never the message).
+    pub matched: String,
+    /// What AWS says to do about it, in our words.
+    pub guidance: String,
+    /// The AWS page the entry comes from.
+    pub source: String,
 }
 
 /// The forms a failure message takes.
@@ -126,6 +179,10 @@ pub struct DeniedRequest {
     /// Sids of the statements a decoded message says matched (denied).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched_statements: Vec<String>,
+    /// The API operation the message names ("when calling the X operation"), when the
+    /// action was read from it (`data/operations.json`) rather than named by AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 /// The primary cause of a failure.
@@ -146,6 +203,37 @@ pub enum Cause {
     Unverified,
     /// Every required permission is in place: the failure is not about permissions.
     NotPermissions,
+    /// AWS denied the restore, and every requirement checked is allowed: the deny
+    /// comes from a layer the evidence does not show (SCP, RCP, session policy, key grants).
+    UnexplainedDenial,
+    /// Not about permissions: a VPC, subnet or security group problem.
+    Network,
+    /// Not about permissions: a restore metadata value AWS rejected.
+    RestoreMetadata,
+    /// Not about permissions: the resource to create already exists.
+    AlreadyExists,
+    /// Not about permissions: a service quota or capacity limit.
+    QuotaExceeded,
+    /// Not about permissions: a configuration AWS does not support.
+    UnsupportedConfiguration,
+    /// Not about permissions: the KMS key is disabled, pending deletion or not found.
+    KmsKeyState,
+    /// Not about permissions: an internal or transient AWS error.
+    InternalError,
+}
+
+impl From<FailureClass> for Cause {
+    fn from(c: FailureClass) -> Self {
+        match c {
+            FailureClass::Network => Cause::Network,
+            FailureClass::RestoreMetadata => Cause::RestoreMetadata,
+            FailureClass::AlreadyExists => Cause::AlreadyExists,
+            FailureClass::QuotaExceeded => Cause::QuotaExceeded,
+            FailureClass::UnsupportedConfiguration => Cause::UnsupportedConfiguration,
+            FailureClass::KmsKeyState => Cause::KmsKeyState,
+            FailureClass::InternalError => Cause::InternalError,
+        }
+    }
 }
 
 impl Cause {
@@ -159,7 +247,30 @@ impl Cause {
             Cause::GuardrailLimit => "guardrailLimit",
             Cause::Unverified => "unverified",
             Cause::NotPermissions => "notPermissions",
+            Cause::UnexplainedDenial => "unexplainedDenial",
+            Cause::Network => "network",
+            Cause::RestoreMetadata => "restoreMetadata",
+            Cause::AlreadyExists => "alreadyExists",
+            Cause::QuotaExceeded => "quotaExceeded",
+            Cause::UnsupportedConfiguration => "unsupportedConfiguration",
+            Cause::KmsKeyState => "kmsKeyState",
+            Cause::InternalError => "internalError",
         }
+    }
+
+    /// Whether the cause is a failure class that is not about permissions: permission
+    /// gaps found alongside it are "also missing", never the headline.
+    pub fn is_failure_class(self) -> bool {
+        matches!(
+            self,
+            Cause::Network
+                | Cause::RestoreMetadata
+                | Cause::AlreadyExists
+                | Cause::QuotaExceeded
+                | Cause::UnsupportedConfiguration
+                | Cause::KmsKeyState
+                | Cause::InternalError
+        )
     }
 }
 

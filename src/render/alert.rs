@@ -655,6 +655,14 @@ pub fn cause_phrase(report: &Report) -> String {
         Cause::GuardrailLimit => "blocked by a permissions boundary or SCP".into(),
         Cause::Unverified => "cause not verified".into(),
         Cause::NotPermissions => "not a permissions problem".into(),
+        Cause::UnexplainedDenial => "unexplained denial".into(),
+        Cause::Network => "network/VPC problem".into(),
+        Cause::RestoreMetadata => "restore parameters rejected".into(),
+        Cause::AlreadyExists => "resource already exists".into(),
+        Cause::QuotaExceeded => "quota or capacity limit".into(),
+        Cause::UnsupportedConfiguration => "unsupported configuration".into(),
+        Cause::KmsKeyState => "KMS key disabled or deleted".into(),
+        Cause::InternalError => "AWS internal error".into(),
     }
 }
 

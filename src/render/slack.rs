@@ -176,7 +176,11 @@ fn principal(arn: &str) -> String {
 fn description(report: &Report) -> String {
     let mut d = md(report.summary.trim(), MAX_SENTENCE_CHARS);
     if !report.missing.is_empty() {
-        d.push_str("\n\n*Missing*\n");
+        d.push_str(if report.cause.is_failure_class() {
+            "\n\n*Also missing* (not the cause of this failure)\n"
+        } else {
+            "\n\n*Missing*\n"
+        });
         let findings: Vec<&Finding> = report.missing.iter().collect();
         let groups = grouped(&findings);
         for (actions, f) in groups.iter().take(LISTED_FINDINGS) {
@@ -223,9 +227,11 @@ fn description(report: &Report) -> String {
                 .join("; ")
         ));
     }
-    // Links come only from checked parts (see `alert::links`).
+    // Links come only from checked parts (see `alert::links`) and from our own table of
+    // AWS guidance pages (never from the message).
     let links: Vec<String> = alert::links(report)
         .into_iter()
+        .chain(guidance_link(report))
         .map(|(label, url)| format!("[{label}]({url})"))
         .collect();
     let links = if links.is_empty() {
@@ -237,12 +243,39 @@ fn description(report: &Report) -> String {
     format!("{}{links}", cut(d.trim_end(), room))
 }
 
+/// The AWS page of the failure class, when it is one of the table's (an https AWS
+/// documentation address, as `data/failure-classes.json` is tested to hold).
+fn guidance_link(report: &Report) -> Option<(&'static str, String)> {
+    report
+        .failure
+        .class
+        .as_ref()
+        .map(|c| c.source.as_str())
+        .filter(|u| {
+            u.starts_with("https://docs.aws.amazon.com/")
+                && !u.contains([' ', ')', '(', '>', '<', '|', '`'])
+        })
+        .map(|u| ("AWS guidance", u.to_owned()))
+}
+
 fn next_steps(report: &Report) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
+    if let Some(c) = &report.failure.class {
+        steps.push(md(&c.guidance, MAX_STEP_CHARS));
+    }
+    if let Some(u) = &report.unexplained_denial {
+        steps.push(format!("Look next at {}", md(&u.next_step, MAX_STEP_CHARS)));
+    }
     if let Some(patch) = &report.patch {
         let who = md(short_arn(&patch.principal_arn), MAX_VALUE_CHARS);
         let name = md(&patch.policy_name, MAX_VALUE_CHARS);
-        let verified = if report.verified { "verified " } else { "" };
+        let verified = if report.cause.is_failure_class() {
+            "also-missing "
+        } else if report.verified {
+            "verified "
+        } else {
+            ""
+        };
         let command = md(&patch.command, MAX_STEP_CHARS);
         let step =
             format!("Attach the {verified}least-privilege policy `{name}` to `{who}`: `{command}`");

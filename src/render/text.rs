@@ -140,6 +140,23 @@ pub fn report_text(report: &Report) -> String {
     if let Some(msg) = &report.failure.message {
         let _ = writeln!(out, "AWS said: {}", v(msg));
     }
+    if let Some(c) = &report.failure.class {
+        let _ = writeln!(out, "AWS guidance: {}", v(&c.source));
+    }
+    // A failure that is not about permissions: what the checks found is listed, but as
+    // "also missing", never as the reason this restore failed.
+    let also = report.cause.is_failure_class();
+    if let Some(u) = &report.unexplained_denial {
+        let _ = writeln!(out, "\nChecked and allowed ({}):", u.checked.len());
+        for c in &u.checked {
+            let _ = writeln!(out, "  - {}", v(c));
+        }
+        let _ = writeln!(out, "Not verified:");
+        for n in &u.not_verified {
+            let _ = writeln!(out, "  - {}", v(n));
+        }
+        let _ = writeln!(out, "Look next at: {}", v(&u.next_step));
+    }
     let fixable: Vec<&Finding> = report
         .missing
         .iter()
@@ -153,13 +170,27 @@ pub fn report_text(report: &Report) -> String {
     if !blockers.is_empty() {
         let _ = writeln!(
             out,
-            "\nBlockers a role patch cannot fix ({}):",
+            "\n{}Blockers a role patch cannot fix ({}):",
+            if also {
+                "Also missing (not the cause of this failure) — "
+            } else {
+                ""
+            },
             blockers.len()
         );
         finding_lines(&mut out, &blockers);
     }
     if !fixable.is_empty() {
-        let _ = writeln!(out, "\nMissing permissions ({}):", fixable.len());
+        let _ = writeln!(
+            out,
+            "\n{} ({}):",
+            if also {
+                "Also missing (not the cause of this failure)"
+            } else {
+                "Missing permissions"
+            },
+            fixable.len()
+        );
         finding_lines(&mut out, &fixable);
     }
     if !report.unverified.is_empty() {
@@ -175,7 +206,9 @@ pub fn report_text(report: &Report) -> String {
         .collect();
     if !patches.is_empty() {
         let check = &report.verification;
-        let status = if report.verified {
+        let status = if also {
+            "for the also-missing permissions only: it does not fix this failure".to_string()
+        } else if report.verified {
             match check.now_allowed.len() {
                 1 => "verified: with the patch, the missing permission is allowed".to_string(),
                 n => format!("verified: with the patch, all {n} missing permissions are allowed"),
@@ -191,7 +224,7 @@ pub fn report_text(report: &Report) -> String {
         for p in patches {
             patch_block(&mut out, p);
         }
-        if !report.verified {
+        if !report.verified && !also {
             for s in &check.still_blocked {
                 let _ = writeln!(out, "  still blocked: {}", v(s));
             }
