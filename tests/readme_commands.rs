@@ -122,3 +122,34 @@ fn words_follow_shell_quoting() {
         ]
     );
 }
+
+/// The README lists every restore path of the catalog and every failure class of
+/// `data/failure-classes.json` with each entry's source, so what it promises is what
+/// the data holds.
+#[test]
+fn the_readme_lists_every_restore_path_and_failure_class_with_its_source() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for path in restore_doctor::diagnose::requirements::all_paths() {
+        assert!(
+            readme.contains(&format!("| `{path}` |")),
+            "README lacks restore path `{path}`"
+        );
+    }
+    let classes: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("data/failure-classes.json")).unwrap(),
+    )
+    .unwrap();
+    for entry in classes["entries"].as_array().unwrap() {
+        let class = entry["class"].as_str().unwrap();
+        assert!(
+            readme.contains(&format!("| `{class}` |")),
+            "README lacks class `{class}`"
+        );
+        let source = entry["source"].as_str().unwrap();
+        assert!(
+            readme.contains(source),
+            "README lacks the source {source} of `{class}`"
+        );
+    }
+}
