@@ -498,3 +498,68 @@ async fn a_failed_publish_fails_the_invocation_so_lambda_retries() {
         "still failing, but retried rather than deduplicated"
     );
 }
+
+/// `events/test-alert.json`, sent by hand after deploying, publishes one alert marked as a
+/// test in the subject, the email, the Slack title and a `test` attribute; it is not
+/// counted as a diagnosed failure, and sending it twice publishes twice (no dedup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_alert_is_published_and_marked_as_a_test_everywhere() {
+    let text = std::fs::read_to_string(format!(
+        "{}/events/test-alert.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let event: Value = serde_json::from_str(&text).unwrap();
+    let (processed, envelope, metrics) =
+        publish_and_read(event.clone(), &unique("test-alert")).await;
+    let Outcome::Published { cause, .. } = &processed.outcome else {
+        panic!("not published: {:?}", processed.outcome)
+    };
+    assert_eq!(cause, "testAlert");
+    let subject = envelope["Subject"].as_str().unwrap();
+    assert!(subject.starts_with("[restore-doctor TEST]"), "{subject}");
+    assert!(subject.chars().count() < 100, "{subject}");
+    assert_eq!(scenario::attributes(&envelope)["test"], "true");
+    let alert = processed.alert.as_ref().unwrap();
+    let message: Value = serde_json::from_str(&alert.message).unwrap();
+    assert!(message["email"]
+        .as_str()
+        .unwrap()
+        .starts_with("THIS IS A TEST ALERT"));
+    assert!(message["default"]
+        .as_str()
+        .unwrap()
+        .starts_with("THIS IS A TEST ALERT"));
+    let chatbot: Value = serde_json::from_str(message["https"].as_str().unwrap()).unwrap();
+    assert!(chatbot["content"]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("TEST: "));
+    assert!(chatbot["content"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("THIS IS A TEST ALERT"));
+    let report = report_json(&envelope);
+    assert!(report["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("TEST ALERT"));
+    assert!(metric(&metrics, "FailuresDiagnosed").is_none());
+    assert!(alert.counted_bytes() < 256 * 1024);
+
+    // Twice is twice: a team may test again after fixing a subscription.
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("test-alert-twice")).await;
+    let handler = handler(&topic.topic_arn).await;
+    for _ in 0..2 {
+        let p = handler.process(event.clone(), invocation()).await.unwrap();
+        assert!(
+            matches!(p.outcome, Outcome::Published { .. }),
+            "{:?}",
+            p.outcome
+        );
+    }
+    let got = scenario::receive(&sdk, &topic.queue_url, 2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2);
+}

@@ -8,4 +8,5 @@
 //! above it, and the fuzzer drives it directly.
 
 pub mod sanitize;
+pub mod test_alert;
 pub mod trigger;

@@ -1,7 +1,7 @@
 //! The Lambda side of the handler: the AWS calls, the deadline and the runtime loop
 //! (feature `lambda`). Re-exported by [`handler`](crate::handler).
 
-use crate::event::{sanitize, trigger};
+use crate::event::{sanitize, test_alert, trigger};
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -194,6 +194,9 @@ impl Handler {
         function_arn: Option<&str>,
         deadline: Instant,
     ) -> Result<Processed, HandlerError> {
+        if test_alert::is_test_alert(&event) {
+            return self.publish_test_alert(&event, deadline).await;
+        }
         let parsed = match contained("parsing the event", || trigger::parse(&event)) {
             Ok(Ok(p)) => p,
             Ok(Err(skip)) => {
@@ -329,6 +332,62 @@ impl Handler {
             Err(e) => {
                 self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
                 tracing::error!(error = %e, "alert not published; Lambda will retry the event");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The test alert: rendered like any alert from evidence that says it is a test,
+    /// marked as a test everywhere, published, and never remembered as a failure.
+    async fn publish_test_alert(
+        &self,
+        event: &Value,
+        deadline: Instant,
+    ) -> Result<Processed, HandlerError> {
+        let evidence = test_alert::evidence();
+        let mut report = diagnose_safely(&evidence)?;
+        report.summary = test_alert::SUMMARY.to_owned();
+        let correlation_id = event
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| sanitize::is_id(id))
+            .unwrap_or("test-alert")
+            .to_owned();
+        let ctx = AlertContext {
+            correlation_id,
+            dedup_key: "test-alert".into(),
+        };
+        let alert = alert::as_test(render_safely(&report, &ctx)?);
+        let published = tokio::time::timeout_at(
+            deadline,
+            publish(&self.clients.sns, &self.settings.topic_arn, &alert),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(PublishError {
+                topic: self.settings.topic_arn.clone(),
+                reason: "not answered before the invocation's deadline".into(),
+            })
+        });
+        match published {
+            Ok(message_id) => {
+                info!(message_id = %message_id, subject = %alert.subject, "test alert published");
+                Ok(Processed {
+                    outcome: Outcome::Published {
+                        message_id,
+                        dedup_key: ctx.dedup_key,
+                        cause: "testAlert".into(),
+                        gaps: 0,
+                        truncated: alert.truncated.clone(),
+                    },
+                    evidence: Some(evidence),
+                    report: Some(report),
+                    alert: Some(alert),
+                })
+            }
+            Err(e) => {
+                self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
+                tracing::error!(error = %e, "test alert not published");
                 Err(e.into())
             }
         }

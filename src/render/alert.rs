@@ -72,6 +72,47 @@ pub struct AlertContext {
     pub dedup_key: String,
 }
 
+/// The first lines of every body of a test alert.
+const TEST_BANNER: &str =
+    "THIS IS A TEST ALERT sent by hand to check the subscriptions: no restore failed.";
+
+/// Marks a rendered alert as a test in every place a reader looks first: the subject,
+/// the email and default text, the Slack title and description, and a `test` message
+/// attribute that subscription filter policies can match.
+pub fn as_test(mut alert: Alert) -> Alert {
+    alert.subject = clean_subject(&alert.subject.replacen(
+        "[restore-doctor]",
+        "[restore-doctor TEST]",
+        1,
+    ));
+    if let Ok(Value::Object(mut keys)) = serde_json::from_str::<Value>(&alert.message) {
+        for key in ["default", "email"] {
+            if let Some(Value::String(text)) = keys.get_mut(key) {
+                *text = format!("{TEST_BANNER}\n\n{text}");
+            }
+        }
+        if let Some(Value::String(https)) = keys.get_mut("https") {
+            if let Ok(mut n) = serde_json::from_str::<Value>(https) {
+                if let Some(content) = n.get_mut("content").and_then(Value::as_object_mut) {
+                    let title = content.get("title").and_then(Value::as_str).unwrap_or("");
+                    let title = format!("TEST: {title}");
+                    content.insert("title".into(), Value::String(title));
+                    let description = content
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let description = format!("*{TEST_BANNER}*\n{description}");
+                    content.insert("description".into(), Value::String(description));
+                }
+                *https = n.to_string();
+            }
+        }
+        alert.message = Value::Object(keys).to_string();
+    }
+    alert.attributes.insert("test".into(), "true".into());
+    alert
+}
+
 /// True for a refused StartRestoreJob call (no restore job exists).
 pub fn is_start_denied(report: &Report) -> bool {
     report.restore.trigger == "startRestoreJobDenied"
