@@ -49,6 +49,9 @@ fn undecided(subject: &Subject, req: &Requirement, gate: &ResourceGate, err: Eva
             blocked_by: Vec::new(),
             layers: Vec::new(),
             missing_context_keys: Vec::new(),
+            allow_depends_on: Vec::new(),
+            deny_depends_on: Vec::new(),
+            hard_rule: None,
         },
         finding: None,
         needs_identity_grant: false,
@@ -178,6 +181,23 @@ pub fn check(
         undecided: None,
     };
     if evaluation.decision == Decision::Allowed {
+        // Allowed only while context the evidence lacks stays absent, or denied by a
+        // Deny that hinges on it: no finding (nothing is missing), but not proven either;
+        // the verification and the report's gaps say so (see `depends_on`).
+        return result;
+    }
+    if let Some(rule) = &evaluation.hard_rule {
+        result.finding = Some(Finding {
+            action: req.action.clone(),
+            resource: req.resource.clone(),
+            principal: subject.arn.clone(),
+            fixable_by_patch: false,
+            blocked_by: vec![Blocker::AwsRule],
+            denied_by: vec![],
+            why: req.why.clone(),
+            who_must_act: Some(hard_rule_words(rule)),
+            assumed_context: vec![],
+        });
         return result;
     }
     let resource_blocker = match gate {
@@ -228,8 +248,18 @@ pub fn check(
                 blockers.contains(&Blocker::IdentityPolicy) && !(key_blocks && same_account_key);
             (blockers, vec![], needs_identity)
         };
+    // An allow conditional on context the evidence lacks may already hold: granting the
+    // action without that condition would prove nothing and widen the role, so no grant.
+    let conditional = !evaluation.allow_depends_on.is_empty();
+    let needs_identity = needs_identity && !conditional;
     let fixable = needs_identity && blocked_by.iter().all(|b| *b == Blocker::IdentityPolicy);
-    let who_must_act = (!fixable).then(|| who_must_act(&blocked_by));
+    let who_must_act = if conditional {
+        Some(depends_words(&req.action, &evaluation.allow_depends_on))
+    } else {
+        (!fixable).then(|| who_must_act(&blocked_by))
+    };
+    let mut assumed_context = evaluation.allow_depends_on.clone();
+    assumed_context.extend(evaluation.deny_depends_on.iter().cloned());
     result.needs_identity_grant = needs_identity;
     result.finding = Some(Finding {
         action: req.action.clone(),
@@ -240,9 +270,40 @@ pub fn check(
         denied_by,
         why: req.why.clone(),
         who_must_act,
-        assumed_context: evaluation.missing_context_keys.clone(),
+        assumed_context,
     });
     result
+}
+
+/// The context keys a check's outcome hinges on, when it is not proven because of
+/// them: those of a conditional allow, then those of a conditional deny.
+pub fn depends_on(c: &Check) -> Vec<String> {
+    let mut keys = c.evaluation.allow_depends_on.clone();
+    keys.extend(c.evaluation.deny_depends_on.iter().cloned());
+    keys
+}
+
+/// What to do about an allow that depends on unknown context.
+pub fn depends_words(action: &str, keys: &[String]) -> String {
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|k| format!("`{}`", super::validated::shown(k)))
+        .collect();
+    format!(
+        "the role owner: the allow of `{}` depends on {}, which the evidence does not carry; check that value on the request and the resource (restore-doctor does not grant around the condition)",
+        super::validated::shown(action),
+        keys.join(", ")
+    )
+}
+
+/// The sentence for a request one of AWS's own rules denies.
+pub fn hard_rule_words(rule: &crate::policy::hard_rules::AwsRule) -> String {
+    format!(
+        "no one: {} ({}; source: {})",
+        crate::policy::hard_rules::NO_PATCH,
+        rule.why,
+        rule.source
+    )
 }
 
 /// Who can remove a blocker that no role patch fixes.
@@ -259,6 +320,7 @@ pub fn who_must_act(blockers: &[Blocker]) -> String {
             Blocker::KeyPolicy => Some("the KMS key administrators (the key policy must allow the role or delegate to the account)"),
             Blocker::VaultAccessPolicy => Some("the backup vault owner (edit the vault access policy)"),
             Blocker::TrustPolicy => Some("the role owner (edit the trust policy)"),
+            Blocker::AwsRule => Some("no one: AWS does not allow this: no patch can fix it"),
         })
         .collect();
     who.dedup();

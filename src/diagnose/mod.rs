@@ -783,6 +783,7 @@ fn cause_of(
     if has(Blocker::VaultAccessPolicy) {
         Cause::VaultPolicyDeny
     } else if has(Blocker::IdentityDeny)
+        || has(Blocker::AwsRule)
         || missing.iter().any(|f| !f.denied_by.is_empty())
         || reported_explicit
     {
@@ -886,6 +887,7 @@ pub fn blocker_words(b: &Blocker) -> &'static str {
         Blocker::KeyPolicy => "KMS key policy",
         Blocker::VaultAccessPolicy => "backup vault access policy",
         Blocker::TrustPolicy => "trust policy",
+        Blocker::AwsRule => "AWS's own rules (AWS does not allow this: no patch can fix it)",
     }
 }
 
