@@ -5,8 +5,9 @@ use crate::policy::{
     Request, StatementRef,
 };
 
+use super::evidence::EvidencePart;
 use super::principal::Subject;
-use super::report::{Blocker, Finding};
+use super::report::{Blocker, Finding, Unverified};
 use super::requirements::Requirement;
 
 /// Which resource policy stands in front of the requirement.
@@ -281,6 +282,61 @@ pub fn depends_on(c: &Check) -> Vec<String> {
     let mut keys = c.evaluation.allow_depends_on.clone();
     keys.extend(c.evaluation.deny_depends_on.iter().cloned());
     keys
+}
+
+/// Checks with no finding that are still not proven: allowed only while context the
+/// evidence lacks stays absent, or open to a Deny that hinges on it ("may be denied").
+/// Gaps, never passes.
+pub fn unproven(checks: &[Check], role_arn: Option<&str>) -> Vec<Unverified> {
+    checks
+        .iter()
+        .filter(|c| c.finding.is_none() && c.undecided.is_none())
+        // A finding on the same request (e.g. from the decoded message's context) says more.
+        .filter(|c| {
+            !checks.iter().any(|o| {
+                o.finding.is_some()
+                    && o.principal_arn == c.principal_arn
+                    && o.requirement.resource == c.requirement.resource
+                    && o.requirement.action.eq_ignore_ascii_case(&c.requirement.action)
+            })
+        })
+        .filter_map(|c| {
+            let shown = |keys: &[String]| {
+                keys.iter()
+                    .map(|k| format!("`{}`", super::validated::shown(k)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let why = if !c.evaluation.allow_depends_on.is_empty() {
+                format!(
+                    "the allow depends on {}, which the evidence does not carry: it holds only if that context is absent",
+                    shown(&c.evaluation.allow_depends_on)
+                )
+            } else if !c.evaluation.deny_depends_on.is_empty() {
+                format!(
+                    "it may be denied: a Deny depends on {}, which the evidence does not carry",
+                    shown(&c.evaluation.deny_depends_on)
+                )
+            } else {
+                return None;
+            };
+            let part = if Some(c.principal_arn.as_str()) == role_arn {
+                EvidencePart::RestoreRole
+            } else {
+                EvidencePart::Caller
+            };
+            Some(Unverified::new(
+                part,
+                format!(
+                    "`{}` on `{}` for `{}`",
+                    super::validated::shown(&c.requirement.action),
+                    super::validated::shown(&c.requirement.resource),
+                    super::validated::shown(&c.principal_arn)
+                ),
+                why,
+            ))
+        })
+        .collect()
 }
 
 /// What to do about an allow that depends on unknown context.

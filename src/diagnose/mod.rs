@@ -5,6 +5,7 @@
 pub mod check;
 pub mod evidence;
 pub mod facts;
+pub mod managed_key;
 pub mod message;
 pub mod principal;
 pub mod report;
@@ -258,6 +259,11 @@ pub fn diagnose(evidence: &Evidence) -> Report {
             checks.push(c);
         }
     }
+
+    // AWS managed keys: explained by AWS's rules, never by a grant or key policy edit.
+    managed_key::apply(evidence, &account, &mut checks);
+    // Allowed only while unknown context stays absent, or open to a conditional Deny.
+    unverified.extend(check::unproven(&checks, facts.role_arn.as_deref()));
 
     // A request the evaluator would not decide (past AWS's limits) is a gap, never a pass.
     for c in checks.iter().filter(|c| c.undecided.is_some()) {
@@ -845,6 +851,17 @@ fn summarize(
         n => format!(" ({n} more findings below)"),
     };
     match cause {
+        Cause::MissingPermissions if fixable.is_empty() => match blockers.first() {
+            // Only allows that hinge on context the evidence lacks: say so, grant nothing.
+            Some(f) => format!(
+                "{} on {} depends on {}, which the evidence does not carry: not verified, and no patch grants around that condition{}.",
+                f.action,
+                f.resource,
+                f.assumed_context.join(", "),
+                tail(missing.len().saturating_sub(1))
+            ),
+            None => String::new(),
+        },
         Cause::MissingPermissions => {
             let principals: Vec<String> = {
                 let mut p: Vec<String> = fixable.iter().map(|f| who(&f.principal)).collect();
