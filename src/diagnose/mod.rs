@@ -904,7 +904,9 @@ pub fn blocker_words(b: &Blocker) -> &'static str {
         Blocker::KeyPolicy => "KMS key policy",
         Blocker::VaultAccessPolicy => "backup vault access policy",
         Blocker::TrustPolicy => "trust policy",
-        Blocker::AwsRule => "AWS's own rules (AWS does not allow this: no patch can fix it)",
+        Blocker::AwsRule => {
+            "AWS rule that no policy overrides (AWS does not allow this: no patch can fix it)"
+        }
     }
 }
 
