@@ -301,12 +301,7 @@ pub fn unproven(checks: &[Check], role_arn: Option<&str>) -> Vec<Unverified> {
             })
         })
         .filter_map(|c| {
-            let shown = |keys: &[String]| {
-                keys.iter()
-                    .map(|k| format!("`{}`", super::validated::shown(k)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let shown = keys_shown;
             let why = if !c.evaluation.allow_depends_on.is_empty() {
                 format!(
                     "the allow depends on {}, which the evidence does not carry: it holds only if that context is absent",
@@ -341,15 +336,19 @@ pub fn unproven(checks: &[Check], role_arn: Option<&str>) -> Vec<Unverified> {
 
 /// What to do about an allow that depends on unknown context.
 pub fn depends_words(action: &str, keys: &[String]) -> String {
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|k| format!("`{}`", super::validated::shown(k)))
-        .collect();
     format!(
         "the role owner: the allow of `{}` depends on {}, which the evidence does not carry; check that value on the request and the resource (restore-doctor does not grant around the condition)",
         super::validated::shown(action),
-        keys.join(", ")
+        keys_shown(keys)
     )
+}
+
+/// Context keys (hostile text) for a sentence: each shown safely, in backticks.
+pub fn keys_shown(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("`{}`", super::validated::shown(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The sentence for a request one of AWS's own rules denies.

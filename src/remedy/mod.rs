@@ -65,11 +65,7 @@ pub fn remedy(checks: &[Check], subjects: &[&Subject], account: &str, partition:
         if again.finding.is_none() && !hinges.is_empty() {
             verification.still_blocked.push(format!(
                 "{label} (not proven: depends on {}, which the evidence does not carry)",
-                hinges
-                    .iter()
-                    .map(|k| format!("`{}`", crate::diagnose::validated::shown(k)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::diagnose::check::keys_shown(&hinges)
             ));
             continue;
         }
