@@ -11,7 +11,9 @@
 
 use std::path::Path;
 
-use restore_doctor::diagnose::evidence::{Evidence, EvidencePart, Gap, PolicyDoc, PolicyKind};
+use restore_doctor::diagnose::evidence::{
+    Evidence, EvidencePart, Gap, KmsKey, PolicyDoc, PolicyKind,
+};
 use restore_doctor::diagnose::report::{Blocker, Cause};
 use restore_doctor::examine;
 use serde_json::json;
@@ -114,4 +116,155 @@ fn no_identity_grant_for_a_key_whose_policy_ignores_identity_policies() {
     let patch = serde_json::to_string(&report.patch).unwrap();
     assert!(!patch.contains("kms:"), "{patch}");
     assert_eq!(report.key_policy_fixes.len(), 1);
+}
+
+const OWN_KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn aws_managed(reference: &str, key_arn: &str, manager: Option<&str>) -> KmsKey {
+    KmsKey {
+        reference: reference.into(),
+        key_arn: key_arn.into(),
+        key_manager: manager.map(str::to_owned),
+        key_state: Some("Enabled".into()),
+    }
+}
+
+/// Issue #9, "AWS managed keys cannot be shared": a recovery point encrypted with an AWS
+/// managed key of another account is explained by AWS's rule, with what to do instead
+/// and the AWS page, never by a grant or a key policy edit (before: a key policy blocker
+/// asking the key administrators for a change AWS does not allow).
+#[test]
+fn an_aws_managed_key_of_another_account_says_re_copy_with_a_customer_managed_key() {
+    let e = case("kms-aws-managed-cross-account");
+    let report = examine(&e);
+    let on_key: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.action.starts_with("kms:"))
+        .collect();
+    assert_eq!(on_key.len(), 4, "{:#?}", report.missing);
+    for f in &on_key {
+        assert_eq!(f.blocked_by, vec![Blocker::AwsRule], "{f:#?}");
+        assert!(!f.fixable_by_patch);
+        let who = f.who_must_act.as_deref().unwrap();
+        assert!(who.contains("AWS managed keys cannot be shared across accounts: re-copy or re-back up with a customer managed key"), "{who}");
+        assert!(who.contains("https://docs.aws.amazon.com/aws-backup/latest/devguide/create-cross-account-backup.html"), "{who}");
+    }
+    assert!(report.key_policy_fixes.is_empty());
+    assert!(report.patch.is_none());
+    assert_eq!(report.cause, Cause::ExplicitDeny);
+    assert!(!report.verified);
+
+    // Even with the role's own allow on the key and a (copied) key policy that seems to
+    // delegate, nothing is proposed: the real policy is AWS's.
+    let mut e = e;
+    let key = e.kms_keys[0].key_arn.clone();
+    e.key_policies
+        .push(restore_doctor::diagnose::evidence::KeyPolicy {
+            key_arn: key.clone(),
+            document: json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+             "Action": "kms:*", "Resource": "*"}]}),
+        });
+    e.restore_role.as_mut().unwrap().policies.push(PolicyDoc {
+        name: "kms-everything".into(),
+        arn: None,
+        kind: PolicyKind::Inline,
+        document: json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": key}]}),
+    });
+    let report = examine(&e);
+    assert!(report
+        .missing
+        .iter()
+        .filter(|f| f.resource == key)
+        .all(|f| f.blocked_by == vec![Blocker::AwsRule]));
+    assert_eq!(
+        report.missing.iter().filter(|f| f.resource == key).count(),
+        4
+    );
+    assert!(report.key_policy_fixes.is_empty());
+}
+
+/// Regression: for an AWS managed key of this account whose policy does not let the
+/// role in, a put-key-policy command was proposed, which KMS refuses for AWS managed keys.
+#[test]
+fn no_put_key_policy_for_an_aws_managed_key() {
+    let mut e = case("kms-key-policy-without-root");
+    e.kms_keys.push(aws_managed(OWN_KEY, OWN_KEY, Some("AWS")));
+    let report = examine(&e);
+    assert!(
+        report.key_policy_fixes.is_empty(),
+        "{:#?}",
+        report.key_policy_fixes
+    );
+    let kms: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.action.starts_with("kms:"))
+        .collect();
+    assert!(!kms.is_empty());
+    for f in kms {
+        assert!(f.blocked_by.contains(&Blocker::AwsRule), "{f:#?}");
+        assert!(!f.blocked_by.contains(&Blocker::KeyPolicy), "{f:#?}");
+        assert!(f
+            .who_must_act
+            .as_deref()
+            .unwrap()
+            .contains("cannot be changed"));
+    }
+    assert!(!report.verified);
+}
+
+/// An `alias/aws/...` alias names an AWS managed key even when kms:DescribeKey's answer
+/// carried no KeyManager.
+#[test]
+fn an_aws_alias_marks_the_key_as_aws_managed() {
+    let mut e = case("kms-key-policy-without-root");
+    e.restore_metadata
+        .as_mut()
+        .unwrap()
+        .insert("KmsKeyId".into(), "alias/aws/elasticfilesystem".into());
+    e.kms_keys
+        .push(aws_managed("alias/aws/elasticfilesystem", OWN_KEY, None));
+    assert!(restore_doctor::diagnose::managed_key::is_aws_managed_key(
+        &e, OWN_KEY
+    ));
+    let report = examine(&e);
+    assert!(report.key_policy_fixes.is_empty());
+    // The same evidence naming a customer managed key keeps its key policy fix.
+    let mut customer = case("kms-key-policy-without-root");
+    customer
+        .kms_keys
+        .push(aws_managed(OWN_KEY, OWN_KEY, Some("CUSTOMER")));
+    assert_eq!(examine(&customer).key_policy_fixes.len(), 1);
+}
+
+/// Auto-attach refuses the AWS managed key case: nothing there is a missing allow.
+#[test]
+fn auto_attach_refuses_an_aws_managed_key_of_another_account() {
+    use restore_doctor::remedy::guard::{decide, GuardSettings};
+    let mut e = case("kms-aws-managed-cross-account");
+    e.restore_role
+        .as_mut()
+        .unwrap()
+        .tags
+        .insert("restore-doctor:auto-attach".into(), "true".into());
+    let settings = GuardSettings {
+        enabled: true,
+        account: Some("111122223333".into()),
+        region: Some("us-east-1".into()),
+        ..Default::default()
+    };
+    let d = decide(&e, &examine(&e), &settings);
+    assert_eq!(d.report.decision, "refuse");
+    assert!(d.put.is_none());
+    assert!(
+        d.report
+            .reasons
+            .iter()
+            .any(|r| r.contains("not fixable by a role patch")),
+        "{:#?}",
+        d.report.reasons
+    );
 }

@@ -82,13 +82,25 @@ async fn efs_restore_evidence_is_complete() {
     want.sort();
     assert_eq!(keys, want);
     assert!(ev.key_policies[0].document["Statement"].is_array());
-    // The target key named in the metadata, confirmed by kms:DescribeKey.
-    assert_eq!(ev.kms_keys.len(), 1, "{:#?}", ev.kms_keys);
-    let target = &ev.kms_keys[0];
-    assert_eq!(target.reference, case.target_key_arn);
+    // The target key named in the metadata, confirmed by kms:DescribeKey; and the
+    // recovery point's key, described once more for its KeyManager (#9: AWS managed
+    // keys cannot be shared), one DescribeKey per key.
+    assert_eq!(ev.kms_keys.len(), 2, "{:#?}", ev.kms_keys);
+    let target = ev
+        .kms_keys
+        .iter()
+        .find(|k| k.reference == case.target_key_arn)
+        .unwrap();
     assert_eq!(target.key_arn, case.target_key_arn);
     assert_eq!(target.key_manager.as_deref(), Some("CUSTOMER"));
     assert_eq!(target.key_state.as_deref(), Some("Enabled"));
+    let vault_key = ev
+        .kms_keys
+        .iter()
+        .find(|k| k.key_arn == case.vault_key_arn)
+        .unwrap();
+    assert_eq!(vault_key.reference, case.vault_key_arn);
+    assert_eq!(vault_key.key_manager.as_deref(), Some("CUSTOMER"));
 
     let role = ev.restore_role.as_ref().unwrap();
     assert_eq!(role.arn, case.role_arn);

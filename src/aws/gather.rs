@@ -367,6 +367,20 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
     }
     let mut seen = BTreeSet::new();
     keys.retain(|k| seen.insert(k.clone()));
+    // The recovery point's key is described too, once, unless a target key lookup
+    // already did: its `KeyManager` says whether it is an AWS managed key, which no
+    // key policy edit or cross-account grant can open (issue #9).
+    let rp_key = ev
+        .recovery_point
+        .as_ref()
+        .filter(|rp| rp.encryption_key_type.as_deref() != Some("AWS_OWNED_KMS_KEY"))
+        .and_then(|rp| rp.encryption_key_arn.as_deref())
+        .and_then(|k| KeyArn::parse(k).ok())
+        .filter(|k| !ev.kms_keys.iter().any(|d| d.key_arn == k.as_str()));
+    let rp_described = OptionFuture::from(rp_key.map(|k| {
+        let on_late = late(EvidencePart::KeyPolicy, "kms:DescribeKey", k.as_str());
+        by.call(describe_key(clients, KeyRef::Arn(k)), on_late)
+    }));
     let policies = futures::stream::iter(keys.iter().map(|k| {
         by.call(
             key_policy(clients, k.clone()),
@@ -374,8 +388,13 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
         )
     }))
     .buffered(KMS_CONCURRENCY)
-    .collect::<Vec<_>>()
-    .await;
+    .collect::<Vec<_>>();
+    let (policies, rp_described) = futures::join!(policies, rp_described);
+    match rp_described {
+        Some(Ok(key)) => ev.kms_keys.push(key),
+        Some(Err(g)) => ev.gaps.push(g),
+        None => {}
+    }
     for r in policies {
         match r {
             Ok(p) => ev.key_policies.push(p),

@@ -131,6 +131,7 @@ pub(crate) fn cause_of(
     if has(Blocker::VaultAccessPolicy) {
         Cause::VaultPolicyDeny
     } else if has(Blocker::IdentityDeny)
+        || has(Blocker::AwsRule)
         || missing.iter().any(|f| !f.denied_by.is_empty())
         || reported_explicit
     {
@@ -207,6 +208,17 @@ pub(crate) fn summarize(
         n => format!(" ({n} more findings below)"),
     };
     match cause {
+        Cause::MissingPermissions if fixable.is_empty() => match blockers.first() {
+            // Only allows that hinge on context the evidence lacks: say so, grant nothing.
+            Some(f) => format!(
+                "{} on {} depends on {}, which the evidence does not carry: not verified, and no patch grants around that condition{}.",
+                f.action,
+                f.resource,
+                f.assumed_context.join(", "),
+                tail(missing.len().saturating_sub(1))
+            ),
+            None => String::new(),
+        },
         Cause::MissingPermissions => {
             let principals: Vec<String> = {
                 let mut p: Vec<String> = fixable.iter().map(|f| who(&f.principal)).collect();
@@ -299,6 +311,9 @@ pub fn blocker_words(b: &Blocker) -> &'static str {
         Blocker::KeyPolicy => "KMS key policy",
         Blocker::VaultAccessPolicy => "backup vault access policy",
         Blocker::TrustPolicy => "trust policy",
+        Blocker::AwsRule => {
+            "AWS rule that no policy overrides (AWS does not allow this: no patch can fix it)"
+        }
     }
 }
 

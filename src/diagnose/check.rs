@@ -5,8 +5,9 @@ use crate::policy::{
     Request, StatementRef,
 };
 
+use super::evidence::EvidencePart;
 use super::principal::Subject;
-use super::report::{Blocker, Finding};
+use super::report::{Blocker, Finding, Unverified};
 use super::requirements::Requirement;
 
 /// Which resource policy stands in front of the requirement.
@@ -49,6 +50,9 @@ fn undecided(subject: &Subject, req: &Requirement, gate: &ResourceGate, err: Eva
             blocked_by: Vec::new(),
             layers: Vec::new(),
             missing_context_keys: Vec::new(),
+            allow_depends_on: Vec::new(),
+            deny_depends_on: Vec::new(),
+            hard_rule: None,
         },
         finding: None,
         needs_identity_grant: false,
@@ -178,6 +182,23 @@ pub fn check(
         undecided: None,
     };
     if evaluation.decision == Decision::Allowed {
+        // Allowed only while context the evidence lacks stays absent, or denied by a
+        // Deny that hinges on it: no finding (nothing is missing), but not proven either;
+        // the verification and the report's gaps say so (see `depends_on`).
+        return result;
+    }
+    if let Some(rule) = &evaluation.hard_rule {
+        result.finding = Some(Finding {
+            action: req.action.clone(),
+            resource: req.resource.clone(),
+            principal: subject.arn.clone(),
+            fixable_by_patch: false,
+            blocked_by: vec![Blocker::AwsRule],
+            denied_by: vec![],
+            why: req.why.clone(),
+            who_must_act: Some(hard_rule_words(rule)),
+            assumed_context: vec![],
+        });
         return result;
     }
     let resource_blocker = match gate {
@@ -228,8 +249,18 @@ pub fn check(
                 blockers.contains(&Blocker::IdentityPolicy) && !(key_blocks && same_account_key);
             (blockers, vec![], needs_identity)
         };
+    // An allow conditional on context the evidence lacks may already hold: granting the
+    // action without that condition would prove nothing and widen the role, so no grant.
+    let conditional = !evaluation.allow_depends_on.is_empty();
+    let needs_identity = needs_identity && !conditional;
     let fixable = needs_identity && blocked_by.iter().all(|b| *b == Blocker::IdentityPolicy);
-    let who_must_act = (!fixable).then(|| who_must_act(&blocked_by));
+    let who_must_act = if conditional {
+        Some(depends_words(&req.action, &evaluation.allow_depends_on))
+    } else {
+        (!fixable).then(|| who_must_act(&blocked_by))
+    };
+    let mut assumed_context = evaluation.allow_depends_on.clone();
+    assumed_context.extend(evaluation.deny_depends_on.iter().cloned());
     result.needs_identity_grant = needs_identity;
     result.finding = Some(Finding {
         action: req.action.clone(),
@@ -240,9 +271,94 @@ pub fn check(
         denied_by,
         why: req.why.clone(),
         who_must_act,
-        assumed_context: evaluation.missing_context_keys.clone(),
+        assumed_context,
     });
     result
+}
+
+/// The context keys a check's outcome hinges on, when it is not proven because of
+/// them: those of a conditional allow, then those of a conditional deny.
+pub fn depends_on(c: &Check) -> Vec<String> {
+    let mut keys = c.evaluation.allow_depends_on.clone();
+    keys.extend(c.evaluation.deny_depends_on.iter().cloned());
+    keys
+}
+
+/// Checks with no finding that are still not proven: allowed only while context the
+/// evidence lacks stays absent, or open to a Deny that hinges on it ("may be denied").
+/// Gaps, never passes.
+pub fn unproven(checks: &[Check], role_arn: Option<&str>) -> Vec<Unverified> {
+    checks
+        .iter()
+        .filter(|c| c.finding.is_none() && c.undecided.is_none())
+        // A finding on the same request (e.g. from the decoded message's context) says more.
+        .filter(|c| {
+            !checks.iter().any(|o| {
+                o.finding.is_some()
+                    && o.principal_arn == c.principal_arn
+                    && o.requirement.resource == c.requirement.resource
+                    && o.requirement.action.eq_ignore_ascii_case(&c.requirement.action)
+            })
+        })
+        .filter_map(|c| {
+            let shown = keys_shown;
+            let why = if !c.evaluation.allow_depends_on.is_empty() {
+                format!(
+                    "the allow depends on {}, which the evidence does not carry: it holds only if that context is absent",
+                    shown(&c.evaluation.allow_depends_on)
+                )
+            } else if !c.evaluation.deny_depends_on.is_empty() {
+                format!(
+                    "it may be denied: a Deny depends on {}, which the evidence does not carry",
+                    shown(&c.evaluation.deny_depends_on)
+                )
+            } else {
+                return None;
+            };
+            let part = if Some(c.principal_arn.as_str()) == role_arn {
+                EvidencePart::RestoreRole
+            } else {
+                EvidencePart::Caller
+            };
+            Some(Unverified::new(
+                part,
+                format!(
+                    "`{}` on `{}` for `{}`",
+                    super::validated::shown(&c.requirement.action),
+                    super::validated::shown(&c.requirement.resource),
+                    super::validated::shown(&c.principal_arn)
+                ),
+                why,
+            ))
+        })
+        .collect()
+}
+
+/// What to do about an allow that depends on unknown context.
+pub fn depends_words(action: &str, keys: &[String]) -> String {
+    format!(
+        "the role owner: the allow of `{}` depends on {}, which the evidence does not carry; check that value on the request and the resource (restore-doctor does not grant around the condition)",
+        super::validated::shown(action),
+        keys_shown(keys)
+    )
+}
+
+/// Context keys (hostile text) for a sentence: each shown safely, in backticks.
+pub fn keys_shown(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("`{}`", super::validated::shown(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sentence for a request one of AWS's own rules denies.
+pub fn hard_rule_words(rule: &crate::policy::hard_rules::AwsRule) -> String {
+    format!(
+        "no one: {} ({}; source: {})",
+        crate::policy::hard_rules::NO_PATCH,
+        rule.why,
+        rule.source
+    )
 }
 
 /// Who can remove a blocker that no role patch fixes.
@@ -259,6 +375,7 @@ pub fn who_must_act(blockers: &[Blocker]) -> String {
             Blocker::KeyPolicy => Some("the KMS key administrators (the key policy must allow the role or delegate to the account)"),
             Blocker::VaultAccessPolicy => Some("the backup vault owner (edit the vault access policy)"),
             Blocker::TrustPolicy => Some("the role owner (edit the trust policy)"),
+            Blocker::AwsRule => Some("no one: AWS does not allow this: no patch can fix it"),
         })
         .collect();
     who.dedup();

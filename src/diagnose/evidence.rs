@@ -52,7 +52,9 @@ pub struct Evidence {
     pub instance_profiles: Vec<InstanceProfile>,
     /// kms:DescribeKey of every key the restore metadata names: how each key id, alias
     /// or ARN resolved. A target key counts only once resolved here (or read with
-    /// kms:GetKeyPolicy): a key named in the metadata is a claim, not a fact.
+    /// kms:GetKeyPolicy): a key named in the metadata is a claim, not a fact. The
+    /// recovery point's key is described too (reference = its ARN), for its
+    /// `KeyManager`: an AWS managed key cannot be shared or have its policy edited.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kms_keys: Vec<KmsKey>,
     /// backup:GetBackupVaultAccessPolicy of the recovery point's vault. `None` with no gap

@@ -22,6 +22,7 @@ pub mod failure;
 pub mod failure_class;
 pub mod gaps;
 pub mod keys;
+pub mod managed_key;
 pub mod message;
 pub mod operations;
 pub mod plan;
@@ -126,6 +127,12 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
             checks.push(c);
         }
     }
+    // AWS managed keys: explained by AWS's rules, never by a grant or key policy edit.
+    managed_key::apply(evidence, &account, &mut checks);
+    // Allowed only while unknown context stays absent, or open to a conditional Deny.
+    let unproven = check::unproven(&checks, facts.role_arn.as_deref());
+    let all_proven = unproven.is_empty();
+    unverified.extend(unproven);
     gaps::undecided_checks(&checks, facts.role_arn.as_deref(), &mut unverified);
 
     // The request AWS named must be among the findings: from our checks, or from the
@@ -154,7 +161,10 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     unverified.extend(incomplete);
     gaps::report_remaining_gaps(evidence, &mut unverified);
 
-    let requirements_checked = checks.iter().any(|c| c.undecided.is_none())
+    // A denial is "unexplained" only when every check was decided and proven: a check
+    // that a conditional Deny may block is an explanation not ruled out (unverified).
+    let requirements_checked = all_proven
+        && checks.iter().any(|c| c.undecided.is_none())
         && facts
             .resource_type
             .as_deref()

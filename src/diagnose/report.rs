@@ -291,6 +291,9 @@ pub enum Blocker {
     VaultAccessPolicy,
     /// A role's trust policy.
     TrustPolicy,
+    /// One of AWS's own rules (`policy::hard_rules`): AWS does not allow it whatever
+    /// the policies say, so no patch or policy change can fix it.
+    AwsRule,
 }
 
 impl From<Layer> for Blocker {

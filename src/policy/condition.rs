@@ -56,6 +56,12 @@ fn key_holds(
     let request_values = ctx.get(key).filter(|v| !v.is_empty());
     if op.kind == OperatorKind::Null {
         let absent = request_values.is_none();
+        if absent {
+            missing.push(key.to_owned());
+            if let Some(outcome) = ctx.assumed() {
+                return outcome;
+            }
+        }
         return policy_values.iter().any(|v| {
             if v.eq_ignore_ascii_case("true") {
                 absent
@@ -68,6 +74,9 @@ fn key_holds(
     }
     let Some(request_values) = request_values else {
         missing.push(key.to_owned());
+        if let Some(outcome) = ctx.assumed() {
+            return outcome;
+        }
         return if op.if_exists {
             true
         } else {

@@ -5,6 +5,7 @@
 //! Keys are kept sorted (ASCII case folded) so that a policy testing thousands of
 //! keys against a request carrying a thousand costs a binary search each, not a scan.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 
 use super::limits::MAX_MATCH_STEPS;
@@ -27,6 +28,9 @@ pub(crate) struct Context<'a> {
     given: Vec<(&'a str, &'a [String])>,
     derived: Vec<(&'static str, [String; 1])>,
     budget: Budget,
+    /// While set, every key the request lacks is taken to make its test come out this
+    /// way: how the evaluator asks whether a statement hinges on unknown context.
+    assumed: Cell<Option<bool>>,
 }
 
 /// Orders keys as AWS compares them: ASCII case ignored.
@@ -55,6 +59,7 @@ impl<'a> Context<'a> {
             given,
             derived: Vec::new(),
             budget: Budget::new(MAX_MATCH_STEPS),
+            assumed: Cell::new(None),
         };
         match caller {
             Caller::Anonymous => ctx.derive(PRINCIPAL_TYPE, "Anonymous"),
@@ -99,6 +104,16 @@ impl<'a> Context<'a> {
     /// The matching budget of this evaluation.
     pub(crate) fn budget(&self) -> &Budget {
         &self.budget
+    }
+
+    /// How a test of an absent key comes out: `None` by AWS's rules for absent keys.
+    pub(crate) fn assumed(&self) -> Option<bool> {
+        self.assumed.get()
+    }
+
+    /// Sets (or, with `None`, clears) the outcome of tests of absent keys.
+    pub(crate) fn assume(&self, outcome: Option<bool>) {
+        self.assumed.set(outcome);
     }
 
     /// The values of a key; `None` when the request does not carry it.

@@ -10,12 +10,20 @@
 //! 4. Cross account: the resource policy and the caller's own policies must both allow.
 //! 5. KMS keys and role trust policies must allow themselves: identity policies only
 //!    count when the resource policy delegates to the caller's account.
+//!
+//! Before all of that, AWS's own rules ([`super::hard_rules`]) deny what no policy can
+//! allow. After it, a statement whose outcome hinges on context keys the request lacks
+//! is tried both ways: when the decision changes, the keys are reported in
+//! [`Evaluation::allow_depends_on`] or [`Evaluation::deny_depends_on`].
+
+use std::cell::RefCell;
 
 use super::arn::{arn_covers, arn_matches_in, arn_matches_tokens, arn_overlaps, Arn};
 use super::condition::conditions_hold;
 use super::context::Context;
 use super::document::{ActionBlock, Effect, PrincipalBlock, ResourceBlock, Statement};
 use super::error::EvalError;
+use super::hard_rules::hard_rule;
 use super::limits::{check_request, MAX_MATCH_STEPS};
 use super::principal::{names, Caller, Named};
 use super::types::{
@@ -58,14 +66,86 @@ pub fn evaluate_with(
     options: &EvaluateOptions,
 ) -> Result<Evaluation, EvalError> {
     check_request(request)?;
-    let (evaluation, exhausted) = decide(request, policies, options);
-    // Answers given after the budget ran out are void, whichever way they went.
-    if exhausted {
-        return Err(EvalError::TooComplex {
-            max: MAX_MATCH_STEPS,
+    if let Some(rule) = hard_rule(&request.action, &request.resource) {
+        return Ok(Evaluation {
+            decision: Decision::ExplicitlyDenied,
+            blocked_by: Vec::new(),
+            layers: Vec::new(),
+            missing_context_keys: Vec::new(),
+            allow_depends_on: Vec::new(),
+            deny_depends_on: Vec::new(),
+            hard_rule: Some(rule.into()),
         });
     }
+    let too_complex = || EvalError::TooComplex {
+        max: MAX_MATCH_STEPS,
+    };
+    let (mut evaluation, exhausted, unknown) = decide(request, policies, options, Force::default());
+    // Answers given after the budget ran out are void, whichever way they went.
+    if exhausted {
+        return Err(too_complex());
+    }
+    // A statement that hinges on unknown context matters only when forcing it one way
+    // or the other changes the decision.
+    let hinges = |force_false: Force, force_true: Force| -> Result<bool, EvalError> {
+        let (low, low_exhausted, _) = decide(request, policies, options, force_false);
+        let (high, high_exhausted, _) = decide(request, policies, options, force_true);
+        if low_exhausted || high_exhausted {
+            return Err(too_complex());
+        }
+        // Which kind of deny does not matter: only whether the request is allowed.
+        Ok((low.decision == Decision::Allowed) != (high.decision == Decision::Allowed))
+    };
+    if !unknown.allow.is_empty()
+        && hinges(
+            Force {
+                allow: Some(false),
+                deny: None,
+            },
+            Force {
+                allow: Some(true),
+                deny: None,
+            },
+        )?
+    {
+        evaluation.allow_depends_on = sorted_keys(unknown.allow);
+    }
+    if !unknown.deny.is_empty()
+        && hinges(
+            Force {
+                allow: None,
+                deny: Some(false),
+            },
+            Force {
+                allow: None,
+                deny: Some(true),
+            },
+        )?
+    {
+        evaluation.deny_depends_on = sorted_keys(unknown.deny);
+    }
     Ok(evaluation)
+}
+
+/// How statements that hinge on unknown context are taken, per effect: `None` as AWS's
+/// rules for absent keys say, else as applying (`true`) or not.
+#[derive(Debug, Clone, Copy, Default)]
+struct Force {
+    allow: Option<bool>,
+    deny: Option<bool>,
+}
+
+/// The context keys of the statements that hinge on them, by effect.
+#[derive(Debug, Default)]
+struct Unknown {
+    allow: Vec<String>,
+    deny: Vec<String>,
+}
+
+fn sorted_keys(mut keys: Vec<String>) -> Vec<String> {
+    keys.sort_by_key(|k| k.to_ascii_lowercase());
+    keys.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    keys
 }
 
 /// The decision, and whether the matching budget ran out while making it.
@@ -73,7 +153,8 @@ fn decide(
     request: &Request,
     policies: &PolicySet,
     options: &EvaluateOptions,
-) -> (Evaluation, bool) {
+    force: Force,
+) -> (Evaluation, bool, Unknown) {
     let caller = Caller::classify(&request.principal);
     let resource_account = resource_account(request, &caller);
     let resource_pattern = match options.resource_wildcards {
@@ -88,6 +169,8 @@ fn decide(
         resource: &request.resource,
         resource_pattern,
         ctx: Context::new(request, &caller, &resource_account),
+        force,
+        unknown: RefCell::new(Unknown::default()),
     };
     let mut missing = Vec::new();
 
@@ -99,8 +182,12 @@ fn decide(
                 blocked_by: Vec::new(),
                 layers: Vec::new(),
                 missing_context_keys: Vec::new(),
+                allow_depends_on: Vec::new(),
+                deny_depends_on: Vec::new(),
+                hard_rule: None,
             },
             false,
+            Unknown::default(),
         );
     }
 
@@ -252,14 +339,19 @@ fn decide(
     } else {
         (Decision::Allowed, Vec::new())
     };
+    let exhausted = req.ctx.budget().exhausted();
     (
         Evaluation {
             decision,
             blocked_by,
             layers,
             missing_context_keys: missing,
+            allow_depends_on: Vec::new(),
+            deny_depends_on: Vec::new(),
+            hard_rule: None,
         },
-        req.ctx.budget().exhausted(),
+        exhausted,
+        req.unknown.into_inner(),
     )
 }
 
@@ -378,6 +470,9 @@ struct Req<'a> {
     /// Set when the resource holds wildcards read as a set of resources.
     resource_pattern: Option<Vec<Tok>>,
     ctx: Context<'a>,
+    force: Force,
+    /// Statements found hinging on unknown context, filled while scanning.
+    unknown: RefCell<Unknown>,
 }
 
 /// What a layer found.
@@ -446,10 +541,16 @@ fn scan(
         if named == Named::No {
             continue;
         }
-        if !resource_applies(st, req, variables, missing) {
-            continue;
-        }
-        if !conditions_hold(&st.condition, &req.ctx, variables, missing) {
+        let before = missing.len();
+        let applies = resource_applies(st, req, variables, missing)
+            && conditions_hold(&st.condition, &req.ctx, variables, missing);
+        let tested_unknown = missing.get(before..).unwrap_or_default().to_vec();
+        let applies = if tested_unknown.is_empty() {
+            applies
+        } else {
+            settle(st, req, variables, applies, tested_unknown)
+        };
+        if !applies {
             continue;
         }
         let sref = StatementRef {
@@ -471,6 +572,43 @@ fn scan(
             }
         }
     }
+}
+
+/// Whether a statement that tested keys the request lacks applies: when the unknown
+/// keys can make it go either way it is recorded as hinging on them, and taken as the
+/// evaluation's [`Force`] says (by AWS's rules for absent keys unless forced).
+fn settle(
+    st: &Statement,
+    req: &Req<'_>,
+    variables: bool,
+    by_absence: bool,
+    keys: Vec<String>,
+) -> bool {
+    let mut scratch = Vec::new();
+    let mut outcome = |assumed: bool| {
+        req.ctx.assume(Some(assumed));
+        let applies = resource_applies(st, req, variables, &mut scratch)
+            && conditions_hold(&st.condition, &req.ctx, variables, &mut scratch);
+        req.ctx.assume(None);
+        applies
+    };
+    let could_apply = outcome(true);
+    let could_not = !outcome(false);
+    if !(could_apply && could_not) {
+        return by_absence;
+    }
+    let mut unknown = req.unknown.borrow_mut();
+    let forced = match st.effect {
+        Effect::Allow => {
+            unknown.allow.extend(keys);
+            req.force.allow
+        }
+        Effect::Deny => {
+            unknown.deny.extend(keys);
+            req.force.deny
+        }
+    };
+    forced.unwrap_or(by_absence)
 }
 
 fn action_applies(block: &ActionBlock, action: &str, budget: &Budget) -> bool {

@@ -7,7 +7,8 @@
 //!
 //! Modules: [`document`] parses (errors in [`error`]); `wildcard`, `arn`, `variables`,
 //! `principal` and `condition` match one element each; `evaluate` applies AWS's
-//! evaluation logic across the layers of [`PolicySet`]; [`limits`] holds the sizes
+//! evaluation logic across the layers of [`PolicySet`], after [`hard_rules`] (what AWS
+//! denies whatever the policies say); [`limits`] holds the sizes
 //! AWS accepts and the bound on one evaluation's work, past which the answer is an
 //! [`EvalError`] rather than a decision.
 
@@ -17,6 +18,7 @@ mod context;
 pub mod document;
 mod error;
 mod evaluate;
+pub mod hard_rules;
 pub mod limits;
 mod operator;
 mod principal;

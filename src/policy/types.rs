@@ -182,4 +182,17 @@ pub struct Evaluation {
     /// Context keys that some statement's condition tested but the request did not
     /// carry: the decision may differ in reality when those keys are present.
     pub missing_context_keys: Vec<String>,
+    /// Of those, the keys an Allow statement hinges on such that the decision changes
+    /// with them: the allow (or its absence) is conditional on context nobody knows.
+    /// A diagnosis must neither count such an allow as proven nor grant around it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_depends_on: Vec<String>,
+    /// The keys a Deny statement hinges on such that the decision changes with them:
+    /// the request "may be denied". Unverified, but not a missing allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny_depends_on: Vec<String>,
+    /// Set when one of AWS's own rules decided (see `policy::hard_rules`): the request
+    /// is denied whatever the policies say, and no layer was evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_rule: Option<super::hard_rules::AwsRule>,
 }

@@ -32,6 +32,7 @@ use crate::diagnose::report::{AutoAttach, Blocker, Report};
 use crate::diagnose::requirements::{self, Scope};
 use crate::diagnose::validated::{Arn, KeyArn, RoleArn};
 use crate::policy::arn_matches;
+use crate::policy::hard_rules::{hard_rule, NO_PATCH};
 
 use super::patch::{shell_quote, POLICY_NAME, ROLE_INLINE_LIMIT};
 
@@ -204,14 +205,14 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
         }
     }
 
-    if let Some(path) = role_arn.as_ref().and_then(|a| aws_managed_path(a.as_str())) {
+    // The same rule the evaluator applies to iam:PutRolePolicy on this role.
+    if let Some(rule) = role_arn
+        .as_ref()
+        .and_then(|a| hard_rule("iam:PutRolePolicy", a.as_str()))
+    {
         reasons.push(format!(
-            "the role is under `{path}`, which only AWS may change: {}",
-            if path == SERVICE_LINKED_PATH {
-                "a service-linked role's permissions cannot be edited (IAM User Guide, \"Using service-linked roles\")"
-            } else {
-                "roles IAM Identity Center created are managed through their permission set (IAM Identity Center User Guide, \"Permission sets\")"
-            }
+            "the role is under a path which only AWS may change: {NO_PATCH} ({}; source: {})",
+            rule.why, rule.source
         ));
     }
     if let (Some(r), Some(arn)) = (role, role_arn.as_ref()) {
@@ -353,19 +354,6 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
     }
 }
 
-/// The path of service-linked roles.
-const SERVICE_LINKED_PATH: &str = "/aws-service-role/";
-/// The path of the roles IAM Identity Center creates for permission sets.
-const IDENTITY_CENTER_PATH: &str = "/aws-reserved/";
-
-/// The AWS-managed path a role ARN is under, if any: no PutRolePolicy can succeed there.
-fn aws_managed_path(role_arn: &str) -> Option<&'static str> {
-    let path = role_arn.split_once(":role").map(|(_, p)| p)?;
-    [SERVICE_LINKED_PATH, IDENTITY_CENTER_PATH]
-        .into_iter()
-        .find(|p| path.starts_with(p))
-}
-
 /// Whether a role is opted in: the tag with value `true`, or an ARN pattern.
 fn opted_in(
     tags: &std::collections::BTreeMap<String, String>,
@@ -474,6 +462,14 @@ impl Fixer<'_> {
             .pointer("/Condition/StringEquals/s3:ResourceAccount")
             .and_then(Value::as_str);
         for r in &resources {
+            for a in &actions {
+                if let Some(rule) = hard_rule(a, r) {
+                    reasons.push(format!(
+                        "`{a}` on `{r}`: {NO_PATCH} ({}; source: {})",
+                        rule.why, rule.source
+                    ));
+                }
+            }
             if r == "*" {
                 for a in &actions {
                     if !wildcard_only.contains(&a.to_ascii_lowercase()) {

@@ -24,6 +24,11 @@ pub fn fixes(evidence: &Evidence, checks: &[Check]) -> Vec<KeyPolicyFix> {
         let ResourceGate::KeyPolicy(Some(_)) = &c.gate else {
             continue;
         };
+        // The key policy of an AWS managed key cannot be changed
+        // (`policy::hard_rules::AWS_MANAGED_KEY_POLICY`): no command that would fail.
+        if crate::diagnose::managed_key::is_aws_managed_key(evidence, &c.requirement.resource) {
+            continue;
+        }
         if !f.blocked_by.contains(&Blocker::KeyPolicy) || !f.denied_by.is_empty() {
             continue;
         }

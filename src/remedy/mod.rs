@@ -63,6 +63,16 @@ pub fn remedy(checks: &[Check], subjects: &[&Subject], account: &str, partition:
                 .push(format!("{label} (not decided: {err})"));
             continue;
         }
+        // Allowed, but only while context nobody knows stays absent, or with a Deny
+        // that hinges on it: not proven, whatever the patch does.
+        let hinges = crate::diagnose::check::depends_on(&again);
+        if again.finding.is_none() && !hinges.is_empty() {
+            verification.still_blocked.push(format!(
+                "{label} (not proven: depends on {}, which the evidence does not carry)",
+                crate::diagnose::check::keys_shown(&hinges)
+            ));
+            continue;
+        }
         match (&c.finding, &again.finding) {
             (_, None) if c.finding.is_some() => verification.now_allowed.push(label),
             (_, None) => {}
