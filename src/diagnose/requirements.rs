@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::restore_path::Selection;
+use super::evidence::EvidencePart;
 use super::validated::{Arn, BucketName, KeyArn};
 use crate::policy::ContextValue;
 
@@ -492,6 +492,36 @@ pub fn pass_role_requirement(role_arn: &str, service: &str, why: &str) -> Requir
         condition: Some(serde_json::json!({"StringEquals": {"iam:PassedToService": service}})),
         why: why.to_string(),
         wildcard_only: false,
+    }
+}
+
+/// The candidate paths of one restore, chosen by [`super::restore_path::select`] (ids of `data/restore-requirements.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The catalog name of the resource type.
+    pub resource_type: String,
+    /// One path when the evidence decides it; several when it does not.
+    pub paths: Vec<String>,
+    /// What would tell the candidates apart.
+    pub depends_on: Option<Dependency>,
+}
+
+/// The missing fact that leaves several paths possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The part of the evidence that would have said it.
+    pub part: EvidencePart,
+    /// Worded for the report ("whether ...").
+    pub what: String,
+}
+
+impl Selection {
+    /// The one path the evidence decided, if it did.
+    pub fn decided(&self) -> Option<&str> {
+        match self.paths.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        }
     }
 }
 

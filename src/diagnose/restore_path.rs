@@ -11,35 +11,7 @@ use super::evidence::EvidencePart;
 use super::requirements;
 use super::validated::Arn;
 
-/// The candidate paths of one restore (ids of `data/restore-requirements.json`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// The catalog name of the resource type.
-    pub resource_type: String,
-    /// One path when the evidence decides it; several when it does not.
-    pub paths: Vec<String>,
-    /// What would tell the candidates apart.
-    pub depends_on: Option<Dependency>,
-}
-
-/// The missing fact that leaves several paths possible.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dependency {
-    /// The part of the evidence that would have said it.
-    pub part: EvidencePart,
-    /// Worded for the report ("whether ...").
-    pub what: String,
-}
-
-impl Selection {
-    /// The one path the evidence decided, if it did.
-    pub fn decided(&self) -> Option<&str> {
-        match self.paths.as_slice() {
-            [one] => Some(one.as_str()),
-            _ => None,
-        }
-    }
-}
+pub use super::requirements::{Dependency, Selection};
 
 /// What the selection reads, each value still to be validated here.
 #[derive(Debug, Clone, Copy, Default)]
