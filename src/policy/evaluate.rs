@@ -24,8 +24,9 @@ use super::context::Context;
 use super::document::{ActionBlock, Effect, PrincipalBlock, ResourceBlock, Statement};
 use super::error::EvalError;
 use super::hard_rules::hard_rule;
-use super::limits::{check_request, MAX_MATCH_STEPS};
+use super::limits::MAX_MATCH_STEPS;
 use super::principal::{names, Caller, Named};
+use super::types::check_request;
 use super::types::{
     Decision, Evaluation, Layer, LayerOutcome, LayerResult, NamedPolicy, OrgLevel, PolicySet,
     Request, StatementRef,

@@ -5,7 +5,8 @@
 //! parameters, restore metadata, a crafted `simulate` file). Past these sizes AWS would
 //! have refused the policy or the request, so refusing them here loses nothing real,
 //! and it keeps every question the evaluator answers small. Past a limit the answer is
-//! a typed error ([`super::EvalError`], [`super::ParseReason::TooLarge`]), which the
+//! a typed error ([`super::EvalError`], [`super::ParseReason::TooLarge`]; a request is
+//! checked by `types::check_request`), which the
 //! diagnosis reports as unverified: never a guess, never an Allow.
 //!
 //! Sources:
@@ -26,9 +27,6 @@
 //!   `ContextKeyValues` has no documented length or count: the limits on them here are
 //!   this project's, chosen well above every documented context value (tag values 256,
 //!   S3 object keys 1,024, ARNs 2,048).
-
-use super::error::EvalError;
-use super::types::{ContextValue, Request};
 
 /// The largest policy document IAM's own simulator accepts (`SimulateCustomPolicy`
 /// `PolicyInputList`, 131,072 characters): the ceiling for a policy of unknown kind.
@@ -102,14 +100,6 @@ impl PolicyKind {
     }
 }
 
-fn too_long(field: &'static str, len: usize, max: usize) -> Result<(), EvalError> {
-    if len > max {
-        Err(EvalError::TooLong { field, len, max })
-    } else {
-        Ok(())
-    }
-}
-
 /// An outside value as shown in a message (a context key, an ARN from an event): at
 /// most 80 printable characters, backticks replaced, since it may be huge or hostile.
 pub fn shown(key: &str) -> String {
@@ -123,40 +113,6 @@ pub fn shown(key: &str) -> String {
         out.push('…');
     }
     out
-}
-
-/// Checks a request against the limits above before any matching starts.
-pub(crate) fn check_request(request: &Request) -> Result<(), EvalError> {
-    too_long("principal", request.principal.len(), MAX_ARN_CHARS)?;
-    too_long("action", request.action.len(), MAX_ACTION_CHARS)?;
-    too_long("resource", request.resource.len(), MAX_ARN_CHARS)?;
-    if let Some(account) = &request.resource_account {
-        too_long("resource account", account.len(), MAX_ARN_CHARS)?;
-    }
-    if request.context.len() > MAX_CONTEXT_KEYS {
-        return Err(EvalError::TooManyContextKeys {
-            count: request.context.len(),
-            max: MAX_CONTEXT_KEYS,
-        });
-    }
-    for (key, value) in &request.context {
-        too_long("context key name", key.len(), MAX_CONTEXT_KEY_CHARS)?;
-        let values: &[String] = match value {
-            ContextValue::One(v) => std::slice::from_ref(v),
-            ContextValue::Many(vs) => vs,
-        };
-        if values.len() > MAX_CONTEXT_VALUES {
-            return Err(EvalError::TooManyContextValues {
-                key: key.clone(),
-                count: values.len(),
-                max: MAX_CONTEXT_VALUES,
-            });
-        }
-        for v in values {
-            too_long("context value", v.len(), MAX_CONTEXT_VALUE_CHARS)?;
-        }
-    }
-    Ok(())
 }
 
 /// The size of a JSON value as AWS counts a policy: its characters without the white

@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::document::Policy;
+use super::error::EvalError;
+use super::limits::{
+    MAX_ACTION_CHARS, MAX_ARN_CHARS, MAX_CONTEXT_KEYS, MAX_CONTEXT_KEY_CHARS, MAX_CONTEXT_VALUES,
+    MAX_CONTEXT_VALUE_CHARS,
+};
 
 /// A context key's value: AWS context keys are single- or multi-valued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,4 +200,46 @@ pub struct Evaluation {
     /// is denied whatever the policies say, and no layer was evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hard_rule: Option<super::hard_rules::AwsRule>,
+}
+
+/// Checks a request against the limits of [`super::limits`] before any matching starts.
+pub(crate) fn check_request(request: &Request) -> Result<(), EvalError> {
+    too_long("principal", request.principal.len(), MAX_ARN_CHARS)?;
+    too_long("action", request.action.len(), MAX_ACTION_CHARS)?;
+    too_long("resource", request.resource.len(), MAX_ARN_CHARS)?;
+    if let Some(account) = &request.resource_account {
+        too_long("resource account", account.len(), MAX_ARN_CHARS)?;
+    }
+    if request.context.len() > MAX_CONTEXT_KEYS {
+        return Err(EvalError::TooManyContextKeys {
+            count: request.context.len(),
+            max: MAX_CONTEXT_KEYS,
+        });
+    }
+    for (key, value) in &request.context {
+        too_long("context key name", key.len(), MAX_CONTEXT_KEY_CHARS)?;
+        let values: &[String] = match value {
+            ContextValue::One(v) => std::slice::from_ref(v),
+            ContextValue::Many(vs) => vs,
+        };
+        if values.len() > MAX_CONTEXT_VALUES {
+            return Err(EvalError::TooManyContextValues {
+                key: key.clone(),
+                count: values.len(),
+                max: MAX_CONTEXT_VALUES,
+            });
+        }
+        for v in values {
+            too_long("context value", v.len(), MAX_CONTEXT_VALUE_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
+fn too_long(field: &'static str, len: usize, max: usize) -> Result<(), EvalError> {
+    if len > max {
+        Err(EvalError::TooLong { field, len, max })
+    } else {
+        Ok(())
+    }
 }

@@ -23,11 +23,14 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::escape::single_line;
+use super::facts::{
+    clean_subject, correlation_id, subject, MAX_CONTEXT_CHARS, MAX_RESOURCE_TYPE_CHARS,
+};
 use super::slack;
 use super::text::report_text;
 use crate::diagnose::evidence::EvidencePart;
-use crate::diagnose::report::{AutoAttach, Cause, Report, RestoreSummary, Unverified};
-use crate::diagnose::validated::{is_account_id, is_iam_name, is_region, Arn, RoleArn};
+use crate::diagnose::report::{AutoAttach, Report, RestoreSummary, Unverified};
+use crate::diagnose::validated::{is_account_id, is_region, Arn};
 
 /// SNS's default maximum message size: "All parts of the message attribute, including
 /// name, type, and value, are included in the message size restriction, which is 256 KiB
@@ -39,38 +42,16 @@ pub const MAX_MESSAGE_BYTES: usize = 262_144;
 /// sixteenth of a smaller limit.
 const SAFETY_BYTES: usize = 2_048;
 
-/// SNS subjects "must be UTF-8 text with no line breaks or control characters, and less
-/// than 100 characters long" (SNS API reference, `Publish`, `Subject`). Older versions of
-/// that page asked for ASCII text: the subject is kept to printable ASCII so either
-/// reading accepts it.
-const MAX_SUBJECT_CHARS: usize = 99;
-
 /// Longest message attribute value. SNS counts attribute names, types and values in the
 /// message size (see [`MAX_MESSAGE_BYTES`]) and allows names of up to 256 characters
 /// (SNS Developer Guide, "Amazon SNS message attributes"); no value here needs more, and
 /// a capped value can never push the message over the limit.
 pub const MAX_ATTRIBUTE_CHARS: usize = 256;
 
-/// Longest correlation id or deduplication key shown anywhere (an EventBridge event id is
-/// a 36-character UUID; a deduplication key is an account, a Region and a job id).
-const MAX_CONTEXT_CHARS: usize = 256;
-
-/// Longest resource type shown (AWS Backup's are short words such as `EFS`,
-/// `DynamoDB`, `VirtualMachine`).
-const MAX_RESOURCE_TYPE_CHARS: usize = 64;
-
-/// What the alert needs beyond the report: which event it answers and how the same
-/// failure is recognised again. Everything about the restore comes from the report's
-/// `restore` summary, so the alert and the report can never disagree.
-///
-/// Both come from the event and are treated as hostile like every other value.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AlertContext {
-    /// The EventBridge event id (`correlation_id` in the logs).
-    pub correlation_id: String,
-    /// The same for every delivery of the same failure (see the README).
-    pub dedup_key: String,
-}
+pub use super::facts::{
+    cause_phrase, fixable_by_patch, headline, iam_console_url, is_start_denied, job_console_url,
+    links, token, AlertContext,
+};
 
 /// The first lines of every body of a test alert.
 const TEST_BANNER: &str =
@@ -111,11 +92,6 @@ pub fn as_test(mut alert: Alert) -> Alert {
     }
     alert.attributes.insert("test".into(), "true".into());
     alert
-}
-
-/// True for a refused StartRestoreJob call (no restore job exists).
-pub fn is_start_denied(report: &Report) -> bool {
-    report.restore.trigger == "startRestoreJobDenied"
 }
 
 /// One SNS Publish.
@@ -225,26 +201,6 @@ pub fn build_with_limit(report: &Report, ctx: &AlertContext, limit: usize) -> Al
         attributes,
         truncated,
     }
-}
-
-/// The correlation id as shown: one line, capped, `unknown` when missing.
-pub fn correlation_id(ctx: &AlertContext) -> String {
-    let id = single_line(&ctx.correlation_id, MAX_CONTEXT_CHARS);
-    if id.is_empty() {
-        "unknown".to_owned()
-    } else {
-        id
-    }
-}
-
-/// `s` when it is 1 to `max` characters that cannot break out of any sink (letters,
-/// digits, `-_.:/+=,@`): what a job id, an event id or a deduplication key is made of.
-/// Used where a value becomes part of an identifier or a Chatbot variable.
-pub fn token(s: &str, max: usize) -> Option<&str> {
-    let ok = (1..=max).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:/+=,@".contains(c));
-    ok.then_some(s)
 }
 
 /// The text every key gets when even the shortened parts do not fit.
@@ -607,111 +563,6 @@ fn json_len(
     }
 }
 
-/// The subject line: what failed, where, and why, in under 100 characters.
-pub fn subject(report: &Report) -> String {
-    let mut s = format!("[restore-doctor] {}", headline(report));
-    if let Some(account) = report
-        .restore
-        .account_id
-        .as_deref()
-        .filter(|a| is_account_id(a))
-    {
-        s.push_str(&format!(" in {account}"));
-    }
-    s.push_str(&format!(": {}", cause_phrase(report)));
-    clean_subject(&s)
-}
-
-/// Printable ASCII only: control, separator and invisible characters become one space,
-/// other non-ASCII characters `?`, runs of spaces collapse, and the result is cut to
-/// fewer than 100 characters.
-pub fn clean_subject(s: &str) -> String {
-    let line = single_line(s, MAX_SUBJECT_CHARS.saturating_mul(4));
-    let mut out = String::new();
-    for c in line.chars() {
-        let c = match c {
-            ' '..='~' => c,
-            '…' => '.',
-            c if c.is_whitespace() => ' ',
-            _ => '?',
-        };
-        if c == ' ' && out.ends_with(' ') {
-            continue;
-        }
-        out.push(c);
-    }
-    let out = out.trim();
-    if out.chars().count() <= MAX_SUBJECT_CHARS {
-        return out.to_owned();
-    }
-    let mut cut: String = out.chars().take(MAX_SUBJECT_CHARS - 3).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push_str("...");
-    cut
-}
-
-/// "EFS restore 1B234A56 failed", "StartRestoreJob denied for alice". Plain text, one
-/// line, every value from the report shortened; escape it for its sink.
-pub fn headline(report: &Report) -> String {
-    let r = &report.restore;
-    if is_start_denied(report) {
-        let who = r
-            .caller_arn
-            .as_deref()
-            .map(|arn| arn.rsplit('/').next().unwrap_or(arn))
-            .map(|name| single_line(name, 64))
-            .filter(|n| !n.is_empty());
-        return match who {
-            Some(name) => format!("StartRestoreJob denied for {name}"),
-            None => "StartRestoreJob denied".into(),
-        };
-    }
-    let kind = r
-        .resource_type
-        .as_deref()
-        .map(|t| single_line(t, MAX_RESOURCE_TYPE_CHARS))
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "AWS Backup".to_owned());
-    match r.restore_job_id.as_deref() {
-        Some(id) => format!("{kind} restore {} failed", single_line(short_id(id), 40)),
-        None => format!("{kind} restore failed"),
-    }
-}
-
-fn short_id(id: &str) -> &str {
-    id.split('-').next().filter(|s| s.len() >= 6).unwrap_or(id)
-}
-
-/// The cause in a few words.
-pub fn cause_phrase(report: &Report) -> String {
-    match report.cause {
-        Cause::MissingPermissions => match report.missing.len() {
-            0 => "missing permissions".into(),
-            1 => "1 missing permission".into(),
-            n => format!("{n} missing permissions"),
-        },
-        Cause::ExplicitDeny => "denied by an explicit Deny".into(),
-        Cause::VaultPolicyDeny => "the vault access policy denies it".into(),
-        Cause::KeyPolicy => "a KMS key policy blocks the role".into(),
-        Cause::GuardrailLimit => "blocked by a permissions boundary or SCP".into(),
-        Cause::Unverified => "cause not verified".into(),
-        Cause::NotPermissions => "not a permissions problem".into(),
-        Cause::UnexplainedDenial => "unexplained denial".into(),
-        Cause::Network => "network/VPC problem".into(),
-        Cause::RestoreMetadata => "restore parameters rejected".into(),
-        Cause::AlreadyExists => "resource already exists".into(),
-        Cause::QuotaExceeded => "quota or capacity limit".into(),
-        Cause::UnsupportedConfiguration => "unsupported configuration".into(),
-        Cause::KmsKeyState => "KMS key disabled or deleted".into(),
-        Cause::InternalError => "AWS internal error".into(),
-    }
-}
-
-/// True when attaching the report's patch is all it takes.
-pub fn fixable_by_patch(report: &Report) -> bool {
-    report.patch.is_some() && report.verified && report.missing.iter().all(|f| f.fixable_by_patch)
-}
-
 /// The message attributes subscribers can filter on, each one line of at most
 /// [`MAX_ATTRIBUTE_CHARS`] characters and never empty (SNS refuses an empty value).
 pub fn attributes(report: &Report, ctx: &AlertContext) -> BTreeMap<String, String> {
@@ -743,119 +594,6 @@ pub fn attributes(report: &Report, ctx: &AlertContext) -> BTreeMap<String, Strin
         a.insert("dedupKey".into(), dedup);
     }
     a
-}
-
-/// The console host of a partition; `None` for partitions whose console address is not
-/// verified here (the ISO and European Sovereign Cloud partitions).
-fn console_host(partition: &str) -> Option<&'static str> {
-    match partition {
-        "aws" => Some("console.aws.amazon.com"),
-        "aws-cn" => Some("console.amazonaws.cn"),
-        "aws-us-gov" => Some("console.amazonaws-us-gov.com"),
-        _ => None,
-    }
-}
-
-/// The partition a Region belongs to, by its prefix (AWS General Reference, "Regions and
-/// zones"): `cn-` is China, `us-gov-` GovCloud, `us-iso*`, `eu-isoe-`, `eusc-` the
-/// partitions without a verified console address here.
-fn partition_of_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso")
-        || region.starts_with("eu-isoe-")
-        || region.starts_with("eusc-")
-    {
-        "unverified"
-    } else {
-        "aws"
-    }
-}
-
-/// Whether `s` reads as an AWS Backup job id (the service writes them as upper-case
-/// UUIDs; any letters, digits and hyphens up to 128 characters are accepted here, not
-/// verified beyond that).
-fn is_job_id(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// The AWS Backup console page of a restore job, or `None` when the Region, the job id or
-/// the partition does not pass its check.
-pub fn job_console_url(region: &str, job_id: &str, partition: &str) -> Option<String> {
-    if !is_region(region) || !is_job_id(job_id) {
-        return None;
-    }
-    let host = console_host(partition)?;
-    let host = if partition == "aws" {
-        format!("{region}.{host}")
-    } else {
-        host.to_owned()
-    };
-    Some(format!(
-        "https://{host}/backup/home?region={region}#/jobs/restore/details/{job_id}"
-    ))
-}
-
-/// The IAM console page of a role or user, from its ARN; `None` unless the ARN parses
-/// and names a role, a user or an assumed role with a valid IAM name.
-pub fn iam_console_url(arn: &str) -> Option<String> {
-    let (kind, name) = if let Ok(role) = RoleArn::parse(arn) {
-        ("roles", role.name().to_owned())
-    } else {
-        let parsed = Arn::parse(arn).ok()?;
-        let resource = parsed.resource();
-        match (parsed.service(), resource.split_once('/')) {
-            ("iam", Some(("user", path_and_name))) => (
-                "users",
-                path_and_name
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(path_and_name)
-                    .to_owned(),
-            ),
-            ("sts", Some(("assumed-role", role_and_session))) => (
-                "roles",
-                role_and_session
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
-            _ => return None,
-        }
-    };
-    if !is_iam_name(&name) {
-        return None;
-    }
-    let partition = Arn::parse(arn).ok()?.partition().to_owned();
-    let host = console_host(&partition)?;
-    Some(format!("https://{host}/iam/home#/{kind}/details/{name}"))
-}
-
-/// The console links of the alert, labelled; only from values that pass their checks.
-pub fn links(report: &Report) -> Vec<(&'static str, String)> {
-    let ctx = &report.restore;
-    let mut links = Vec::new();
-    if let (Some(region), Some(job)) = (&ctx.region, &ctx.restore_job_id) {
-        let from_arn = [&ctx.role_arn, &ctx.recovery_point_arn]
-            .into_iter()
-            .flatten()
-            .find_map(|a| Arn::parse(a).ok())
-            .map(|a| a.partition().to_owned());
-        let partition = from_arn.unwrap_or_else(|| partition_of_region(region).to_owned());
-        if let Some(url) = job_console_url(region, job, &partition) {
-            links.push(("Restore job", url));
-        }
-    }
-    if let Some(url) = ctx.role_arn.as_deref().and_then(iam_console_url) {
-        links.push(("Restore role", url));
-    }
-    if let Some(url) = ctx.caller_arn.as_deref().and_then(iam_console_url) {
-        links.push(("Caller", url));
-    }
-    links
 }
 
 /// The email (and `default`) body: the text report, the console links and how to find

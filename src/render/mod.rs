@@ -3,5 +3,6 @@
 
 pub mod alert;
 pub mod escape;
+pub mod facts;
 pub mod slack;
 pub mod text;

@@ -8,13 +8,13 @@
 
 //! Every value from the report or the event goes through [`slack_mrkdwn`] (cut first,
 //! then escaped, so an entity is never cut in half); fields that are identifiers or
-//! Chatbot variables hold only checked values ([`alert::token`], validated ARNs,
+//! Chatbot variables hold only checked values ([`facts::token`], validated ARNs,
 //! account ids and Regions) or are left out.
 
 use serde_json::{json, Map, Value};
 
-use super::alert::{self, AlertContext};
 use super::escape::slack_mrkdwn;
+use super::facts::{self, AlertContext};
 use super::text::grouped;
 use crate::diagnose::report::{Finding, Report};
 use crate::diagnose::validated::{is_account_id, is_region, Arn};
@@ -42,8 +42,8 @@ fn md(s: &str, max: usize) -> String {
 /// The notification's `id`: the deduplication key, else the correlation id, when it is a
 /// plain token.
 fn notification_id(ctx: &AlertContext) -> String {
-    alert::token(&ctx.dedup_key, MAX_ID_CHARS)
-        .or_else(|| alert::token(&ctx.correlation_id, MAX_ID_CHARS))
+    facts::token(&ctx.dedup_key, MAX_ID_CHARS)
+        .or_else(|| facts::token(&ctx.correlation_id, MAX_ID_CHARS))
         .unwrap_or("unknown")
         .to_owned()
 }
@@ -51,14 +51,14 @@ fn notification_id(ctx: &AlertContext) -> String {
 fn title(report: &Report) -> String {
     format!(
         ":rotating_light: {}: {}",
-        md(&alert::headline(report), 200),
-        alert::cause_phrase(report)
+        md(&facts::headline(report), 200),
+        facts::cause_phrase(report)
     )
 }
 
 /// The SNS subject, its values escaped (the `[restore-doctor]` tag is ours).
 fn summary(report: &Report) -> String {
-    let subject = alert::subject(report);
+    let subject = facts::subject(report);
     match subject.strip_prefix("[restore-doctor] ") {
         Some(rest) => format!("[restore-doctor] {}", md(rest, 200)),
         None => md(&subject, 200),
@@ -66,7 +66,7 @@ fn summary(report: &Report) -> String {
 }
 
 fn event_type(report: &Report) -> &'static str {
-    if alert::is_start_denied(report) {
+    if facts::is_start_denied(report) {
         "StartRestoreJobDenied"
     } else {
         "RestoreJobFailed"
@@ -108,9 +108,9 @@ pub fn minimal_notification(report: &Report, ctx: &AlertContext) -> Value {
             "title": title(report),
             "description": format!(
                 "The full report did not fit in one message: see the email, or the function's log with correlation id `{}`.",
-                md(&alert::correlation_id(ctx), MAX_ID_CHARS)
+                md(&facts::correlation_id(ctx), MAX_ID_CHARS)
             ),
-            "nextSteps": [if alert::is_start_denied(report) {
+            "nextSteps": [if facts::is_start_denied(report) {
                 "Call StartRestoreJob again once fixed"
             } else {
                 "Start the restore again once fixed"
@@ -129,9 +129,9 @@ fn thread_id(report: &Report, ctx: &AlertContext) -> String {
         .restore
         .restore_job_id
         .as_deref()
-        .and_then(|job| alert::token(job, MAX_ID_CHARS))
-        .or_else(|| alert::token(&ctx.dedup_key, MAX_ID_CHARS))
-        .or_else(|| alert::token(&ctx.correlation_id, MAX_ID_CHARS))
+        .and_then(|job| facts::token(job, MAX_ID_CHARS))
+        .or_else(|| facts::token(&ctx.dedup_key, MAX_ID_CHARS))
+        .or_else(|| facts::token(&ctx.correlation_id, MAX_ID_CHARS))
         .unwrap_or("unknown");
     format!("restore-doctor/{key}")
 }
@@ -227,9 +227,9 @@ fn description(report: &Report) -> String {
                 .join("; ")
         ));
     }
-    // Links come only from checked parts (see `alert::links`) and from our own table of
+    // Links come only from checked parts (see `facts::links`) and from our own table of
     // AWS guidance pages (never from the message).
-    let links: Vec<String> = alert::links(report)
+    let links: Vec<String> = facts::links(report)
         .into_iter()
         .chain(guidance_link(report))
         .map(|(label, url)| format!("[{label}]({url})"))
@@ -337,7 +337,7 @@ fn next_steps(report: &Report) -> Vec<String> {
         ));
     }
     steps.truncate(MAX_STEPS - 1);
-    steps.push(if alert::is_start_denied(report) {
+    steps.push(if facts::is_start_denied(report) {
         "Call StartRestoreJob again once fixed".to_owned()
     } else {
         "Start the restore again once fixed".to_owned()
@@ -396,9 +396,9 @@ fn additional_context(report: &Report, ctx: &AlertContext) -> Value {
     m.insert("cause".into(), Value::from(report.cause.as_str()));
     m.insert(
         "fixableByPatch".into(),
-        Value::from(alert::fixable_by_patch(report).to_string()),
+        Value::from(facts::fixable_by_patch(report).to_string()),
     );
-    if let Some(id) = alert::token(&ctx.correlation_id, MAX_ID_CHARS) {
+    if let Some(id) = facts::token(&ctx.correlation_id, MAX_ID_CHARS) {
         m.insert("correlationId".into(), Value::from(id));
     }
     let r = &report.restore;
@@ -412,7 +412,7 @@ fn additional_context(report: &Report, ctx: &AlertContext) -> Value {
             "restoreJobId",
             r.restore_job_id
                 .as_deref()
-                .and_then(|j| alert::token(j, MAX_ID_CHARS)),
+                .and_then(|j| facts::token(j, MAX_ID_CHARS)),
         ),
         (
             "resourceType",
