@@ -70,6 +70,22 @@ fn an_unread_key_policy_in_another_account_is_not_a_grant() {
         .unverified
         .iter()
         .any(|u| u.what.contains("key policy") && u.what.contains(CENTRAL_KEY)));
+    // Who must act is named with the key's account; they get the statements to add,
+    // never a put-key-policy of a guessed whole policy.
+    assert!(on_key.iter().all(|f| f
+        .who_must_act
+        .as_deref()
+        .is_some_and(|w| w.contains("account 444455556666"))));
+    let [fix] = report.key_policy_fixes.as_slice() else {
+        panic!("{:#?}", report.key_policy_fixes)
+    };
+    assert_eq!(fix.key_arn, CENTRAL_KEY);
+    assert!(fix.statements_only);
+    assert!(fix.command.is_empty());
+    let statements = fix.document["Statement"].as_array().unwrap();
+    assert!(!statements.is_empty());
+    assert!(statements.iter().all(|st| st["Principal"]["AWS"]
+        == "arn:aws:iam::111122223333:role/service-role/BackupRestoreRole"));
 }
 
 /// The same key in the restore's own account: the assumed default policy delegates to

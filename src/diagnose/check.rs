@@ -257,7 +257,14 @@ pub fn check(
     let who_must_act = if conditional {
         Some(depends_words(&req.action, &evaluation.allow_depends_on))
     } else {
-        (!fixable).then(|| who_must_act(&blocked_by))
+        (!fixable).then(|| match owner.as_deref() {
+            // A key of another account: name that account and what its policy must say.
+            Some(o) if o != account && blocked_by.contains(&Blocker::KeyPolicy) => format!(
+                "the administrators of the key in account {o}: its key policy must allow `{}` (or account {account}) the KMS actions listed (see the key policy fix)",
+                subject.arn
+            ),
+            _ => who_must_act(&blocked_by),
+        })
     };
     let mut assumed_context = evaluation.allow_depends_on.clone();
     assumed_context.extend(evaluation.deny_depends_on.iter().cloned());

@@ -133,9 +133,12 @@ pub fn key_gate(e: &Evidence, key: &str, unverified: &mut Vec<Unverified>) -> Re
                 EvidencePart::KeyPolicy,
                 format!("the key policy of `{key}`"),
                 format!(
-                    "{}; the KMS checks assume the default key policy, which delegates to IAM",
+                    "{}; the KMS checks assume the default key policy, which delegates to IAM in the key's own account{}",
                     gap_for(e, EvidencePart::KeyPolicy)
-                        .unwrap_or_else(|| "it was not collected".into())
+                        .unwrap_or_else(|| "it was not collected".into()),
+                    KeyArn::parse(key)
+                        .map(|k| format!(" ({})", k.arn().account()))
+                        .unwrap_or_default()
                 ),
             ));
             ResourceGate::KeyPolicy(None)

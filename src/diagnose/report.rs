@@ -423,9 +423,16 @@ impl AutoAttach {
 #[serde(rename_all = "camelCase")]
 pub struct KeyPolicyFix {
     pub key_arn: String,
-    /// The whole key policy: the original statements plus the one added for the role.
+    /// The whole key policy: the original statements plus the one added for the role;
+    /// only the statements to add when `statementsOnly`.
     pub document: serde_json::Value,
+    /// `aws kms put-key-policy ...`; empty when `statementsOnly` (putting the statements
+    /// alone would replace the key's whole policy).
     pub command: String,
+    /// The key policy could not be read: `document` holds only the statements its
+    /// administrators must add to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statements_only: bool,
 }
 
 /// Whether the fix may be attached automatically, and why (not).

@@ -1,6 +1,8 @@
 //! The fix for a KMS key policy that neither names the restore role nor delegates to
 //! the account: the key policy with one statement added for exactly the role, the
 //! actions it lacks and the conditions that keep them narrow. Key administrators apply it.
+//! When the key policy could not be read (a key of another account, say), the fix is
+//! the statement to add, for its administrators to merge: never a whole guessed policy.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +23,9 @@ pub fn fixes(evidence: &Evidence, checks: &[Check]) -> Vec<KeyPolicyFix> {
     let mut wanted: BTreeMap<String, BTreeMap<String, ByCondition>> = BTreeMap::new();
     for c in checks {
         let Some(f) = &c.finding else { continue };
-        let ResourceGate::KeyPolicy(Some(_)) = &c.gate else {
+        // A key policy that could not be read gets the statement to add, not a whole
+        // policy (`fixes` below): putting a guessed policy would drop its statements.
+        let ResourceGate::KeyPolicy(_) = &c.gate else {
             continue;
         };
         // The key policy of an AWS managed key cannot be changed
@@ -47,10 +51,12 @@ pub fn fixes(evidence: &Evidence, checks: &[Check]) -> Vec<KeyPolicyFix> {
     }
     let mut out = Vec::new();
     for (key_arn, roles) in wanted {
-        let Some(original) = evidence.key_policies.iter().find(|k| k.key_arn == key_arn) else {
-            continue;
-        };
-        let mut document = original.document.clone();
+        let original = evidence.key_policies.iter().find(|k| k.key_arn == key_arn);
+        let unread = original.is_none();
+        let mut document = original.map_or_else(
+            || json!({"Version": "2012-10-17", "Statement": []}),
+            |o| o.document.clone(),
+        );
         let mut statements: Vec<Value> = match document.get("Statement") {
             Some(Value::Array(a)) => a.clone(),
             Some(single @ Value::Object(_)) => vec![single.clone()],
@@ -80,15 +86,22 @@ pub fn fixes(evidence: &Evidence, checks: &[Check]) -> Vec<KeyPolicyFix> {
         if let Some(obj) = document.as_object_mut() {
             obj.insert("Statement".into(), Value::Array(statements));
         }
-        let command = format!(
-            "aws kms put-key-policy --key-id {} --policy-name default --policy {}",
-            shell_quote(&key_arn),
-            shell_quote(&serde_json::to_string(&document).unwrap_or_default())
-        );
+        // Unread: only the statements to add; `put-key-policy` with them alone would
+        // replace the key's whole policy, so there is no command to paste.
+        let command = if unread {
+            String::new()
+        } else {
+            format!(
+                "aws kms put-key-policy --key-id {} --policy-name default --policy {}",
+                shell_quote(&key_arn),
+                shell_quote(&serde_json::to_string(&document).unwrap_or_default())
+            )
+        };
         out.push(KeyPolicyFix {
             key_arn,
             document,
             command,
+            statements_only: unread,
         });
     }
     out

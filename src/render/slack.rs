@@ -295,10 +295,17 @@ fn next_steps(report: &Report) -> Vec<String> {
         ));
     }
     for fix in report.key_policy_fixes.iter().take(MAX_STEPS) {
-        steps.push(format!(
-            "Key administrators: apply the corrected key policy of `{}` (the command is in the email)",
-            md(short_arn(&fix.key_arn), MAX_VALUE_CHARS)
-        ));
+        steps.push(if fix.statements_only {
+            format!(
+                "Key administrators: add the statements in the email to the key policy of `{}`",
+                md(short_arn(&fix.key_arn), MAX_VALUE_CHARS)
+            )
+        } else {
+            format!(
+                "Key administrators: apply the corrected key policy of `{}` (the command is in the email)",
+                md(short_arn(&fix.key_arn), MAX_VALUE_CHARS)
+            )
+        });
     }
     if let Some(fix) = &report.vault_policy_fix {
         steps.push(format!(

@@ -98,6 +98,13 @@ fn finding_lines(out: &mut String, findings: &[&Finding]) {
     }
 }
 
+/// The account of a key ARN, when it parses.
+fn key_account(key_arn: &str) -> Option<String> {
+    crate::diagnose::validated::KeyArn::parse(key_arn)
+        .ok()
+        .map(|k| k.arn().account().to_owned())
+}
+
 fn patch_block(out: &mut String, p: &Patch) {
     // The words say what the command does: an inline policy put (merged with an
     // earlier fix when there is one), or a managed policy created and attached.
@@ -239,6 +246,18 @@ pub fn report_text(report: &Report) -> String {
         let _ = writeln!(out, "\n  {}", v(&fix.command));
     }
     for k in &report.key_policy_fixes {
+        if k.statements_only {
+            let _ = writeln!(
+                out,
+                "\nKey policy fix (for the administrators of `{}`{}: its policy could not be read, so add these statements to it, keeping every other statement):\n",
+                v(&k.key_arn),
+                key_account(&k.key_arn)
+                    .map(|a| format!(", in account {a}"))
+                    .unwrap_or_default()
+            );
+            document_lines(&mut out, &k.document, "  ");
+            continue;
+        }
         let _ = writeln!(
             out,
             "\nKey policy fix (for the administrators of `{}`: adds a grant for the role only, keeps every other statement):",
