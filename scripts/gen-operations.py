@@ -9,7 +9,7 @@ action prefix that authorizes it. A model is mapped only when its IAM prefix is 
 names are not its action names (HeadObject is authorized as s3:GetObject, ListObjectsV2
 as s3:ListBucket: https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
 
-Usage: /work/main/.venv/bin/python scripts/gen-operations.py > data/operations.json
+Usage: .venv/bin/python scripts/gen-operations.py > data/operations.json
        (run from the repository root; --check compares with the committed file)
 """
 

@@ -309,3 +309,26 @@ fn new_causes_render_in_slack_and_email() {
         insta::assert_snapshot!(format!("{name}.subject"), built.subject);
     }
 }
+
+/// `data/operations.json` is what `scripts/gen-operations.py` generates from the pinned
+/// AWS SDK service models (botocore in requirements-dev.txt): nobody edits the table by
+/// hand, and a model change shows up here.
+#[test]
+fn the_operation_table_is_the_generated_one() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::var_os("RESTORE_DOCTOR_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin"));
+    let out = std::process::Command::new(dir.join("python"))
+        .arg("scripts/gen-operations.py")
+        .arg("--check")
+        .current_dir(root)
+        .output()
+        .expect("the project's Python (make setup)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
