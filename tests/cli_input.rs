@@ -249,3 +249,35 @@ fn a_status_message_alone_is_diagnosed_and_said() {
     assert_eq!(report["verified"], false);
     assert!(!report["unverified"].as_array().unwrap().is_empty());
 }
+
+/// An AWS-named denial is never contradicted: with only the message, AWS's action stays
+/// a finding (exit 2), and the report says the policies were not in the evidence.
+#[test]
+fn an_aws_named_denial_with_thin_evidence_stays_a_finding() {
+    let message = "User: arn:aws:sts::111122223333:assumed-role/BackupRestoreRole/AWSBackup-BackupRestoreRole is not authorized to perform: elasticfilesystem:Restore on resource: arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0 because no identity-based policy allows the elasticfilesystem:Restore action";
+    let out = run(&["diagnose", "--message", message, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = report["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert_eq!(missing[0]["action"], "elasticfilesystem:Restore");
+    assert_eq!(missing[0]["fixableByPatch"], false);
+    assert!(missing[0]["why"]
+        .as_str()
+        .unwrap()
+        .contains("not in the evidence"));
+    assert_eq!(report["patch"], Value::Null);
+    assert_eq!(report["verified"], false);
+    assert!(report["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("AWS reported that"));
+
+    // The same for a misspelled role field, the review's case, once the typo is fixed
+    // by dropping the field: AWS's denial is kept, never "nothing missing".
+    let mut evidence = evidence_of("efs-role-missing-kms");
+    evidence.as_object_mut().unwrap().remove("restoreRole");
+    evidence["restoreJob"]["statusMessage"] = json!(message);
+    let (out, _dir) = diagnose_json(&evidence);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

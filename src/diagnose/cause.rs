@@ -38,6 +38,55 @@ pub(crate) fn reconcile_denied(
     }
 }
 
+/// AWS's own word that no policy allows a request, for a request no check evaluated
+/// (the principal's policies were not collected, or the message names another
+/// principal): a finding, never "nothing missing". Not fixable by a patch here, since
+/// no patch can be verified without the policies; the report says what to collect.
+pub(crate) fn finding_when_unchecked(
+    d: &DeniedRequest,
+    subjects: &[&Subject],
+    default_subject: Option<&Subject>,
+) -> Option<Finding> {
+    if d.explicit_deny != Some(false) || !is_iam_action(&d.action) {
+        return None;
+    }
+    let subject = match d.principal.as_deref() {
+        Some(p) => subjects.iter().copied().find(|s| is_subject(p, s)),
+        None => default_subject,
+    };
+    // With the principal's policies, the checks (and `named_request_check`) answer.
+    if subject.is_some_and(|s| s.policies_known) {
+        return None;
+    }
+    let blocker = match d.policy_type.as_deref() {
+        Some("permissions boundary") => Blocker::PermissionBoundary,
+        Some("service control policy") => Blocker::Scp,
+        Some("resource control policy") => Blocker::Rcp,
+        Some("session policy") => Blocker::SessionPolicy,
+        _ => Blocker::IdentityPolicy,
+    };
+    let said = d.policy_type.as_deref().unwrap_or("identity-based policy");
+    Some(Finding {
+        action: d.action.clone(),
+        resource: d.resource.clone().unwrap_or_else(|| "*".into()),
+        principal: subject
+            .map(|s| s.arn.clone())
+            .or_else(|| d.principal.clone())
+            .unwrap_or_default(),
+        fixable_by_patch: false,
+        blocked_by: vec![blocker],
+        denied_by: vec![],
+        why: format!(
+            "AWS reported that no {said} allows it; the principal's policies were not in the evidence, so restore-doctor could not check it or verify a patch"
+        ),
+        who_must_act: Some(match blocker {
+            Blocker::IdentityPolicy => "the principal's owner: allow it in its identity policies (run the diagnosis with the principal's policies in the evidence for a verified, least-privilege patch)".to_string(),
+            other => check::who_must_act(&[other]),
+        }),
+        assumed_context: vec![],
+    })
+}
+
 /// A finding for what the message says was denied when no check covers it (an action
 /// outside the catalog, or an SCP deny we could not see).
 pub(crate) fn finding_from_message(
@@ -209,6 +258,14 @@ pub(crate) fn summarize(
     };
     match cause {
         Cause::MissingPermissions if fixable.is_empty() => match blockers.first() {
+            // What AWS named, where the evidence could not check it: AWS's word stands.
+            Some(f) if f.assumed_context.is_empty() => format!(
+                "AWS reported that {} is not allowed {} on {}; the evidence lacks the policies to check it, so no patch is verified (see who must act below){}.",
+                f.principal,
+                f.action,
+                f.resource,
+                tail(missing.len().saturating_sub(1))
+            ),
             // Only allows that hinge on context the evidence lacks: say so, grant nothing.
             Some(f) => format!(
                 "{} on {} depends on {}, which the evidence does not carry: not verified, and no patch grants around that condition{}.",

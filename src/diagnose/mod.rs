@@ -144,12 +144,20 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
             .role
             .as_ref()
             .map(|r| (r.request_principal.as_str(), r.arn.as_str()));
-        match finding_from_message(
+        let from_message = finding_from_message(
             d,
             &missing,
             &evidence.service_control_policies,
             role_session,
-        ) {
+        )
+        .or_else(|| {
+            let default_subject = match facts.trigger {
+                Trigger::StartRestoreJobDenied => principals.caller.as_ref(),
+                _ => principals.role.as_ref(),
+            };
+            cause::finding_when_unchecked(d, &principals.subjects(), default_subject)
+        });
+        match from_message {
             Some(f) => missing.push(f),
             None => reconcile_denied(d, &checks, &mut unverified),
         }

@@ -16,9 +16,7 @@ pub fn headline(report: &Report) -> String {
     };
     let mut line = format!(
         "{what}: {} restore",
-        v(r.resource_type
-            .as_deref()
-            .unwrap_or("unknown resource type"))
+        v(r.resource_type.as_deref().unwrap_or("AWS Backup"))
     );
     if let Some(id) = &r.restore_job_id {
         let _ = write!(line, " {}", v(id));
