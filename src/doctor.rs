@@ -22,7 +22,9 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         .vault_gate
         .as_ref()
         .zip(d.facts.vault_name.as_deref())
-        .and_then(|(_, name)| remedy::vault::fix(evidence, name, &d.missing));
+        .and_then(|(_, name)| {
+            remedy::vault::fix(evidence, name, d.facts.region.as_deref(), &d.missing)
+        });
     // Verified only when something was actually checked, the patch (if any) makes
     // every check pass, and no blocker outside the checks (from the message) remains.
     let verified = fix.verified

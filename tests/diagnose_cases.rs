@@ -301,7 +301,7 @@ fn key_policy_fix_verifies() {
     let fix = &report.key_policy_fixes[0];
     assert!(fix
         .command
-        .starts_with("aws kms put-key-policy --key-id 'arn:aws:kms:"));
+        .starts_with("aws kms put-key-policy --region us-east-1 --key-id 'arn:aws:kms:"));
     // Every original statement is kept.
     let before = evidence.key_policies[0].document["Statement"]
         .as_array()

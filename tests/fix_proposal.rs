@@ -176,3 +176,39 @@ fn a_full_inline_quota_gets_a_managed_policy_and_the_words_say_so() {
         .command
         .contains(&format!("--policy-name '{}'", patch.policy_name)));
 }
+
+/// The email of the combined EFS case (role, KMS and vault policy all at fault) fits a
+/// phone: cause, one line per principal and resource, the commands, then the links,
+/// under 40 lines; "Could not verify" comes before the fix, and each command says the
+/// account it must run in (and its Region where the API is regional).
+#[test]
+fn the_combined_efs_email_fits_a_phone() {
+    use restore_doctor::render::alert::{email_text, AlertContext};
+    let report = examine(&evidence(&case("efs-combined-role-kms-vault")));
+    let ctx = AlertContext {
+        correlation_id: "7c1d0f3e-5b2a-4c8e-9f10-2a6b8d4e1f01".into(),
+        dedup_key: "111122223333:us-east-1:restore-job:4A3B2C1D".into(),
+    };
+    let email = email_text(&report, &ctx);
+    let lines = email.lines().count();
+    assert!(lines < 40, "{lines} lines:\n{email}");
+    // Each document once: in its command, not pretty-printed again.
+    let sid = report.patch.as_ref().unwrap().document["Statement"][0]["Sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(email.matches(&sid).count(), 1, "{email}");
+    assert!(email.contains("# run in account 111122223333"));
+    assert!(email.contains("put-backup-vault-access-policy --region us-east-1"));
+    insta::assert_snapshot!("efs-combined-email", email);
+}
+
+#[test]
+fn could_not_verify_comes_before_the_fix() {
+    let report = examine(&evidence(&case("efs-evidence-gaps")));
+    let text = report_text(&report);
+    let (Some(gaps), Some(fix)) = (text.find("Could not verify"), text.find("\nFix (")) else {
+        panic!("{text}")
+    };
+    assert!(gaps < fix, "{text}");
+}

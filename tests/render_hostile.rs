@@ -361,10 +361,14 @@ fn hundred_kilobyte_values_everywhere_still_fit_sns_with_every_key() {
     assert_every_key(&a);
     assert!(!a.truncated.is_empty());
     let (_, email, chatbot) = parts(&a);
-    assert!(
-        email.contains("truncated, see log"),
-        "the email says it was shortened"
-    );
+    // Whatever was shortened says so (the email no longer repeats the policy documents,
+    // so with these values it may fit whole).
+    if a.truncated.iter().any(|k| k == "email") {
+        assert!(
+            email.contains("truncated, see log"),
+            "the email says it was shortened"
+        );
+    }
     assert_slack_is_inert(&chatbot, &report);
 }
 

@@ -91,8 +91,12 @@ pub fn fixes(evidence: &Evidence, checks: &[Check]) -> Vec<KeyPolicyFix> {
         let command = if unread {
             String::new()
         } else {
+            // KMS is regional: the key's own Region, from its validated ARN.
+            let region = crate::diagnose::validated::KeyArn::parse(&key_arn)
+                .map(|k| format!(" --region {}", k.arn().region()))
+                .unwrap_or_default();
             format!(
-                "aws kms put-key-policy --key-id {} --policy-name default --policy {}",
+                "aws kms put-key-policy{region} --key-id {} --policy-name default --policy {}",
                 shell_quote(&key_arn),
                 shell_quote(&serde_json::to_string(&document).unwrap_or_default())
             )

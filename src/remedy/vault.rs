@@ -12,7 +12,17 @@ use super::patch::shell_quote;
 const START_RESTORE: &str = "backup:StartRestoreJob";
 
 /// The fix, when a finding is blocked by the vault policy.
-pub fn fix(evidence: &Evidence, vault_name: &str, missing: &[Finding]) -> Option<VaultPolicyFix> {
+pub fn fix(
+    evidence: &Evidence,
+    vault_name: &str,
+    region: Option<&str>,
+    missing: &[Finding],
+) -> Option<VaultPolicyFix> {
+    // AWS Backup is regional: the command names the vault's Region (a validated one).
+    let region = region
+        .filter(|r| crate::diagnose::validated::is_region(r))
+        .map(|r| format!(" --region {r}"))
+        .unwrap_or_default();
     if !missing
         .iter()
         .any(|f| f.blocked_by.contains(&Blocker::VaultAccessPolicy))
@@ -32,7 +42,7 @@ pub fn fix(evidence: &Evidence, vault_name: &str, missing: &[Finding]) -> Option
         .collect();
     let command = if kept.is_empty() {
         format!(
-            "aws backup delete-backup-vault-access-policy --backup-vault-name {}",
+            "aws backup delete-backup-vault-access-policy{region} --backup-vault-name {}",
             shell_quote(vault_name)
         )
     } else {
@@ -40,7 +50,7 @@ pub fn fix(evidence: &Evidence, vault_name: &str, missing: &[Finding]) -> Option
             obj.insert("Statement".into(), Value::Array(kept));
         }
         format!(
-            "aws backup put-backup-vault-access-policy --backup-vault-name {} --policy {}",
+            "aws backup put-backup-vault-access-policy{region} --backup-vault-name {} --policy {}",
             shell_quote(vault_name),
             shell_quote(&serde_json::to_string(&document).unwrap_or_default())
         )

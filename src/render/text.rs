@@ -54,33 +54,58 @@ pub(crate) fn grouped<'a>(findings: &[&'a Finding]) -> Vec<(Vec<&'a str>, &'a Fi
     groups
 }
 
+/// How a principal is named in a finding line: `role NAME`, `user NAME`, or the ARN
+/// when it is neither (the full ARN is in the fix's "Apply to" line and the JSON).
+fn principal_words(principal: &str) -> String {
+    if principal == "*" {
+        return "any principal".to_owned();
+    }
+    if let Ok(role) = crate::diagnose::validated::RoleArn::parse(principal) {
+        return format!("role {}", v(role.name()));
+    }
+    match principal.split_once(":user/") {
+        Some((_, path)) => format!("user {}", v(path.rsplit('/').next().unwrap_or(path))),
+        None => v(principal),
+    }
+}
+
+/// One line per principal and resource (the actions they lack together); a second and
+/// third line only for what a role patch cannot fix: what blocks it, and who must act.
 fn finding_lines(out: &mut String, findings: &[&Finding]) {
     for (actions, f) in grouped(findings) {
         let actions: Vec<String> = actions.iter().map(|a| v(a)).collect();
-        let _ = writeln!(out, "  - {}", actions.join(", "));
-        let _ = writeln!(out, "      on: {}", v(&f.resource));
-        let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
-        let principal = match f.principal.as_str() {
-            "*" => "any principal".to_owned(),
-            arn => v(arn),
-        };
-        let _ = writeln!(out, "      principal: {principal}");
-        let _ = writeln!(out, "      blocked by: {}", by.join(", "));
-        for s in &f.denied_by {
-            let _ = writeln!(
-                out,
-                "      denied by: {} statement {}{}",
-                v(&s.policy),
-                s.index,
-                s.sid
-                    .as_deref()
-                    .map(|sid| format!(" (Sid {})", v(sid)))
-                    .unwrap_or_default()
-            );
-        }
-        let _ = writeln!(out, "      needed for: {}", v(&f.why));
-        if let Some(who) = &f.who_must_act {
-            let _ = writeln!(out, "      who must act: {}", v(who));
+        let _ = writeln!(
+            out,
+            "  - {}: {} on {}",
+            principal_words(&f.principal),
+            actions.join(", "),
+            v(&f.resource)
+        );
+        if !f.fixable_by_patch {
+            let by: Vec<&str> = f.blocked_by.iter().map(blocker_words).collect();
+            let denied: Vec<String> = f
+                .denied_by
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} statement {}{}",
+                        v(&s.policy),
+                        s.index,
+                        s.sid
+                            .as_deref()
+                            .map(|sid| format!(" (Sid {})", v(sid)))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            let denied = match denied.as_slice() {
+                [] => String::new(),
+                d => format!(" ({})", d.join(", ")),
+            };
+            let _ = writeln!(out, "      blocked by the {}{denied}", by.join(" and the "));
+            if let Some(who) = &f.who_must_act {
+                let _ = writeln!(out, "      who must act: {}", v(who));
+            }
         }
         if !f.assumed_context.is_empty() {
             let _ = writeln!(
@@ -118,12 +143,19 @@ fn patch_block(out: &mut String, p: &Patch) {
         v(&p.policy_name),
         p.size
     );
-    let _ = writeln!(out);
+    account_comment(out, &p.principal_arn, "IAM is global: no --region");
     let _ = writeln!(out, "  {}", v(&p.command));
-    let _ = writeln!(out);
-    document_lines(out, &p.document, "  ");
     for w in &p.warnings {
         let _ = writeln!(out, "  note: {}", v(w));
+    }
+}
+
+/// `# run in account N (...)`: the account whose credentials the command needs.
+fn account_comment(out: &mut String, arn: &str, note: &str) {
+    if let Ok(a) = crate::diagnose::validated::Arn::parse(arn) {
+        if crate::diagnose::validated::is_account_id(a.account()) {
+            let _ = writeln!(out, "  # run in account {} ({note})", a.account());
+        }
     }
 }
 
@@ -241,7 +273,10 @@ pub fn report_text(report: &Report) -> String {
             "\nVault policy fix (backup vault `{}`: removes only the Deny of backup:StartRestoreJob):",
             v(&fix.backup_vault_name)
         );
-        let _ = writeln!(out, "\n  {}", v(&fix.command));
+        if let Some(a) = report.restore.account_id.as_deref().filter(|a| crate::diagnose::validated::is_account_id(a)) {
+            let _ = writeln!(out, "  # run in account {a}, as the vault's owner");
+        }
+        let _ = writeln!(out, "  {}", v(&fix.command));
     }
     for k in &report.key_policy_fixes {
         if k.statements_only {
@@ -261,7 +296,8 @@ pub fn report_text(report: &Report) -> String {
             "\nKey policy fix (for the administrators of `{}`: adds a grant for the role only, keeps every other statement):",
             v(&k.key_arn)
         );
-        let _ = writeln!(out, "\n  {}", v(&k.command));
+        account_comment(&mut out, &k.key_arn, "as a key administrator");
+        let _ = writeln!(out, "  {}", v(&k.command));
     }
     if let Some(a) = &report.auto_attach {
         let verdict = match (a.decision.as_str(), a.attached) {
