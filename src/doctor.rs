@@ -35,6 +35,7 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         // A failure that is not about permissions is not fixed by any patch.
         && diagnose::cause::cause_allows_verified(d.cause);
     let key_policy_fixes = remedy::key_policy::fixes(evidence, &d.checks);
+    let boundary_fix = remedy::boundary::fix(evidence, d.facts.role_arn.as_deref(), &d.checks);
     let facts = d.facts;
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -61,6 +62,7 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         verification: fix.verification,
         vault_policy_fix,
         key_policy_fixes,
+        boundary_fix,
         auto_attach: None,
         unexplained_denial: d.unexplained_denial,
     }

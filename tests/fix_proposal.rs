@@ -212,3 +212,39 @@ fn could_not_verify_comes_before_the_fix() {
     };
     assert!(gaps < fix, "{text}");
 }
+
+/// A permissions boundary that blocks the restore: the report gives its owner the
+/// boundary change (the statements it must allow, as a new default version that keeps
+/// every earlier statement), and the role patch plus that change, applied as printed,
+/// leave nothing missing.
+#[test]
+fn a_blocking_boundary_gets_the_boundary_change_which_with_the_patch_fixes_the_restore() {
+    let before = case("efs-boundary-blocks-kms");
+    let report = examine(&evidence(&before));
+    let fix = report.boundary_fix.clone().expect("a boundary change");
+    assert!(!fix.statements_only);
+    assert!(fix.command.starts_with("aws iam create-policy-version --policy-arn 'arn:aws:iam::111122223333:policy/DevBoundary' --set-as-default"), "{}", fix.command);
+    let earlier = before["restoreRole"]["permissionBoundary"]["document"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let statements = fix.document["Statement"].as_array().unwrap();
+    assert!(
+        earlier.iter().all(|s| statements.contains(s)),
+        "the boundary keeps its statements"
+    );
+    assert!(report_text(&report).contains("Permissions boundary change"));
+
+    let patch = report.patch.unwrap();
+    let mut after = apply_inline(before, "restore-doctor-fix", &patch.document);
+    after["restoreRole"]["permissionBoundary"]["document"] = fix.document.clone();
+    let again = examine(&evidence(&after));
+    assert!(again.missing.is_empty(), "{:#?}", again.missing);
+    assert!(again.boundary_fix.is_none());
+}
+
+#[test]
+fn no_boundary_change_when_no_boundary_blocks() {
+    let report = examine(&evidence(&case("efs-role-missing-kms")));
+    assert!(report.boundary_fix.is_none());
+}

@@ -48,6 +48,10 @@ pub struct Report {
     /// for the key administrators to apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_policy_fixes: Vec<KeyPolicyFix>,
+    /// For a permissions boundary that blocks the restore role: what the boundary must
+    /// allow too, for whoever manages it (a role patch alone cannot fix that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary_fix: Option<BoundaryFix>,
     /// Opt-in auto-remediation decision, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_attach: Option<AutoAttach>,
@@ -416,6 +420,25 @@ impl AutoAttach {
             retry_restore_job_id: None,
         }
     }
+}
+
+/// The change a permissions boundary needs: the statements it must allow as well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundaryFix {
+    /// The role whose boundary blocks the restore.
+    pub role_arn: String,
+    /// The boundary policy, when the evidence names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary_arn: Option<String>,
+    /// The boundary with the statements added (every earlier one kept); only the
+    /// statements to add when `statementsOnly`.
+    pub document: serde_json::Value,
+    /// `aws iam create-policy-version ... --set-as-default`; empty when `statementsOnly`
+    /// (the boundary was not read, or is AWS managed and cannot be edited).
+    pub command: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statements_only: bool,
 }
 
 /// A corrected KMS key policy.

@@ -1,6 +1,7 @@
 //! The fix: a least-privilege patch per principal, proven by evaluating every
 //! requirement again with the patch in place; and the corrected vault policy.
 
+pub mod boundary;
 pub mod guard;
 pub mod key_policy;
 pub mod patch;

@@ -20,8 +20,10 @@ pub const USER_INLINE_LIMIT: usize = 2_048;
 /// Grants that share one condition: the condition, and each action's resources.
 type ConditionGroup = (Option<Value>, BTreeMap<String, Vec<String>>);
 
-/// The patch for one subject, or `None` when it needs no grant.
-pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
+/// The least-privilege statements that allow exactly the checks' requirements, and the
+/// notes on their scope; `None` when there is nothing to allow. Shared by the role patch
+/// and the permissions-boundary change, so both say the same thing.
+pub fn statements(checks: &[&Check]) -> Option<(Vec<Value>, Vec<String>)> {
     // condition → action → resources
     let mut groups: BTreeMap<String, ConditionGroup> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -112,6 +114,12 @@ pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
             statements.push(Value::Object(with_sid));
         }
     }
+    Some((statements, warnings))
+}
+
+/// The patch for one subject, or `None` when it needs no grant.
+pub fn build(subject: &Subject, checks: &[&Check]) -> Option<Patch> {
+    let (statements, mut warnings) = statements(checks)?;
     let new = json!({"Version": "2012-10-17", "Statement": statements});
     let limit = if subject.is_role() {
         ROLE_INLINE_LIMIT

@@ -252,6 +252,7 @@ fn minimal_report(report: &Report, note: &str) -> Value {
         verification: Default::default(),
         vault_policy_fix: None,
         key_policy_fixes: Vec::new(),
+        boundary_fix: None,
         auto_attach,
         ..report.clone()
     };

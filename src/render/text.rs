@@ -273,10 +273,36 @@ pub fn report_text(report: &Report) -> String {
             "\nVault policy fix (backup vault `{}`: removes only the Deny of backup:StartRestoreJob):",
             v(&fix.backup_vault_name)
         );
-        if let Some(a) = report.restore.account_id.as_deref().filter(|a| crate::diagnose::validated::is_account_id(a)) {
+        if let Some(a) = report
+            .restore
+            .account_id
+            .as_deref()
+            .filter(|a| crate::diagnose::validated::is_account_id(a))
+        {
             let _ = writeln!(out, "  # run in account {a}, as the vault's owner");
         }
         let _ = writeln!(out, "  {}", v(&fix.command));
+    }
+    if let Some(b) = &report.boundary_fix {
+        let name = b
+            .boundary_arn
+            .as_deref()
+            .map(v)
+            .unwrap_or_else(|| "of the role".into());
+        if b.statements_only {
+            let _ = writeln!(
+                out,
+                "\nPermissions boundary change (for whoever manages the boundary {name}: it must also allow these statements; the role patch alone cannot take effect):\n"
+            );
+            document_lines(&mut out, &b.document, "  ");
+        } else {
+            let _ = writeln!(
+                out,
+                "\nPermissions boundary change (for whoever manages the boundary {name}: adds what the restore needs as its new default version, every other statement kept; the role patch alone cannot take effect; IAM keeps at most 5 versions of a policy, so delete the oldest first if it has 5):"
+            );
+            account_comment(&mut out, &b.role_arn, "IAM is global: no --region");
+            let _ = writeln!(out, "  {}", v(&b.command));
+        }
     }
     for k in &report.key_policy_fixes {
         if k.statements_only {
