@@ -281,3 +281,41 @@ fn an_aws_named_denial_with_thin_evidence_stays_a_finding() {
     let (out, _dir) = diagnose_json(&evidence);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `--write-fix DIR`: each fix document as a JSON file, and the same commands reading
+/// them with `file://`, for shells that mangle quoted JSON.
+#[test]
+fn write_fix_writes_the_documents_and_commands_that_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let fix_dir = dir.path().join("fix");
+    let out = run(&[
+        "diagnose",
+        "--evidence",
+        &root("tests/cases/efs-combined-role-kms-vault/evidence.json"),
+        "--format",
+        "json",
+        "--write-fix",
+        fix_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let role_doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(fix_dir.join("restore-doctor-fix-BackupRestoreRole.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(role_doc, report["patch"]["document"]);
+    let vault_doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(fix_dir.join("vault-policy-efs-vault.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(vault_doc, report["vaultPolicyFix"]["document"]);
+    let script = std::fs::read_to_string(fix_dir.join("fix-commands.sh")).unwrap();
+    assert!(script.contains("--policy-document 'file://"), "{script}");
+    assert!(script.contains("--policy 'file://"), "{script}");
+    assert!(
+        !script.contains("'{\"Version\""),
+        "no inline JSON left: {script}"
+    );
+    assert!(stderr(&out).contains("wrote"));
+}

@@ -54,12 +54,12 @@ pub enum Source {
 }
 
 /// Runs the diagnosis (and the auto-attach decision when `guard` is given) and renders
-/// it; returns the output and the exit code.
+/// it; returns the output, the exit code and the report.
 pub fn run(
     source: &Source,
     format: Format,
     guard: Option<GuardSettings>,
-) -> Result<(String, i32), DiagnoseError> {
+) -> Result<(String, i32, Report), DiagnoseError> {
     let (evidence, form) = match source {
         Source::Message(m) => input::from_message(m),
         Source::File(path) => {
@@ -96,5 +96,85 @@ pub fn run(
             s
         }
     };
-    Ok((out, exit_code(&report)))
+    let code = exit_code(&report);
+    Ok((out, code, report))
+}
+
+/// Writes each fix document as a JSON file in `dir`, and `fix-commands.sh` with the
+/// same commands reading them (`file://`), for people whose shell mangles the quoted
+/// JSON (PowerShell, some consoles). Returns the paths written.
+pub fn write_fix(
+    report: &Report,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>, std::io::Error> {
+    use crate::remedy::patch::shell_quote;
+    std::fs::create_dir_all(dir)?;
+    let mut docs: Vec<(String, &serde_json::Value, &str)> = Vec::new();
+    for p in report.patch.iter().chain(report.other_patches.iter()) {
+        let who = p.principal_arn.rsplit('/').next().unwrap_or("principal");
+        docs.push((
+            format!("{}-{}.json", p.policy_name, safe(who)),
+            &p.document,
+            &p.command,
+        ));
+    }
+    if let Some(v) = &report.vault_policy_fix {
+        docs.push((
+            format!("vault-policy-{}.json", safe(&v.backup_vault_name)),
+            &v.document,
+            &v.command,
+        ));
+    }
+    for k in &report.key_policy_fixes {
+        let id = k.key_arn.rsplit('/').next().unwrap_or("key");
+        docs.push((
+            format!("key-policy-{}.json", safe(id)),
+            &k.document,
+            &k.command,
+        ));
+    }
+    if let Some(b) = &report.boundary_fix {
+        docs.push((
+            "permissions-boundary.json".to_owned(),
+            &b.document,
+            &b.command,
+        ));
+    }
+    let mut written = Vec::new();
+    let mut script = String::from("#!/bin/sh\n# The fixes of this restore-doctor report, reading the policy documents from files.\n# Read the report first: what it could not verify, and who must run which command.\nset -e\n");
+    for (name, document, command) in docs {
+        let path = dir.join(&name);
+        let mut pretty = serde_json::to_string_pretty(document).unwrap_or_default();
+        pretty.push('\n');
+        std::fs::write(&path, pretty)?;
+        written.push(path.clone());
+        if command.is_empty() {
+            script.push_str(&format!(
+                "# {name}: statements to add by hand (no command: the policy could not be read)\n"
+            ));
+            continue;
+        }
+        let inline = shell_quote(&serde_json::to_string(document).unwrap_or_default());
+        let file = shell_quote(&format!("file://{}", path.display()));
+        script.push_str(&command.replace(&inline, &file));
+        script.push('\n');
+    }
+    let script_path = dir.join("fix-commands.sh");
+    std::fs::write(&script_path, script)?;
+    written.push(script_path);
+    Ok(written)
+}
+
+/// A file-name-safe form of an identifier from the report.
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
 }

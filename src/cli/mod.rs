@@ -52,6 +52,10 @@ pub struct DiagnoseArgs {
     /// `text` for people (the cause in one line, then the fix) or `json` (the report schema).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also write each fix document as a JSON file in DIR, and `fix-commands.sh` with the
+    /// commands reading them (`--policy-document file://...`): for shells that mangle quotes.
+    #[arg(long, value_name = "DIR")]
+    pub write_fix: Option<std::path::PathBuf>,
     /// Decide, as the Lambda would with AUTO_ATTACH=true, whether the fix may be attached
     /// automatically (nothing is attached offline): adds `autoAttach` to the report.
     #[arg(long)]
@@ -148,11 +152,20 @@ pub fn run(cli: Cli) -> i32 {
                     region: args.region.clone(),
                 }),
         )
-        .map(|(out, code)| {
+        .map_err(anyhow::Error::from)
+        .and_then(|(out, code, report)| {
+            if let Some(dir) = &args.write_fix {
+                let written = diagnose::write_fix(&report, dir).map_err(|e| {
+                    anyhow::anyhow!(e)
+                        .context(format!("cannot write the fix files in `{}`", dir.display()))
+                })?;
+                for path in written {
+                    eprintln!("restore-doctor: wrote {}", path.display());
+                }
+            }
             print!("{out}");
-            code
-        })
-        .map_err(anyhow::Error::from),
+            Ok(code)
+        }),
     };
     match result {
         Ok(code) => code,
