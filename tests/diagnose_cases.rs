@@ -339,6 +339,7 @@ fn combined_case_alert_renderings() {
     let ctx = alert::AlertContext {
         correlation_id: "7c6f1a2b-3d4e-5f60-7182-93a4b5c6d7e8".into(),
         dedup_key: "111122223333:us-east-1:restore-job:4A3B2C1D-0E9F-8A7B-6C5D-4E3F2A1B0C9D".into(),
+        log_group: None,
     };
     let notification = slack::notification(&report, &ctx);
     let description = notification["content"]["description"].as_str().unwrap();

@@ -285,6 +285,7 @@ fn new_causes_render_in_slack_and_email() {
     let ctx = alert::AlertContext {
         correlation_id: "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b".into(),
         dedup_key: "111122223333:us-east-1:restore-job:C1A55001".into(),
+        log_group: None,
     };
     for name in [
         "class-unsupported-new-instance-profile",
@@ -330,5 +331,31 @@ fn the_operation_table_is_the_generated_one() {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Slack says a vault deny in plain words: the vault's access policy denies the
+/// restore to everyone, not "for any principal".
+#[test]
+fn slack_names_a_vault_deny_in_plain_words() {
+    use restore_doctor::render::{alert, slack};
+    // The caller is unknown: the Deny holds whoever calls.
+    let r = examine(&case("efs-combined-role-kms-vault"));
+    let n = slack::notification(&r, &alert::AlertContext::default());
+    let d = n["content"]["description"].as_str().unwrap();
+    assert!(
+        d.contains(
+            "the access policy of vault `efs-vault` denies `backup:StartRestoreJob` to everyone"
+        ),
+        "{d}"
+    );
+    assert!(!d.contains("any principal"), "{d}");
+    // The caller is known: named.
+    let r = examine(&case("efs-vault-policy-deny"));
+    let n = slack::notification(&r, &alert::AlertContext::default());
+    let d = n["content"]["description"].as_str().unwrap();
+    assert!(
+        d.contains("the access policy of vault `aws/efs/automatic-backup-vault` denies `backup:StartRestoreJob` to `oncall`"),
+        "{d}"
     );
 }

@@ -188,6 +188,7 @@ fn the_combined_efs_email_fits_a_phone() {
     let ctx = AlertContext {
         correlation_id: "7c1d0f3e-5b2a-4c8e-9f10-2a6b8d4e1f01".into(),
         dedup_key: "111122223333:us-east-1:restore-job:4A3B2C1D".into(),
+        log_group: None,
     };
     let email = email_text(&report, &ctx);
     let lines = email.lines().count();

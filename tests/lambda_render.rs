@@ -84,6 +84,7 @@ fn context() -> AlertContext {
     AlertContext {
         correlation_id: "7c1d0f3e-5b2a-4c8e-9f10-2a6b8d4e1f01".into(),
         dedup_key: "123456789012:eu-west-1:restore-job:A1B2C3D4-5E6F-7A8B-9C0D-EF1234567890".into(),
+        log_group: Some("/aws/lambda/restore-doctor-RestoreDoctorFunction-1A2B3C".into()),
     }
 }
 

@@ -46,6 +46,7 @@ fn hostile_context() -> AlertContext {
     AlertContext {
         correlation_id: "evt-1\n\nFix (verified)\n<!channel>".into(),
         dedup_key: "111122223333:eu-west-1:restore-job:`<!here>`".into(),
+        log_group: Some("/aws/lambda/x\"~)('<script>".into()),
     }
 }
 
@@ -186,7 +187,7 @@ fn assert_slack_is_inert(chatbot: &Value, report: &Report) {
     let description = content["description"].as_str().unwrap();
     assert_eq!(
         description.matches("](").count(),
-        alert::links(report).len(),
+        alert::links(report, &hostile_context()).len(),
         "only the console links are links: {description}"
     );
     assert!(!description.contains("](https://evil"), "{description}");
@@ -328,14 +329,14 @@ fn newlines_in_metadata_do_not_forge_a_fix_block_in_the_email() {
 fn invalid_arns_regions_and_job_ids_give_no_console_link() {
     let report = hostile_report(markup_values);
     assert!(
-        alert::links(&report).is_empty(),
+        alert::links(&report, &hostile_context()).is_empty(),
         "{:?}",
-        alert::links(&report)
+        alert::links(&report, &hostile_context())
     );
     let mut report = case_report("efs-role-missing-kms");
     report.restore.region = Some("eu-west-1.evil.example/".into());
     report.restore.role_arn = Some("arn:aws:iam::111122223333:role/x#/evil".into());
-    let links = alert::links(&report);
+    let links = alert::links(&report, &hostile_context());
     assert!(links.is_empty(), "{links:?}");
 }
 
@@ -355,6 +356,7 @@ fn hundred_kilobyte_values_everywhere_still_fit_sns_with_every_key() {
     let ctx = AlertContext {
         correlation_id: "c".repeat(100_000),
         dedup_key: "d".repeat(100_000),
+        log_group: None,
     };
     let a = alert::build(&report, &ctx);
     assert_fits(&a, MAX_MESSAGE_BYTES);
@@ -419,6 +421,7 @@ proptest! {
         let ctx = AlertContext {
             correlation_id: values[0].clone(),
             dedup_key: values[1].clone(),
+            log_group: None,
         };
         let a = alert::build_with_limit(&report, &ctx, limit);
         assert_fits(&a, limit);
@@ -434,4 +437,47 @@ proptest! {
             prop_assert_eq!(description.matches('`').count() % 2, 0);
         }
     }
+}
+
+/// The Logs Insights link is built only from checked values: a hostile log group name
+/// (quote, `~`, parentheses) gives no link at all, a valid one gives a link whose query
+/// names the correlation id and cannot be closed early by any value.
+#[test]
+fn the_log_lines_link_comes_only_from_checked_values() {
+    let report = case_report("efs-role-missing-kms");
+    let hostile = alert::links(&report, &hostile_context());
+    assert!(
+        hostile
+            .iter()
+            .all(|(label, _)| !label.contains("Log lines")),
+        "{hostile:?}"
+    );
+    let ctx = AlertContext {
+        correlation_id: "7c1d0f3e-5b2a-4c8e-9f10-2a6b8d4e1f01".into(),
+        dedup_key: "k".into(),
+        log_group: Some("/aws/lambda/restore-doctor-Fn-1A2B".into()),
+    };
+    let links = alert::links(&report, &ctx);
+    let (_, url) = links
+        .iter()
+        .find(|(label, _)| label.contains("Log lines"))
+        .expect("a log lines link");
+    assert!(url.starts_with("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:logs-insights"), "{url}");
+    assert!(
+        url.contains("7c1d0f3e*2D5b2a"),
+        "the correlation id, encoded: {url}"
+    );
+    assert!(url.contains("*2Faws*2Flambda*2Frestore*2Ddoctor"), "{url}");
+    // Only the link's own structure uses ~ ( ) ' characters.
+    let detail = url.split("$3D").nth(1).unwrap();
+    assert_eq!(detail.matches('(').count(), 2, "{detail}");
+    assert!(!url.contains(' ') && !url.contains('"'), "{url}");
+    // A correlation id that is not a token gives no link.
+    let bad = AlertContext {
+        correlation_id: "x\" | fields secret".into(),
+        ..ctx
+    };
+    assert!(alert::links(&report, &bad)
+        .iter()
+        .all(|(l, _)| !l.contains("Log lines")));
 }

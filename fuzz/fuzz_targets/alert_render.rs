@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let ctx = AlertContext {
         correlation_id: first.to_owned(),
         dedup_key: first.chars().rev().collect(),
+        log_group: None,
     };
     for limit in [MAX_MESSAGE_BYTES, 4_096] {
         let a = alert::build_with_limit(&report, &ctx, limit);

@@ -289,6 +289,7 @@ impl Handler {
         let ctx = AlertContext {
             correlation_id: parsed.event_id.clone(),
             dedup_key: dedup_key.clone(),
+            log_group: log_group(),
         };
         let alert = render_safely(&report, &ctx)?;
         if !alert.truncated.is_empty() {
@@ -356,6 +357,7 @@ impl Handler {
         let ctx = AlertContext {
             correlation_id,
             dedup_key: "test-alert".into(),
+            log_group: log_group(),
         };
         let alert = alert::as_test(render_safely(&report, &ctx)?);
         let published = tokio::time::timeout_at(
@@ -492,6 +494,13 @@ fn diagnose_safely(evidence: &Evidence) -> Result<Report, HandlerError> {
 
 /// The alert for `report`; should rendering panic, the alert of the fallback report, and
 /// should that panic too, a minimal alert that says so.
+/// The function's log group, as the Lambda runtime names it (`AWS_LAMBDA_LOG_GROUP_NAME`,
+/// Lambda Developer Guide, "Defined runtime environment variables"), for the alert's link
+/// to its own log lines; checked where the link is built.
+fn log_group() -> Option<String> {
+    std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").ok()
+}
+
 fn render_safely(report: &Report, ctx: &AlertContext) -> Result<Alert, HandlerError> {
     let why = match contained("rendering the alert", || alert::build(report, ctx)) {
         Ok(alert) => return Ok(alert),
@@ -634,6 +643,7 @@ mod tests {
         let ctx = AlertContext {
             correlation_id: "e`<!channel>".repeat(10_000),
             dedup_key: "k".into(),
+            log_group: None,
         };
         let alert = minimal_alert("boom", &ctx);
         let message: Value = serde_json::from_str(&alert.message).unwrap();

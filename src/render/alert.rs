@@ -604,7 +604,7 @@ pub fn email_text(report: &Report, ctx: &AlertContext) -> String {
     if !s.ends_with('\n') {
         s.push('\n');
     }
-    let links = links(report);
+    let links = links(report, ctx);
     if !links.is_empty() {
         s.push_str("\nLinks\n");
         for (label, url) in links {

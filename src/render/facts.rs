@@ -33,6 +33,9 @@ pub struct AlertContext {
     pub correlation_id: String,
     /// The same for every delivery of the same failure (see the README).
     pub dedup_key: String,
+    /// The function's log group (Lambda's `AWS_LAMBDA_LOG_GROUP_NAME`), for the link
+    /// that opens this alert's log lines; `None` offline.
+    pub log_group: Option<String>,
 }
 
 /// True for a refused StartRestoreJob call (no restore job exists).
@@ -254,8 +257,58 @@ pub fn iam_console_url(arn: &str) -> Option<String> {
     Some(format!("https://{host}/iam/home#/{kind}/details/{name}"))
 }
 
+/// Whether `s` is a CloudWatch Logs log group name: 1 to 512 characters of letters,
+/// digits, `_ - . / #` (CloudWatch Logs API reference, `CreateLogGroup`, `logGroupName`
+/// pattern `[\.\-_/#A-Za-z0-9]+`).
+fn is_log_group(s: &str) -> bool {
+    (1..=512).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b))
+}
+
+/// The console's encoding of a value inside a Logs Insights link: every byte but
+/// letters and digits as `*XX`, which keeps the value from closing the link's own
+/// `~(...)` structure.
+fn insights_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("*{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A CloudWatch Logs Insights link that opens this alert's log lines (the last day,
+/// filtered by correlation id), the evidence line among them. Built only from checked
+/// values: a Region, a log group name and a correlation id token. The console's link
+/// format (`#logsV2:logs-insights$3FqueryDetail$3D~(...)`) is not documented by AWS:
+/// not verified beyond the console accepting it as of this writing.
+pub fn logs_insights_url(region: &str, log_group: &str, correlation_id: &str) -> Option<String> {
+    if !is_region(region) || !is_log_group(log_group) {
+        return None;
+    }
+    let id = token(correlation_id, MAX_CONTEXT_CHARS)?;
+    let host = console_host(partition_of_region(region))?;
+    let host = if host == "console.aws.amazon.com" {
+        format!("{region}.{host}")
+    } else {
+        host.to_owned()
+    };
+    let query = format!(
+        "fields @timestamp, level, message, reason, call, error | filter correlation_id = \"{id}\" | sort @timestamp asc"
+    );
+    Some(format!(
+        "https://{host}/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D~(end~0~start~-86400~timeType~'RELATIVE~unit~'seconds~editorString~'{}~source~(~'{}))",
+        insights_value(&query),
+        insights_value(log_group)
+    ))
+}
+
 /// The console links of the alert, labelled; only from values that pass their checks.
-pub fn links(report: &Report) -> Vec<(&'static str, String)> {
+pub fn links(report: &Report, alert: &AlertContext) -> Vec<(&'static str, String)> {
     let ctx = &report.restore;
     let mut links = Vec::new();
     if let (Some(region), Some(job)) = (&ctx.region, &ctx.restore_job_id) {
@@ -274,6 +327,11 @@ pub fn links(report: &Report) -> Vec<(&'static str, String)> {
     }
     if let Some(url) = ctx.caller_arn.as_deref().and_then(iam_console_url) {
         links.push(("Caller", url));
+    }
+    if let (Some(region), Some(group)) = (&ctx.region, &alert.log_group) {
+        if let Some(url) = logs_insights_url(region, group, &alert.correlation_id) {
+            links.push(("Log lines of this alert", url));
+        }
     }
     links
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::escape::slack_mrkdwn;
 use super::facts::{self, AlertContext};
 use super::text::grouped;
-use crate::diagnose::report::{Finding, Report};
+use crate::diagnose::report::{Blocker, Finding, Report};
 use crate::diagnose::validated::{is_account_id, is_region, Arn};
 
 /// Findings listed in the description; the rest are counted.
@@ -82,7 +82,7 @@ pub fn notification(report: &Report, ctx: &AlertContext) -> Value {
         "content": {
             "textType": "client-markdown",
             "title": title(report),
-            "description": description(report),
+            "description": description(report, ctx),
             "nextSteps": next_steps(report),
             "keywords": keywords(report),
         },
@@ -173,7 +173,7 @@ fn principal(arn: &str) -> String {
     }
 }
 
-fn description(report: &Report) -> String {
+fn description(report: &Report, ctx: &AlertContext) -> String {
     let mut d = md(report.summary.trim(), MAX_SENTENCE_CHARS);
     if !report.missing.is_empty() {
         d.push_str(if report.cause.is_failure_class() {
@@ -197,11 +197,23 @@ fn description(report: &Report) -> String {
                 .map(|a| format!("`{}`", md(a, MAX_VALUE_CHARS)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            d.push_str(&format!(
-                "• {actions} on `{}` for {}: {fix}\n",
-                md(&f.resource, MAX_VALUE_CHARS),
-                principal(&f.principal)
-            ));
+            // A vault policy that denies everyone reads as such, not "for any principal".
+            let vault = report.restore.backup_vault_name.as_deref();
+            match (f.blocked_by.contains(&Blocker::VaultAccessPolicy), vault) {
+                (true, Some(vault)) => d.push_str(&format!(
+                    "• the access policy of vault `{}` denies {actions} to {}: {fix}\n",
+                    md(vault, MAX_VALUE_CHARS),
+                    match f.principal.as_str() {
+                        "*" => "everyone".to_owned(),
+                        p => principal(p),
+                    }
+                )),
+                _ => d.push_str(&format!(
+                    "• {actions} on `{}` for {}: {fix}\n",
+                    md(&f.resource, MAX_VALUE_CHARS),
+                    principal(&f.principal)
+                )),
+            }
         }
         let listed: usize = groups
             .iter()
@@ -229,7 +241,7 @@ fn description(report: &Report) -> String {
     }
     // Links come only from checked parts (see `facts::links`) and from our own table of
     // AWS guidance pages (never from the message).
-    let links: Vec<String> = facts::links(report)
+    let links: Vec<String> = facts::links(report, ctx)
         .into_iter()
         .chain(guidance_link(report))
         .map(|(label, url)| format!("[{label}]({url})"))
@@ -279,11 +291,16 @@ fn next_steps(report: &Report) -> Vec<String> {
         let command = md(&patch.command, MAX_STEP_CHARS);
         let step =
             format!("Attach the {verified}least-privilege policy `{name}` to `{who}`: `{command}`");
+        // Too long for a step: say where it is, and link the role's page in the IAM
+        // console, where the inline policy can be added by hand.
+        let console = facts::iam_console_url(&patch.principal_arn)
+            .map(|url| format!(", or add it on the [role's page]({url})"))
+            .unwrap_or_default();
         steps.push(if step.chars().count() <= MAX_STEP_CHARS {
             step
         } else {
             format!(
-                "Attach the {verified}least-privilege policy `{name}` to `{who}` (the command is in the email)"
+                "Attach the {verified}least-privilege policy `{name}` to `{who}` (the command is in the email{console})"
             )
         });
     }
@@ -309,7 +326,7 @@ fn next_steps(report: &Report) -> Vec<String> {
     }
     if let Some(fix) = &report.vault_policy_fix {
         steps.push(format!(
-            "Correct the access policy of vault `{}` (the command is in the email)",
+            "Vault owner: remove the Deny of StartRestoreJob from the access policy of vault `{}` (the command is in the email)",
             md(&fix.backup_vault_name, MAX_VALUE_CHARS)
         ));
     }
