@@ -42,6 +42,10 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         restore: RestoreSummary {
             restore_job_id: facts.restore_job_id,
             account_id: facts.account,
+            account_alias: evidence
+                .account_alias
+                .clone()
+                .filter(|a| crate::diagnose::validated::is_account_alias(a)),
             region: facts.region,
             resource_type: facts.resource_type,
             role_arn: facts.role_arn,

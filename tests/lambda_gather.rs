@@ -706,3 +706,37 @@ async fn a_hostile_key_arn_in_aws_answers_is_a_gap_never_read_as_no_key() {
     assert!(ev.key_policies.iter().all(|k| !k.key_arn.contains('*')));
     assert_eq!(stack.fake_requests("GetKeyPolicy", &wildcard), 0);
 }
+
+/// The account alias (iam:ListAccountAliases) is read alongside the evidence and shown
+/// next to the account id; it is informative only, so none is not a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_alias_is_read_and_shown_next_to_the_account_id() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    // One alias per account; every test of this run shares the account, and none
+    // asserts its absence.
+    let _ = iam
+        .create_account_alias()
+        .account_alias("restore-doctor-tests")
+        .send()
+        .await;
+    let case = scenario::efs_case(stack, &sdk).await;
+    let parsed = trigger::parse(&case.event).unwrap();
+    let ev = gather(&stack.clients().await, &parsed).await;
+    assert_eq!(ev.account_alias.as_deref(), Some("restore-doctor-tests"));
+    assert!(ev.gaps.is_empty(), "{:#?}", ev.gaps);
+    let report = restore_doctor::examine(&ev);
+    assert_eq!(
+        report.restore.account_alias.as_deref(),
+        Some("restore-doctor-tests")
+    );
+    let text = restore_doctor::render::text::report_text(&report);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains(&format!("{ACCOUNT} (restore-doctor-tests)")),
+        "{text}"
+    );
+}

@@ -250,14 +250,19 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
     .buffered(KMS_CONCURRENCY)
     .collect::<Vec<_>>();
 
-    let (rp_and_vault, decoded, restore_role, caller_read, profile_reads, key_lookups) = futures::join!(
+    // Informative only, read alongside the rest (no round trip of its own on the path).
+    let alias = by.run(account_alias(clients), || None);
+
+    let (rp_and_vault, decoded, restore_role, caller_read, profile_reads, key_lookups, alias) = futures::join!(
         rp_and_vault,
         decoded,
         restore_role,
         caller_read,
         profile_reads,
-        key_lookups
+        key_lookups,
+        alias
     );
+    ev.account_alias = alias;
 
     let (recovery_point, vault_access_policy, gaps) = rp_and_vault;
     ev.recovery_point = recovery_point;
@@ -1111,6 +1116,23 @@ async fn decode(clients: &Clients, token: String) -> Result<Value, Gap> {
 
 /// kms:DescribeKey of a key reference from the metadata: what it resolves to. A key ARN
 /// in the metadata is a claim until KMS confirms it: it must come back as itself.
+/// iam:ListAccountAliases, best effort: the alias is a courtesy next to the account id
+/// in the alert, so a refusal or an error leaves it out (logged), never a gap; a value
+/// that is not an alias as IAM accepts them is dropped.
+async fn account_alias(clients: &Clients) -> Option<String> {
+    match clients.iam.list_account_aliases().send().await {
+        Ok(out) => out
+            .account_aliases()
+            .first()
+            .filter(|a| crate::diagnose::validated::is_account_alias(a))
+            .cloned(),
+        Err(e) => {
+            tracing::info!(error = %call_error(&e), "account alias not read");
+            None
+        }
+    }
+}
+
 async fn describe_key(clients: &Clients, key: KeyRef) -> Result<KmsKey, Gap> {
     let reference = key.as_str().to_owned();
     let gap = |error: String| Gap {

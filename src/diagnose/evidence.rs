@@ -29,6 +29,10 @@ pub struct Evidence {
     pub account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// iam:ListAccountAliases: the account's alias, shown next to its id when readable
+    /// (informative only: a failure to read it is not a gap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_alias: Option<String>,
     /// backup:DescribeRestoreJob.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_job: Option<RestoreJob>,

@@ -81,6 +81,9 @@ pub struct RestoreSummary {
     pub restore_job_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// The account's alias, when it was read and is a valid alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_alias: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// AWS Backup resource type (`EFS`, `EC2`, ...).

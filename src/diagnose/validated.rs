@@ -62,6 +62,20 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Whether `s` is an account alias as IAM accepts one: 3 to 63 lower-case letters,
+/// digits and single hyphens, starting and ending with a letter or digit (IAM API
+/// reference, `CreateAccountAlias`, `AccountAlias` pattern
+/// `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`).
+pub fn is_account_alias(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&b.len())
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+        && b.iter().all(|c| alnum(c) || *c == b'-')
+        && !s.contains("--")
+}
+
 /// Whether `s` reads as a Region code (`us-east-1`, `us-gov-west-1`, `eusc-de-east-1`).
 pub fn is_region(s: &str) -> bool {
     let mut parts = s.split('-');

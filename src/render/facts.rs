@@ -73,6 +73,14 @@ pub fn subject(report: &Report) -> String {
         .filter(|a| is_account_id(a))
     {
         s.push_str(&format!(" in {account}"));
+        if let Some(alias) = report
+            .restore
+            .account_alias
+            .as_deref()
+            .filter(|a| crate::diagnose::validated::is_account_alias(a))
+        {
+            s.push_str(&format!(" ({alias})"));
+        }
     }
     s.push_str(&format!(": {}", cause_phrase(report)));
     clean_subject(&s)

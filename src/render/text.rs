@@ -21,12 +21,16 @@ pub fn headline(report: &Report) -> String {
     if let Some(id) = &r.restore_job_id {
         let _ = write!(line, " {}", v(id));
     }
-    match (&r.account_id, &r.region) {
+    let account = r.account_id.as_deref().map(|a| match &r.account_alias {
+        Some(alias) => format!("{} ({})", v(a), v(alias)),
+        None => v(a),
+    });
+    match (account, &r.region) {
         (Some(a), Some(g)) => {
-            let _ = write!(line, " in {} {}", v(a), v(g));
+            let _ = write!(line, " in {a} {}", v(g));
         }
         (Some(a), None) => {
-            let _ = write!(line, " in {}", v(a));
+            let _ = write!(line, " in {a}");
         }
         _ => {}
     }
