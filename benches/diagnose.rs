@@ -36,5 +36,42 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The EFS case with `n` more statements in the role's inline policy (distinct buckets,
+/// none matching a requirement): the cost per requirement must not grow with the copy of
+/// every statement, only with the matching itself.
+fn with_statements(n: usize) -> Evidence {
+    let mut evidence = load("efs-role-missing-kms");
+    let filler: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "Sid": format!("Filler{i}"),
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": format!("arn:aws:s3:::bucket-{i}/*")
+            })
+        })
+        .collect();
+    let role = evidence.restore_role.as_mut().unwrap();
+    role.policies
+        .push(restore_doctor::diagnose::evidence::PolicyDoc {
+            name: "filler".into(),
+            arn: None,
+            kind: restore_doctor::diagnose::evidence::PolicyKind::Inline,
+            document: serde_json::json!({"Version": "2012-10-17", "Statement": filler}),
+        });
+    evidence
+}
+
+fn growth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("diagnose role statements");
+    for n in [10, 100, 1_000] {
+        let evidence = with_statements(n);
+        group.bench_function(format!("{n}"), |b| {
+            b.iter(|| black_box(examine(black_box(&evidence))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, growth);
 criterion_main!(benches);

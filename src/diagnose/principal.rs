@@ -73,9 +73,9 @@ fn doc_name(doc: &PolicyDoc) -> String {
 
 /// Minified size, as IAM counts policy characters (it ignores white space).
 pub fn policy_size(document: &serde_json::Value) -> usize {
-    serde_json::to_string(document)
-        .map(|s| s.len())
-        .unwrap_or(0)
+    // Counted in place, as AWS counts (characters, no white space), not by writing the
+    // document out.
+    crate::policy::limits::json_chars(document, usize::MAX)
 }
 
 /// Parses SCP levels, recording malformed ones.

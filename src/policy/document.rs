@@ -34,7 +34,10 @@ pub const VERSION_2008_10_17: &str = "2008-10-17";
 pub struct Policy {
     pub version: Option<String>,
     pub id: Option<String>,
-    pub statements: Vec<Statement>,
+    /// Shared, not copied: the diagnosis evaluates each requirement against the same
+    /// policies, and a clone of a policy set must not copy every statement (a role of
+    /// 1,000 statements was copied once per requirement).
+    pub statements: std::sync::Arc<[Statement]>,
     /// `Statement` was a single object rather than an array.
     pub single_statement: bool,
 }
@@ -212,7 +215,7 @@ impl Policy {
         Policy {
             version: Some(VERSION_2012_10_17.to_owned()),
             id: None,
-            statements,
+            statements: statements.into(),
             single_statement: false,
         }
     }
@@ -260,7 +263,7 @@ impl Policy {
         if let Some(id) = &self.id {
             map.insert("Id".into(), Value::String(id.clone()));
         }
-        let statements = match (self.single_statement, self.statements.as_slice()) {
+        let statements = match (self.single_statement, &*self.statements) {
             (true, [one]) => statement_to_value(one),
             _ => Value::Array(self.statements.iter().map(statement_to_value).collect()),
         };
@@ -439,7 +442,7 @@ fn parse_policy(value: &Value) -> Result<Policy, ParseError> {
     Ok(Policy {
         version,
         id,
-        statements,
+        statements: statements.into(),
         single_statement,
     })
 }
