@@ -365,9 +365,20 @@ fn principal_to_value(p: &Principal) -> Value {
 // ---- parsing ---------------------------------------------------------------------
 
 /// Appends one reference token to a JSON pointer, escaped as RFC 6901 requires.
+/// `pointer/token`, the token escaped as JSON Pointer escapes it (`~0`, `~1`), in one
+/// allocation: a pointer is built for every element of every statement.
 fn child(pointer: &str, token: &str) -> String {
-    let escaped = token.replace('~', "~0").replace('/', "~1");
-    format!("{pointer}/{escaped}")
+    let mut out = String::with_capacity(pointer.len() + token.len() + 1);
+    out.push_str(pointer);
+    out.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -567,7 +578,11 @@ fn parse_values(
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                out.push(as_string(item, &child(pointer, &i.to_string()))?);
+                // The item's pointer is built only for an error.
+                match item {
+                    Value::String(s) => out.push(s.clone()),
+                    other => return Err(wrong(&child(pointer, &i.to_string()), "a string", other)),
+                }
             }
             Ok(Values::many(out))
         }
