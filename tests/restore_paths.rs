@@ -180,9 +180,9 @@ fn undecided_path_asks_the_intersection_and_says_what_depends() {
 #[test]
 fn uncovered_type_is_reported_not_covered() {
     let mut e = evidence_for("ebs-volume", vec![]);
-    e.trigger["detail"]["resourceType"] = "EKS".into();
-    e.restore_job.as_mut().unwrap().resource_type = Some("EKS".into());
-    e.recovery_point.as_mut().unwrap().resource_type = Some("EKS".into());
+    e.trigger["detail"]["resourceType"] = "QuantumLedger".into();
+    e.restore_job.as_mut().unwrap().resource_type = Some("QuantumLedger".into());
+    e.recovery_point.as_mut().unwrap().resource_type = Some("QuantumLedger".into());
     let report = examine(&e);
     assert!(report.missing.is_empty(), "{:#?}", report.missing);
     assert_eq!(report.cause, Cause::Unverified);

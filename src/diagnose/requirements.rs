@@ -558,8 +558,9 @@ mod tests {
         assert_eq!(canonical_type("aurora").as_deref(), Some("Aurora"));
         assert_eq!(canonical_type("efs").as_deref(), Some("EFS"));
         assert_eq!(canonical_type("Quantum"), None);
-        assert_eq!(canonical_type("EKS"), None);
-        assert!(not_covered_reason("eks").is_some());
+        assert_eq!(canonical_type("eks").as_deref(), Some("EKS"));
+        assert!(not_covered_reason("eks").is_none());
+        assert!(not_covered_reason("Quantum").is_none());
         let mut listed = 0;
         for t in &types {
             for id in path_ids(t) {
@@ -570,6 +571,40 @@ mod tests {
             }
         }
         assert_eq!(listed, all_paths().len(), "a path no type lists");
+    }
+
+    /// The EKS grant keeps the managed policy's condition: AWS Backup's restore access
+    /// policy, cluster-wide, and no other access policy on the entry.
+    #[test]
+    fn eks_access_policy_requirement_keeps_its_condition() {
+        let needs = service_requirements(&on("EKS", &["eks-cluster"]), &scope());
+        assert!(needs.unknown.is_empty() && needs.depends.is_empty());
+        let assoc = needs
+            .requirements
+            .iter()
+            .find(|r| r.action == "eks:AssociateAccessPolicy")
+            .unwrap();
+        assert_eq!(
+            assoc.resource,
+            "arn:aws:eks:us-east-1:111122223333:access-entry/*"
+        );
+        let policy = "arn:aws:eks::aws:cluster-access-policy/AWSBackupFullAccessPolicyForRestore";
+        assert_eq!(
+            assoc.condition,
+            Some(serde_json::json!({"StringEquals": {
+                "eks:policyArn": policy,
+                "eks:accessScope": "cluster"
+            }}))
+        );
+        assert_eq!(
+            assoc.context.get("eks:policyArn"),
+            Some(&ContextValue::One(policy.into()))
+        );
+        // A new-cluster restore's actions are not asked of every EKS restore.
+        assert!(!needs
+            .requirements
+            .iter()
+            .any(|r| r.action == "eks:CreateCluster" || r.action == "iam:PassRole"));
     }
 
     /// Every requirement cites a managed-policy statement or an AWS page.

@@ -154,6 +154,10 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
                 return None;
             }
         }
+        // Restores into an existing cluster and into one AWS Backup creates are not told
+        // apart: the restore metadata keys that would say it were not verified, so the
+        // one path asks only what both need (the rest is in the catalog's notes).
+        "EKS" => one("eks-cluster"),
         "DocumentDB" | "Neptune" => match kind {
             Some(PointKind::ClusterSnapshot) | None => (all.clone(), None),
             Some(_) => return None,
@@ -289,9 +293,31 @@ mod tests {
         assert_eq!(s.paths, ["s3-new-bucket", "s3-existing-bucket"]);
     }
 
+    /// Regression (#9): EKS was reported "not covered"; it has one path, decided by
+    /// the resource type alone, whatever the (hostile) metadata says.
+    #[test]
+    fn eks_restores_take_the_one_eks_path() {
+        assert_eq!(
+            select("eks", &PathEvidence::default())
+                .and_then(|s| s.decided().map(str::to_string))
+                .as_deref(),
+            Some("eks-cluster")
+        );
+        let m = with_meta(&[("newCluster", "true\n"), ("clusterName", "`x`")]);
+        let s = select(
+            "EKS",
+            &PathEvidence {
+                metadata: Some(&m),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.paths, ["eks-cluster"]);
+        assert!(s.depends_on.is_none());
+    }
+
     #[test]
     fn uncovered_types_have_no_selection() {
-        assert!(select("EKS", &PathEvidence::default()).is_none());
         assert!(select("Quantum", &PathEvidence::default()).is_none());
         assert!(select("Redshift Serverless", &PathEvidence::default()).is_none());
     }

@@ -132,6 +132,7 @@ pub fn shape(path: &str) -> (&'static str, String, Vec<(&'static str, &'static s
         "vmware-virtual-machine" => ("VirtualMachine", backup, vec![]),
         "cloudformation-stack" => ("CloudFormation", backup, vec![]),
         "sap-hana-database" => ("SAP HANA on Amazon EC2", backup, vec![]),
+        "eks-cluster" => ("EKS", backup, vec![]),
         other => panic!("no evidence shape for path `{other}`: add one"),
     }
 }
