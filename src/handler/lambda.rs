@@ -295,17 +295,7 @@ impl Handler {
         if !alert.truncated.is_empty() {
             warn!(parts = ?alert.truncated, "alert shortened to fit the SNS size limit");
         }
-        let published = tokio::time::timeout_at(
-            deadline,
-            publish(&self.clients.sns, &self.settings.topic_arn, &alert),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(PublishError {
-                topic: self.settings.topic_arn.clone(),
-                reason: "not answered before the invocation's deadline".into(),
-            })
-        });
+        let published = self.publish_by(&alert, deadline).await;
         match published {
             Ok(message_id) => {
                 self.remember(&parsed.event_id, &dedup_key);
@@ -338,6 +328,21 @@ impl Handler {
         }
     }
 
+    /// Publishes the alert, or fails once the invocation's deadline has come.
+    async fn publish_by(&self, alert: &Alert, deadline: Instant) -> Result<String, PublishError> {
+        tokio::time::timeout_at(
+            deadline,
+            publish(&self.clients.sns, &self.settings.topic_arn, alert),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(PublishError {
+                topic: self.settings.topic_arn.clone(),
+                reason: "not answered before the invocation's deadline".into(),
+            })
+        })
+    }
+
     /// The test alert: rendered like any alert from evidence that says it is a test,
     /// marked as a test everywhere, published, and never remembered as a failure.
     async fn publish_test_alert(
@@ -360,17 +365,7 @@ impl Handler {
             log_group: log_group(),
         };
         let alert = alert::as_test(render_safely(&report, &ctx)?);
-        let published = tokio::time::timeout_at(
-            deadline,
-            publish(&self.clients.sns, &self.settings.topic_arn, &alert),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(PublishError {
-                topic: self.settings.topic_arn.clone(),
-                reason: "not answered before the invocation's deadline".into(),
-            })
-        });
+        let published = self.publish_by(&alert, deadline).await;
         match published {
             Ok(message_id) => {
                 info!(message_id = %message_id, subject = %alert.subject, "test alert published");
