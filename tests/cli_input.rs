@@ -319,3 +319,68 @@ fn write_fix_writes_the_documents_and_commands_that_read_them() {
     );
     assert!(stderr(&out).contains("wrote"));
 }
+
+/// The restore role as people have it from the aws-cli: `aws iam get-role` output, with
+/// its policies as `get-role-policy` and `get-policy-version` outputs. Read as such, it
+/// gives the same diagnosis as the evidence the Lambda writes.
+#[test]
+fn a_role_pasted_as_aws_cli_output_is_read() {
+    let evidence = evidence_of("efs-role-missing-kms");
+    let role = &evidence["restoreRole"];
+    let arn = role["arn"].as_str().unwrap();
+    let name = arn.rsplit('/').next().unwrap();
+    let policies: Vec<Value> = role["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| match p["kind"].as_str().unwrap() {
+            "inline" => json!({"RoleName": name, "PolicyName": p["name"], "PolicyDocument": p["document"]}),
+            _ => json!({"PolicyArn": p["arn"], "PolicyVersion": {"Document": p["document"], "VersionId": "v1", "IsDefaultVersion": true, "CreateDate": "2026-01-01T00:00:00+00:00"}}),
+        })
+        .collect();
+    let mut pasted = evidence.clone();
+    pasted["restoreRole"] = json!({
+        "Role": {
+            "Path": "/service-role/",
+            "RoleName": name,
+            "RoleId": "AROAEXAMPLEID",
+            "Arn": arn,
+            "CreateDate": "2026-01-01T00:00:00+00:00",
+            "AssumeRolePolicyDocument": role["trustPolicy"],
+            "MaxSessionDuration": 3600,
+            "RoleLastUsed": {}
+        },
+        "policies": policies
+    });
+    let (out, _dir) = diagnose_json(&pasted);
+    assert!(stderr(&out).contains("aws-cli output"), "{}", stderr(&out));
+    let (reference, _d) = diagnose_json(&evidence);
+    assert_eq!(
+        out.status.code(),
+        reference.status.code(),
+        "{}",
+        stderr(&out)
+    );
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b: Value = serde_json::from_slice(&reference.stdout).unwrap();
+    assert_eq!(a["missing"], b["missing"]);
+    assert_eq!(a["patch"]["document"], b["patch"]["document"]);
+
+    // get-role alone carries no policies: the role is a gap, never "no permissions".
+    let mut alone = evidence.clone();
+    alone["restoreRole"] =
+        json!({"Role": {"RoleName": name, "Arn": arn, "Path": "/service-role/"}});
+    let (out, _dir) = diagnose_json(&alone);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["unverified"]
+            .to_string()
+            .contains("aws iam get-role output carries no policies"),
+        "{report:#}"
+    );
+    assert!(report["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["fixableByPatch"] == false));
+}
