@@ -530,6 +530,8 @@ async fn the_test_alert_is_published_and_marked_as_a_test_everywhere() {
         .as_str()
         .unwrap()
         .starts_with("THIS IS A TEST ALERT"));
+    insta::assert_snapshot!("test-alert-email", message["email"].as_str().unwrap());
+    insta::assert_snapshot!("test-alert-subject", subject);
     let chatbot: Value = serde_json::from_str(message["https"].as_str().unwrap()).unwrap();
     assert!(chatbot["content"]["title"]
         .as_str()
