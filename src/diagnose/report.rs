@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 use super::evidence::EvidencePart;
 use crate::policy::{Layer, StatementRef};
 
-/// Version of the report format written by this build.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// Version of the report format written by this build. 2: new causes (`unexplainedDenial`,
+/// the failure classes), `failure.class`, `unexplainedDenial`, `boundaryFix`,
+/// `patch.managed`/`mergedWithExisting`, `keyPolicyFixes[].statementsOnly`,
+/// `restore.accountAlias`; a reader that matches causes exhaustively must learn them.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// The outcome of diagnosing one failed restore.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
