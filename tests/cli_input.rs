@@ -384,3 +384,28 @@ fn a_role_pasted_as_aws_cli_output_is_read() {
         .iter()
         .all(|f| f["fixableByPatch"] == false));
 }
+
+/// `restoreJob` takes pasted aws-cli output whole (every PascalCase field AWS returns),
+/// but a misspelled camelCase field of ours is still an error with its path and line.
+#[test]
+fn a_misspelled_restore_job_field_is_rejected_but_aws_fields_are_taken() {
+    let mut evidence = evidence_of("efs-role-missing-kms");
+    let arn = evidence["restoreJob"]
+        .as_object_mut()
+        .unwrap()
+        .remove("iamRoleArn")
+        .unwrap();
+    evidence["restoreJob"]["iamRoleArm"] = arn;
+    let (out, _dir) = diagnose_json(&evidence);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("at `restoreJob.iamRoleArm`"), "{err}");
+    assert!(err.contains("did you mean `iamRoleArn`?"), "{err}");
+    assert!(err.contains("line "), "{err}");
+
+    let mut with_aws_fields = evidence_of("efs-role-missing-kms");
+    with_aws_fields["restoreJob"]["PercentDone"] = json!("0.00%");
+    with_aws_fields["restoreJob"]["BackupSizeInBytes"] = json!(5368709120u64);
+    let (out, _dir) = diagnose_json(&with_aws_fields);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

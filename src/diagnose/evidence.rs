@@ -331,11 +331,65 @@ impl Evidence {
         if evidence.schema_version > SCHEMA_VERSION {
             return Err(EvidenceError::NewerVersion(evidence.schema_version));
         }
+        check_aws_shaped_fields(text)?;
         if evidence.trigger.as_object().is_none_or(|o| o.is_empty()) {
             return Err(EvidenceError::NoTrigger);
         }
         Ok(evidence)
     }
+}
+
+/// `restoreJob` and `recoveryPoint` take aws-cli output whole (every PascalCase field AWS
+/// returns), so serde cannot reject their unknown fields; a camelCase one, though, is
+/// ours and misspelled (`iamRoleArm`): rejected like any other unknown field.
+fn check_aws_shaped_fields(text: &str) -> Result<(), EvidenceError> {
+    let Ok(serde_json::Value::Object(top)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    let known = |schema: schemars::Schema| -> Vec<String> {
+        schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    for (field, names) in [
+        ("restoreJob", known(schemars::schema_for!(RestoreJob))),
+        ("recoveryPoint", known(schemars::schema_for!(RecoveryPoint))),
+    ] {
+        let Some(serde_json::Value::Object(obj)) = top.get(field) else {
+            continue;
+        };
+        let unknown = obj.keys().find(|k| {
+            k.starts_with(|c: char| c.is_ascii_lowercase()) && !names.iter().any(|n| n == *k)
+        });
+        if let Some(k) = unknown {
+            let mut reason = format!(
+                "unknown field `{k}`, expected one of {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Some(hint) = closest_field(&reason) {
+                reason.push_str(&format!("; did you mean `{hint}`?"));
+            }
+            // Where the key is written (its first occurrence), for the line and excerpt.
+            let at = text.find(&format!("\"{k}\"")).unwrap_or(0);
+            let before = text.get(..at).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            return Err(EvidenceError::Malformed {
+                path: format!(" at `{field}.{k}`"),
+                line,
+                column,
+                reason,
+                excerpt: excerpt(text, line, column),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`": the known name closest
