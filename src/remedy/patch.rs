@@ -76,7 +76,7 @@ pub fn statements(checks: &[&Check]) -> Option<(Vec<Value>, Vec<String>)> {
     for (resource, actions) in &broad {
         let verb = if actions.len() == 1 { "is" } else { "are" };
         warnings.push(format!(
-            "{} {verb} scoped to `{resource}`: the restored resource does not exist yet, so its exact ARN is unknown",
+            "{} {verb} scoped to `{resource}`: the exact resource the restore creates or restores into is not known before it runs",
             listed(actions)
         ));
     }
