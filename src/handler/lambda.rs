@@ -295,42 +295,35 @@ impl Handler {
         if !alert.truncated.is_empty() {
             warn!(parts = ?alert.truncated, "alert shortened to fit the SNS size limit");
         }
-        let published = self.publish_by(&alert, deadline).await;
-        match published {
-            Ok(message_id) => {
-                self.remember(&parsed.event_id, &dedup_key);
-                self.metrics.emit(
-                    metrics::FAILURES_DIAGNOSED,
-                    1.0,
-                    &[("cause", report.cause.as_str())],
-                );
-                self.metrics
-                    .emit(metrics::EVIDENCE_GAPS, evidence.gaps.len() as f64, &[]);
-                info!(message_id = %message_id, subject = %alert.subject, "alert published");
-                Ok(Processed {
-                    outcome: Outcome::Published {
-                        message_id,
-                        dedup_key,
-                        cause: report.cause.as_str().to_owned(),
-                        gaps: evidence.gaps.len(),
-                        truncated: alert.truncated.clone(),
-                    },
-                    evidence: Some(evidence),
-                    report: Some(report),
-                    alert: Some(alert),
-                })
-            }
-            Err(e) => {
-                self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
-                tracing::error!(error = %e, "alert not published; Lambda will retry the event");
-                Err(e.into())
-            }
-        }
+        let message_id = self.publish_by(&alert, deadline).await?;
+        self.remember(&parsed.event_id, &dedup_key);
+        self.metrics.emit(
+            metrics::FAILURES_DIAGNOSED,
+            1.0,
+            &[("cause", report.cause.as_str())],
+        );
+        self.metrics
+            .emit(metrics::EVIDENCE_GAPS, evidence.gaps.len() as f64, &[]);
+        info!(message_id = %message_id, subject = %alert.subject, "alert published");
+        Ok(Processed {
+            outcome: Outcome::Published {
+                message_id,
+                dedup_key,
+                cause: report.cause.as_str().to_owned(),
+                gaps: evidence.gaps.len(),
+                truncated: alert.truncated.clone(),
+            },
+            evidence: Some(evidence),
+            report: Some(report),
+            alert: Some(alert),
+        })
     }
 
-    /// Publishes the alert, or fails once the invocation's deadline has come.
-    async fn publish_by(&self, alert: &Alert, deadline: Instant) -> Result<String, PublishError> {
-        tokio::time::timeout_at(
+    /// Publishes the alert, or fails once the invocation's deadline has come. A failure
+    /// is counted and logged here, and is the invocation's error: Lambda retries the
+    /// event and finally hands it to the dead-letter queue.
+    async fn publish_by(&self, alert: &Alert, deadline: Instant) -> Result<String, HandlerError> {
+        let published = tokio::time::timeout_at(
             deadline,
             publish(&self.clients.sns, &self.settings.topic_arn, alert),
         )
@@ -340,6 +333,11 @@ impl Handler {
                 topic: self.settings.topic_arn.clone(),
                 reason: "not answered before the invocation's deadline".into(),
             })
+        });
+        published.map_err(|e| {
+            self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
+            tracing::error!(error = %e, "alert not published; Lambda will retry the event");
+            e.into()
         })
     }
 
@@ -365,29 +363,20 @@ impl Handler {
             log_group: log_group(),
         };
         let alert = alert::as_test(render_safely(&report, &ctx)?);
-        let published = self.publish_by(&alert, deadline).await;
-        match published {
-            Ok(message_id) => {
-                info!(message_id = %message_id, subject = %alert.subject, "test alert published");
-                Ok(Processed {
-                    outcome: Outcome::Published {
-                        message_id,
-                        dedup_key: ctx.dedup_key,
-                        cause: "testAlert".into(),
-                        gaps: 0,
-                        truncated: alert.truncated.clone(),
-                    },
-                    evidence: Some(evidence),
-                    report: Some(report),
-                    alert: Some(alert),
-                })
-            }
-            Err(e) => {
-                self.metrics.emit(metrics::PUBLISH_ERRORS, 1.0, &[]);
-                tracing::error!(error = %e, "test alert not published");
-                Err(e.into())
-            }
-        }
+        let message_id = self.publish_by(&alert, deadline).await?;
+        info!(message_id = %message_id, subject = %alert.subject, "test alert published");
+        Ok(Processed {
+            outcome: Outcome::Published {
+                message_id,
+                dedup_key: ctx.dedup_key,
+                cause: "testAlert".into(),
+                gaps: 0,
+                truncated: alert.truncated.clone(),
+            },
+            evidence: Some(evidence),
+            report: Some(report),
+            alert: Some(alert),
+        })
     }
 
     /// Auto-attach, bounded by the deadline and contained: a panic or a write still
