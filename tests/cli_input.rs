@@ -48,6 +48,22 @@ fn evidence_of(case: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The EFS case's evidence with field `from` (of `parent`, or at the top) renamed to
+/// `to`: it must be refused (exit 1, nothing on standard output); its error is returned.
+fn rejected_with_renamed(parent: Option<&str>, from: &str, to: &str) -> String {
+    let mut evidence = evidence_of("efs-role-missing-kms");
+    let object = match parent {
+        Some(p) => evidence[p].as_object_mut().unwrap(),
+        None => evidence.as_object_mut().unwrap(),
+    };
+    let value = object.remove(from).unwrap();
+    object.insert(to.to_owned(), value);
+    let (out, _dir) = diagnose_json(&evidence);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    stderr(&out)
+}
+
 #[test]
 fn usage_errors_exit_64_not_the_findings_code() {
     let unknown_flag = run(&["diagnose", "--evidnce", "x.json"]);
@@ -86,30 +102,11 @@ fn help_and_version_exit_0() {
 /// "No missing permission found", exit 0.
 #[test]
 fn a_misspelled_field_is_rejected_with_its_path_and_the_closest_name() {
-    let mut evidence = evidence_of("efs-role-missing-kms");
-    let role = evidence
-        .as_object_mut()
-        .unwrap()
-        .remove("restoreRole")
-        .unwrap();
-    evidence["restoreRol"] = role;
-    let (out, _dir) = diagnose_json(&evidence);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = rejected_with_renamed(None, "restoreRole", "restoreRol");
     assert!(err.contains("unknown field `restoreRol`"), "{err}");
     assert!(err.contains("did you mean `restoreRole`?"), "{err}");
-    assert!(out.stdout.is_empty());
 
-    let mut nested = evidence_of("efs-role-missing-kms");
-    let policies = nested["restoreRole"]
-        .as_object_mut()
-        .unwrap()
-        .remove("policies")
-        .unwrap();
-    nested["restoreRole"]["polices"] = policies;
-    let (out, _dir) = diagnose_json(&nested);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = rejected_with_renamed(Some("restoreRole"), "policies", "polices");
     assert!(err.contains("at `restoreRole.polices`"), "{err}");
     assert!(err.contains("did you mean `policies`?"), "{err}");
 }
@@ -389,16 +386,7 @@ fn a_role_pasted_as_aws_cli_output_is_read() {
 /// but a misspelled camelCase field of ours is still an error with its path and line.
 #[test]
 fn a_misspelled_restore_job_field_is_rejected_but_aws_fields_are_taken() {
-    let mut evidence = evidence_of("efs-role-missing-kms");
-    let arn = evidence["restoreJob"]
-        .as_object_mut()
-        .unwrap()
-        .remove("iamRoleArn")
-        .unwrap();
-    evidence["restoreJob"]["iamRoleArm"] = arn;
-    let (out, _dir) = diagnose_json(&evidence);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = rejected_with_renamed(Some("restoreJob"), "iamRoleArn", "iamRoleArm");
     assert!(err.contains("at `restoreJob.iamRoleArm`"), "{err}");
     assert!(err.contains("did you mean `iamRoleArn`?"), "{err}");
     assert!(err.contains("line "), "{err}");
