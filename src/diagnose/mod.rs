@@ -42,7 +42,7 @@ use crate::policy::Decision;
 use cause::{capitalized, cause_of, finding_from_message, reconcile_denied, summarize};
 use check::{check, Check};
 use evidence::EvidencePart;
-use facts::{Facts, Trigger};
+use facts::Facts;
 use plan::{Plan, Who};
 use principal::{subject, Principals, Subject};
 use report::*;
@@ -104,10 +104,7 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         let wildcard_only =
             |a: &str| cause::wildcard_only_action(facts.resource_type.as_deref(), a);
         let restore_action = |a: &str| cause::restore_action(facts.resource_type.as_deref(), a);
-        let default_subject = match facts.trigger {
-            Trigger::StartRestoreJobDenied => principals.caller.as_ref(),
-            _ => principals.role.as_ref(),
-        };
+        let default_subject = principals.unnamed(facts.trigger);
         let decoded = evidence
             .decoded_message
             .as_ref()
@@ -151,11 +148,8 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
             role_session,
         )
         .or_else(|| {
-            let default_subject = match facts.trigger {
-                Trigger::StartRestoreJobDenied => principals.caller.as_ref(),
-                _ => principals.role.as_ref(),
-            };
-            cause::finding_when_unchecked(d, &principals.subjects(), default_subject)
+            let unnamed = principals.unnamed(facts.trigger);
+            cause::finding_when_unchecked(d, &principals.subjects(), unnamed)
         });
         match from_message {
             Some(f) => missing.push(f),

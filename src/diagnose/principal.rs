@@ -203,6 +203,15 @@ impl Principals {
     pub fn subjects(&self) -> Vec<&Subject> {
         self.role.iter().chain(self.caller.iter()).collect()
     }
+
+    /// Whom a failure message that names no principal is about: the caller of a refused
+    /// StartRestoreJob, else the restore role.
+    pub fn unnamed(&self, trigger: super::facts::Trigger) -> Option<&Subject> {
+        match trigger {
+            super::facts::Trigger::StartRestoreJobDenied => self.caller.as_ref(),
+            _ => self.role.as_ref(),
+        }
+    }
 }
 
 /// Stage "principals": parses the SCPs and the collected policies of the restore role
