@@ -101,28 +101,6 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// Statements of `existing` plus those of `patch` not already there (compared whole).
-fn merge(existing: Option<&Value>, patch: &Value) -> Value {
-    let mut statements: Vec<Value> = existing
-        .and_then(|d| d.get("Statement"))
-        .map(|s| match s {
-            Value::Array(a) => a.clone(),
-            other => vec![other.clone()],
-        })
-        .unwrap_or_default();
-    for stmt in patch
-        .get("Statement")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if !statements.contains(stmt) {
-            statements.push(stmt.clone());
-        }
-    }
-    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
-}
-
 /// Decides whether the report's patch may be attached automatically.
 pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) -> Decision {
     let refuse = |reasons: Vec<String>| Decision {
@@ -299,7 +277,7 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
             .iter()
             .find(|p| p.kind == PolicyKind::Inline && p.name == POLICY_NAME)
     });
-    let merged = merge(existing.map(|p| &p.document), &patch.document);
+    let merged = super::patch::merge(existing.map(|p| &p.document), &patch.document);
     let other_inline: usize = role
         .map(|r| {
             r.policies
