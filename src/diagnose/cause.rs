@@ -374,6 +374,7 @@ pub fn blocker_words(b: &Blocker) -> &'static str {
     }
 }
 
+/// `s` with its first letter upper-cased (sentences built from lower-case phrases).
 pub(crate) fn capitalized(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {

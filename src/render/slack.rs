@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use super::escape::slack_mrkdwn;
 use super::facts::{self, AlertContext};
 use super::text::grouped;
+use crate::diagnose::cause::capitalized;
 use crate::diagnose::report::{Blocker, Finding, Report};
 use crate::diagnose::validated::{is_account_id, is_region, Arn};
 
@@ -148,14 +149,6 @@ fn cut(s: &str, max_chars: usize) -> String {
     }
     out.push('…');
     out
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 fn short_arn(arn: &str) -> &str {
