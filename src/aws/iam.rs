@@ -1,24 +1,34 @@
 //! The policies that apply to an IAM role or user, and instance profiles, read with the
 //! IAM read APIs. Documents come back URL-encoded (real IAM and moto alike): decoded here.
+//!
+//! Each read starts as soon as what it needs is known: a role's inline policies as soon
+//! as ListRolePolicies answers, its managed policies as soon as
+//! ListAttachedRolePolicies answers, its boundary as soon as GetRole answers; none waits
+//! for the others. So a role with inline, managed and boundary policies costs three
+//! dependent calls (list, get, get version), whatever its shape.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_iam::Client;
-use futures::{stream, StreamExt};
+use futures::future::join_all;
+use futures::FutureExt;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
+use super::budget::{InLane, Lanes, Once, Service};
 use super::error::call_error;
 use crate::diagnose::evidence::{
     EvidencePart, Gap, InstanceProfile, PolicyDoc, PolicyKind, Principal, RoleFacts,
 };
 use crate::diagnose::validated::{is_iam_name, RoleArn};
 
-/// How many policy documents of one principal are read at once (IAM throttles bursts).
-const DOCUMENT_CONCURRENCY: usize = 4;
-
 /// A principal with everything that could be read, and what could not.
 pub type Collected = Result<(Principal, Vec<Gap>), Gap>;
+
+/// A managed policy's name and default version's document, or the call that failed and
+/// why: shared by every principal it is attached to, each of which turns a failure
+/// into its own gap.
+type ManagedRead = Result<(String, Value), (String, String)>;
 
 fn gap(part: EvidencePart, call: String, error: impl std::fmt::Display) -> Gap {
     Gap {
@@ -47,67 +57,16 @@ fn managed_kind(arn: &str) -> PolicyKind {
     }
 }
 
-/// GetPolicy (for the default version) then GetPolicyVersion.
-async fn managed_policy(
-    iam: &Client,
-    arn: &str,
-    kind: PolicyKind,
-    part: EvidencePart,
-) -> Result<PolicyDoc, Gap> {
-    let policy = iam
-        .get_policy()
-        .policy_arn(arn)
-        .send()
-        .await
-        .map_err(|e| gap(part, format!("iam:GetPolicy {arn}"), call_error(&e)))?;
-    let policy = policy.policy();
-    let name = policy
-        .and_then(|p| p.policy_name())
-        .map(str::to_owned)
-        .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn).to_owned());
-    let version = policy
-        .and_then(|p| p.default_version_id())
-        .ok_or_else(|| gap(part, format!("iam:GetPolicy {arn}"), "no default version"))?;
-    let document = iam
-        .get_policy_version()
-        .policy_arn(arn)
-        .version_id(version)
-        .send()
-        .await
-        .map_err(|e| {
-            gap(
-                part,
-                format!("iam:GetPolicyVersion {arn} {version}"),
-                call_error(&e),
-            )
-        })?
-        .policy_version()
-        .and_then(|v| v.document())
-        .map(decode_document)
-        .ok_or_else(|| {
-            gap(
-                part,
-                format!("iam:GetPolicyVersion {arn} {version}"),
-                "no document returned",
-            )
-        })?;
-    Ok(PolicyDoc {
-        name,
-        arn: Some(arn.to_owned()),
-        kind,
-        document,
-    })
+fn tags<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    pairs.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
-/// Reads documents a few at a time, keeping their order; failures become gaps.
-async fn read_all<F>(futures: Vec<F>, docs: &mut Vec<PolicyDoc>, gaps: &mut Vec<Gap>)
-where
-    F: std::future::Future<Output = Result<PolicyDoc, Gap>>,
-{
-    let results: Vec<_> = stream::iter(futures)
-        .buffered(DOCUMENT_CONCURRENCY)
-        .collect()
-        .await;
+/// Documents in the order asked, failures as gaps.
+fn sorted_out(
+    results: Vec<Result<PolicyDoc, Gap>>,
+    docs: &mut Vec<PolicyDoc>,
+    gaps: &mut Vec<Gap>,
+) {
     for r in results {
         match r {
             Ok(doc) => docs.push(doc),
@@ -116,52 +75,127 @@ where
     }
 }
 
-fn tags<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
-    pairs.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+/// The IAM reads of one gathering: every call in the IAM lane, and each managed policy
+/// read once however many principals (or groups) it is attached to.
+pub struct Reads<'a> {
+    client: &'a Client,
+    lanes: &'a Lanes,
+    managed: Once<'a, ManagedRead>,
 }
 
-/// A role: GetRole (trust policy, permissions boundary, tags), its inline policies and its
-/// attached managed policies. `Err` only when the role itself cannot be read.
-pub async fn role(iam: &Client, name: &str, part: EvidencePart) -> Collected {
-    if !is_iam_name(name) {
-        return Err(gap(
-            part,
-            "iam:GetRole".into(),
-            "not attempted: not an IAM role name",
-        ));
+impl<'a> Reads<'a> {
+    pub fn new(client: &'a Client, lanes: &'a Lanes) -> Self {
+        Reads {
+            client,
+            lanes,
+            managed: Once::default(),
+        }
     }
-    let (got, inline, attached) = futures::join!(
-        iam.get_role().role_name(name).send(),
-        iam.list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-        iam.list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-    );
-    let got = got.map_err(|e| gap(part, format!("iam:GetRole {name}"), call_error(&e)))?;
-    let role = got
-        .role()
-        .ok_or_else(|| gap(part, format!("iam:GetRole {name}"), "no role returned"))?;
 
-    let mut gaps = Vec::new();
-    let mut policies = Vec::new();
-    match inline {
-        Ok(names) => {
-            let reads = names
-                .iter()
-                .map(|policy| async move {
-                    let out = iam
+    /// GetPolicy (for the default version) then GetPolicyVersion, once per ARN.
+    async fn managed_policy(
+        &self,
+        arn: &str,
+        kind: PolicyKind,
+        part: EvidencePart,
+    ) -> Result<PolicyDoc, Gap> {
+        let (client, lanes) = (self.client, self.lanes);
+        let owned = arn.to_owned();
+        let read = self
+            .managed
+            .get(arn, move || read_managed(client, lanes, owned).boxed())
+            .await;
+        match read {
+            Ok((name, document)) => Ok(PolicyDoc {
+                name,
+                arn: Some(arn.to_owned()),
+                kind,
+                document,
+            }),
+            Err((call, error)) => Err(gap(part, call, error)),
+        }
+    }
+
+    /// The managed policies at `arns`, in that order.
+    async fn managed_policies(
+        &self,
+        arns: &[String],
+        part: EvidencePart,
+    ) -> Vec<Result<PolicyDoc, Gap>> {
+        join_all(
+            arns.iter()
+                .map(|arn| self.managed_policy(arn, managed_kind(arn), part)),
+        )
+        .await
+    }
+
+    /// The permissions boundary at `arn`, if any; a failure is a gap.
+    async fn boundary(
+        &self,
+        arn: Option<String>,
+        part: EvidencePart,
+    ) -> (Option<PolicyDoc>, Option<Gap>) {
+        let Some(arn) = arn else {
+            return (None, None);
+        };
+        match self
+            .managed_policy(&arn, PolicyKind::PermissionBoundary, part)
+            .await
+        {
+            Ok(doc) => (Some(doc), None),
+            Err(g) => (None, Some(g)),
+        }
+    }
+
+    /// A role: GetRole (trust policy, permissions boundary, tags), its inline policies and
+    /// its attached managed policies. `Err` only when the role itself cannot be read.
+    pub async fn role(&self, name: &str, part: EvidencePart) -> Collected {
+        if !is_iam_name(name) {
+            return Err(gap(
+                part,
+                "iam:GetRole".into(),
+                "not attempted: not an IAM role name",
+            ));
+        }
+        let (client, lanes) = (self.client, self.lanes);
+        let role_and_boundary = async {
+            let got = client
+                .get_role()
+                .role_name(name)
+                .send()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| gap(part, format!("iam:GetRole {name}"), call_error(&e)))?;
+            let role = got
+                .role()
+                .ok_or_else(|| gap(part, format!("iam:GetRole {name}"), "no role returned"))?
+                .clone();
+            let boundary_arn = role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned);
+            let boundary = self.boundary(boundary_arn, part).await;
+            Ok::<_, Gap>((role, boundary))
+        };
+        let inline = async {
+            let names: Vec<String> = client
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| gap(part, format!("iam:ListRolePolicies {name}"), call_error(&e)))?;
+            Ok::<_, Gap>(
+                join_all(names.iter().map(|policy| async move {
+                    let out = client
                         .get_role_policy()
                         .role_name(name)
                         .policy_name(policy)
                         .send()
+                        .lane(lanes, Service::Iam)
                         .await
                         .map_err(|e| {
                             gap(
@@ -176,118 +210,108 @@ pub async fn role(iam: &Client, name: &str, part: EvidencePart) -> Collected {
                         kind: PolicyKind::Inline,
                         document: decode_document(out.policy_document()),
                     })
-                })
-                .collect();
-            read_all(reads, &mut policies, &mut gaps).await;
-        }
-        Err(e) => gaps.push(gap(
-            part,
-            format!("iam:ListRolePolicies {name}"),
-            call_error(&e),
-        )),
-    }
-    match attached {
-        Ok(list) => {
+                }))
+                .await,
+            )
+        };
+        let attached = async {
+            let list: Vec<_> = client
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| {
+                    gap(
+                        part,
+                        format!("iam:ListAttachedRolePolicies {name}"),
+                        call_error(&e),
+                    )
+                })?;
             let arns: Vec<String> = list
                 .iter()
                 .filter_map(|p| p.policy_arn().map(str::to_owned))
                 .collect();
-            let reads = arns
-                .iter()
-                .map(|arn| managed_policy(iam, arn, managed_kind(arn), part))
-                .collect();
-            read_all(reads, &mut policies, &mut gaps).await;
+            Ok::<_, Gap>(self.managed_policies(&arns, part).await)
+        };
+        let (role_and_boundary, inline, attached) =
+            futures::join!(role_and_boundary, inline, attached);
+        let (role, (permission_boundary, boundary_gap)) = role_and_boundary?;
+
+        let mut gaps = Vec::new();
+        let mut policies = Vec::new();
+        for docs in [inline, attached] {
+            match docs {
+                Ok(results) => sorted_out(results, &mut policies, &mut gaps),
+                Err(g) => gaps.push(g),
+            }
         }
-        Err(e) => gaps.push(gap(
-            part,
-            format!("iam:ListAttachedRolePolicies {name}"),
-            call_error(&e),
-        )),
+        gaps.extend(boundary_gap);
+        let principal = Principal {
+            arn: role.arn().to_owned(),
+            session_arn: None,
+            policies,
+            permission_boundary,
+            trust_policy: role.assume_role_policy_document().map(decode_document),
+            tags: tags(role.tags().iter().map(|t| (t.key(), t.value()))),
+        };
+        Ok((principal, gaps))
     }
-    let permission_boundary = boundary(
-        iam,
-        role.permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn()),
-        part,
-        &mut gaps,
-    )
-    .await;
-    let principal = Principal {
-        arn: role.arn().to_owned(),
-        session_arn: None,
-        policies,
-        permission_boundary,
-        trust_policy: role.assume_role_policy_document().map(decode_document),
-        tags: tags(role.tags().iter().map(|t| (t.key(), t.value()))),
-    };
-    Ok((principal, gaps))
-}
 
-async fn boundary(
-    iam: &Client,
-    arn: Option<&str>,
-    part: EvidencePart,
-    gaps: &mut Vec<Gap>,
-) -> Option<PolicyDoc> {
-    let arn = arn?;
-    match managed_policy(iam, arn, PolicyKind::PermissionBoundary, part).await {
-        Ok(doc) => Some(doc),
-        Err(g) => {
-            gaps.push(g);
-            None
+    /// A user: GetUser (boundary, tags), its inline and attached policies, and the inline
+    /// and attached policies of its groups (group inline policies are named
+    /// `group/<group>/<policy>`). A managed policy attached to the user and a group is
+    /// read once and listed once.
+    pub async fn user(&self, name: &str, part: EvidencePart) -> Collected {
+        if !is_iam_name(name) {
+            return Err(gap(
+                part,
+                "iam:GetUser".into(),
+                "not attempted: not an IAM user name",
+            ));
         }
-    }
-}
-
-/// A user: GetUser (boundary, tags), its inline and attached policies, and the inline and
-/// attached policies of its groups (group inline policies are named `group/<group>/<policy>`).
-pub async fn user(iam: &Client, name: &str, part: EvidencePart) -> Collected {
-    if !is_iam_name(name) {
-        return Err(gap(
-            part,
-            "iam:GetUser".into(),
-            "not attempted: not an IAM user name",
-        ));
-    }
-    let (got, inline, attached, groups) = futures::join!(
-        iam.get_user().user_name(name).send(),
-        iam.list_user_policies()
-            .user_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-        iam.list_attached_user_policies()
-            .user_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-        iam.list_groups_for_user()
-            .user_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-    );
-    let got = got.map_err(|e| gap(part, format!("iam:GetUser {name}"), call_error(&e)))?;
-    let user = got
-        .user()
-        .ok_or_else(|| gap(part, format!("iam:GetUser {name}"), "no user returned"))?;
-
-    let mut gaps = Vec::new();
-    let mut policies = Vec::new();
-    let mut managed: BTreeSet<String> = BTreeSet::new();
-    match inline {
-        Ok(names) => {
-            let reads = names
-                .iter()
-                .map(|policy| async move {
-                    let out = iam
+        let (client, lanes) = (self.client, self.lanes);
+        let user_and_boundary = async {
+            let got = client
+                .get_user()
+                .user_name(name)
+                .send()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| gap(part, format!("iam:GetUser {name}"), call_error(&e)))?;
+            let user = got
+                .user()
+                .ok_or_else(|| gap(part, format!("iam:GetUser {name}"), "no user returned"))?
+                .clone();
+            let boundary_arn = user
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned);
+            let boundary = self.boundary(boundary_arn, part).await;
+            Ok::<_, Gap>((user, boundary))
+        };
+        let inline = async {
+            let names: Vec<String> = client
+                .list_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| gap(part, format!("iam:ListUserPolicies {name}"), call_error(&e)))?;
+            Ok::<_, Gap>(
+                join_all(names.iter().map(|policy| async move {
+                    let out = client
                         .get_user_policy()
                         .user_name(name)
                         .policy_name(policy)
                         .send()
+                        .lane(lanes, Service::Iam)
                         .await
                         .map_err(|e| {
                             gap(
@@ -302,103 +326,132 @@ pub async fn user(iam: &Client, name: &str, part: EvidencePart) -> Collected {
                         kind: PolicyKind::Inline,
                         document: decode_document(out.policy_document()),
                     })
-                })
-                .collect();
-            read_all(reads, &mut policies, &mut gaps).await;
-        }
-        Err(e) => gaps.push(gap(
-            part,
-            format!("iam:ListUserPolicies {name}"),
-            call_error(&e),
-        )),
-    }
-    match attached {
-        Ok(list) => managed.extend(
-            list.iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned)),
-        ),
-        Err(e) => gaps.push(gap(
-            part,
-            format!("iam:ListAttachedUserPolicies {name}"),
-            call_error(&e),
-        )),
-    }
-    match groups {
-        Ok(groups) => {
-            let names: Vec<String> = groups.iter().map(|g| g.group_name().to_owned()).collect();
-            // A user is in at most 10 groups (IAM quotas); read two at a time all the same.
-            let per_group: Vec<_> = stream::iter(names.iter().map(|g| group(iam, g, part)))
-                .buffered(2)
-                .collect()
-                .await;
-            for (docs, arns, group_gaps) in per_group {
-                policies.extend(docs);
-                managed.extend(arns);
-                gaps.extend(group_gaps);
-            }
-        }
-        Err(e) => gaps.push(gap(
-            part,
-            format!("iam:ListGroupsForUser {name}"),
-            call_error(&e),
-        )),
-    }
-    let reads = managed
-        .iter()
-        .map(|arn| managed_policy(iam, arn, managed_kind(arn), part))
-        .collect();
-    read_all(reads, &mut policies, &mut gaps).await;
-    let permission_boundary = boundary(
-        iam,
-        user.permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn()),
-        part,
-        &mut gaps,
-    )
-    .await;
-    let principal = Principal {
-        arn: user.arn().to_owned(),
-        session_arn: None,
-        policies,
-        permission_boundary,
-        trust_policy: None,
-        tags: tags(user.tags().iter().map(|t| (t.key(), t.value()))),
-    };
-    Ok((principal, gaps))
-}
-
-/// A group's inline policies (read) and attached policy ARNs (read by the caller, once).
-async fn group(
-    iam: &Client,
-    name: &str,
-    part: EvidencePart,
-) -> (Vec<PolicyDoc>, Vec<String>, Vec<Gap>) {
-    let (inline, attached) = futures::join!(
-        iam.list_group_policies()
-            .group_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-        iam.list_attached_group_policies()
-            .group_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-    );
-    let mut docs = Vec::new();
-    let mut gaps = Vec::new();
-    match inline {
-        Ok(names) => {
-            let reads = names
+                }))
+                .await,
+            )
+        };
+        let attached = async {
+            let list: Vec<_> = client
+                .list_attached_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| {
+                    gap(
+                        part,
+                        format!("iam:ListAttachedUserPolicies {name}"),
+                        call_error(&e),
+                    )
+                })?;
+            let arns: Vec<String> = list
                 .iter()
-                .map(|policy| async move {
-                    let out = iam
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect();
+            let docs = self.managed_policies(&arns, part).await;
+            Ok::<_, Gap>(arns.into_iter().zip(docs).collect::<Vec<_>>())
+        };
+        let groups = async {
+            let groups: Vec<_> = client
+                .list_groups_for_user()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| {
+                    gap(
+                        part,
+                        format!("iam:ListGroupsForUser {name}"),
+                        call_error(&e),
+                    )
+                })?;
+            let names: Vec<String> = groups.iter().map(|g| g.group_name().to_owned()).collect();
+            // A user is in at most 10 groups (IAM quotas); the IAM lane bounds the calls.
+            Ok::<_, Gap>(join_all(names.iter().map(|g| self.group(g, part))).await)
+        };
+        let (user_and_boundary, inline, attached, groups) =
+            futures::join!(user_and_boundary, inline, attached, groups);
+        let (user, (permission_boundary, boundary_gap)) = user_and_boundary?;
+
+        let mut gaps = Vec::new();
+        let mut policies = Vec::new();
+        match inline {
+            Ok(results) => sorted_out(results, &mut policies, &mut gaps),
+            Err(g) => gaps.push(g),
+        }
+        // Managed policies: once each, by ARN, whoever they are attached to.
+        let mut managed: BTreeMap<String, Result<PolicyDoc, Gap>> = BTreeMap::new();
+        let mut group_gaps = Vec::new();
+        match groups {
+            Ok(per_group) => {
+                for (docs, attached, gs) in per_group {
+                    policies.extend(docs);
+                    managed.extend(attached);
+                    group_gaps.extend(gs);
+                }
+            }
+            Err(g) => group_gaps.push(g),
+        }
+        match attached {
+            Ok(attached) => managed.extend(attached),
+            Err(g) => gaps.push(g),
+        }
+        gaps.extend(group_gaps);
+        sorted_out(managed.into_values().collect(), &mut policies, &mut gaps);
+        gaps.extend(boundary_gap);
+        let principal = Principal {
+            arn: user.arn().to_owned(),
+            session_arn: None,
+            policies,
+            permission_boundary,
+            trust_policy: None,
+            tags: tags(user.tags().iter().map(|t| (t.key(), t.value()))),
+        };
+        Ok((principal, gaps))
+    }
+
+    /// A group's inline policies and its attached managed policies (by ARN), read.
+    async fn group(
+        &self,
+        name: &str,
+        part: EvidencePart,
+    ) -> (
+        Vec<PolicyDoc>,
+        Vec<(String, Result<PolicyDoc, Gap>)>,
+        Vec<Gap>,
+    ) {
+        let (client, lanes) = (self.client, self.lanes);
+        let inline = async {
+            let names: Vec<String> = client
+                .list_group_policies()
+                .group_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| {
+                    gap(
+                        part,
+                        format!("iam:ListGroupPolicies {name}"),
+                        call_error(&e),
+                    )
+                })?;
+            Ok::<_, Gap>(
+                join_all(names.iter().map(|policy| async move {
+                    let out = client
                         .get_group_policy()
                         .group_name(name)
                         .policy_name(policy)
                         .send()
+                        .lane(lanes, Service::Iam)
                         .await
                         .map_err(|e| {
                             gap(
@@ -413,99 +466,151 @@ async fn group(
                         kind: PolicyKind::Inline,
                         document: decode_document(out.policy_document()),
                     })
-                })
+                }))
+                .await,
+            )
+        };
+        let attached = async {
+            let list: Vec<_> = client
+                .list_attached_group_policies()
+                .group_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .lane(lanes, Service::Iam)
+                .await
+                .map_err(|e| {
+                    gap(
+                        part,
+                        format!("iam:ListAttachedGroupPolicies {name}"),
+                        call_error(&e),
+                    )
+                })?;
+            let arns: Vec<String> = list
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
                 .collect();
-            read_all(reads, &mut docs, &mut gaps).await;
+            let docs = self.managed_policies(&arns, part).await;
+            Ok::<_, Gap>(arns.into_iter().zip(docs).collect::<Vec<_>>())
+        };
+        let (inline, attached) = futures::join!(inline, attached);
+        let mut docs = Vec::new();
+        let mut gaps = Vec::new();
+        match inline {
+            Ok(results) => sorted_out(results, &mut docs, &mut gaps),
+            Err(g) => gaps.push(g),
         }
-        Err(e) => gaps.push(gap(
-            part,
-            format!("iam:ListGroupPolicies {name}"),
-            call_error(&e),
-        )),
-    }
-    let arns = match attached {
-        Ok(list) => list
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_owned))
-            .collect(),
-        Err(e) => {
-            gaps.push(gap(
-                part,
-                format!("iam:ListAttachedGroupPolicies {name}"),
-                call_error(&e),
-            ));
+        let attached = attached.unwrap_or_else(|g| {
+            gaps.push(g);
             Vec::new()
+        });
+        (docs, attached, gaps)
+    }
+
+    /// iam:GetRole of `role` for its trust policy (URL-decoded) and tags, without its
+    /// permissions. The role is read by name, so IAM's answer counts only when its ARN is
+    /// exactly `role` (path included).
+    pub async fn role_facts(&self, role: &RoleArn, part: EvidencePart) -> Result<RoleFacts, Gap> {
+        let name = role.name();
+        let call = || format!("iam:GetRole {name}");
+        let out = self
+            .client
+            .get_role()
+            .role_name(name)
+            .send()
+            .lane(self.lanes, Service::Iam)
+            .await
+            .map_err(|e| gap(part, call(), call_error(&e)))?;
+        let got = out
+            .role()
+            .ok_or_else(|| gap(part, call(), "no role returned"))?;
+        if got.arn() != role.as_str() {
+            return Err(gap(
+                part,
+                call(),
+                format!(
+                    "IAM's role of that name is not `{}`: not used",
+                    role.as_str()
+                ),
+            ));
         }
-    };
-    (docs, arns, gaps)
+        Ok(RoleFacts {
+            arn: role.as_str().to_owned(),
+            trust_policy: got.assume_role_policy_document().map(decode_document),
+            tags: tags(got.tags().iter().map(|t| (t.key(), t.value()))),
+        })
+    }
+
+    /// iam:GetInstanceProfile, by name (checked with [`is_iam_name`] first: no call for a
+    /// name IAM could not hold).
+    pub async fn instance_profile(&self, name: &str) -> Result<InstanceProfile, Gap> {
+        let call = || format!("iam:GetInstanceProfile {name}");
+        if !is_iam_name(name) {
+            return Err(gap(
+                EvidencePart::InstanceProfile,
+                call(),
+                "not attempted: not an IAM name",
+            ));
+        }
+        let out = self
+            .client
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .lane(self.lanes, Service::Iam)
+            .await
+            .map_err(|e| gap(EvidencePart::InstanceProfile, call(), call_error(&e)))?;
+        let profile = out.instance_profile().ok_or_else(|| {
+            gap(
+                EvidencePart::InstanceProfile,
+                call(),
+                "no instance profile returned",
+            )
+        })?;
+        Ok(InstanceProfile {
+            arn: profile.arn().to_owned(),
+            name: profile.instance_profile_name().to_owned(),
+            role_arns: profile.roles().iter().map(|r| r.arn().to_owned()).collect(),
+            roles: vec![],
+        })
+    }
 }
 
-/// iam:GetRole of `role` for its trust policy (URL-decoded) and tags, without its
-/// permissions. The role is read by name, so IAM's answer counts only when its ARN is
-/// exactly `role` (path included).
-pub async fn role_facts(
-    iam: &Client,
-    role: &RoleArn,
-    part: EvidencePart,
-) -> Result<RoleFacts, Gap> {
-    let name = role.name();
-    let call = || format!("iam:GetRole {name}");
-    let out = iam
-        .get_role()
-        .role_name(name)
+/// GetPolicy (for the default version) then GetPolicyVersion.
+async fn read_managed(client: &Client, lanes: &Lanes, arn: String) -> ManagedRead {
+    let policy = client
+        .get_policy()
+        .policy_arn(&arn)
         .send()
+        .lane(lanes, Service::Iam)
         .await
-        .map_err(|e| gap(part, call(), call_error(&e)))?;
-    let got = out
-        .role()
-        .ok_or_else(|| gap(part, call(), "no role returned"))?;
-    if got.arn() != role.as_str() {
-        return Err(gap(
-            part,
-            call(),
-            format!(
-                "IAM's role of that name is not `{}`: not used",
-                role.as_str()
-            ),
-        ));
-    }
-    Ok(RoleFacts {
-        arn: role.as_str().to_owned(),
-        trust_policy: got.assume_role_policy_document().map(decode_document),
-        tags: tags(got.tags().iter().map(|t| (t.key(), t.value()))),
-    })
-}
-
-/// iam:GetInstanceProfile, by name (checked with [`is_iam_name`] first: no call for a
-/// name IAM could not hold).
-pub async fn instance_profile(iam: &Client, name: &str) -> Result<InstanceProfile, Gap> {
-    let call = || format!("iam:GetInstanceProfile {name}");
-    if !is_iam_name(name) {
-        return Err(gap(
-            EvidencePart::InstanceProfile,
-            call(),
-            "not attempted: not an IAM name",
-        ));
-    }
-    let out = iam
-        .get_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-        .map_err(|e| gap(EvidencePart::InstanceProfile, call(), call_error(&e)))?;
-    let profile = out.instance_profile().ok_or_else(|| {
-        gap(
-            EvidencePart::InstanceProfile,
-            call(),
-            "no instance profile returned",
+        .map_err(|e| (format!("iam:GetPolicy {arn}"), call_error(&e).to_string()))?;
+    let policy = policy.policy();
+    let name = policy
+        .and_then(|p| p.policy_name())
+        .map(str::to_owned)
+        .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(&arn).to_owned());
+    let version = policy.and_then(|p| p.default_version_id()).ok_or_else(|| {
+        (
+            format!("iam:GetPolicy {arn}"),
+            "no default version".to_owned(),
         )
     })?;
-    Ok(InstanceProfile {
-        arn: profile.arn().to_owned(),
-        name: profile.instance_profile_name().to_owned(),
-        role_arns: profile.roles().iter().map(|r| r.arn().to_owned()).collect(),
-        roles: vec![],
-    })
+    let call = || format!("iam:GetPolicyVersion {arn} {version}");
+    let document = client
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(version)
+        .send()
+        .lane(lanes, Service::Iam)
+        .await
+        .map_err(|e| (call(), call_error(&e).to_string()))?
+        .policy_version()
+        .and_then(|v| v.document())
+        .map(decode_document)
+        .ok_or_else(|| (call(), "no document returned".to_owned()))?;
+    Ok((name, document))
 }
 
 #[cfg(test)]

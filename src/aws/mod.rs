@@ -10,6 +10,7 @@
 //!   per-container memory of events already alerted.
 
 pub mod attach;
+pub mod budget;
 pub mod config;
 pub mod dedup;
 pub mod error;

@@ -104,6 +104,7 @@ def run_once(binary, event, extra_env):
         "cold_ms": (marks["cold:end"] - marks["cold:start"]) * 1000,
         "warm_ms": (marks["warm:end"] - marks["warm:start"]) * 1000,
         "peak_mib": peak_kb / 1024,
+        "marks": marks,
         "outcomes": {k: v[0] for k, v in done.items()},
         "responses": {k: v[1] for k, v in done.items()},
     }

@@ -1,0 +1,614 @@
+//! Gathering the evidence for one failed restore: every read-only call the diagnosis
+//! needs, each started as soon as what it needs is known, each failure a [`Gap`].
+//!
+//! The reads form a graph, not stages. From the event alone, at once: the restore job
+//! and its metadata, the restore role's policies (the event names the role), the
+//! caller's policies (a refused StartRestoreJob), the decoded authorization message (the
+//! event carries the status message), the account alias. Then each chain goes on by
+//! itself:
+//! - restore job → recovery point and vault access policy → the recovery point's key
+//!   (kms:DescribeKey and kms:GetKeyPolicy at once);
+//! - restore metadata → target keys (a key ARN: DescribeKey and GetKeyPolicy at once; an
+//!   alias or key id: DescribeKey, then GetKeyPolicy of what it resolved to) and
+//!   instance profiles → their roles;
+//! - role → inline and attached policy names, boundary ARN → documents → default
+//!   versions ([`iam::Reads`]).
+//!
+//! So the longest chain is three reads before the alert's Publish, for any role shape,
+//! where stages made it five to nine (issue #11; BENCHMARKS.md, "Evidence gathering").
+//! What the restore job says wins over the event: when it names another role or another
+//! encoded message, that one is read too, after the job. Every read happens once: a key
+//! or managed policy needed twice waits for the first read
+//! ([`Once`](crate::aws::budget::Once)).
+//!
+//! What bounds it, so that one crafted or unlucky event cannot exhaust the function or
+//! the account:
+//! - every value sent to AWS passed its check first (an event's in
+//!   [`trigger`](crate::event::trigger), a response's here): a value that fails is a
+//!   gap, never a call, so no oversized or hostile string reaches the SDK;
+//! - at most [`MAX_INSTANCE_PROFILES`] instance profiles and [`MAX_TARGET_KEYS`] target
+//!   keys per event; the rest are a gap that says how many were skipped;
+//! - at most a few calls per service in flight ([`Lanes`]);
+//! - every call stops at the deadline ([`gather_until`]): what was not read by then is a
+//!   gap ("not read before the deadline") and the alert goes out with the rest.
+
+mod metadata;
+mod reads;
+
+use std::collections::BTreeMap;
+
+use futures::future::{join_all, OptionFuture};
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::budget::{late, By, Lanes, Once};
+use super::iam;
+use super::Clients;
+use crate::diagnose::evidence::{
+    Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, RecoveryPoint, RestoreJob,
+    VaultPolicy, SCHEMA_VERSION,
+};
+use crate::diagnose::validated::{shown, KeyArn, KeyRef, RoleArn};
+use crate::event::trigger::{IamIdentity, Parsed, Trigger};
+
+pub use metadata::{
+    encoded_token, instance_profile_names, target_key_refs, vault_name_from_arn,
+    MAX_INSTANCE_PROFILES, MAX_TARGET_KEYS,
+};
+pub use reads::{LIKELY_VAULTS, MAX_PROFILE_ROLES, MAX_VAULTS_SEARCHED};
+
+/// The clients of one gathering and its lanes: what every read needs.
+#[derive(Clone, Copy)]
+pub(crate) struct Aws<'a> {
+    pub clients: &'a Clients,
+    pub lanes: &'a Lanes,
+}
+
+/// The key reads of one gathering, once per key reference and once per key ARN.
+#[derive(Default)]
+struct KeyReads<'a> {
+    described: Once<'a, Result<KmsKey, Gap>>,
+    policies: Once<'a, Result<KeyPolicy, Gap>>,
+}
+
+/// What every chain of one gathering shares.
+#[derive(Clone, Copy)]
+struct Ctx<'r, 'a> {
+    aws: Aws<'a>,
+    iam: &'r iam::Reads<'a>,
+    keys: &'r KeyReads<'a>,
+    by: By,
+}
+
+impl<'a> Ctx<'_, 'a> {
+    /// kms:DescribeKey of `key`, once per reference.
+    async fn describe_key(self, key: KeyRef) -> Result<KmsKey, Gap> {
+        let aws = self.aws;
+        let reference = key.as_str().to_owned();
+        let read = self
+            .keys
+            .described
+            .get(&reference, move || reads::describe_key(aws, key).boxed());
+        self.by
+            .call(
+                read,
+                late(EvidencePart::KeyPolicy, "kms:DescribeKey", &reference),
+            )
+            .await
+    }
+
+    /// kms:GetKeyPolicy of `arn`, once per key.
+    async fn key_policy(self, arn: &str) -> Result<KeyPolicy, Gap> {
+        let aws = self.aws;
+        let owned = arn.to_owned();
+        let read = self
+            .keys
+            .policies
+            .get(arn, move || reads::key_policy(aws, owned).boxed());
+        self.by
+            .call(read, late(EvidencePart::KeyPolicy, "kms:GetKeyPolicy", arn))
+            .await
+    }
+
+    /// A target key named in the metadata: what it resolves to and its policy. A key ARN
+    /// is read both ways at once, and its policy kept only once KMS confirms the ARN; an
+    /// alias or key id is resolved first.
+    async fn target_key(self, key: KeyRef) -> KeyRead {
+        match &key {
+            KeyRef::Arn(arn) => {
+                let arn = arn.as_str().to_owned();
+                let (described, policy) =
+                    futures::join!(self.describe_key(key.clone()), self.key_policy(&arn));
+                match described {
+                    Ok(k) => (Ok(k), Some(policy)),
+                    Err(g) => (Err(g), None),
+                }
+            }
+            _ => match self.describe_key(key.clone()).await {
+                Ok(k) => {
+                    // The recovery point's key, asked by ARN, needs no second DescribeKey.
+                    self.keys.described.know(&k.key_arn, Ok(k.clone()));
+                    let policy = self.key_policy(&k.key_arn).await;
+                    (Ok(k), Some(policy))
+                }
+                Err(g) => (Err(g), None),
+            },
+        }
+    }
+
+    /// The restore role (or a role caller), with the gap of a read past the deadline.
+    ///
+    /// Boxed, as the other chains: one gathering's future, held inline, would be deep
+    /// enough to overflow a thread's stack in a debug build.
+    async fn role(self, name: String, part: EvidencePart) -> iam::Collected {
+        let on_late = late(part, "iam:GetRole", &name);
+        self.by
+            .call(Box::pin(self.iam.role(&name, part)), on_late)
+            .await
+    }
+
+    async fn user(self, name: String, part: EvidencePart) -> iam::Collected {
+        let on_late = late(part, "iam:GetUser", &name);
+        self.by
+            .call(Box::pin(self.iam.user(&name, part)), on_late)
+            .await
+    }
+
+    async fn decode(self, token: String) -> Result<Value, Gap> {
+        let on_late = late(
+            EvidencePart::DecodedMessage,
+            "sts:DecodeAuthorizationMessage",
+            "",
+        );
+        self.by.call(reads::decode(self.aws, token), on_late).await
+    }
+}
+
+/// Gathers everything about one failure with no deadline but the SDK's own timeouts.
+/// Never fails: what cannot be read is a gap.
+pub async fn gather(clients: &Clients, parsed: &Parsed) -> Evidence {
+    // Far enough to never cut a call short: the SDK's operation timeout bounds each.
+    let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
+    Box::pin(gather_until(clients, parsed, far)).await
+}
+
+/// A key as KMS resolved it, and its policy when it was read (not for a key KMS did not
+/// confirm).
+type KeyRead = (Result<KmsKey, Gap>, Option<Result<KeyPolicy, Gap>>);
+
+/// What the restore job's side of the graph found: the job, its metadata, and everything
+/// read from them.
+#[derive(Default)]
+struct JobSide {
+    /// Gaps of the job and metadata reads, in that order.
+    job_gaps: Vec<Gap>,
+    job: Option<RestoreJob>,
+    metadata: Option<BTreeMap<String, String>>,
+    /// The event's facts with the job's merged in.
+    facts: Facts,
+    /// Metadata values that name no valid profile or key, and keys past the limits.
+    metadata_gaps: Vec<Gap>,
+    recovery_point: Option<RecoveryPoint>,
+    vault_access_policy: Option<VaultPolicy>,
+    rp_gaps: Vec<Gap>,
+    /// The recovery point's key: DescribeKey and GetKeyPolicy.
+    rp_key: Option<(Result<KmsKey, Gap>, Result<KeyPolicy, Gap>)>,
+    targets: Vec<KeyRead>,
+    profiles: Vec<Result<(InstanceProfile, Vec<Gap>), Gap>>,
+    /// The job's role, read when it is not the event's.
+    role_again: Option<iam::Collected>,
+    /// The job's encoded message, decoded when it is not the event's.
+    decoded_again: Option<Result<Value, Gap>>,
+}
+
+/// The restore job, then everything that depends on it or on the restore metadata.
+async fn job_side(ctx: Ctx<'_, '_>, parsed: &Parsed, event: &Facts) -> JobSide {
+    let mut side = JobSide {
+        facts: event.clone(),
+        ..JobSide::default()
+    };
+    match &parsed.trigger {
+        Trigger::RestoreJobFailed(job) => match &job.restore_job_id {
+            Some(id) => {
+                let (described, metadata) = futures::join!(
+                    ctx.by.call(
+                        reads::describe_restore_job(ctx.aws, id),
+                        late(EvidencePart::RestoreJob, "backup:DescribeRestoreJob", id),
+                    ),
+                    ctx.by.call(
+                        reads::restore_job_metadata(ctx.aws, id),
+                        late(EvidencePart::RestoreMetadata, reads::METADATA_SOURCE, id),
+                    ),
+                );
+                match described {
+                    Ok((j, gaps)) => {
+                        side.job_gaps.extend(gaps);
+                        side.facts.absorb(&j);
+                        side.job = Some(j);
+                    }
+                    Err(g) => side.job_gaps.push(g),
+                }
+                match metadata {
+                    Ok((m, gaps)) => {
+                        side.job_gaps.extend(gaps);
+                        side.metadata = Some(m);
+                    }
+                    Err(g) => side.job_gaps.push(g),
+                }
+            }
+            None => {
+                let why = "the event's restore job id was not valid";
+                side.job_gaps.push(not_attempted(
+                    EvidencePart::RestoreJob,
+                    "backup:DescribeRestoreJob",
+                    why,
+                ));
+                side.job_gaps.push(not_attempted(
+                    EvidencePart::RestoreMetadata,
+                    reads::METADATA_SOURCE,
+                    why,
+                ));
+            }
+        },
+        Trigger::StartRestoreJobDenied(call) => {
+            if !call.metadata.is_empty() {
+                side.metadata = Some(call.metadata.clone());
+            }
+        }
+    }
+    let metadata = side.metadata.clone().unwrap_or_default();
+    let (profiles, profile_gaps) = instance_profile_names(&metadata);
+    let (target_keys, key_gaps) = target_key_refs(&metadata);
+    side.metadata_gaps.extend(profile_gaps);
+    side.metadata_gaps.extend(key_gaps);
+
+    let facts = side.facts.clone();
+    let recovery_point = async {
+        let (rp, policy, gaps) = ctx
+            .by
+            .run(
+                reads::recovery_point_and_vault(
+                    ctx.aws,
+                    facts.vault_name(),
+                    facts.recovery_point_arn.clone(),
+                    &parsed.trigger,
+                ),
+                || {
+                    (
+                        None,
+                        None,
+                        vec![
+                            late(
+                                EvidencePart::RecoveryPoint,
+                                "backup:DescribeRecoveryPoint",
+                                "",
+                            )(),
+                            late(
+                                EvidencePart::VaultAccessPolicy,
+                                "backup:GetBackupVaultAccessPolicy",
+                                "",
+                            )(),
+                        ],
+                    )
+                },
+            )
+            .await;
+        // An AWS owned key has no policy to read and nothing to describe.
+        let key = rp
+            .as_ref()
+            .filter(|rp| rp.encryption_key_type.as_deref() != Some("AWS_OWNED_KMS_KEY"))
+            .and_then(|rp| rp.encryption_key_arn.as_deref())
+            .and_then(|k| KeyArn::parse(k).ok());
+        let key = OptionFuture::from(key.map(|k| async move {
+            futures::join!(
+                ctx.describe_key(KeyRef::Arn(k.clone())),
+                ctx.key_policy(k.as_str())
+            )
+        }))
+        .await;
+        (rp, policy, gaps, key)
+    };
+    let targets = join_all(target_keys.into_iter().map(|k| ctx.target_key(k)));
+    let profiles = join_all(profiles.iter().map(|p| {
+        ctx.by.call(
+            reads::instance_profile_with_roles(ctx.iam, p),
+            late(EvidencePart::InstanceProfile, "iam:GetInstanceProfile", p),
+        )
+    }));
+    let job_role = facts.role().filter(|r| Some(r) != event.role().as_ref());
+    let role_again = OptionFuture::from(
+        job_role.map(|r| ctx.role(r.name().to_owned(), EvidencePart::RestoreRole)),
+    );
+    let job_token = facts.token().filter(|t| Some(t) != event.token().as_ref());
+    let decoded_again = OptionFuture::from(job_token.map(|t| ctx.decode(t)));
+
+    let ((rp, policy, rp_gaps, rp_key), targets, profiles, role_again, decoded_again) =
+        futures::join!(recovery_point, targets, profiles, role_again, decoded_again);
+    side.recovery_point = rp;
+    side.vault_access_policy = policy;
+    side.rp_gaps = rp_gaps;
+    side.rp_key = rp_key;
+    side.targets = targets;
+    side.profiles = profiles;
+    side.role_again = role_again;
+    side.decoded_again = decoded_again;
+    side
+}
+
+/// Gathers everything that can be read before `deadline`. A call still running then is
+/// abandoned and becomes a gap saying so; the evidence holds everything read before it.
+pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let lanes = Lanes::default();
+    let aws = Aws {
+        clients,
+        lanes: &lanes,
+    };
+    let iam = iam::Reads::new(&clients.iam, &lanes);
+    let keys = KeyReads::default();
+    let ctx = Ctx {
+        aws,
+        iam: &iam,
+        keys: &keys,
+        by: By(deadline),
+    };
+    let mut ev = Evidence {
+        schema_version: SCHEMA_VERSION,
+        trigger: parsed.event.clone(),
+        account_id: parsed.account.clone(),
+        region: parsed.region.clone(),
+        gaps: parsed.rejected.clone(),
+        ..Evidence::default()
+    };
+
+    // Everything the event alone allows, at once.
+    let event = Facts::from_trigger(&parsed.trigger);
+    let event_role = event.role();
+    let caller = caller_identity(&parsed.trigger);
+    // The same role as restore role and caller is read once.
+    let caller_is_role = matches!(
+        (&caller, &event_role),
+        (Some(IamIdentity::Role { name, .. }), Some(role)) if name.eq_ignore_ascii_case(role.name())
+    );
+    let role_read = OptionFuture::from(
+        event_role
+            .as_ref()
+            .map(|r| ctx.role(r.name().to_owned(), EvidencePart::RestoreRole)),
+    );
+    let caller_read = OptionFuture::from(caller.clone().filter(|_| !caller_is_role).map(
+        |identity| match identity {
+            IamIdentity::Role { name, .. } => ctx.role(name, EvidencePart::Caller).left_future(),
+            IamIdentity::User { name, .. } => ctx.user(name, EvidencePart::Caller).right_future(),
+        },
+    ));
+    let decoded = OptionFuture::from(event.token().map(|t| ctx.decode(t)));
+    // Informative only, read alongside the rest (no round trip of its own on the path).
+    let alias = ctx.by.run(reads::account_alias(aws), || None);
+    let (side, role_read, caller_read, decoded, alias) = futures::join!(
+        Box::pin(job_side(ctx, parsed, &event)),
+        role_read,
+        caller_read,
+        decoded,
+        alias
+    );
+    ev.account_alias = alias;
+
+    // Assembled in the order the parts are explained: job, metadata, recovery point,
+    // message, role, caller, profiles, keys.
+    ev.gaps.extend(side.job_gaps);
+    if let Some(job) = &side.job {
+        if ev.account_id.is_none() {
+            ev.account_id.clone_from(&job.account_id);
+        }
+    }
+    ev.restore_job = side.job;
+    ev.restore_metadata = side.metadata;
+    // A value that names no valid profile or key leaves the evidence with its gap: what
+    // comes after must not read it as a resource (`arn:*` as a key ARN).
+    for gap in &side.metadata_gaps {
+        if let Some(key) = metadata::rejected_metadata_key(gap) {
+            metadata::drop_metadata_entry(&mut ev, &key);
+        }
+    }
+    ev.gaps.extend(side.metadata_gaps);
+    ev.recovery_point = side.recovery_point;
+    ev.vault_access_policy = side.vault_access_policy;
+    ev.gaps.extend(side.rp_gaps);
+
+    let facts = side.facts;
+    let decoded = match (side.decoded_again, facts.token()) {
+        (Some(again), _) => Some(again),
+        (None, Some(_)) => decoded,
+        (None, None) => None,
+    };
+    match decoded {
+        Some(Ok(v)) => ev.decoded_message = Some(v),
+        Some(Err(g)) => ev.gaps.push(g),
+        None => {}
+    }
+
+    let role = facts.role();
+    let restore_role = side.role_again.or(role_read);
+    let mut restore_principal = None;
+    match (restore_role, &role) {
+        (Some(Ok((p, gaps))), Some(asked)) => {
+            ev.gaps.extend(gaps);
+            // The role is read by name; it is the restore's role only if IAM's ARN for
+            // that name is exactly the one the restore names (path included).
+            if p.arn == asked.as_str() {
+                restore_principal = Some(p);
+            } else {
+                ev.gaps.push(Gap {
+                    part: EvidencePart::RestoreRole,
+                    call: format!("iam:GetRole {}", asked.name()),
+                    error: format!(
+                        "IAM's role of that name is `{}`, not the restore's role `{}`: not used",
+                        shown(&p.arn),
+                        asked.as_str()
+                    ),
+                });
+            }
+        }
+        (Some(Err(g)), _) => ev.gaps.push(g),
+        _ => ev.gaps.push(not_attempted(
+            EvidencePart::RestoreRole,
+            "iam:GetRole",
+            "neither the event nor the restore job names a valid restore role",
+        )),
+    }
+    if caller_is_role {
+        ev.caller = restore_principal.clone();
+    } else {
+        match (caller_read, &caller) {
+            (Some(Ok((p, gaps))), Some(IamIdentity::User { arn, .. })) if p.arn != *arn => {
+                ev.gaps.extend(gaps);
+                ev.gaps.push(Gap {
+                    part: EvidencePart::Caller,
+                    call: "iam:GetUser".into(),
+                    error: format!(
+                        "IAM's user of that name is `{}`, not the caller `{arn}`: not used",
+                        shown(&p.arn)
+                    ),
+                });
+            }
+            (Some(Ok((p, gaps))), _) => {
+                ev.gaps.extend(gaps);
+                ev.caller = Some(p);
+            }
+            (Some(Err(g)), _) => ev.gaps.push(g),
+            (None, _) => {}
+        }
+    }
+    if let (Some(c), Trigger::StartRestoreJobDenied(call)) = (ev.caller.as_mut(), &parsed.trigger) {
+        if call.caller.arn.as_deref() != Some(c.arn.as_str()) {
+            c.session_arn.clone_from(&call.caller.arn);
+        }
+    }
+    if let (None, Trigger::StartRestoreJobDenied(call)) = (&caller, &parsed.trigger) {
+        ev.gaps.push(not_attempted(
+            EvidencePart::Caller,
+            "iam:GetUser/iam:GetRole",
+            &format!(
+                "the caller (`{}`) is not an IAM user or role",
+                if call.caller.identity_type.is_empty() {
+                    "unknown"
+                } else {
+                    &call.caller.identity_type
+                }
+            ),
+        ));
+    }
+    ev.restore_role = restore_principal;
+    for r in side.profiles {
+        match r {
+            Ok((p, gaps)) => {
+                ev.instance_profiles.push(p);
+                ev.gaps.extend(gaps);
+            }
+            Err(g) => ev.gaps.push(g),
+        }
+    }
+
+    // Keys: the target keys as resolved, then the recovery point's key unless a target
+    // is the same key; policies once per key, the recovery point's first.
+    let mut policies: Vec<Result<KeyPolicy, Gap>> = Vec::new();
+    let mut rp_described = None;
+    if let Some((described, policy)) = side.rp_key {
+        rp_described = Some(described);
+        policies.push(policy);
+    }
+    for (described, policy) in side.targets {
+        match described {
+            Ok(key) => ev.kms_keys.push(key),
+            Err(g) => ev.gaps.push(g),
+        }
+        policies.extend(policy);
+    }
+    match rp_described {
+        Some(Ok(key)) if ev.kms_keys.iter().any(|k| k.key_arn == key.key_arn) => {}
+        Some(Ok(key)) => ev.kms_keys.push(key),
+        Some(Err(g)) => ev.gaps.push(g),
+        None => {}
+    }
+    for r in policies {
+        match r {
+            Ok(p) if ev.key_policies.iter().any(|k| k.key_arn == p.key_arn) => {}
+            Ok(p) => ev.key_policies.push(p),
+            Err(g) if ev.gaps.contains(&g) => {}
+            Err(g) => ev.gaps.push(g),
+        }
+    }
+    ev
+}
+
+/// What the trigger and the restore job say, merged (the job wins).
+#[derive(Debug, Default, Clone)]
+struct Facts {
+    role_arn: Option<String>,
+    recovery_point_arn: Option<String>,
+    vault_arn: Option<String>,
+    message: Option<String>,
+}
+
+impl Facts {
+    fn from_trigger(trigger: &Trigger) -> Self {
+        match trigger {
+            Trigger::RestoreJobFailed(job) => Facts {
+                role_arn: job.iam_role_arn.clone(),
+                recovery_point_arn: job.recovery_point_arn.clone(),
+                vault_arn: job.backup_vault_arn.clone(),
+                message: job.status_message.clone(),
+            },
+            Trigger::StartRestoreJobDenied(call) => Facts {
+                role_arn: call.iam_role_arn.clone(),
+                recovery_point_arn: call.recovery_point_arn.clone(),
+                vault_arn: None,
+                message: call.error_message.clone(),
+            },
+        }
+    }
+
+    fn absorb(&mut self, job: &RestoreJob) {
+        let take = |mine: &mut Option<String>, theirs: &Option<String>| {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        };
+        take(&mut self.role_arn, &job.iam_role_arn);
+        take(&mut self.recovery_point_arn, &job.recovery_point_arn);
+        take(&mut self.vault_arn, &job.backup_vault_arn);
+        take(&mut self.message, &job.status_message);
+    }
+
+    fn vault_name(&self) -> Option<String> {
+        self.vault_arn.as_deref().and_then(vault_name_from_arn)
+    }
+
+    fn role(&self) -> Option<RoleArn> {
+        self.role_arn
+            .as_deref()
+            .and_then(|a| RoleArn::parse(a).ok())
+    }
+
+    fn token(&self) -> Option<String> {
+        self.message
+            .as_deref()
+            .and_then(encoded_token)
+            .map(str::to_owned)
+    }
+}
+
+fn caller_identity(trigger: &Trigger) -> Option<IamIdentity> {
+    match trigger {
+        Trigger::StartRestoreJobDenied(call) => call.caller.iam.clone(),
+        Trigger::RestoreJobFailed(_) => None,
+    }
+}
+
+pub(super) fn not_attempted(part: EvidencePart, call: &str, why: &str) -> Gap {
+    Gap {
+        part,
+        call: call.to_owned(),
+        error: format!("not attempted: {why}"),
+    }
+}
