@@ -15,7 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
-use restore_doctor::aws::gather::{gather, MAX_INSTANCE_PROFILES, MAX_TARGET_KEYS};
+use restore_doctor::aws::gather::{gather, gather_until, MAX_INSTANCE_PROFILES, MAX_TARGET_KEYS};
 use restore_doctor::aws::metrics::Sink;
 use restore_doctor::aws::{Clients, EndpointOverrides, Settings};
 use restore_doctor::diagnose::evidence::{Evidence, EvidencePart, PolicyKind};
@@ -676,6 +676,49 @@ async fn with_every_dependency_hanging_the_alert_goes_out_before_the_deadline_na
         "{envelope}"
     );
     assert!(fake_calls("/_hang/restore-jobs/").len() >= 2);
+}
+
+/// Gathering is a graph, not stages (issue #11): the event names the restore role, so
+/// its policies are read at once, and the target key the metadata names by ARN is read
+/// as soon as the metadata answers, while DescribeRestoreJob (and so the recovery
+/// point and its key) never answers before the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_do_not_need_the_restore_job_do_not_wait_for_it() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let case = scenario::efs_case(stack, &sdk).await;
+    // GetRestoreJobMetadata answers; DescribeRestoreJob of this job hangs.
+    stack.fake_scenario(&json!({"restoreJobs": {&case.job_id: {"hang": ["DescribeRestoreJob"]}}}));
+    let parsed = trigger::parse(&case.event).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+
+    let ev = gather_until(&stack.clients().await, &parsed, deadline).await;
+
+    assert!(
+        has_gap(
+            &ev,
+            EvidencePart::RestoreJob,
+            "",
+            "not read before the deadline"
+        ),
+        "{:#?}",
+        ev.gaps
+    );
+    assert!(ev.restore_job.is_none() && ev.recovery_point.is_none());
+    let role = ev
+        .restore_role
+        .as_ref()
+        .expect("the role did not wait for the job");
+    assert_eq!(role.arn, case.role_arn);
+    assert!(!role.policies.is_empty());
+    assert!(
+        ev.key_policies
+            .iter()
+            .any(|k| k.key_arn == case.target_key_arn),
+        "{:#?}",
+        ev.key_policies
+    );
+    assert!(ev.kms_keys.iter().any(|k| k.key_arn == case.target_key_arn));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,7 @@ Operations covered (everything else answers 404/400):
 
 Control API (tests and the demo):
   POST /_fake/scenario   merge {"restoreJobs": {id: {"describe": {...}, "metadata": {...},
-                         "errors": {op: err}}}, "vaults": {name: {"policy": "...",
+                         "errors": {op: err}, "hang": [op]}}, "vaults": {name: {"policy": "...",
                          "recoveryPoints": {arn: {...}}, "errors": {op: err}}},
                          "tokens": {token: {"decoded": "..."} | {"error": err}},
                          "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}},
@@ -165,6 +165,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.not_found(f"Restore job {job_id} not found")
             if op in job.get("errors", {}):
                 return self.rest_error(job["errors"][op])
+            if op in job.get("hang", []):
+                time.sleep(HANG_SECONDS)
+                return self.send(503, json.dumps({"message": "hung"}), headers={"x-amzn-ErrorType": "ServiceUnavailable"})
             if op == "DescribeRestoreJob":
                 return self.send(200, json.dumps(job.get("describe", {"RestoreJobId": job_id})))
             return self.send(

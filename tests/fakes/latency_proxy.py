@@ -190,14 +190,14 @@ class Proxy:
 
 
 def longest_chain(calls):
-    """The most calls one after another: each starting after the previous one was
-    answered (the sequential round trips of an invocation)."""
+    """The longest run of calls one after another, each started after the previous one
+    was answered (the sequential round trips of an invocation), as a list of calls."""
     calls = sorted(calls, key=lambda c: c["start"])
-    depth = []
+    best = []  # best[i]: the longest chain ending with calls[i]
     for i, c in enumerate(calls):
-        before = [depth[j] for j in range(i) if calls[j]["end"] <= c["start"]]
-        depth.append(1 + max(before, default=0))
-    return max(depth, default=0)
+        before = [best[j] for j in range(i) if calls[j]["end"] <= c["start"]]
+        best.append(max(before, key=len, default=[]) + [c])
+    return max(best, key=len, default=[])
 
 
 def main():

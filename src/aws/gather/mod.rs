@@ -202,98 +202,139 @@ struct JobSide {
     decoded_again: Option<Result<Value, Gap>>,
 }
 
-/// The restore job, then everything that depends on it or on the restore metadata.
+/// The restore job and its metadata, and everything that depends on either: two chains
+/// that do not wait for each other.
 async fn job_side(ctx: Ctx<'_, '_>, parsed: &Parsed, event: &Facts) -> JobSide {
-    let mut side = JobSide {
-        facts: event.clone(),
-        ..JobSide::default()
+    let job_id = match &parsed.trigger {
+        Trigger::RestoreJobFailed(job) => Some(job.restore_job_id.as_deref()),
+        Trigger::StartRestoreJobDenied(_) => None,
     };
-    match &parsed.trigger {
-        Trigger::RestoreJobFailed(job) => match &job.restore_job_id {
-            Some(id) => {
-                let (described, metadata) = futures::join!(
-                    ctx.by.call(
-                        reads::describe_restore_job(ctx.aws, id),
-                        late(EvidencePart::RestoreJob, "backup:DescribeRestoreJob", id),
-                    ),
-                    ctx.by.call(
-                        reads::restore_job_metadata(ctx.aws, id),
-                        late(EvidencePart::RestoreMetadata, reads::METADATA_SOURCE, id),
-                    ),
-                );
-                match described {
-                    Ok((j, gaps)) => {
-                        side.job_gaps.extend(gaps);
-                        side.facts.absorb(&j);
-                        side.job = Some(j);
-                    }
-                    Err(g) => side.job_gaps.push(g),
-                }
-                match metadata {
-                    Ok((m, gaps)) => {
-                        side.job_gaps.extend(gaps);
-                        side.metadata = Some(m);
-                    }
-                    Err(g) => side.job_gaps.push(g),
-                }
-            }
-            None => {
-                let why = "the event's restore job id was not valid";
-                side.job_gaps.push(not_attempted(
-                    EvidencePart::RestoreJob,
-                    "backup:DescribeRestoreJob",
-                    why,
-                ));
-                side.job_gaps.push(not_attempted(
-                    EvidencePart::RestoreMetadata,
-                    reads::METADATA_SOURCE,
-                    why,
-                ));
-            }
-        },
-        Trigger::StartRestoreJobDenied(call) => {
-            if !call.metadata.is_empty() {
-                side.metadata = Some(call.metadata.clone());
-            }
-        }
+    let ((job, job_gaps, job_chain), (metadata, metadata_gaps, meta_chain)) = futures::join!(
+        job_chain(ctx, parsed, event, job_id),
+        metadata_chain(ctx, parsed, job_id)
+    );
+    let (facts, rp, rp_gaps, rp_key, role_again, decoded_again) = job_chain;
+    let (metadata_checks, targets, profiles) = meta_chain;
+    let mut gaps = job_gaps;
+    gaps.extend(metadata_gaps);
+    JobSide {
+        job_gaps: gaps,
+        job,
+        metadata,
+        facts,
+        metadata_gaps: metadata_checks,
+        recovery_point: rp.0,
+        vault_access_policy: rp.1,
+        rp_gaps,
+        rp_key,
+        targets,
+        profiles,
+        role_again,
+        decoded_again,
     }
-    let metadata = side.metadata.clone().unwrap_or_default();
-    let (profiles, profile_gaps) = instance_profile_names(&metadata);
-    let (target_keys, key_gaps) = target_key_refs(&metadata);
-    side.metadata_gaps.extend(profile_gaps);
-    side.metadata_gaps.extend(key_gaps);
+}
 
-    let facts = side.facts.clone();
+/// What the job's chain found: the merged facts, the recovery point and vault policy,
+/// their gaps, the recovery point's key, the job's role and message when not the
+/// event's.
+type JobChain = (
+    Facts,
+    (Option<RecoveryPoint>, Option<VaultPolicy>),
+    Vec<Gap>,
+    Option<(Result<KmsKey, Gap>, Result<KeyPolicy, Gap>)>,
+    Option<iam::Collected>,
+    Option<Result<Value, Gap>>,
+);
+
+/// DescribeRestoreJob, then the recovery point (→ its key) and the vault policy, and the
+/// job's role or message when they are not the event's.
+async fn job_chain(
+    ctx: Ctx<'_, '_>,
+    parsed: &Parsed,
+    event: &Facts,
+    job_id: Option<Option<&str>>,
+) -> (Option<RestoreJob>, Vec<Gap>, JobChain) {
+    let mut facts = event.clone();
+    let mut job = None;
+    let mut job_gaps = Vec::new();
+    match job_id {
+        Some(Some(id)) => match ctx
+            .by
+            .call(
+                reads::describe_restore_job(ctx.aws, id),
+                late(EvidencePart::RestoreJob, "backup:DescribeRestoreJob", id),
+            )
+            .await
+        {
+            Ok((j, gaps)) => {
+                job_gaps.extend(gaps);
+                facts.absorb(&j);
+                job = Some(j);
+            }
+            Err(g) => job_gaps.push(g),
+        },
+        Some(None) => job_gaps.push(not_attempted(
+            EvidencePart::RestoreJob,
+            "backup:DescribeRestoreJob",
+            INVALID_JOB_ID,
+        )),
+        None => {}
+    }
+
+    // The vault's policy starts with the recovery point when the job names the vault;
+    // else once the recovery point is found (in its vault), beside the key reads.
+    let vault_known = facts.vault_name();
+    let vault_policy = |vault: Result<String, &'static str>| {
+        ctx.by.run(reads::vault_access_policy(ctx.aws, vault), || {
+            (
+                None,
+                vec![late(
+                    EvidencePart::VaultAccessPolicy,
+                    "backup:GetBackupVaultAccessPolicy",
+                    "",
+                )()],
+            )
+        })
+    };
+    let early_policy = OptionFuture::from(vault_known.clone().map(|v| vault_policy(Ok(v))));
     let recovery_point = async {
-        let (rp, policy, gaps) = ctx
+        let (rp, gaps) = ctx
             .by
             .run(
-                reads::recovery_point_and_vault(
+                reads::recovery_point(
                     ctx.aws,
-                    facts.vault_name(),
+                    vault_known.clone(),
                     facts.recovery_point_arn.clone(),
                     &parsed.trigger,
                 ),
                 || {
                     (
                         None,
-                        None,
-                        vec![
-                            late(
-                                EvidencePart::RecoveryPoint,
-                                "backup:DescribeRecoveryPoint",
-                                "",
-                            )(),
-                            late(
-                                EvidencePart::VaultAccessPolicy,
-                                "backup:GetBackupVaultAccessPolicy",
-                                "",
-                            )(),
-                        ],
+                        vec![late(
+                            EvidencePart::RecoveryPoint,
+                            "backup:DescribeRecoveryPoint",
+                            "",
+                        )()],
                     )
                 },
             )
             .await;
+        let late_vault = match (
+            &vault_known,
+            &rp,
+            &facts.recovery_point_arn,
+            &parsed.trigger,
+        ) {
+            (Some(_), _, _, _) => None,
+            (None, Some(rp), _, _) => {
+                Some(rp.backup_vault_name.clone().ok_or(reads::VAULT_NOT_FOUND))
+            }
+            (None, None, Some(_), _) => Some(Err(reads::VAULT_NOT_FOUND)),
+            (None, None, None, Trigger::RestoreJobFailed(_)) => Some(Err(reads::NO_JOB_DETAILS)),
+            (None, None, None, Trigger::StartRestoreJobDenied(_)) => {
+                Some(Err(reads::NO_RECOVERY_POINT))
+            }
+        };
         // An AWS owned key has no policy to read and nothing to describe.
         let key = rp
             .as_ref()
@@ -305,17 +346,11 @@ async fn job_side(ctx: Ctx<'_, '_>, parsed: &Parsed, event: &Facts) -> JobSide {
                 ctx.describe_key(KeyRef::Arn(k.clone())),
                 ctx.key_policy(k.as_str())
             )
-        }))
-        .await;
-        (rp, policy, gaps, key)
+        }));
+        let (key, late_policy) =
+            futures::join!(key, OptionFuture::from(late_vault.map(vault_policy)));
+        (rp, gaps, key, late_policy)
     };
-    let targets = join_all(target_keys.into_iter().map(|k| ctx.target_key(k)));
-    let profiles = join_all(profiles.iter().map(|p| {
-        ctx.by.call(
-            reads::instance_profile_with_roles(ctx.iam, p),
-            late(EvidencePart::InstanceProfile, "iam:GetInstanceProfile", p),
-        )
-    }));
     let job_role = facts.role().filter(|r| Some(r) != event.role().as_ref());
     let role_again = OptionFuture::from(
         job_role.map(|r| ctx.role(r.name().to_owned(), EvidencePart::RestoreRole)),
@@ -323,17 +358,86 @@ async fn job_side(ctx: Ctx<'_, '_>, parsed: &Parsed, event: &Facts) -> JobSide {
     let job_token = facts.token().filter(|t| Some(t) != event.token().as_ref());
     let decoded_again = OptionFuture::from(job_token.map(|t| ctx.decode(t)));
 
-    let ((rp, policy, rp_gaps, rp_key), targets, profiles, role_again, decoded_again) =
-        futures::join!(recovery_point, targets, profiles, role_again, decoded_again);
-    side.recovery_point = rp;
-    side.vault_access_policy = policy;
-    side.rp_gaps = rp_gaps;
-    side.rp_key = rp_key;
-    side.targets = targets;
-    side.profiles = profiles;
-    side.role_again = role_again;
-    side.decoded_again = decoded_again;
-    side
+    let (early_policy, (rp, mut rp_gaps, rp_key, late_policy), role_again, decoded_again) =
+        futures::join!(early_policy, recovery_point, role_again, decoded_again);
+    let mut policy = None;
+    if let Some((p, gaps)) = early_policy.or(late_policy) {
+        policy = p;
+        rp_gaps.extend(gaps);
+    }
+    (
+        job,
+        job_gaps,
+        (
+            facts,
+            (rp, policy),
+            rp_gaps,
+            rp_key,
+            role_again,
+            decoded_again,
+        ),
+    )
+}
+
+/// Why the job was not read.
+const INVALID_JOB_ID: &str = "the event's restore job id was not valid";
+
+/// What the metadata chain found: the metadata's own checks, the target keys and the
+/// instance profiles.
+type MetadataChain = (
+    Vec<Gap>,
+    Vec<KeyRead>,
+    Vec<Result<(InstanceProfile, Vec<Gap>), Gap>>,
+);
+
+/// GetRestoreJobMetadata (or the refused request's metadata), then the target keys and
+/// instance profiles it names.
+async fn metadata_chain(
+    ctx: Ctx<'_, '_>,
+    parsed: &Parsed,
+    job_id: Option<Option<&str>>,
+) -> (Option<BTreeMap<String, String>>, Vec<Gap>, MetadataChain) {
+    let mut metadata = None;
+    let mut read_gaps = Vec::new();
+    match (job_id, &parsed.trigger) {
+        (Some(Some(id)), _) => match ctx
+            .by
+            .call(
+                reads::restore_job_metadata(ctx.aws, id),
+                late(EvidencePart::RestoreMetadata, reads::METADATA_SOURCE, id),
+            )
+            .await
+        {
+            Ok((m, gaps)) => {
+                read_gaps.extend(gaps);
+                metadata = Some(m);
+            }
+            Err(g) => read_gaps.push(g),
+        },
+        (Some(None), _) => read_gaps.push(not_attempted(
+            EvidencePart::RestoreMetadata,
+            reads::METADATA_SOURCE,
+            INVALID_JOB_ID,
+        )),
+        (None, Trigger::StartRestoreJobDenied(call)) if !call.metadata.is_empty() => {
+            metadata = Some(call.metadata.clone());
+        }
+        (None, _) => {}
+    }
+    let names = metadata.clone().unwrap_or_default();
+    let (profiles, profile_gaps) = instance_profile_names(&names);
+    let (target_keys, key_gaps) = target_key_refs(&names);
+    let mut checks = profile_gaps;
+    checks.extend(key_gaps);
+    let targets = join_all(target_keys.into_iter().map(|k| ctx.target_key(k)));
+    let profiles = join_all(profiles.iter().map(|p| {
+        ctx.by.call(
+            reads::instance_profile_with_roles(ctx.iam, p),
+            late(EvidencePart::InstanceProfile, "iam:GetInstanceProfile", p),
+        )
+    }));
+    let (targets, profiles) = futures::join!(targets, profiles);
+    (metadata, read_gaps, (checks, targets, profiles))
 }
 
 /// Gathers everything that can be read before `deadline`. A call still running then is

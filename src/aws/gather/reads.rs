@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::OptionFuture;
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -25,97 +24,70 @@ pub(super) const METADATA_SOURCE: &str = "backup:GetRestoreJobMetadata";
 /// roles per instance profile: 1).
 pub const MAX_PROFILE_ROLES: usize = 1;
 
-/// The recovery point and its vault's access policy, with a gap for what could not be
-/// read. When only the recovery point is known (a refused StartRestoreJob names no
-/// vault), the vault is found by asking the account's vaults ([`locate_recovery_point`]).
-pub(super) async fn recovery_point_and_vault(
+/// The recovery point, with a gap for what could not be read: described in its vault
+/// when the vault is known, else found by asking the account's vaults (a refused
+/// StartRestoreJob names no vault, see [`locate_recovery_point`]).
+pub(super) async fn recovery_point(
     aws: Aws<'_>,
     vault: Option<String>,
     rp_arn: Option<String>,
     trigger: &Trigger,
-) -> (Option<RecoveryPoint>, Option<VaultPolicy>, Vec<Gap>) {
-    let mut gaps = Vec::new();
-    let (rp, vault) = match (vault, rp_arn) {
-        (Some(vault), rp_arn) => {
-            let rp = OptionFuture::from(
-                rp_arn.map(|arn| describe_recovery_point(aws, vault.clone(), arn)),
-            );
-            let (rp, policy) = futures::join!(rp, vault_policy(aws, vault.clone()));
-            let rp = match rp {
-                Some(Ok((rp, checked))) => {
-                    gaps.extend(checked);
-                    Some(rp)
-                }
-                Some(Err(g)) => {
-                    gaps.push(g);
-                    None
-                }
-                None => {
-                    gaps.push(not_attempted(
-                        EvidencePart::RecoveryPoint,
-                        "backup:DescribeRecoveryPoint",
-                        "the recovery point is unknown",
-                    ));
-                    None
-                }
-            };
-            return match policy {
-                Ok(p) => (rp, p, gaps),
-                Err(g) => {
-                    gaps.push(g);
-                    (rp, None, gaps)
-                }
-            };
-        }
-        (None, Some(rp_arn)) => match locate_recovery_point(aws, &rp_arn).await {
-            Ok((rp, checked)) => {
-                gaps.extend(checked);
-                let vault = rp.backup_vault_name.clone();
-                (Some(rp), vault)
-            }
-            Err(g) => {
-                gaps.push(g);
-                (None, None)
-            }
+) -> (Option<RecoveryPoint>, Vec<Gap>) {
+    let result = match (vault, rp_arn) {
+        (Some(vault), Some(arn)) => describe_recovery_point(aws, vault, arn).await,
+        (None, Some(arn)) => locate_recovery_point(aws, &arn).await,
+        (Some(_), None) => Err(not_attempted(
+            EvidencePart::RecoveryPoint,
+            "backup:DescribeRecoveryPoint",
+            "the recovery point is unknown",
+        )),
+        (None, None) => match trigger {
+            Trigger::RestoreJobFailed(_) => Err(not_attempted(
+                EvidencePart::RecoveryPoint,
+                "backup:DescribeRecoveryPoint",
+                NO_JOB_DETAILS,
+            )),
+            Trigger::StartRestoreJobDenied(_) => return (None, Vec::new()),
         },
-        (None, None) => {
-            let why = match trigger {
-                Trigger::RestoreJobFailed(_) => {
-                    "the backup vault and the recovery point are unknown (no restore job details)"
-                }
-                Trigger::StartRestoreJobDenied(_) => {
-                    "the refused StartRestoreJob request names no recovery point"
-                }
-            };
-            if matches!(trigger, Trigger::RestoreJobFailed(_)) {
-                gaps.push(not_attempted(
-                    EvidencePart::RecoveryPoint,
-                    "backup:DescribeRecoveryPoint",
-                    why,
-                ));
-            }
-            gaps.push(not_attempted(
-                EvidencePart::VaultAccessPolicy,
-                "backup:GetBackupVaultAccessPolicy",
-                why,
-            ));
-            return (None, None, gaps);
-        }
     };
-    let Some(vault) = vault else {
-        gaps.push(not_attempted(
-            EvidencePart::VaultAccessPolicy,
-            "backup:GetBackupVaultAccessPolicy",
-            "the backup vault holding the recovery point was not found",
-        ));
-        return (rp, None, gaps);
+    match result {
+        Ok((rp, checked)) => (Some(rp), checked),
+        Err(g) => (None, vec![g]),
+    }
+}
+
+/// Why the vault is unknown when neither the job nor the request names a recovery point.
+pub(super) const NO_JOB_DETAILS: &str =
+    "the backup vault and the recovery point are unknown (no restore job details)";
+/// Why the vault is unknown for a refused StartRestoreJob without a recovery point.
+pub(super) const NO_RECOVERY_POINT: &str =
+    "the refused StartRestoreJob request names no recovery point";
+/// Why the vault is unknown when its recovery point was not found.
+pub(super) const VAULT_NOT_FOUND: &str =
+    "the backup vault holding the recovery point was not found";
+
+/// The access policy of `vault` (`None`: the vault has none), or the gap saying why
+/// it could not be read or which vault is unknown and why.
+pub(super) async fn vault_access_policy(
+    aws: Aws<'_>,
+    vault: Result<String, &str>,
+) -> (Option<VaultPolicy>, Vec<Gap>) {
+    let vault = match vault {
+        Ok(v) => v,
+        Err(why) => {
+            return (
+                None,
+                vec![not_attempted(
+                    EvidencePart::VaultAccessPolicy,
+                    "backup:GetBackupVaultAccessPolicy",
+                    why,
+                )],
+            )
+        }
     };
     match vault_policy(aws, vault).await {
-        Ok(p) => (rp, p, gaps),
-        Err(g) => {
-            gaps.push(g);
-            (rp, None, gaps)
-        }
+        Ok(p) => (p, Vec::new()),
+        Err(g) => (None, vec![g]),
     }
 }
 
