@@ -277,3 +277,23 @@ fn the_function_role_allows_every_gathering_call_too() {
         );
     }
 }
+
+#[test]
+fn the_readme_shows_the_policy_file_as_it_is() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("### The read permissions the CLI needs")
+        .nth(1)
+        .expect("the README's section on the CLI's read permissions");
+    let block = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a json block in that section");
+    let shown: Value = serde_json::from_str(block).unwrap();
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/cli-read-policy.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shown, file);
+}
