@@ -182,6 +182,30 @@ mod live {
         cmd.output().unwrap()
     }
 
+    /// `gather --restore-job-id JOB [extra] -o FILE`, which must succeed quietly on
+    /// standard output: the file and what was said on standard error.
+    fn gather_job(
+        stack: &Stack,
+        dir: &Path,
+        profile: bool,
+        job: &str,
+        extra: &[&str],
+    ) -> (std::path::PathBuf, String) {
+        let file = dir.join(unique("evidence"));
+        let mut args = vec![
+            "gather",
+            "--restore-job-id",
+            job,
+            "-o",
+            file.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = run(aws(stack, dir, profile), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+        (file, text(&out.stderr))
+    }
+
     /// What the Lambda's pipeline makes of the same failure event: gather, examine.
     async fn lambda_report(stack: &Stack, event: &Value) -> Report {
         let parsed = trigger::parse(event).unwrap();
@@ -281,25 +305,7 @@ mod live {
         let sdk = stack.sdk_config().await;
         let case = scenario::efs_case(stack, &sdk).await;
         let dir = home(stack);
-        let file = dir.join("evidence.json");
-
-        let gathered = run(
-            aws(stack, &dir, false),
-            &[
-                "gather",
-                "--restore-job-id",
-                &case.job_id,
-                "-o",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(
-            gathered.status.code(),
-            Some(0),
-            "{}",
-            text(&gathered.stderr)
-        );
-        assert!(gathered.stdout.is_empty());
+        let (file, _) = gather_job(stack, &dir, false, &case.job_id, &[]);
         let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(saved["restoreRole"]["arn"], case.role_arn.as_str());
         assert_eq!(saved["restoreJob"]["restoreJobId"], case.job_id.as_str());
@@ -324,26 +330,7 @@ mod live {
         let sdk = stack.sdk_config().await;
         let case = scenario::efs_case(stack, &sdk).await;
         let dir = home(stack);
-        let file = dir.join("redacted.json");
-
-        let gathered = run(
-            aws(stack, &dir, true),
-            &[
-                "gather",
-                "--restore-job-id",
-                &case.job_id,
-                "--redact",
-                "-o",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(
-            gathered.status.code(),
-            Some(0),
-            "{}",
-            text(&gathered.stderr)
-        );
-        let stderr = text(&gathered.stderr);
+        let (file, stderr) = gather_job(stack, &dir, true, &case.job_id, &["--redact"]);
         assert!(stderr.contains("redacted 1 account id"), "{stderr}");
         assert!(!stderr.contains("warning"), "{stderr}");
         let redacted = std::fs::read_to_string(&file).unwrap();
