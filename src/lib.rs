@@ -7,8 +7,9 @@
 //! 1. [`policy`]: a pure IAM policy evaluator (parse, match, conditions, decide, explain).
 //! 2. [`diagnose`]: the evidence types, then the stages read the failure → facts →
 //!    principals → requirements for this path → checks → findings and cause.
-//! 3. [`event`]: the two triggering events, validated; the Lambda's gatherer (`aws`,
-//!    feature `lambda`) builds the evidence from them, the CLI reads it from a file.
+//! 3. [`event`]: the two triggering events, validated; the gatherer (`aws`, feature
+//!    `aws`) builds the evidence from them, in the Lambda and in the live CLI; the
+//!    offline CLI reads it from a file.
 //! 4. [`remedy`]: builds the least-privilege patch and proves it by evaluating again.
 //! 5. [`render`]: the email text and the Slack (AWS Chatbot) message.
 //! 6. [`doctor`]: calls the diagnosis, then the remedy, and assembles the report.
@@ -26,7 +27,7 @@ pub mod render;
 
 pub use doctor::examine;
 
-#[cfg(feature = "lambda")]
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod event;
 #[cfg(feature = "lambda")]

@@ -210,15 +210,34 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
 /// the timeouts above.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The SDK configuration of the command-line tool: the user's own credentials and
+/// Region from the standard chain (environment, the shared config and credentials
+/// files, IAM Identity Center (SSO) profiles, `credential_process`), with `profile` and
+/// `region` taking precedence when given. Endpoints come from `AWS_ENDPOINT_URL` and
+/// `AWS_ENDPOINT_URL_<SERVICE>` as for the function; the timeouts are the function's, so
+/// one unreachable service cannot hang a terminal either.
+pub async fn load_cli_sdk_config(profile: Option<&str>, region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
+    if let Some(name) = profile {
+        loader = loader.profile_name(name);
+    }
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    loader.load().await
 }
 
 /// Endpoints to use instead of the configured ones, per service (tests and local runs

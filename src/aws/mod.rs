@@ -1,12 +1,15 @@
 //! The only code that talks to AWS: gather evidence, publish the alert, attach the fix.
 //!
-//! - [`config`]: the environment and the clients, built once per container.
+//! - [`config`]: the environment and the clients, built once per container (the
+//!   function's) or once per run (the command line's, from the user's own credentials).
 //! - [`gather`]: the read-only calls that fill an [`Evidence`](crate::diagnose::Evidence);
 //!   a failed call becomes a gap, never an error. [`iam`] reads principals' policies.
 //! - [`publish`]: the one SNS Publish per failure.
 //! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
 //!   and optionally the failed restore started again, at most once.
-//! - [`logging`], [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
+//! - [`live`]: what the live command line needs besides the gathering: the event the
+//!   function would have received for a restore job it is given by id.
+//! - [`logging`] (feature `lambda`), [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
 //!   per-container memory of events already alerted.
 
 pub mod attach;
@@ -16,6 +19,8 @@ pub mod dedup;
 pub mod error;
 pub mod gather;
 pub mod iam;
+pub mod live;
+#[cfg(feature = "lambda")]
 pub mod logging;
 pub mod metrics;
 pub mod publish;

@@ -7,6 +7,14 @@ use restore_doctor::handler::{self, Handler};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Lambda passes no arguments; `--version` tells which build a local binary is.
+    if std::env::args()
+        .nth(1)
+        .is_some_and(|a| a == "--version" || a == "-V")
+    {
+        println!("restore-doctor-lambda {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
     let settings = Settings::from_env().context("reading the function's settings")?;
     logging::init(&settings.service);
     let sdk = config::load_sdk_config().await;

@@ -8,7 +8,7 @@ use crate::doctor::examine;
 use crate::remedy::guard::{decide, GuardSettings};
 use crate::render::text::report_text;
 
-use super::{input, Format};
+use super::{input, live, Format};
 
 /// Errors of the `diagnose` command.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,8 @@ pub enum DiagnoseError {
         path: String,
         source: crate::diagnose::evidence::EvidenceError,
     },
+    #[error(transparent)]
+    Live(#[from] live::LiveError),
 }
 
 /// Reads a file, `-` meaning standard input.
@@ -46,11 +48,12 @@ pub fn exit_code(report: &Report) -> i32 {
 }
 
 /// Where the failure comes from: a file (or `-`) in any form [`input::read`] accepts,
-/// or the status message alone.
+/// the status message alone, or AWS itself, read live with the user's credentials.
 #[derive(Debug, Clone)]
 pub enum Source {
     File(String),
     Message(String),
+    Live(live::Target, live::Connection),
 }
 
 /// Runs the diagnosis (and the auto-attach decision when `guard` is given) and renders
@@ -62,6 +65,9 @@ pub fn run(
 ) -> Result<(String, i32, Report), DiagnoseError> {
     let (evidence, form) = match source {
         Source::Message(m) => input::from_message(m),
+        Source::Live(target, connection) => {
+            (live::gather(target, connection)?, input::Form::Evidence)
+        }
         Source::File(path) => {
             let text = read_input(path).map_err(|source| DiagnoseError::Read {
                 path: path.to_string(),
@@ -78,8 +84,8 @@ pub fn run(
     }
     let mut report = examine(&evidence);
     if let Some(mut settings) = guard {
-        // Offline there is no function identity: unless given, take the evidence's
-        // account and Region.
+        // Outside the function there is no function identity: unless given, take the
+        // evidence's account and Region (live, those the evidence was read in).
         if settings.account.is_none() {
             settings.account = report.restore.account_id.clone();
         }

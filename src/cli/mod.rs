@@ -1,16 +1,20 @@
 //! The `restore-doctor` command line: clap options turned into plain settings, and the
-//! subcommands that run the pure core on files.
+//! subcommands that run the pure core on files, or on evidence read live from AWS with
+//! the user's own credentials ([`live`]).
 
 pub mod diagnose;
+pub mod gather;
 pub mod input;
+pub mod live;
 pub mod schema;
 pub mod simulate;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-/// Finds every permission a failed AWS Backup restore lacks, offline.
+/// Finds every permission a failed AWS Backup restore lacks, from an evidence file or
+/// live from AWS.
 #[derive(Debug, Parser)]
-#[command(name = "restore-doctor", version, about)]
+#[command(name = "restore-doctor", version, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,34 +25,57 @@ pub enum Command {
     /// Evaluate IAM requests against policies, as AWS would decide them.
     Simulate(SimulateArgs),
     /// Diagnose a failed restore from an evidence file (or a raw EventBridge event,
-    /// `aws backup describe-restore-job` output, or `--message`): every missing permission
-    /// and blocker, and a verified least-privilege patch. Exit 0: nothing missing;
-    /// 2: missing permissions or blockers found; 1: unreadable input or another error;
-    /// 64: usage error.
+    /// `aws backup describe-restore-job` output, or `--message`), or live from AWS
+    /// (`--restore-job-id`, `--cloudtrail-event`): every missing permission and blocker,
+    /// and a verified least-privilege patch. Exit 0: nothing missing; 2: missing
+    /// permissions or blockers found; 1: unreadable input or another error; 64: usage error.
     Diagnose(DiagnoseArgs),
+    /// Read the evidence of a failure live from AWS, as the Lambda function does, and
+    /// save it in the format `diagnose --evidence` reads: for later, for someone without
+    /// access to the account, or (with `--redact`) for a bug report.
+    Gather(GatherArgs),
     /// Print the JSON Schema of the evidence or the report format.
     Schema {
         /// `evidence` or `report`.
         #[arg(value_enum)]
         kind: schema::SchemaKind,
     },
+    /// Print the shell completion script for SHELL (e.g. `restore-doctor completions
+    /// bash > /etc/bash_completion.d/restore-doctor`).
+    Completions {
+        /// `bash`, `elvish`, `fish`, `powershell` or `zsh`.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Options of `restore-doctor diagnose`.
 #[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("source")
+        .required(true)
+        .args(["evidence", "message", "restore_job_id", "cloudtrail_event"])
+))]
+#[command(group(ArgGroup::new("live").args(["restore_job_id", "cloudtrail_event"])))]
 pub struct DiagnoseArgs {
     /// The evidence JSON (as the Lambda logs it; `schema/evidence.schema.json`), a raw
     /// EventBridge event, or `aws backup describe-restore-job` output; `-` for stdin.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "message",
-        conflicts_with = "message"
-    )]
+    #[arg(long, value_name = "FILE")]
     pub evidence: Option<String>,
     /// Only the failure's status message (e.g. "Insufficient privileges to perform this action").
     #[arg(long, value_name = "TEXT")]
     pub message: Option<String>,
+    /// Live: read the evidence of this FAILED restore job from AWS, with your own
+    /// credentials, as the Lambda function would for its failure event.
+    #[arg(long, value_name = "ID")]
+    pub restore_job_id: Option<String>,
+    /// Live: the refused StartRestoreJob call in FILE (a CloudTrail record, `aws
+    /// cloudtrail lookup-events` output, or the EventBridge event), evidence read from AWS.
+    #[arg(long, value_name = "FILE")]
+    pub cloudtrail_event: Option<String>,
+    /// Live: the named profile of your AWS config and credentials files (SSO profiles too).
+    #[arg(long, value_name = "NAME", requires = "live")]
+    pub profile: Option<String>,
     /// `text` for people (the cause in one line, then the fix) or `json` (the report schema).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -69,9 +96,57 @@ pub struct DiagnoseArgs {
     /// The account the fixer runs in (Lambda: its own account); defaults to the evidence's.
     #[arg(long, value_name = "ACCOUNT_ID")]
     pub account: Option<String>,
-    /// The Region the fixer runs in (Lambda: its own Region); defaults to the evidence's.
+    /// Live: the Region to read from (default: the profile's, or AWS_REGION; for
+    /// `--cloudtrail-event`, the call's). Also the Region the fixer runs in for
+    /// `--auto-attach` (Lambda: its own Region); defaults to the evidence's.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+}
+
+impl DiagnoseArgs {
+    /// The live target, when one was given.
+    fn live_target(&self) -> Option<live::Target> {
+        live_target(&self.restore_job_id, &self.cloudtrail_event)
+    }
+}
+
+/// Options of `restore-doctor gather`.
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("live")
+        .required(true)
+        .args(["restore_job_id", "cloudtrail_event"])
+))]
+pub struct GatherArgs {
+    /// Read the evidence of this FAILED restore job.
+    #[arg(long, value_name = "ID")]
+    pub restore_job_id: Option<String>,
+    /// Read the evidence of the refused StartRestoreJob call in FILE (a CloudTrail
+    /// record, `aws cloudtrail lookup-events` output, or the EventBridge event; `-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub cloudtrail_event: Option<String>,
+    /// The named profile of your AWS config and credentials files (SSO profiles too).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The Region to read from (default: the profile's, or AWS_REGION; for
+    /// `--cloudtrail-event`, the call's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Where to write the evidence JSON (`-`: standard output).
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub output: String,
+    /// Replace account ids, IAM, vault, KMS alias and bucket names with pseudonyms (the
+    /// same value, the same pseudonym throughout the file), for sharing the file.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+fn live_target(job: &Option<String>, event: &Option<String>) -> Option<live::Target> {
+    match (job, event) {
+        (Some(id), _) => Some(live::Target::RestoreJob(id.clone())),
+        (None, Some(path)) => Some(live::Target::CloudTrail(path.clone())),
+        (None, None) => None,
+    }
 }
 
 /// Options of `restore-doctor simulate`.
@@ -137,10 +212,42 @@ pub fn run(cli: Cli) -> i32 {
             print!("{}", schema::schema_json(kind));
             Ok(EXIT_OK)
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "restore-doctor",
+                &mut std::io::stdout().lock(),
+            );
+            Ok(EXIT_OK)
+        }
+        Command::Gather(args) => match live_target(&args.restore_job_id, &args.cloudtrail_event) {
+            Some(target) => gather::run(&gather::Settings {
+                target,
+                connection: live::Connection {
+                    profile: args.profile.clone(),
+                    region: args.region.clone(),
+                },
+                output: args.output.clone(),
+                redact: args.redact,
+            })
+            .map(|()| EXIT_OK)
+            .map_err(anyhow::Error::from),
+            None => Err(anyhow::anyhow!(
+                "give `--restore-job-id` or `--cloudtrail-event`"
+            )),
+        },
         Command::Diagnose(args) => diagnose::run(
-            &match (&args.message, &args.evidence) {
-                (Some(m), _) => diagnose::Source::Message(m.clone()),
-                (None, e) => diagnose::Source::File(e.clone().unwrap_or_else(|| "-".into())),
+            &match (&args.message, args.live_target(), &args.evidence) {
+                (Some(m), _, _) => diagnose::Source::Message(m.clone()),
+                (None, Some(target), _) => diagnose::Source::Live(
+                    target,
+                    live::Connection {
+                        profile: args.profile.clone(),
+                        region: args.region.clone(),
+                    },
+                ),
+                (None, None, e) => diagnose::Source::File(e.clone().unwrap_or_else(|| "-".into())),
             },
             args.format,
             args.auto_attach
