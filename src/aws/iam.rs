@@ -78,15 +78,15 @@ fn sorted_out(
 /// The IAM reads of one gathering: every call in the IAM lane, and each managed policy
 /// read once however many principals (or groups) it is attached to.
 pub struct Reads<'a> {
-    client: &'a Client,
+    iam: &'a Client,
     lanes: &'a Lanes,
     managed: Once<'a, ManagedRead>,
 }
 
 impl<'a> Reads<'a> {
-    pub fn new(client: &'a Client, lanes: &'a Lanes) -> Self {
+    pub fn new(iam: &'a Client, lanes: &'a Lanes) -> Self {
         Reads {
-            client,
+            iam,
             lanes,
             managed: Once::default(),
         }
@@ -99,11 +99,11 @@ impl<'a> Reads<'a> {
         kind: PolicyKind,
         part: EvidencePart,
     ) -> Result<PolicyDoc, Gap> {
-        let (client, lanes) = (self.client, self.lanes);
+        let (iam, lanes) = (self.iam, self.lanes);
         let owned = arn.to_owned();
         let read = self
             .managed
-            .get(arn, move || read_managed(client, lanes, owned).boxed())
+            .get(arn, move || read_managed(iam, lanes, owned).boxed())
             .await;
         match read {
             Ok((name, document)) => Ok(PolicyDoc {
@@ -157,9 +157,9 @@ impl<'a> Reads<'a> {
                 "not attempted: not an IAM role name",
             ));
         }
-        let (client, lanes) = (self.client, self.lanes);
+        let (iam, lanes) = (self.iam, self.lanes);
         let role_and_boundary = async {
-            let got = client
+            let got = iam
                 .get_role()
                 .role_name(name)
                 .send()
@@ -178,7 +178,7 @@ impl<'a> Reads<'a> {
             Ok::<_, Gap>((role, boundary))
         };
         let inline = async {
-            let names: Vec<String> = client
+            let names: Vec<String> = iam
                 .list_role_policies()
                 .role_name(name)
                 .into_paginator()
@@ -190,7 +190,7 @@ impl<'a> Reads<'a> {
                 .map_err(|e| gap(part, format!("iam:ListRolePolicies {name}"), call_error(&e)))?;
             Ok::<_, Gap>(
                 join_all(names.iter().map(|policy| async move {
-                    let out = client
+                    let out = iam
                         .get_role_policy()
                         .role_name(name)
                         .policy_name(policy)
@@ -215,7 +215,7 @@ impl<'a> Reads<'a> {
             )
         };
         let attached = async {
-            let list: Vec<_> = client
+            let list: Vec<_> = iam
                 .list_attached_role_policies()
                 .role_name(name)
                 .into_paginator()
@@ -273,9 +273,9 @@ impl<'a> Reads<'a> {
                 "not attempted: not an IAM user name",
             ));
         }
-        let (client, lanes) = (self.client, self.lanes);
+        let (iam, lanes) = (self.iam, self.lanes);
         let user_and_boundary = async {
-            let got = client
+            let got = iam
                 .get_user()
                 .user_name(name)
                 .send()
@@ -294,7 +294,7 @@ impl<'a> Reads<'a> {
             Ok::<_, Gap>((user, boundary))
         };
         let inline = async {
-            let names: Vec<String> = client
+            let names: Vec<String> = iam
                 .list_user_policies()
                 .user_name(name)
                 .into_paginator()
@@ -306,7 +306,7 @@ impl<'a> Reads<'a> {
                 .map_err(|e| gap(part, format!("iam:ListUserPolicies {name}"), call_error(&e)))?;
             Ok::<_, Gap>(
                 join_all(names.iter().map(|policy| async move {
-                    let out = client
+                    let out = iam
                         .get_user_policy()
                         .user_name(name)
                         .policy_name(policy)
@@ -331,7 +331,7 @@ impl<'a> Reads<'a> {
             )
         };
         let attached = async {
-            let list: Vec<_> = client
+            let list: Vec<_> = iam
                 .list_attached_user_policies()
                 .user_name(name)
                 .into_paginator()
@@ -355,7 +355,7 @@ impl<'a> Reads<'a> {
             Ok::<_, Gap>(arns.into_iter().zip(docs).collect::<Vec<_>>())
         };
         let groups = async {
-            let groups: Vec<_> = client
+            let groups: Vec<_> = iam
                 .list_groups_for_user()
                 .user_name(name)
                 .into_paginator()
@@ -426,9 +426,9 @@ impl<'a> Reads<'a> {
         Vec<(String, Result<PolicyDoc, Gap>)>,
         Vec<Gap>,
     ) {
-        let (client, lanes) = (self.client, self.lanes);
+        let (iam, lanes) = (self.iam, self.lanes);
         let inline = async {
-            let names: Vec<String> = client
+            let names: Vec<String> = iam
                 .list_group_policies()
                 .group_name(name)
                 .into_paginator()
@@ -446,7 +446,7 @@ impl<'a> Reads<'a> {
                 })?;
             Ok::<_, Gap>(
                 join_all(names.iter().map(|policy| async move {
-                    let out = client
+                    let out = iam
                         .get_group_policy()
                         .group_name(name)
                         .policy_name(policy)
@@ -471,7 +471,7 @@ impl<'a> Reads<'a> {
             )
         };
         let attached = async {
-            let list: Vec<_> = client
+            let list: Vec<_> = iam
                 .list_attached_group_policies()
                 .group_name(name)
                 .into_paginator()
@@ -515,7 +515,7 @@ impl<'a> Reads<'a> {
         let name = role.name();
         let call = || format!("iam:GetRole {name}");
         let out = self
-            .client
+            .iam
             .get_role()
             .role_name(name)
             .send()
@@ -554,7 +554,7 @@ impl<'a> Reads<'a> {
             ));
         }
         let out = self
-            .client
+            .iam
             .get_instance_profile()
             .instance_profile_name(name)
             .send()
@@ -578,8 +578,8 @@ impl<'a> Reads<'a> {
 }
 
 /// GetPolicy (for the default version) then GetPolicyVersion.
-async fn read_managed(client: &Client, lanes: &Lanes, arn: String) -> ManagedRead {
-    let policy = client
+async fn read_managed(iam: &Client, lanes: &Lanes, arn: String) -> ManagedRead {
+    let policy = iam
         .get_policy()
         .policy_arn(&arn)
         .send()
@@ -598,7 +598,7 @@ async fn read_managed(client: &Client, lanes: &Lanes, arn: String) -> ManagedRea
         )
     })?;
     let call = || format!("iam:GetPolicyVersion {arn} {version}");
-    let document = client
+    let document = iam
         .get_policy_version()
         .policy_arn(&arn)
         .version_id(version)
