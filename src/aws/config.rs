@@ -20,6 +20,18 @@ pub struct Settings {
     pub dedup_capacity: usize,
     /// Opt-in auto-remediation; off by default (propose only).
     pub auto: AutoSettings,
+    /// Organization mode (`MEMBER_READER_ROLE` set): events of other accounts are read
+    /// through their reader role. `None`, the default: this account only, as before.
+    pub organization: Option<OrganizationSettings>,
+}
+
+/// Reading the organization's other accounts (template.yaml with `OrganizationId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationSettings {
+    /// `MEMBER_READER_ROLE`: the role name member.yaml creates in every member account.
+    pub reader_role: String,
+    /// `ORGANIZATION_ID` (`o-…`), for the logs; the template enforces it in policies.
+    pub organization_id: Option<String>,
 }
 
 /// Opt-in auto-remediation: attach the verified fix to opted-in restore roles, and
@@ -100,6 +112,7 @@ impl Settings {
                 .unwrap_or_else(|| "RestoreDoctor".into()),
             dedup_capacity,
             auto: AutoSettings::from_lookup(&get)?,
+            organization: OrganizationSettings::from_lookup(&get)?,
         })
     }
 
@@ -111,7 +124,50 @@ impl Settings {
             metrics_namespace: "RestoreDoctor".into(),
             dedup_capacity: 1024,
             auto: AutoSettings::default(),
+            organization: None,
         }
+    }
+}
+
+impl OrganizationSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let Some(reader_role) = get("MEMBER_READER_ROLE").map(|r| r.trim().to_owned()) else {
+            return Ok(None);
+        };
+        // IAM role names: 1 to 64 of `[\w+=,.@-]` (IAM API reference, CreateRole).
+        let name_ok = (1..=64).contains(&reader_role.len())
+            && reader_role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !name_ok {
+            return Err(ConfigError::Invalid {
+                name: "MEMBER_READER_ROLE",
+                reason: format!("`{reader_role}` is not an IAM role name"),
+            });
+        }
+        let organization_id = match get("ORGANIZATION_ID").map(|o| o.trim().to_owned()) {
+            None => None,
+            Some(id) => {
+                // `o-` and 10 to 32 lowercase letters or digits (Organizations API
+                // reference, Organization.Id).
+                let rest = id.strip_prefix("o-").unwrap_or_default();
+                let ok = (10..=32).contains(&rest.len())
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        name: "ORGANIZATION_ID",
+                        reason: format!("`{id}` is not an organization id (`o-` and 10 to 32 lowercase letters or digits)"),
+                    });
+                }
+                Some(id)
+            }
+        };
+        Ok(Some(OrganizationSettings {
+            reader_role,
+            organization_id,
+        }))
     }
 }
 
@@ -338,6 +394,44 @@ mod tests {
             ("RETRY_WAIT_SECONDS", "soon"),
         ] {
             let e = Settings::from_lookup(lookup(&[topic, (name, value)])).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn organization_mode_is_off_unless_a_reader_role_is_named() {
+        let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:1:t");
+        let s =
+            Settings::from_lookup(lookup(&[topic, ("ORGANIZATION_ID", "o-a1b2c3d4e5")])).unwrap();
+        assert_eq!(s.organization, None);
+        let s = Settings::from_lookup(lookup(&[
+            topic,
+            ("MEMBER_READER_ROLE", "RestoreDoctorReader"),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.organization,
+            Some(OrganizationSettings {
+                reader_role: "RestoreDoctorReader".into(),
+                organization_id: Some("o-a1b2c3d4e5".into()),
+            })
+        );
+        for (name, value) in [
+            ("MEMBER_READER_ROLE", "role/RestoreDoctorReader"),
+            ("MEMBER_READER_ROLE", "a b"),
+            ("ORGANIZATION_ID", "o-short"),
+            ("ORGANIZATION_ID", "r-a1b2c3d4e5"),
+            ("ORGANIZATION_ID", "o-A1B2C3D4E5"),
+        ] {
+            let mut pairs = vec![topic, (name, value)];
+            if name != "MEMBER_READER_ROLE" {
+                pairs.push(("MEMBER_READER_ROLE", "RestoreDoctorReader"));
+            }
+            let e = Settings::from_lookup(lookup(&pairs)).unwrap_err();
             assert!(
                 matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
                 "{name}={value}: {e}"

@@ -3,12 +3,15 @@
 //! - [`config`]: the environment and the clients, built once per container.
 //! - [`gather`]: the read-only calls that fill an [`Evidence`](crate::diagnose::Evidence);
 //!   a failed call becomes a gap, never an error. [`iam`] reads principals' policies.
+//! - [`accounts`]: in organization mode, the reader role of the account a failure
+//!   happened in, whose credentials gather that failure's evidence.
 //! - [`publish`]: the one SNS Publish per failure.
 //! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
 //!   and optionally the failed restore started again, at most once.
 //! - [`logging`], [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
 //!   per-container memory of events already alerted.
 
+pub mod accounts;
 pub mod attach;
 pub mod config;
 pub mod dedup;
@@ -19,4 +22,4 @@ pub mod logging;
 pub mod metrics;
 pub mod publish;
 
-pub use config::{AutoSettings, Clients, EndpointOverrides, Settings};
+pub use config::{AutoSettings, Clients, EndpointOverrides, OrganizationSettings, Settings};
