@@ -62,8 +62,13 @@ async fn sdk_in(stack: &Stack, account: &str) -> SdkConfig {
 }
 
 /// A handler in organization mode whose reader roles are assumed through `sts_url`
-/// (moto, or the fake that refuses).
-async fn org_handler(stack: &Stack, topic_arn: &str, sts_url: &str) -> Handler {
+/// (moto, or the fake that refuses), reading SCPs through `read_role` when given.
+async fn org_handler(
+    stack: &Stack,
+    topic_arn: &str,
+    sts_url: &str,
+    read_role: Option<&str>,
+) -> Handler {
     let sdk = stack.sdk_config().await;
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(&sdk)
@@ -74,6 +79,7 @@ async fn org_handler(stack: &Stack, topic_arn: &str, sts_url: &str) -> Handler {
         OrganizationSettings {
             reader_role: READER.into(),
             organization_id: Some("o-a1b2c3d4e5".into()),
+            read_role_arn: read_role.map(str::to_owned),
         },
         sts,
         sdk,
@@ -150,7 +156,7 @@ async fn a_member_accounts_failure_is_read_through_its_reader_role_assumed_once(
     let role_arn = restore_role(&member_sdk, &role_name, "member-account-policy").await;
     assert!(role_arn.contains(member), "{role_arn}");
     let topic = scenario::topic_with_queue(&sdk, &unique("org")).await;
-    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
     let members = handler.member_accounts().unwrap();
 
     let (_, event) = failed_restore(stack, member, &role_arn);
@@ -215,7 +221,7 @@ async fn a_missing_reader_role_is_a_gap_naming_the_account_and_the_fix_and_still
     let role_arn = format!("arn:aws:iam::{member}:role/{}", unique("restore"));
     let topic = scenario::topic_with_queue(&sdk, &unique("org-missing")).await;
     // AssumeRole goes to the fake, which refuses it as AWS refuses a missing role.
-    let handler = org_handler(stack, &topic.topic_arn, &stack.fake.url).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.fake.url, None).await;
     let (job_id, event) = failed_restore(stack, member, &role_arn);
 
     let p = handler.process(event, invocation()).await.unwrap();
@@ -262,4 +268,158 @@ async fn without_organization_mode_no_role_is_assumed() {
     let (_, event) = failed_restore(stack, ACCOUNT, &role_arn);
     let p = handler.process(event, invocation()).await.unwrap();
     assert_eq!(inline_policy_names(&p), vec!["own-policy".to_owned()]);
+}
+
+/// moto's Organizations, in its default account (the management account here): a root,
+/// an OU under it, a new member account moved into the OU, and an SCP attached to the
+/// OU that denies `kms:CreateGrant`. Returns (member account, root id, OU id, SCP id).
+async fn organization(sdk: &SdkConfig) -> (String, String, String, String) {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let org = aws_sdk_organizations::Client::new(sdk);
+    // One organization per moto: the first test to get here creates it.
+    if org.describe_organization().send().await.is_err() {
+        org.create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+    }
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let ou = org
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name(unique("restores"))
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let name = unique("member");
+    let created = org
+        .create_account()
+        .account_name(&name)
+        .email(format!("{name}@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let account = created
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_owned();
+    org.move_account()
+        .account_id(&account)
+        .source_parent_id(&root)
+        .destination_parent_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    let scp = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "NoGrantsOutsideBackup", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"
+    }]});
+    let policy = org
+        .create_policy()
+        .name(unique("deny-grants"))
+        .description("restore-doctor test")
+        .r#type(PolicyType::ServiceControlPolicy)
+        .content(scp.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    org.attach_policy()
+        .policy_id(&policy)
+        .target_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    (account, root, ou, policy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scps_above_a_member_account_are_read_once_and_reach_the_diagnosis() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let (member, root, ou, scp) = organization(&sdk).await;
+    let role_name = unique("restore");
+    let role_arn = restore_role(&sdk_in(stack, &member).await, &role_name, "member-policy").await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-scps")).await;
+    let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
+    let members = handler.member_accounts().unwrap();
+
+    let (_, event) = failed_restore(stack, &member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    let ev = p.evidence.as_ref().unwrap();
+    let levels = ev
+        .service_control_policies
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    let ids: Vec<&str> = levels.iter().map(|l| l.org_identifier.as_str()).collect();
+    assert_eq!(ids, vec![root.as_str(), ou.as_str(), member.as_str()]);
+    let ou_level = &levels[1];
+    let deny = ou_level
+        .policies
+        .iter()
+        .find(|d| d.arn.as_deref().is_some_and(|a| a.ends_with(&scp)))
+        .unwrap_or_else(|| panic!("{ou_level:#?}"));
+    assert_eq!(
+        deny.document["Statement"][0]["Sid"],
+        "NoGrantsOutsideBackup"
+    );
+    // The report no longer says the SCPs were not collected.
+    let report = p.report.as_ref().unwrap();
+    let text = serde_json::to_string(&report.unverified).unwrap();
+    assert!(!text.contains("service control policies"), "{text}");
+    assert_eq!(members.organization_reads(), 1);
+    // The organization read role and the member's reader role: one AssumeRole each.
+    assert_eq!(members.assume_role_calls(), 2);
+
+    // A second failure in the account: the cached policies, no new read.
+    let (_, event) = failed_restore(stack, &member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert!(p.evidence.unwrap().service_control_policies.is_some());
+    assert_eq!(members.organization_reads(), 1);
+    assert_eq!(members.assume_role_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_organization_is_a_gap_and_the_scps_stay_unverified() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "121212121212";
+    let role_arn = restore_role(&sdk_in(stack, member).await, &unique("restore"), "p").await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-no-scps")).await;
+    // The read role's account has no organization in moto (a stranger's account).
+    let read_role = "arn:aws:iam::343434343434:role/RestoreDoctorOrganizationReader";
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(read_role)).await;
+    let (_, event) = failed_restore(stack, member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    assert!(ev.service_control_policies.is_none());
+    assert!(
+        ev.gaps
+            .iter()
+            .any(|g| g.part == EvidencePart::ServiceControlPolicies
+                && g.call.starts_with("organizations:ListParents")),
+        "{:#?}",
+        ev.gaps
+    );
+    let text = serde_json::to_string(&p.report.as_ref().unwrap().unverified).unwrap();
+    assert!(text.contains("service control policies"), "{text}");
 }

@@ -19,8 +19,9 @@ use tokio::sync::Mutex;
 
 use super::config::{EndpointOverrides, OrganizationSettings};
 use super::error::call_error;
+use super::organizations::OrganizationPolicies;
 use super::Clients;
-use crate::diagnose::evidence::{EvidencePart, Gap};
+use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs};
 
 /// Credentials are renewed this long before they expire, so that no read of a gathering
 /// (bounded by the function's 60 s timeout) starts with credentials about to lapse.
@@ -57,10 +58,12 @@ pub struct MemberAccounts {
     /// share with another account's credentials and the event's Region.
     sdk: SdkConfig,
     overrides: EndpointOverrides,
-    /// Held across an AssumeRole: a second failure of the same account waits for the
-    /// first one's credentials instead of assuming the role again.
+    /// Per role ARN. Held across an AssumeRole: a second failure of the same account
+    /// waits for the first one's credentials instead of assuming the role again.
     cache: Mutex<HashMap<String, Cached>>,
     assumed: AtomicUsize,
+    /// The service control policies, through the organization read role, when given.
+    policies: Option<OrganizationPolicies>,
 }
 
 impl MemberAccounts {
@@ -73,6 +76,10 @@ impl MemberAccounts {
         overrides: EndpointOverrides,
     ) -> Self {
         MemberAccounts {
+            policies: settings
+                .read_role_arn
+                .clone()
+                .map(OrganizationPolicies::new),
             settings,
             sts,
             sdk,
@@ -104,20 +111,8 @@ impl MemberAccounts {
             "arn:{partition}:iam::{account}:role/{}",
             self.settings.reader_role
         );
-        match self.credentials(account, &role_arn).await {
-            Ok(credentials) => {
-                let mut sdk = self
-                    .sdk
-                    .to_builder()
-                    .credentials_provider(SharedCredentialsProvider::new(credentials));
-                if let Some(region) = region {
-                    sdk = sdk.region(Region::new(region.to_owned()));
-                }
-                Reader::Member(Box::new(Clients::with_overrides(
-                    &sdk.build(),
-                    &self.overrides,
-                )))
-            }
+        match self.config_for_role(&role_arn, region).await {
+            Ok(sdk) => Reader::Member(Box::new(Clients::with_overrides(&sdk, &self.overrides))),
             Err(error) => Reader::Unreachable(Gap {
                 part: EvidencePart::Other,
                 call: format!("sts:AssumeRole {role_arn}"),
@@ -131,11 +126,46 @@ impl MemberAccounts {
         }
     }
 
-    /// The account's reader credentials, assumed again only when missing or about to
-    /// expire.
-    async fn credentials(&self, account: &str, role_arn: &str) -> Result<Credentials, String> {
+    /// The service control policies that apply to `account`, through the organization
+    /// read role; `None` without one (the alert then says they were not collected).
+    pub async fn service_control_policies(
+        &self,
+        account: &str,
+    ) -> Option<Result<Vec<OrgLevelDocs>, Gap>> {
+        let policies = self.policies.as_ref()?;
+        Some(policies.scps(account, self).await)
+    }
+
+    /// How many times the organization's policies were read rather than taken from the
+    /// cache.
+    pub fn organization_reads(&self) -> usize {
+        self.policies
+            .as_ref()
+            .map_or(0, OrganizationPolicies::reads)
+    }
+
+    /// The function's SDK configuration acting as `role_arn` (assumed, or from the
+    /// cache), in `region` when given.
+    pub async fn config_for_role(
+        &self,
+        role_arn: &str,
+        region: Option<&str>,
+    ) -> Result<SdkConfig, String> {
+        let credentials = self.credentials(role_arn).await?;
+        let mut sdk = self
+            .sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials));
+        if let Some(region) = region {
+            sdk = sdk.region(Region::new(region.to_owned()));
+        }
+        Ok(sdk.build())
+    }
+
+    /// The role's credentials, assumed again only when missing or about to expire.
+    async fn credentials(&self, role_arn: &str) -> Result<Credentials, String> {
         let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.get(account) {
+        if let Some(cached) = cache.get(role_arn) {
             if still_valid(cached.expires, SystemTime::now()) {
                 return Ok(cached.credentials.clone());
             }
@@ -162,7 +192,7 @@ impl MemberAccounts {
             "restore-doctor-reader",
         );
         cache.insert(
-            account.to_owned(),
+            role_arn.to_owned(),
             Cached {
                 credentials: credentials.clone(),
                 expires,

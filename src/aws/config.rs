@@ -32,6 +32,9 @@ pub struct OrganizationSettings {
     pub reader_role: String,
     /// `ORGANIZATION_ID` (`o-…`), for the logs; the template enforces it in policies.
     pub organization_id: Option<String>,
+    /// `ORGANIZATION_READ_ROLE_ARN`: the role organization.yaml creates, through which
+    /// the service control policies are read. `None`: they are not collected.
+    pub read_role_arn: Option<String>,
 }
 
 /// Opt-in auto-remediation: attach the verified fix to opted-in restore roles, and
@@ -164,9 +167,39 @@ impl OrganizationSettings {
                 Some(id)
             }
         };
+        let read_role_arn = match get("ORGANIZATION_READ_ROLE_ARN").map(|a| a.trim().to_owned()) {
+            None => None,
+            Some(arn) => {
+                let mut parts = arn.splitn(6, ':');
+                let ok = parts.next() == Some("arn")
+                    && parts.next().is_some_and(|p| p.starts_with("aws"))
+                    && parts.next() == Some("iam")
+                    && parts.next() == Some("")
+                    && parts
+                        .next()
+                        .is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+                    && parts.next().is_some_and(|r| {
+                        r.strip_prefix("role/").is_some_and(|name| {
+                            !name.is_empty()
+                                && name.len() <= 512
+                                && name
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
+                        })
+                    });
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        name: "ORGANIZATION_READ_ROLE_ARN",
+                        reason: format!("`{arn}` is not an IAM role ARN"),
+                    });
+                }
+                Some(arn)
+            }
+        };
         Ok(Some(OrganizationSettings {
             reader_role,
             organization_id,
+            read_role_arn,
         }))
     }
 }
@@ -418,6 +451,7 @@ mod tests {
             Some(OrganizationSettings {
                 reader_role: "RestoreDoctorReader".into(),
                 organization_id: Some("o-a1b2c3d4e5".into()),
+                read_role_arn: None,
             })
         );
         for (name, value) in [
@@ -426,6 +460,15 @@ mod tests {
             ("ORGANIZATION_ID", "o-short"),
             ("ORGANIZATION_ID", "r-a1b2c3d4e5"),
             ("ORGANIZATION_ID", "o-A1B2C3D4E5"),
+            (
+                "ORGANIZATION_READ_ROLE_ARN",
+                "RestoreDoctorOrganizationReader",
+            ),
+            ("ORGANIZATION_READ_ROLE_ARN", "arn:aws:iam::1:role/R"),
+            (
+                "ORGANIZATION_READ_ROLE_ARN",
+                "arn:aws:iam::111122223333:user/R",
+            ),
         ] {
             let mut pairs = vec![topic, (name, value)];
             if name != "MEMBER_READER_ROLE" {

@@ -5,6 +5,7 @@
 //!   a failed call becomes a gap, never an error. [`iam`] reads principals' policies.
 //! - [`accounts`]: in organization mode, the reader role of the account a failure
 //!   happened in, whose credentials gather that failure's evidence.
+//!   [`organizations`] reads the service control policies that apply to that account.
 //! - [`publish`]: the one SNS Publish per failure.
 //! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
 //!   and optionally the failed restore started again, at most once.
@@ -20,6 +21,7 @@ pub mod gather;
 pub mod iam;
 pub mod logging;
 pub mod metrics;
+pub mod organizations;
 pub mod publish;
 
 pub use config::{AutoSettings, Clients, EndpointOverrides, OrganizationSettings, Settings};

@@ -285,6 +285,11 @@ impl Handler {
             }
             Err(gap) => evidence_of_event_alone(&parsed, gap),
         };
+        let mut evidence = evidence;
+        if !matches!(reader, Reader::Unreachable(_)) {
+            self.add_service_control_policies(&mut evidence, gather_by)
+                .await;
+        }
         for gap in &evidence.gaps {
             warn!(call = %gap.call, error = %gap.error, part = ?gap.part, "evidence gap");
         }
@@ -491,6 +496,25 @@ impl Handler {
             Err(why) => unreachable(format!(
                 "{why}: whether account {account} is this function's own is not known, so nothing was read from AWS"
             )),
+        }
+    }
+
+    /// Organization mode with the organization read role: the SCPs above the failure's
+    /// account, or a gap saying why they are missing. By `deadline` like every read.
+    async fn add_service_control_policies(&self, evidence: &mut Evidence, deadline: Instant) {
+        let (Some(members), Some(account)) = (&self.members, evidence.account_id.clone()) else {
+            return;
+        };
+        let read = tokio::time::timeout_at(deadline, members.service_control_policies(&account));
+        match read.await {
+            Ok(None) => {}
+            Ok(Some(Ok(levels))) => evidence.service_control_policies = Some(levels),
+            Ok(Some(Err(gap))) => evidence.gaps.push(gap),
+            Err(_) => evidence.gaps.push(Gap {
+                part: EvidencePart::ServiceControlPolicies,
+                call: format!("the service control policies of account {account}"),
+                error: "not read before the deadline".into(),
+            }),
         }
     }
 
