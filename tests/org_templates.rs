@@ -21,8 +21,8 @@ use restore_doctor::policy::{
     evaluate, ContextValue, Decision, Evaluation, NamedPolicy, PolicySet, Request,
 };
 use sam_template::{
-    function_role_policies, resource, template, template_file, Deployment, ACCOUNT, FUNCTION_ROLE,
-    FUNCTION_SESSION, OPT_IN_TAG, OTHER_ACCOUNT, REGION,
+    function_role_policies, resource, role_policies, template, template_file, Deployment, ACCOUNT,
+    FUNCTION_ROLE, FUNCTION_SESSION, OPT_IN_TAG, OTHER_ACCOUNT, REGION,
 };
 use serde_json::{json, Value};
 
@@ -83,17 +83,6 @@ fn member(account: &str, auto_attach: bool, patterns: &str) -> Deployment {
     d.conditions
         .insert("FixByPattern", auto_attach && !patterns.is_empty());
     d
-}
-
-/// The inline policies of a role resource of `template`, as deployed.
-fn role_policies(template: &Value, role: &str, d: &Deployment) -> Vec<NamedPolicy> {
-    resource(template, role)["Properties"]["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| d.resolve(p))
-        .map(|p| d.policy(p["PolicyName"].as_str().unwrap(), &p["PolicyDocument"]))
-        .collect()
 }
 
 fn trust_policy(template: &Value, role: &str, d: &Deployment) -> NamedPolicy {

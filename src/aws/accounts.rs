@@ -5,7 +5,9 @@
 //!
 //! One `sts:AssumeRole` per account and credential lifetime: the credentials are kept
 //! per account until [`REFRESH_BEFORE_EXPIRY`] before they expire, so a burst of
-//! failures in one account costs one AssumeRole. A reader role that is missing or does
+//! failures in one account costs one AssumeRole. No `DurationSeconds` is asked: the
+//! session then lasts one hour (STS API reference, AssumeRole), which member.yaml's
+//! `MaxSessionDuration` allows. A reader role that is missing or does
 //! not trust the function is an evidence gap that names the account and the fix, never
 //! a failed invocation.
 

@@ -277,8 +277,12 @@ impl Deployment {
 
 /// The function role's own policies, as deployed.
 pub fn function_role_policies(template: &Value, deployment: &Deployment) -> Vec<NamedPolicy> {
-    let role = resource(template, "FunctionRole");
-    role["Properties"]["Policies"]
+    role_policies(template, "FunctionRole", deployment)
+}
+
+/// The inline policies of the role resource `role` of `template`, as deployed.
+pub fn role_policies(template: &Value, role: &str, deployment: &Deployment) -> Vec<NamedPolicy> {
+    resource(template, role)["Properties"]["Policies"]
         .as_array()
         .unwrap()
         .iter()
