@@ -36,6 +36,7 @@ fn settings(topic_arn: &str) -> Settings {
         metrics_namespace: "RestoreDoctorTests".into(),
         dedup_capacity: 64,
         auto: Default::default(),
+        organization: None,
     }
 }
 

@@ -20,6 +20,21 @@ pub struct Settings {
     pub dedup_capacity: usize,
     /// Opt-in auto-remediation; off by default (propose only).
     pub auto: AutoSettings,
+    /// Organization mode (`MEMBER_READER_ROLE` set): events of other accounts are read
+    /// through their reader role. `None`, the default: this account only, as before.
+    pub organization: Option<OrganizationSettings>,
+}
+
+/// Reading the organization's other accounts (template.yaml with `OrganizationId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationSettings {
+    /// `MEMBER_READER_ROLE`: the role name member.yaml creates in every member account.
+    pub reader_role: String,
+    /// `ORGANIZATION_ID` (`o-…`), for the logs; the template enforces it in policies.
+    pub organization_id: Option<String>,
+    /// `ORGANIZATION_READ_ROLE_ARN`: the role organization.yaml creates, through which
+    /// the service control policies are read. `None`: they are not collected.
+    pub read_role_arn: Option<String>,
 }
 
 /// Opt-in auto-remediation: attach the verified fix to opted-in restore roles, and
@@ -100,6 +115,7 @@ impl Settings {
                 .unwrap_or_else(|| "RestoreDoctor".into()),
             dedup_capacity,
             auto: AutoSettings::from_lookup(&get)?,
+            organization: OrganizationSettings::from_lookup(&get)?,
         })
     }
 
@@ -111,7 +127,80 @@ impl Settings {
             metrics_namespace: "RestoreDoctor".into(),
             dedup_capacity: 1024,
             auto: AutoSettings::default(),
+            organization: None,
         }
+    }
+}
+
+impl OrganizationSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let Some(reader_role) = get("MEMBER_READER_ROLE").map(|r| r.trim().to_owned()) else {
+            return Ok(None);
+        };
+        // IAM role names: 1 to 64 of `[\w+=,.@-]` (IAM API reference, CreateRole).
+        let name_ok = (1..=64).contains(&reader_role.len())
+            && reader_role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !name_ok {
+            return Err(ConfigError::Invalid {
+                name: "MEMBER_READER_ROLE",
+                reason: format!("`{reader_role}` is not an IAM role name"),
+            });
+        }
+        let organization_id = match get("ORGANIZATION_ID").map(|o| o.trim().to_owned()) {
+            None => None,
+            Some(id) => {
+                // `o-` and 10 to 32 lowercase letters or digits (Organizations API
+                // reference, Organization.Id).
+                let rest = id.strip_prefix("o-").unwrap_or_default();
+                let ok = (10..=32).contains(&rest.len())
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        name: "ORGANIZATION_ID",
+                        reason: format!("`{id}` is not an organization id (`o-` and 10 to 32 lowercase letters or digits)"),
+                    });
+                }
+                Some(id)
+            }
+        };
+        let read_role_arn = match get("ORGANIZATION_READ_ROLE_ARN").map(|a| a.trim().to_owned()) {
+            None => None,
+            Some(arn) => {
+                let mut parts = arn.splitn(6, ':');
+                let ok = parts.next() == Some("arn")
+                    && parts.next().is_some_and(|p| p.starts_with("aws"))
+                    && parts.next() == Some("iam")
+                    && parts.next() == Some("")
+                    && parts
+                        .next()
+                        .is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+                    && parts.next().is_some_and(|r| {
+                        r.strip_prefix("role/").is_some_and(|name| {
+                            !name.is_empty()
+                                && name.len() <= 512
+                                && name
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
+                        })
+                    });
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        name: "ORGANIZATION_READ_ROLE_ARN",
+                        reason: format!("`{arn}` is not an IAM role ARN"),
+                    });
+                }
+                Some(arn)
+            }
+        };
+        Ok(Some(OrganizationSettings {
+            reader_role,
+            organization_id,
+            read_role_arn,
+        }))
     }
 }
 
@@ -357,6 +446,54 @@ mod tests {
             ("RETRY_WAIT_SECONDS", "soon"),
         ] {
             let e = Settings::from_lookup(lookup(&[topic, (name, value)])).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn organization_mode_is_off_unless_a_reader_role_is_named() {
+        let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:1:t");
+        let s =
+            Settings::from_lookup(lookup(&[topic, ("ORGANIZATION_ID", "o-a1b2c3d4e5")])).unwrap();
+        assert_eq!(s.organization, None);
+        let s = Settings::from_lookup(lookup(&[
+            topic,
+            ("MEMBER_READER_ROLE", "RestoreDoctorReader"),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.organization,
+            Some(OrganizationSettings {
+                reader_role: "RestoreDoctorReader".into(),
+                organization_id: Some("o-a1b2c3d4e5".into()),
+                read_role_arn: None,
+            })
+        );
+        for (name, value) in [
+            ("MEMBER_READER_ROLE", "role/RestoreDoctorReader"),
+            ("MEMBER_READER_ROLE", "a b"),
+            ("ORGANIZATION_ID", "o-short"),
+            ("ORGANIZATION_ID", "r-a1b2c3d4e5"),
+            ("ORGANIZATION_ID", "o-A1B2C3D4E5"),
+            (
+                "ORGANIZATION_READ_ROLE_ARN",
+                "RestoreDoctorOrganizationReader",
+            ),
+            ("ORGANIZATION_READ_ROLE_ARN", "arn:aws:iam::1:role/R"),
+            (
+                "ORGANIZATION_READ_ROLE_ARN",
+                "arn:aws:iam::111122223333:user/R",
+            ),
+        ] {
+            let mut pairs = vec![topic, (name, value)];
+            if name != "MEMBER_READER_ROLE" {
+                pairs.push(("MEMBER_READER_ROLE", "RestoreDoctorReader"));
+            }
+            let e = Settings::from_lookup(lookup(&pairs)).unwrap_err();
             assert!(
                 matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
                 "{name}={value}: {e}"

@@ -4,6 +4,9 @@
 //!   function's) or once per run (the command line's, from the user's own credentials).
 //! - [`gather`]: the read-only calls that fill an [`Evidence`](crate::diagnose::Evidence);
 //!   a failed call becomes a gap, never an error. [`iam`] reads principals' policies.
+//! - [`accounts`]: in organization mode, the reader role of the account a failure
+//!   happened in, whose credentials gather that failure's evidence.
+//!   [`organizations`] reads the service control policies that apply to that account.
 //! - [`publish`]: the one SNS Publish per failure.
 //! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
 //!   and optionally the failed restore started again, at most once.
@@ -12,6 +15,7 @@
 //! - [`logging`] (feature `lambda`), [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
 //!   per-container memory of events already alerted.
 
+pub mod accounts;
 pub mod attach;
 pub mod budget;
 pub mod config;
@@ -23,6 +27,7 @@ pub mod live;
 #[cfg(feature = "lambda")]
 pub mod logging;
 pub mod metrics;
+pub mod organizations;
 pub mod publish;
 
-pub use config::{AutoSettings, Clients, EndpointOverrides, Settings};
+pub use config::{AutoSettings, Clients, EndpointOverrides, OrganizationSettings, Settings};

@@ -2,7 +2,8 @@
 //! runtime loop. Everything else is in `restore_doctor::handler`.
 
 use anyhow::Context;
-use restore_doctor::aws::{config, logging, Clients, Settings};
+use restore_doctor::aws::accounts::MemberAccounts;
+use restore_doctor::aws::{config, logging, Clients, EndpointOverrides, Settings};
 use restore_doctor::handler::{self, Handler};
 
 #[tokio::main]
@@ -18,6 +19,18 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env().context("reading the function's settings")?;
     logging::init(&settings.service);
     let sdk = config::load_sdk_config().await;
-    let handler = Handler::new(Clients::new(&sdk), settings);
+    let clients = Clients::new(&sdk);
+    let members = settings.organization.clone().map(|org| {
+        MemberAccounts::new(
+            org,
+            clients.sts.clone(),
+            sdk.clone(),
+            EndpointOverrides::default(),
+        )
+    });
+    let mut handler = Handler::new(clients, settings);
+    if let Some(members) = members {
+        handler = handler.with_member_accounts(members);
+    }
     handler::run(handler).await.map_err(|e| anyhow::anyhow!(e))
 }

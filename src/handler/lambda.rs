@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use tracing::{field, info, info_span, warn, Instrument};
 
+use crate::aws::accounts::{partition_of, MemberAccounts, Reader};
 use crate::aws::attach;
 use crate::aws::dedup::RecentKeys;
 use crate::aws::gather::gather_until;
@@ -120,8 +121,10 @@ pub struct Handler {
     metrics: Metrics,
     seen: Mutex<RecentKeys>,
     cold_start: AtomicBool,
-    /// The function's own account, once known (auto-attach only).
+    /// The function's own account, once known (auto-attach and organization mode).
     account: Mutex<Option<String>>,
+    /// Organization mode: the member accounts' reader roles. `None`: this account only.
+    members: Option<MemberAccounts>,
 }
 
 impl Handler {
@@ -135,9 +138,22 @@ impl Handler {
             seen: Mutex::new(RecentKeys::new(settings.dedup_capacity)),
             cold_start: AtomicBool::new(true),
             account: Mutex::new(None),
+            members: None,
             clients,
             settings,
         }
+    }
+
+    /// Organization mode: an event of another account is gathered through that
+    /// account's reader role.
+    pub fn with_member_accounts(mut self, members: MemberAccounts) -> Self {
+        self.members = Some(members);
+        self
+    }
+
+    /// The member accounts' reader roles, in organization mode.
+    pub fn member_accounts(&self) -> Option<&MemberAccounts> {
+        self.members.as_ref()
     }
 
     /// Sends the EMF metric lines somewhere else than stdout (tests).
@@ -236,18 +252,44 @@ impl Handler {
         let gather_by = deadline
             .checked_sub(DEADLINE_RESERVE)
             .unwrap_or_else(Instant::now);
-        // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
-        let gathered = AssertUnwindSafe(Box::pin(gather_until(&self.clients, &parsed, gather_by)))
-            .catch_unwind()
-            .await;
-        let evidence = match gathered {
-            Ok(evidence) => evidence,
-            Err(panic) => {
-                let why = panic_text(panic.as_ref());
-                tracing::error!(panic = %why, "gathering the evidence failed; alerting with the event alone");
-                evidence_of_event_alone(&parsed, &why)
-            }
+        let reader = self.reader_for(&parsed, function_arn).await;
+        let clients = match &reader {
+            Reader::Own => Ok(&self.clients),
+            Reader::Member(clients) => Ok(clients.as_ref()),
+            Reader::Unreachable(gap) => Err(gap.clone()),
         };
+        let evidence = match clients {
+            Ok(clients) => {
+                // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
+                let gathered =
+                    AssertUnwindSafe(Box::pin(gather_until(clients, &parsed, gather_by)))
+                        .catch_unwind()
+                        .await;
+                match gathered {
+                    Ok(evidence) => evidence,
+                    Err(panic) => {
+                        let why = panic_text(panic.as_ref());
+                        tracing::error!(panic = %why, "gathering the evidence failed; alerting with the event alone");
+                        evidence_of_event_alone(
+                            &parsed,
+                            Gap {
+                                part: EvidencePart::Other,
+                                call: "gathering the evidence".into(),
+                                error: format!(
+                                    "stopped on an internal error ({why}): nothing was read from AWS"
+                                ),
+                            },
+                        )
+                    }
+                }
+            }
+            Err(gap) => evidence_of_event_alone(&parsed, gap),
+        };
+        let mut evidence = evidence;
+        if !matches!(reader, Reader::Unreachable(_)) {
+            self.add_service_control_policies(&mut evidence, gather_by)
+                .await;
+        }
         for gap in &evidence.gaps {
             warn!(call = %gap.call, error = %gap.error, part = ?gap.part, "evidence gap");
         }
@@ -420,6 +462,62 @@ impl Handler {
         }
     }
 
+    /// Whose credentials read the failure: the function's own, or in organization mode
+    /// the reader role of the event's account when that is another one. Unsure which
+    /// account it is, nothing is read: the function's own credentials would read this
+    /// account's roles by the names another account's event carries.
+    async fn reader_for(&self, parsed: &trigger::Parsed, function_arn: Option<&str>) -> Reader {
+        let Some(members) = &self.members else {
+            return Reader::Own;
+        };
+        let unreachable = |error: String| {
+            Reader::Unreachable(Gap {
+                part: EvidencePart::Other,
+                call: "choosing the account to read".into(),
+                error,
+            })
+        };
+        let Some(account) = parsed.account.as_deref() else {
+            return unreachable(
+                "the event's account was not valid, so it is not known which account to read: nothing was read from AWS".into(),
+            );
+        };
+        match self.own_account(function_arn).await {
+            Ok(own) => {
+                members
+                    .reader_for(
+                        account,
+                        parsed.region.as_deref(),
+                        &own,
+                        &partition_of(function_arn),
+                    )
+                    .await
+            }
+            Err(why) => unreachable(format!(
+                "{why}: whether account {account} is this function's own is not known, so nothing was read from AWS"
+            )),
+        }
+    }
+
+    /// Organization mode with the organization read role: the SCPs above the failure's
+    /// account, or a gap saying why they are missing. By `deadline` like every read.
+    async fn add_service_control_policies(&self, evidence: &mut Evidence, deadline: Instant) {
+        let (Some(members), Some(account)) = (&self.members, evidence.account_id.clone()) else {
+            return;
+        };
+        let read = tokio::time::timeout_at(deadline, members.service_control_policies(&account));
+        match read.await {
+            Ok(None) => {}
+            Ok(Some(Ok(levels))) => evidence.service_control_policies = Some(levels),
+            Ok(Some(Err(gap))) => evidence.gaps.push(gap),
+            Err(_) => evidence.gaps.push(Gap {
+                part: EvidencePart::ServiceControlPolicies,
+                call: format!("the service control policies of account {account}"),
+                error: "not read before the deadline".into(),
+            }),
+        }
+    }
+
     /// The account of the function's own ARN, else of sts:GetCallerIdentity, remembered
     /// once known. Never the event's account.
     async fn own_account(&self, function_arn: Option<&str>) -> Result<String, String> {
@@ -512,15 +610,11 @@ fn minimal_alert(why: &str, ctx: &AlertContext) -> Alert {
     }
 }
 
-/// The evidence when gathering itself failed: the checked event and what it dropped,
-/// and a gap saying the rest was not gathered.
-fn evidence_of_event_alone(parsed: &trigger::Parsed, why: &str) -> Evidence {
+/// The evidence when nothing could be gathered (gathering failed, or the event's account
+/// could not be read): the checked event and what it dropped, and `why` as a gap.
+fn evidence_of_event_alone(parsed: &trigger::Parsed, why: Gap) -> Evidence {
     let mut gaps = parsed.rejected.clone();
-    gaps.push(Gap {
-        part: EvidencePart::Other,
-        call: "gathering the evidence".into(),
-        error: format!("stopped on an internal error ({why}): nothing was read from AWS"),
-    });
+    gaps.push(why);
     Evidence {
         schema_version: crate::diagnose::evidence::SCHEMA_VERSION,
         trigger: parsed.event.clone(),
@@ -641,7 +735,14 @@ mod tests {
         let event = json!({"id": "e-1", "source": "aws.backup", "detail-type": trigger::RESTORE_JOB_STATE_CHANGE,
             "account": "111122223333", "detail": {"status": "FAILED", "restoreJobId": "J", "resourceType": "E F"}});
         let parsed = trigger::parse(&event).unwrap();
-        let ev = evidence_of_event_alone(&parsed, "boom");
+        let ev = evidence_of_event_alone(
+            &parsed,
+            Gap {
+                part: EvidencePart::Other,
+                call: "gathering the evidence".into(),
+                error: "stopped on an internal error (boom): nothing was read from AWS".into(),
+            },
+        );
         assert_eq!(ev.gaps.len(), 2, "{:#?}", ev.gaps);
         assert!(ev
             .gaps

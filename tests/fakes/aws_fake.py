@@ -10,7 +10,9 @@ Operations covered (everything else answers 404/400):
     GET /backup-vaults/                                    ListBackupVaults (pages of 10)
     PUT /restore-jobs                                      StartRestoreJob: the same
         IdempotencyToken gives the same job id and starts nothing new
-  AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity
+  AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity,
+    AssumeRole, always refused as AWS refuses a role that is missing or does not trust
+    the caller (moto 5.2's AssumeRole needs no role and trusts anyone, so it cannot)
   AWS KMS (awsJson1.1, POST / with X-Amz-Target), only to inject failures:
     TrentService.DescribeKey, TrentService.GetKeyPolicy
   AWS IAM (awsQuery, POST / form), only to count calls: every action is recorded as
@@ -298,6 +300,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.decode(form.get("EncodedMessage", [""])[0])
         if action == "GetCallerIdentity":
             return self.caller_identity()
+        if action == "AssumeRole":
+            role = form.get("RoleArn", [""])[0]
+            self.record("AssumeRole", role)
+            with LOCK:
+                account = STATE["callerAccount"]
+            return self.query_error(
+                403,
+                "AccessDenied",
+                f"User: arn:aws:sts::{account}:assumed-role/restore-doctor/function is not "
+                f"authorized to perform: sts:AssumeRole on resource: {role}",
+            )
         if form.get("Version", [""])[0] == "2010-05-08":  # IAM
             key = next(
                 (form[k][0] for k in ("InstanceProfileName", "RoleName", "UserName") if k in form),

@@ -50,6 +50,11 @@ pub fn python() -> PathBuf {
 
 /// `template.yaml` as JSON, intrinsic functions as CloudFormation's JSON form.
 pub fn template() -> Value {
+    template_file("template.yaml")
+}
+
+/// A template of the repository root (`member.yaml`, `organization.yaml`, ...) as JSON.
+pub fn template_file(file: &str) -> Value {
     const LOAD: &str = r#"
 import json, sys
 from cfnlint.decode import decode
@@ -61,7 +66,7 @@ print(json.dumps(template))
     let out = Command::new(python())
         .arg("-c")
         .arg(LOAD)
-        .arg(root().join("template.yaml"))
+        .arg(root().join(file))
         .output()
         .unwrap();
     assert!(
@@ -125,6 +130,9 @@ impl Deployment {
             ("AutoRetryByPattern", false),
             ("TracingOn", false),
             ("CreateAlarmTopic", true),
+            ("OrganizationMode", false),
+            ("FixInMemberAccounts", false),
+            ("ReadOrganizationPolicies", false),
         ]);
         Deployment { values, conditions }
     }
@@ -134,6 +142,19 @@ impl Deployment {
             .get(name)
             .unwrap_or_else(|| panic!("the test gives no value to `{name}`"))
             .clone()
+    }
+
+    /// A member account's deployment of `member.yaml` or `organization.yaml` (no central
+    /// stack values), its account `account`.
+    pub fn in_account(account: &str) -> Self {
+        Deployment {
+            values: BTreeMap::from([
+                ("AWS::AccountId", account.to_owned()),
+                ("AWS::Partition", "aws".to_owned()),
+                ("AWS::Region", REGION.to_owned()),
+            ]),
+            conditions: BTreeMap::new(),
+        }
     }
 
     /// `value` with its intrinsic functions replaced; `None` for `AWS::NoValue`.
@@ -153,7 +174,42 @@ impl Deployment {
                             .collect();
                         Some(json!(self.value(&parts.join("."))))
                     }
-                    "Fn::Sub" => Some(json!(self.sub(v.as_str().unwrap()))),
+                    "Fn::Sub" => match v {
+                        Value::String(text) => Some(json!(self.sub(text))),
+                        // `!Sub [text, {name: value}]`: the names given first.
+                        Value::Array(parts) => {
+                            let [text, names] = parts.as_slice() else {
+                                panic!("Fn::Sub takes a text and a map: {v}")
+                            };
+                            let names = self.resolve(names).unwrap();
+                            Some(json!(self.sub_with(
+                                text.as_str().unwrap(),
+                                names.as_object().unwrap()
+                            )))
+                        }
+                        _ => panic!("Fn::Sub of {v}"),
+                    },
+                    "Fn::Split" => {
+                        let [sep, text] = v.as_array().unwrap().as_slice() else {
+                            panic!("Fn::Split takes two arguments: {v}")
+                        };
+                        let text = self.resolve(text).unwrap();
+                        Some(json!(text
+                            .as_str()
+                            .unwrap()
+                            .split(sep.as_str().unwrap())
+                            .collect::<Vec<_>>()))
+                    }
+                    "Fn::Select" => {
+                        let [index, list] = v.as_array().unwrap().as_slice() else {
+                            panic!("Fn::Select takes two arguments: {v}")
+                        };
+                        let index = match index {
+                            Value::String(i) => i.parse::<usize>().unwrap(),
+                            other => other.as_u64().unwrap() as usize,
+                        };
+                        Some(self.resolve(list).unwrap()[index].clone())
+                    }
                     "Fn::If" => {
                         let [cond, yes, no] = v.as_array().unwrap().as_slice() else {
                             panic!("Fn::If takes three arguments: {v}")
@@ -183,12 +239,21 @@ impl Deployment {
     }
 
     pub fn sub(&self, text: &str) -> String {
+        self.sub_with(text, &Map::new())
+    }
+
+    /// `${name}` replaced by `names[name]`, else by the deployment's value.
+    fn sub_with(&self, text: &str, names: &Map<String, Value>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let end = rest[start..].find('}').unwrap() + start;
-            out.push_str(&self.value(&rest[start + 2..end]));
+            let name = &rest[start + 2..end];
+            match names.get(name) {
+                Some(value) => out.push_str(value.as_str().unwrap()),
+                None => out.push_str(&self.value(name)),
+            }
             rest = &rest[end + 1..];
         }
         out.push_str(rest);
@@ -212,8 +277,12 @@ impl Deployment {
 
 /// The function role's own policies, as deployed.
 pub fn function_role_policies(template: &Value, deployment: &Deployment) -> Vec<NamedPolicy> {
-    let role = resource(template, "FunctionRole");
-    role["Properties"]["Policies"]
+    role_policies(template, "FunctionRole", deployment)
+}
+
+/// The inline policies of the role resource `role` of `template`, as deployed.
+pub fn role_policies(template: &Value, role: &str, deployment: &Deployment) -> Vec<NamedPolicy> {
+    resource(template, role)["Properties"]["Policies"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,0 +1,291 @@
+//! The service control policies that apply to an account: every level from the root
+//! down to the account (the root, each OU, the account itself), each with the SCPs
+//! attached there, read through the organization read role (organization.yaml) with
+//! `organizations:ListParents`, `ListPoliciesForTarget` (type `SERVICE_CONTROL_POLICY`)
+//! and `DescribePolicy`. The diagnosis evaluates them as the SCP layer: every level must
+//! allow ("How SCPs work", AWS Organizations User Guide).
+//!
+//! Kept per account for [`CACHE_TTL`]: a burst of failures in one account reads them
+//! once, and a policy changed in the console is seen within minutes.
+//!
+//! Not read: resource control policies. The evaluator has their layer, but the evidence
+//! has no field for them yet; they are left to a change of the evidence format.
+//! SCPs do not apply to the management account, which this module cannot tell from
+//! another (that takes `organizations:DescribeOrganization`, not granted).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_organizations::types::{ParentType, PolicySummary, PolicyType};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::accounts::MemberAccounts;
+use super::error::call_error;
+use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs, PolicyDoc, PolicyKind};
+
+/// How long the policies of one account are reused.
+pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
+/// Levels read at most above an account: OUs nest at most five deep under the root
+/// ("Quotas for AWS Organizations", OU maximum nesting in a root), so the account, five
+/// OUs and the root; one more and the answer is not trusted.
+pub const MAX_LEVELS: usize = 7;
+/// SCPs read at most per level: AWS allows five per target (same quotas page); a longer
+/// list is refused rather than read whole.
+pub const MAX_POLICIES_PER_LEVEL: usize = 5;
+
+/// The organization read role's view of the SCPs, cached per account.
+#[derive(Debug)]
+pub struct OrganizationPolicies {
+    role_arn: String,
+    cache: Mutex<HashMap<String, (Instant, Vec<OrgLevelDocs>)>>,
+    reads: AtomicUsize,
+}
+
+impl OrganizationPolicies {
+    pub fn new(role_arn: String) -> Self {
+        OrganizationPolicies {
+            role_arn,
+            cache: Mutex::new(HashMap::new()),
+            reads: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many times the policies were read rather than taken from the cache.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// The SCPs of every level above `account`, root first, the account last. A failure
+    /// is a gap (the alert then says the SCP layer was not verified, and why).
+    pub async fn scps(
+        &self,
+        account: &str,
+        members: &MemberAccounts,
+    ) -> Result<Vec<OrgLevelDocs>, Gap> {
+        let mut cache = self.cache.lock().await;
+        if let Some((read_at, levels)) = cache.get(account) {
+            if read_at.elapsed() < CACHE_TTL {
+                return Ok(levels.clone());
+            }
+        }
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let sdk = members
+            .config_for_role(&self.role_arn, None)
+            .await
+            .map_err(|error| {
+                gap(
+                    format!("sts:AssumeRole {}", self.role_arn),
+                    format!(
+                        "{error}: deploy the organization read role (organization.yaml) in the management account \
+                         or the delegated administrator, and give its ARN as OrganizationReadRoleArn"
+                    ),
+                )
+            })?;
+        let client = aws_sdk_organizations::Client::new(&sdk);
+        let levels = read_levels(&client, account).await?;
+        cache.insert(account.to_owned(), (Instant::now(), levels.clone()));
+        Ok(levels)
+    }
+}
+
+fn gap(call: String, error: String) -> Gap {
+    Gap {
+        part: EvidencePart::ServiceControlPolicies,
+        call,
+        error,
+    }
+}
+
+/// The targets from `account` up to the root, then their SCPs, root first.
+async fn read_levels(
+    client: &aws_sdk_organizations::Client,
+    account: &str,
+) -> Result<Vec<OrgLevelDocs>, Gap> {
+    let mut targets = vec![account.to_owned()];
+    let mut child = account.to_owned();
+    loop {
+        if targets.len() > MAX_LEVELS {
+            return Err(gap(
+                format!("organizations:ListParents {child}"),
+                format!("more than {MAX_LEVELS} levels above account {account}: not read further"),
+            ));
+        }
+        let out = client
+            .list_parents()
+            .child_id(&child)
+            .send()
+            .await
+            .map_err(|e| {
+                gap(
+                    format!("organizations:ListParents {child}"),
+                    call_error(&e).text,
+                )
+            })?;
+        let [parent] = out.parents() else {
+            return Err(gap(
+                format!("organizations:ListParents {child}"),
+                format!("{} parents returned, one expected", out.parents().len()),
+            ));
+        };
+        let (id, is_root) = match (parent.id(), parent.r#type()) {
+            (Some(id), Some(ParentType::Root)) if is_root_id(id) => (id, true),
+            (Some(id), Some(ParentType::OrganizationalUnit)) if is_ou_id(id) => (id, false),
+            _ => {
+                return Err(gap(
+                    format!("organizations:ListParents {child}"),
+                    "the parent returned is not a valid root or OU id".into(),
+                ))
+            }
+        };
+        targets.push(id.to_owned());
+        if is_root {
+            break;
+        }
+        child = id.to_owned();
+    }
+    targets.reverse();
+    let mut documents: HashMap<String, PolicyDoc> = HashMap::new();
+    let mut levels = Vec::with_capacity(targets.len());
+    for target in targets {
+        let summaries = policies_for(client, &target).await?;
+        let mut policies = Vec::with_capacity(summaries.len());
+        for summary in summaries {
+            let Some(id) = summary.id().filter(|id| is_policy_id(id)) else {
+                return Err(gap(
+                    format!("organizations:ListPoliciesForTarget {target}"),
+                    "a policy without a valid id was returned".into(),
+                ));
+            };
+            if let Some(doc) = documents.get(id) {
+                policies.push(doc.clone());
+                continue;
+            }
+            let doc = describe(client, id, &summary).await?;
+            documents.insert(id.to_owned(), doc.clone());
+            policies.push(doc);
+        }
+        levels.push(OrgLevelDocs {
+            org_identifier: target,
+            policies,
+        });
+    }
+    Ok(levels)
+}
+
+/// The SCPs attached to one target, at most [`MAX_POLICIES_PER_LEVEL`].
+async fn policies_for(
+    client: &aws_sdk_organizations::Client,
+    target: &str,
+) -> Result<Vec<PolicySummary>, Gap> {
+    let call = format!("organizations:ListPoliciesForTarget {target}");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_policies_for_target()
+            .target_id(target)
+            .filter(PolicyType::ServiceControlPolicy)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| gap(call.clone(), call_error(&e).text))?;
+        out.extend(page.policies().iter().cloned());
+        if out.len() > MAX_POLICIES_PER_LEVEL {
+            return Err(gap(
+                call,
+                format!("more than {MAX_POLICIES_PER_LEVEL} SCPs returned: not read"),
+            ));
+        }
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// One SCP's document, parsed as JSON (validated as a policy by the diagnosis).
+async fn describe(
+    client: &aws_sdk_organizations::Client,
+    id: &str,
+    summary: &PolicySummary,
+) -> Result<PolicyDoc, Gap> {
+    let call = format!("organizations:DescribePolicy {id}");
+    let out = client
+        .describe_policy()
+        .policy_id(id)
+        .send()
+        .await
+        .map_err(|e| gap(call.clone(), call_error(&e).text))?;
+    let content = out
+        .policy()
+        .and_then(|p| p.content())
+        .ok_or_else(|| gap(call.clone(), "no policy document returned".into()))?;
+    let document = serde_json::from_str::<Value>(content)
+        .map_err(|e| gap(call, format!("the policy document is not JSON: {e}")))?;
+    Ok(PolicyDoc {
+        name: summary.name().unwrap_or(id).chars().take(128).collect(),
+        arn: summary.arn().map(str::to_owned),
+        kind: if summary.aws_managed() {
+            PolicyKind::AwsManaged
+        } else {
+            PolicyKind::Managed
+        },
+        document,
+    })
+}
+
+/// `r-` and 4 to 32 lowercase letters or digits (Organizations API reference, Root.Id).
+fn is_root_id(id: &str) -> bool {
+    id.strip_prefix("r-").is_some_and(|rest| {
+        (4..=32).contains(&rest.len())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
+}
+
+/// `ou-`, 4 to 32 lowercase letters or digits, `-`, 8 to 32 more (OrganizationalUnit.Id).
+fn is_ou_id(id: &str) -> bool {
+    let lower = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    id.strip_prefix("ou-")
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(root, ou)| {
+            (4..=32).contains(&root.len())
+                && (8..=32).contains(&ou.len())
+                && lower(root)
+                && lower(ou)
+        })
+}
+
+/// `p-` and 8 to 128 letters, digits or `_` (PolicySummary.Id: `p-FullAWSAccess` included).
+fn is_policy_id(id: &str) -> bool {
+    id.strip_prefix("p-").is_some_and(|rest| {
+        (8..=128).contains(&rest.len())
+            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_ids_are_sent_back_to_aws() {
+        assert!(is_root_id("r-ab12"));
+        assert!(!is_root_id("r-AB12"));
+        assert!(!is_root_id("r-a"));
+        assert!(is_ou_id("ou-ab12-cdef3456"));
+        assert!(!is_ou_id("ou-ab12"));
+        assert!(!is_ou_id("ou-ab12-cdef/../x"));
+        assert!(is_policy_id("p-FullAWSAccess"));
+        assert!(is_policy_id("p-abcd1234"));
+        assert!(!is_policy_id("p-abc"));
+        assert!(!is_policy_id("p-abcd1234&x=1"));
+    }
+}

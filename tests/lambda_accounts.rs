@@ -1,0 +1,425 @@
+#![cfg(feature = "lambda")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Organization mode (issue #12): a failure in member account B is gathered in B,
+//! through B's reader role, against moto in server mode with several accounts (moto's
+//! AssumeRole hands out credentials that act in the role's account). The Backup reads
+//! moto lacks come from the fake (`tests/fakes/aws_fake.py`), which does not tell
+//! accounts apart; so does the refused AssumeRole: moto 5.2's AssumeRole neither needs
+//! the role to exist nor checks its trust policy, so only the fake can refuse.
+
+mod support;
+
+use aws_config::SdkConfig;
+use aws_sdk_sns::config::Credentials;
+use restore_doctor::aws::accounts::MemberAccounts;
+use restore_doctor::aws::metrics::Sink;
+use restore_doctor::aws::{OrganizationSettings, Settings};
+use restore_doctor::diagnose::evidence::{EvidencePart, PolicyKind};
+use restore_doctor::handler::{Handler, Invocation, Outcome, Processed};
+use serde_json::{json, Value};
+use support::{scenario, stack, unique, Stack, ACCOUNT, REGION};
+
+const READER: &str = "RestoreDoctorReader";
+
+/// The central function, in moto's default account.
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: unique("request"),
+        xray_trace_id: None,
+        function_arn: Some(format!(
+            "arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-doctor"
+        )),
+    }
+}
+
+/// An SDK configuration acting in `account` of moto (for the test's own setup).
+async fn sdk_in(stack: &Stack, account: &str) -> SdkConfig {
+    let sdk = stack.sdk_config().await;
+    let out = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
+        .role_session_name("test-setup")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    sdk.to_builder()
+        .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
+            Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "test-setup",
+            ),
+        ))
+        .build()
+}
+
+/// A handler in organization mode whose reader roles are assumed through `sts_url`
+/// (moto, or the fake that refuses), reading SCPs through `read_role` when given.
+async fn org_handler(
+    stack: &Stack,
+    topic_arn: &str,
+    sts_url: &str,
+    read_role: Option<&str>,
+) -> Handler {
+    let sdk = stack.sdk_config().await;
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&sdk)
+            .endpoint_url(sts_url)
+            .build(),
+    );
+    let members = MemberAccounts::new(
+        OrganizationSettings {
+            reader_role: READER.into(),
+            organization_id: Some("o-a1b2c3d4e5".into()),
+            read_role_arn: read_role.map(str::to_owned),
+        },
+        sts,
+        sdk,
+        stack.overrides(),
+    );
+    Handler::new(stack.clients().await, Settings::for_topic(topic_arn))
+        .with_metric_sink(Sink::Memory(Default::default()))
+        .with_member_accounts(members)
+}
+
+/// A restore role named `name` in the account `sdk` acts in, with one inline policy
+/// named `policy`.
+async fn restore_role(sdk: &SdkConfig, name: &str, policy: &str) -> String {
+    let doc = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "BackupRead", "Effect": "Allow", "Action": "backup:DescribeRestoreJob", "Resource": "*"
+    }]})
+    .to_string();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"
+    }]})
+    .to_string();
+    scenario::role(sdk, name, "/", &trust, &[(policy, doc)], &[], None).await
+}
+
+/// A failed EFS restore in `account` by role `role_arn`, known to the fake; the event.
+fn failed_restore(stack: &Stack, account: &str, role_arn: &str) -> (String, Value) {
+    let job_id = unique("JOB").to_uppercase();
+    stack.fake_scenario(&json!({"restoreJobs": {&job_id: {
+        "describe": {
+            "AccountId": account,
+            "RestoreJobId": &job_id,
+            "CreationDate": 1_772_421_118.412,
+            "Status": "FAILED",
+            "StatusMessage": "Insufficient privileges to perform this action",
+            "IamRoleArn": role_arn,
+            "ResourceType": "EFS"
+        },
+        "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}
+    }}}));
+    let event = scenario::event("restore-job-failed-efs.json", |e| {
+        e["account"] = json!(account);
+        e["region"] = json!(REGION);
+        e["detail"]["restoreJobId"] = json!(&job_id);
+        e["detail"]["iamRoleArn"] = json!(role_arn);
+    });
+    (job_id, event)
+}
+
+fn inline_policy_names(p: &Processed) -> Vec<String> {
+    p.evidence
+        .as_ref()
+        .unwrap()
+        .restore_role
+        .as_ref()
+        .map(|r| {
+            r.policies
+                .iter()
+                .filter(|p| p.kind == PolicyKind::Inline)
+                .map(|p| p.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_failure_is_read_through_its_reader_role_assumed_once() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "222233334444";
+    let role_name = unique("restore");
+    // The same role name in both accounts: only the member's policy may be read.
+    restore_role(&sdk, &role_name, "central-account-policy").await;
+    let member_sdk = sdk_in(stack, member).await;
+    let role_arn = restore_role(&member_sdk, &role_name, "member-account-policy").await;
+    assert!(role_arn.contains(member), "{role_arn}");
+    let topic = scenario::topic_with_queue(&sdk, &unique("org")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+    let members = handler.member_accounts().unwrap();
+
+    let (_, event) = failed_restore(stack, member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    assert_eq!(ev.account_id.as_deref(), Some(member));
+    assert_eq!(
+        inline_policy_names(&p),
+        vec!["member-account-policy".to_owned()],
+        "gaps: {:#?}",
+        ev.gaps
+    );
+    assert!(
+        !ev.gaps.iter().any(|g| g.part == EvidencePart::RestoreRole),
+        "{:#?}",
+        ev.gaps
+    );
+    assert_eq!(members.assume_role_calls(), 1);
+
+    // A second failure in the same account: the same credentials, no second AssumeRole.
+    let (_, event) = failed_restore(stack, member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert_eq!(
+        inline_policy_names(&p),
+        vec!["member-account-policy".to_owned()]
+    );
+    assert_eq!(members.assume_role_calls(), 1);
+
+    // Another member account: its own AssumeRole.
+    let third = "555566667777";
+    let third_arn = restore_role(
+        &sdk_in(stack, third).await,
+        &role_name,
+        "third-account-policy",
+    )
+    .await;
+    let (_, event) = failed_restore(stack, third, &third_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert_eq!(
+        inline_policy_names(&p),
+        vec!["third-account-policy".to_owned()]
+    );
+    assert_eq!(members.assume_role_calls(), 2);
+
+    // The function's own account: its own credentials, no AssumeRole.
+    let own_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role_name}");
+    let (_, event) = failed_restore(stack, ACCOUNT, &own_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert_eq!(
+        inline_policy_names(&p),
+        vec!["central-account-policy".to_owned()]
+    );
+    assert_eq!(members.assume_role_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_reader_role_is_a_gap_naming_the_account_and_the_fix_and_still_an_alert() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "888899990000";
+    let role_arn = format!("arn:aws:iam::{member}:role/{}", unique("restore"));
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-missing")).await;
+    // AssumeRole goes to the fake, which refuses it as AWS refuses a missing role.
+    let handler = org_handler(stack, &topic.topic_arn, &stack.fake.url, None).await;
+    let (job_id, event) = failed_restore(stack, member, &role_arn);
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let reader_arn = format!("arn:aws:iam::{member}:role/{READER}");
+    let gap = ev
+        .gaps
+        .iter()
+        .find(|g| g.call == format!("sts:AssumeRole {reader_arn}"))
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    assert!(gap.error.contains("AccessDenied"), "{}", gap.error);
+    assert!(
+        gap.error.contains(&format!(
+            "Deploy the member stack (member.yaml) in account {member}"
+        )),
+        "{}",
+        gap.error
+    );
+    // Nothing was read with the function's own credentials instead.
+    assert!(
+        ev.restore_job.is_none() && ev.restore_role.is_none(),
+        "{ev:#?}"
+    );
+    assert_eq!(stack.fake_requests("DescribeRestoreJob", &job_id), 0);
+    assert_eq!(stack.fake_requests("AssumeRole", &reader_arn), 1);
+    // The alert says what could not be verified.
+    let alert = p.alert.as_ref().unwrap();
+    assert!(alert.message.contains(member), "{}", alert.message);
+    assert_eq!(handler.member_accounts().unwrap().assume_role_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_organization_mode_no_role_is_assumed() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("single")).await;
+    let handler = Handler::new(stack.clients().await, Settings::for_topic(&topic.topic_arn))
+        .with_metric_sink(Sink::Memory(Default::default()));
+    assert!(handler.member_accounts().is_none());
+    let role_name = unique("restore");
+    let role_arn = restore_role(&sdk, &role_name, "own-policy").await;
+    let (_, event) = failed_restore(stack, ACCOUNT, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert_eq!(inline_policy_names(&p), vec!["own-policy".to_owned()]);
+}
+
+/// moto's Organizations, in its default account (the management account here): a root,
+/// an OU under it, a new member account moved into the OU, and an SCP attached to the
+/// OU that denies `kms:CreateGrant`. Returns (member account, root id, OU id, SCP id).
+async fn organization(sdk: &SdkConfig) -> (String, String, String, String) {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    let org = aws_sdk_organizations::Client::new(sdk);
+    // One organization per moto: the first test to get here creates it.
+    if org.describe_organization().send().await.is_err() {
+        org.create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+    }
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let ou = org
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name(unique("restores"))
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let name = unique("member");
+    let created = org
+        .create_account()
+        .account_name(&name)
+        .email(format!("{name}@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let account = created
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_owned();
+    org.move_account()
+        .account_id(&account)
+        .source_parent_id(&root)
+        .destination_parent_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    let scp = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "NoGrantsOutsideBackup", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"
+    }]});
+    let policy = org
+        .create_policy()
+        .name(unique("deny-grants"))
+        .description("restore-doctor test")
+        .r#type(PolicyType::ServiceControlPolicy)
+        .content(scp.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    org.attach_policy()
+        .policy_id(&policy)
+        .target_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    (account, root, ou, policy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scps_above_a_member_account_are_read_once_and_reach_the_diagnosis() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let (member, root, ou, scp) = organization(&sdk).await;
+    let role_name = unique("restore");
+    let role_arn = restore_role(&sdk_in(stack, &member).await, &role_name, "member-policy").await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-scps")).await;
+    let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
+    let members = handler.member_accounts().unwrap();
+
+    let (_, event) = failed_restore(stack, &member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    let ev = p.evidence.as_ref().unwrap();
+    let levels = ev
+        .service_control_policies
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    let ids: Vec<&str> = levels.iter().map(|l| l.org_identifier.as_str()).collect();
+    assert_eq!(ids, vec![root.as_str(), ou.as_str(), member.as_str()]);
+    let ou_level = &levels[1];
+    let deny = ou_level
+        .policies
+        .iter()
+        .find(|d| d.arn.as_deref().is_some_and(|a| a.ends_with(&scp)))
+        .unwrap_or_else(|| panic!("{ou_level:#?}"));
+    assert_eq!(
+        deny.document["Statement"][0]["Sid"],
+        "NoGrantsOutsideBackup"
+    );
+    // The report no longer says the SCPs were not collected.
+    let report = p.report.as_ref().unwrap();
+    let text = serde_json::to_string(&report.unverified).unwrap();
+    assert!(!text.contains("service control policies"), "{text}");
+    assert_eq!(members.organization_reads(), 1);
+    // The organization read role and the member's reader role: one AssumeRole each.
+    assert_eq!(members.assume_role_calls(), 2);
+
+    // A second failure in the account: the cached policies, no new read.
+    let (_, event) = failed_restore(stack, &member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert!(p.evidence.unwrap().service_control_policies.is_some());
+    assert_eq!(members.organization_reads(), 1);
+    assert_eq!(members.assume_role_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_organization_is_a_gap_and_the_scps_stay_unverified() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "121212121212";
+    let role_arn = restore_role(&sdk_in(stack, member).await, &unique("restore"), "p").await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-no-scps")).await;
+    // The read role's account has no organization in moto (a stranger's account).
+    let read_role = "arn:aws:iam::343434343434:role/RestoreDoctorOrganizationReader";
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(read_role)).await;
+    let (_, event) = failed_restore(stack, member, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    assert!(ev.service_control_policies.is_none());
+    assert!(
+        ev.gaps
+            .iter()
+            .any(|g| g.part == EvidencePart::ServiceControlPolicies
+                && g.call.starts_with("organizations:ListParents")),
+        "{:#?}",
+        ev.gaps
+    );
+    let text = serde_json::to_string(&p.report.as_ref().unwrap().unverified).unwrap();
+    assert!(text.contains("service control policies"), "{text}");
+}

@@ -1,0 +1,854 @@
+//! The organization deployment (issue #12): what `template.yaml` adds with an
+//! `OrganizationId`, what `member.yaml` creates in every member account and what
+//! `organization.yaml` creates in the management account, checked on the templates
+//! themselves with the project's own evaluator. The trust and bus policies let in the
+//! central function's role and the organization's forwarders only; the reader role can
+//! do exactly what the function reads, the fixer only put a role policy on opted-in
+//! roles; and without an `OrganizationId` the central stack is what it was.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod sam_template;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use restore_doctor::policy::{
+    evaluate, ContextValue, Decision, Evaluation, NamedPolicy, PolicySet, Request,
+};
+use sam_template::{
+    function_role_policies, resource, role_policies, template, template_file, Deployment, ACCOUNT,
+    FUNCTION_ROLE, FUNCTION_SESSION, OPT_IN_TAG, OTHER_ACCOUNT, REGION,
+};
+use serde_json::{json, Value};
+
+const ORG: &str = "o-a1b2c3d4e5";
+const OTHER_ORG: &str = "o-z9y8x7w6v5";
+/// The member account whose restore failed.
+const MEMBER: &str = OTHER_ACCOUNT;
+/// An account of another organization.
+const STRANGER: &str = "777788889999";
+const BUS_NAME: &str = "restore-doctor-restore-events";
+const ORG_READ_ROLE: &str = "arn:aws:iam::999900001111:role/RestoreDoctorOrganizationReader";
+
+fn bus_arn() -> String {
+    format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{BUS_NAME}")
+}
+
+fn decide(request: &Request, policies: &PolicySet) -> Evaluation {
+    evaluate(request, policies).unwrap()
+}
+
+/// The central stack deployed with `OrganizationId` (and the organization read role),
+/// auto-attach as given.
+fn central(auto_attach: bool) -> Deployment {
+    let mut d = Deployment::new(true);
+    d.values.insert("OrganizationId", ORG.to_owned());
+    d.values
+        .insert("OrganizationReadRoleArn", ORG_READ_ROLE.to_owned());
+    d.values.insert("OrganizationEventBus", BUS_NAME.to_owned());
+    d.values.insert("OrganizationEventBus.Arn", bus_arn());
+    d.values.insert(
+        "RestoreDoctorFunction.Arn",
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-doctor"),
+    );
+    d.conditions.insert("OrganizationMode", true);
+    d.conditions.insert("ReadOrganizationPolicies", true);
+    d.conditions.insert("AutoAttachOn", auto_attach);
+    d.conditions.insert("FixInMemberAccounts", auto_attach);
+    d
+}
+
+/// `member.yaml` deployed in `account`, in its roles Region, with the central stack's
+/// outputs; `patterns` opts roles in by ARN pattern besides the tag.
+fn member(account: &str, auto_attach: bool, patterns: &str) -> Deployment {
+    let mut d = Deployment::in_account(account);
+    d.values.insert("CentralEventBusArn", bus_arn());
+    d.values
+        .insert("CentralFunctionRoleArn", FUNCTION_ROLE.to_owned());
+    d.values.insert("OrganizationId", ORG.to_owned());
+    d.values.insert("AutoAttachTag", OPT_IN_TAG.to_owned());
+    d.values
+        .insert("AutoAttachRolePatterns", patterns.to_owned());
+    d.values.insert(
+        "ForwarderRole.Arn",
+        format!("arn:aws:iam::{account}:role/RestoreDoctorForwarder-{REGION}"),
+    );
+    d.conditions.insert("CreateRoles", true);
+    d.conditions.insert("CreateFixer", auto_attach);
+    d.conditions
+        .insert("FixByPattern", auto_attach && !patterns.is_empty());
+    d
+}
+
+fn trust_policy(template: &Value, role: &str, d: &Deployment) -> NamedPolicy {
+    d.policy(
+        &format!("trust policy of {role}"),
+        &resource(template, role)["Properties"]["AssumeRolePolicyDocument"],
+    )
+}
+
+/// `sts:AssumeRole` of `role_name` in `account` by a session of `caller_role`, whose
+/// account belongs to `caller_org`; the role's account to `role_org`.
+fn assume(caller_role: &str, caller_org: &str, account: &str, role_name: &str) -> Request {
+    let caller_account = caller_role.split(':').nth(4).unwrap();
+    let name = caller_role.rsplit('/').next().unwrap();
+    let role_org = if account == STRANGER { OTHER_ORG } else { ORG };
+    Request {
+        principal: format!("arn:aws:sts::{caller_account}:assumed-role/{name}/restore-doctor"),
+        action: "sts:AssumeRole".into(),
+        resource: format!("arn:aws:iam::{account}:role/{role_name}"),
+        resource_account: Some(account.into()),
+        context: BTreeMap::from([
+            (
+                "aws:PrincipalArn".into(),
+                ContextValue::One(caller_role.into()),
+            ),
+            (
+                "aws:PrincipalOrgID".into(),
+                ContextValue::One(caller_org.into()),
+            ),
+            (
+                "aws:PrincipalAccount".into(),
+                ContextValue::One(caller_account.into()),
+            ),
+            (
+                "aws:ResourceOrgID".into(),
+                ContextValue::One(role_org.into()),
+            ),
+            (
+                "aws:ResourceAccount".into(),
+                ContextValue::One(account.into()),
+            ),
+        ]),
+    }
+}
+
+/// Whether `request` is allowed with the caller's `identity` policies and the role's
+/// `trust` policy (cross-account: both must allow).
+fn allowed(request: &Request, identity: &[NamedPolicy], trust: &NamedPolicy) -> bool {
+    let eval = decide(
+        request,
+        &PolicySet {
+            identity: identity.to_vec(),
+            resource_policy: Some(trust.clone()),
+            ..PolicySet::default()
+        },
+    );
+    eval.decision == Decision::Allowed
+}
+
+fn administrator_access() -> NamedPolicy {
+    NamedPolicy {
+        name: "AdministratorAccess".into(),
+        policy: restore_doctor::policy::Policy::from_value(&json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        }))
+        .unwrap(),
+    }
+}
+
+#[test]
+fn the_member_roles_trust_the_central_function_role_of_the_organization_only() {
+    let central_template = template();
+    let member_template = template_file("member.yaml");
+    let m = member(MEMBER, true, "");
+    let function = function_role_policies(&central_template, &central(true));
+    let admin = vec![administrator_access()];
+    for role in ["ReaderRole", "FixerRole"] {
+        let name = resource(&member_template, role)["Properties"]["RoleName"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let trust = trust_policy(&member_template, role, &m);
+        // The central function: allowed, by its own policy and the role's trust.
+        let ok = assume(FUNCTION_ROLE, ORG, MEMBER, &name);
+        assert!(allowed(&ok, &function, &trust), "{role}");
+        // Anyone else of the central account, even an administrator: refused.
+        let other_role = format!("arn:aws:iam::{ACCOUNT}:role/Admin");
+        assert!(
+            !allowed(&assume(&other_role, ORG, MEMBER, &name), &admin, &trust),
+            "{role}"
+        );
+        // The function's role name in another account: refused.
+        let look_alike = FUNCTION_ROLE.replace(ACCOUNT, STRANGER);
+        assert!(
+            !allowed(&assume(&look_alike, ORG, MEMBER, &name), &admin, &trust),
+            "{role}"
+        );
+        // The central account outside the organization (moved to another one): refused.
+        assert!(
+            !allowed(
+                &assume(FUNCTION_ROLE, OTHER_ORG, MEMBER, &name),
+                &function,
+                &trust
+            ),
+            "{role}"
+        );
+        // An administrator of the member account itself is not trusted either.
+        let local_admin = format!("arn:aws:iam::{MEMBER}:role/Admin");
+        assert!(
+            !allowed(&assume(&local_admin, ORG, MEMBER, &name), &admin, &trust),
+            "{role}"
+        );
+    }
+}
+
+#[test]
+fn the_function_may_assume_those_role_names_in_accounts_of_its_organization_only() {
+    let central_template = template();
+    // A trust policy that leaves the decision to the central account's IAM policies.
+    let everyone = NamedPolicy {
+        name: "a trust policy that trusts the central account".into(),
+        policy: restore_doctor::policy::Policy::from_value(&json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
+        }))
+        .unwrap(),
+    };
+    let may = |d: &Deployment, account: &str, role: &str| {
+        allowed(
+            &assume(FUNCTION_ROLE, ORG, account, role),
+            &function_role_policies(&central_template, d),
+            &everyone,
+        )
+    };
+    let propose_only = central(false);
+    let auto = central(true);
+    assert!(may(&propose_only, MEMBER, "RestoreDoctorReader"));
+    assert!(!may(&propose_only, MEMBER, "RestoreDoctorFixer"));
+    assert!(may(&auto, MEMBER, "RestoreDoctorFixer"));
+    for d in [&propose_only, &auto] {
+        // Another role name, an account of another organization, its own account.
+        assert!(!may(d, MEMBER, "OrganizationAccountAccessRole"));
+        assert!(!may(d, MEMBER, "Admin"));
+        assert!(!may(d, STRANGER, "RestoreDoctorReader"));
+        assert!(!may(d, ACCOUNT, "RestoreDoctorReader"));
+    }
+    // The organization read role, by its ARN.
+    let read_role_account = ORG_READ_ROLE.split(':').nth(4).unwrap();
+    assert!(may(
+        &propose_only,
+        read_role_account,
+        "RestoreDoctorOrganizationReader"
+    ));
+    let mut without_read_role = central(false);
+    without_read_role
+        .conditions
+        .insert("ReadOrganizationPolicies", false);
+    assert!(!may(
+        &without_read_role,
+        read_role_account,
+        "RestoreDoctorOrganizationReader"
+    ));
+}
+
+/// The statements of one policy by Sid, as JSON.
+fn statements(policy: &NamedPolicy) -> BTreeMap<String, Value> {
+    policy.policy.to_value()["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["Sid"].as_str().unwrap().to_owned(), s.clone()))
+        .collect()
+}
+
+#[test]
+fn the_reader_role_reads_exactly_what_the_function_reads() {
+    let central_template = template();
+    let member_template = template_file("member.yaml");
+    let function = function_role_policies(&central_template, &Deployment::new(true));
+    let gather = function
+        .iter()
+        .find(|p| p.name == "gather-evidence")
+        .unwrap();
+    let reader = role_policies(&member_template, "ReaderRole", &member(MEMBER, false, ""));
+    assert_eq!(reader.len(), 1, "the reader has one policy: {reader:#?}");
+    let ours = statements(gather);
+    let theirs = statements(&reader[0]);
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (sid, statement) in &ours {
+        // The same statement, on the member's resources; one role serves every Region.
+        let text = statement
+            .to_string()
+            .replace(&format!(":{REGION}:"), ":*:")
+            .replace(ACCOUNT, MEMBER);
+        let expected: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(&theirs[sid], &expected, "{sid}");
+    }
+    // And, read as sets, the actions: no more, no less.
+    let actions = |policy: &NamedPolicy| -> BTreeSet<String> {
+        let value = policy.policy.to_value();
+        value["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(list) => list
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned())
+                    .collect(),
+                other => panic!("{other}"),
+            })
+            .collect()
+    };
+    assert_eq!(actions(gather), actions(&reader[0]));
+    assert!(actions(&reader[0])
+        .iter()
+        .all(|a| !a.contains('*') && !a.contains("Put") && !a.contains("Create")));
+}
+
+fn put_role_policy(account: &str, role: &str, action: &str, tags: &[(&str, &str)]) -> Request {
+    let mut context = BTreeMap::from([(
+        "aws:PrincipalArn".to_owned(),
+        ContextValue::One(format!("arn:aws:iam::{account}:role/RestoreDoctorFixer")),
+    )]);
+    for (k, v) in tags {
+        context.insert(
+            format!("aws:ResourceTag/{k}"),
+            ContextValue::One((*v).into()),
+        );
+    }
+    Request {
+        principal: format!("arn:aws:sts::{account}:assumed-role/RestoreDoctorFixer/restore-doctor"),
+        action: action.into(),
+        resource: format!("arn:aws:iam::{account}:role/{role}"),
+        resource_account: Some(account.into()),
+        context,
+    }
+}
+
+#[test]
+fn the_fixer_can_only_put_a_role_policy_on_opted_in_roles() {
+    let member_template = template_file("member.yaml");
+    let fixer = |patterns: &str| PolicySet {
+        identity: role_policies(
+            &member_template,
+            "FixerRole",
+            &member(MEMBER, true, patterns),
+        ),
+        ..PolicySet::default()
+    };
+    let tagged: &[(&str, &str)] = &[(OPT_IN_TAG, "true")];
+    let untagged: &[(&str, &str)] = &[("team", "storage")];
+    let by_tag = fixer("");
+    let may = |set: &PolicySet, role: &str, action: &str, tags: &[(&str, &str)]| {
+        decide(&put_role_policy(MEMBER, role, action, tags), set).decision == Decision::Allowed
+    };
+    assert!(may(
+        &by_tag,
+        "BackupRestoreRole",
+        "iam:PutRolePolicy",
+        tagged
+    ));
+    assert!(!may(
+        &by_tag,
+        "BackupRestoreRole",
+        "iam:PutRolePolicy",
+        untagged
+    ));
+    for action in [
+        "iam:AttachRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:CreateRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:TagRole",
+        "iam:PassRole",
+        "iam:PutRolePermissionsBoundary",
+        "backup:StartRestoreJob",
+        "iam:GetRole",
+    ] {
+        assert!(
+            !may(&by_tag, "BackupRestoreRole", action, tagged),
+            "{action}"
+        );
+    }
+    // By pattern, as the central stack's AutoAttachRolePatterns.
+    let patterns = format!("arn:aws:iam::{MEMBER}:role/service-role/Backup*");
+    let by_pattern = fixer(&patterns);
+    assert!(may(
+        &by_pattern,
+        "service-role/BackupRestores",
+        "iam:PutRolePolicy",
+        untagged
+    ));
+    assert!(!may(&by_pattern, "Other", "iam:PutRolePolicy", untagged));
+    assert!(!may(
+        &by_pattern,
+        "service-role/BackupRestores",
+        "iam:AttachRolePolicy",
+        untagged
+    ));
+    // The same tag rule as the central stack's own auto-attach statement.
+    let central_template = template();
+    let own = function_role_policies(&central_template, &central(true));
+    let own_tagged = own
+        .iter()
+        .find(|p| p.name == "auto-attach-tagged-roles")
+        .unwrap();
+    let member_tagged = by_tag
+        .identity
+        .iter()
+        .find(|p| p.name == "auto-attach-tagged-roles")
+        .unwrap();
+    assert_eq!(
+        own_tagged
+            .policy
+            .to_value()
+            .to_string()
+            .replace(ACCOUNT, MEMBER),
+        member_tagged.policy.to_value().to_string()
+    );
+}
+
+#[test]
+fn member_roles_exist_once_per_account_and_the_fixer_only_when_opted_in() {
+    let t = template_file("member.yaml");
+    assert_eq!(
+        t["Conditions"]["CreateRoles"],
+        json!({"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "RolesRegion"}]})
+    );
+    assert_eq!(
+        t["Conditions"]["CreateFixer"]["Fn::And"][0],
+        json!({"Condition": "CreateRoles"})
+    );
+    assert_eq!(
+        t["Conditions"]["CreateFixer"]["Fn::And"][1],
+        json!({"Fn::Equals": [{"Ref": "AutoAttach"}, "true"]})
+    );
+    assert_eq!(t["Parameters"]["AutoAttach"]["Default"], "false");
+    assert_eq!(resource(&t, "ReaderRole")["Condition"], "CreateRoles");
+    assert_eq!(resource(&t, "FixerRole")["Condition"], "CreateFixer");
+    // Every other role is Region-specific by name: no two instances collide.
+    for (name, r) in t["Resources"].as_object().unwrap() {
+        if r["Type"] == "AWS::IAM::Role" && r.get("Condition").is_none() {
+            let role_name = Deployment::in_account(MEMBER)
+                .resolve(&r["Properties"]["RoleName"])
+                .unwrap();
+            assert!(
+                role_name.as_str().unwrap().ends_with(REGION),
+                "{name}: {role_name}"
+            );
+        }
+    }
+}
+
+fn put_events(
+    forwarder_account: &str,
+    org: &str,
+    role: &str,
+    source: &str,
+    detail_type: &str,
+) -> Request {
+    let role_arn = format!("arn:aws:iam::{forwarder_account}:role/{role}");
+    Request {
+        principal: format!("arn:aws:sts::{forwarder_account}:assumed-role/{role}/events"),
+        action: "events:PutEvents".into(),
+        resource: bus_arn(),
+        resource_account: Some(ACCOUNT.into()),
+        context: BTreeMap::from([
+            ("aws:PrincipalArn".into(), ContextValue::One(role_arn)),
+            ("aws:PrincipalOrgID".into(), ContextValue::One(org.into())),
+            (
+                "events:source".into(),
+                ContextValue::Many(vec![source.into()]),
+            ),
+            (
+                "events:detail-type".into(),
+                ContextValue::One(detail_type.into()),
+            ),
+        ]),
+    }
+}
+
+#[test]
+fn the_bus_takes_the_two_restore_events_from_the_organizations_forwarders_only() {
+    let central_template = template();
+    let d = central(false);
+    let bus = resource(&central_template, "OrganizationEventBus");
+    assert_eq!(bus["Condition"], "OrganizationMode");
+    let bus_policy = d.policy("bus policy", &bus["Properties"]["Policy"]);
+    let member_template = template_file("member.yaml");
+    let forwarder = role_policies(
+        &member_template,
+        "ForwarderRole",
+        &member(MEMBER, false, ""),
+    );
+    let set = |identity: Vec<NamedPolicy>| PolicySet {
+        identity,
+        resource_policy: Some(bus_policy.clone()),
+        ..PolicySet::default()
+    };
+    let forwarder_name = format!("RestoreDoctorForwarder-{REGION}");
+    let failed = "Restore Job State Change";
+    let refused = "AWS API Call via CloudTrail";
+    for detail_type in [failed, refused] {
+        let eval = decide(
+            &put_events(MEMBER, ORG, &forwarder_name, "aws.backup", detail_type),
+            &set(forwarder.clone()),
+        );
+        assert_eq!(eval.decision, Decision::Allowed, "{detail_type}: {eval:#?}");
+    }
+    let admin = set(vec![administrator_access()]);
+    for (request, why) in [
+        (
+            put_events(STRANGER, OTHER_ORG, &forwarder_name, "aws.backup", failed),
+            "another organization",
+        ),
+        (
+            put_events(MEMBER, ORG, "Admin", "aws.backup", failed),
+            "another role of the organization",
+        ),
+        (
+            put_events(MEMBER, ORG, &forwarder_name, "my.app", failed),
+            "another source",
+        ),
+        (
+            put_events(
+                MEMBER,
+                ORG,
+                &forwarder_name,
+                "aws.backup",
+                "Backup Job State Change",
+            ),
+            "another event",
+        ),
+    ] {
+        let eval = decide(&request, &admin);
+        assert_ne!(eval.decision, Decision::Allowed, "{why}: {eval:#?}");
+    }
+    // The forwarder may put events on that bus and nowhere else.
+    let elsewhere = Request {
+        resource: format!("arn:aws:events:{REGION}:{STRANGER}:event-bus/default"),
+        resource_account: Some(STRANGER.into()),
+        ..put_events(MEMBER, ORG, &forwarder_name, "aws.backup", failed)
+    };
+    let anyone = NamedPolicy {
+        name: "a bus open to anyone".into(),
+        policy: restore_doctor::policy::Policy::from_value(&json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": "*"}]
+        }))
+        .unwrap(),
+    };
+    let eval = decide(
+        &elsewhere,
+        &PolicySet {
+            identity: forwarder,
+            resource_policy: Some(anyone),
+            ..PolicySet::default()
+        },
+    );
+    assert_ne!(eval.decision, Decision::Allowed, "{eval:#?}");
+}
+
+/// The event pattern of the function's own rule `rule` (SAM event source).
+fn own_pattern(template: &Value, rule: &str) -> Value {
+    resource(template, "RestoreDoctorFunction")["Properties"]["Events"][rule]["Properties"]
+        ["Pattern"]
+        .clone()
+}
+
+#[test]
+fn every_rule_of_the_organization_matches_what_the_accounts_own_rules_match() {
+    let central_template = template();
+    let member_template = template_file("member.yaml");
+    for (own, org, forwarding) in [
+        (
+            "RestoreJobFailed",
+            "OrganizationRestoreJobFailed",
+            "RestoreJobFailed",
+        ),
+        (
+            "StartRestoreJobDenied",
+            "OrganizationStartRestoreJobDenied",
+            "StartRestoreJobDenied",
+        ),
+    ] {
+        let own_pattern = own_pattern(&central_template, own);
+        // The central bus: the same events, from every account but the central one
+        // (its own arrive on its default bus).
+        let rule = resource(&central_template, org);
+        assert_eq!(rule["Condition"], "OrganizationMode");
+        let mut expected = own_pattern.clone();
+        expected["account"] = json!([{"anything-but": {"Ref": "AWS::AccountId"}}]);
+        assert_eq!(rule["Properties"]["EventPattern"], expected, "{org}");
+        assert_eq!(
+            rule["Properties"]["EventBusName"],
+            json!({"Ref": "OrganizationEventBus"})
+        );
+        let target = &rule["Properties"]["Targets"][0];
+        assert_eq!(
+            target["Arn"],
+            json!({"Fn::GetAtt": ["RestoreDoctorFunction", "Arn"]})
+        );
+        assert_eq!(
+            target["DeadLetterConfig"]["Arn"],
+            json!({"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+        );
+        // The member account: the same events of its own account, to the central bus.
+        let forward = resource(&member_template, forwarding);
+        assert_eq!(
+            forward["Properties"]["EventPattern"], own_pattern,
+            "{forwarding}"
+        );
+        let target = &forward["Properties"]["Targets"][0];
+        assert_eq!(target["Arn"], json!({"Ref": "CentralEventBusArn"}));
+        assert_eq!(
+            target["RoleArn"],
+            json!({"Fn::GetAtt": ["ForwarderRole", "Arn"]})
+        );
+    }
+}
+
+#[test]
+fn without_an_organization_id_the_central_stack_creates_nothing_of_the_organization() {
+    let t = template();
+    assert_eq!(t["Parameters"]["OrganizationId"]["Default"], "");
+    assert_eq!(
+        t["Conditions"]["OrganizationMode"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]})
+    );
+    // Every condition that creates something of the organization requires OrganizationMode.
+    for name in ["FixInMemberAccounts", "ReadOrganizationPolicies"] {
+        assert_eq!(
+            t["Conditions"][name]["Fn::And"][0],
+            json!({"Condition": "OrganizationMode"}),
+            "{name}"
+        );
+    }
+    let mut single = Deployment::new(true);
+    for (key, rule) in [
+        (
+            "RestoreDoctorFunctionRestoreJobFailed.Arn",
+            "RestoreJobFailed",
+        ),
+        (
+            "RestoreDoctorFunctionStartRestoreJobDenied.Arn",
+            "StartRestoreJobDenied",
+        ),
+    ] {
+        let arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/restore-doctor-{rule}");
+        single.values.insert(key, arn);
+    }
+    let created: Vec<(&String, &Value)> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| match r.get("Condition").and_then(Value::as_str) {
+            None => true,
+            Some(c) => *single.conditions.get(c).unwrap_or(&true),
+        })
+        .collect();
+    for (name, r) in &created {
+        assert!(
+            !matches!(
+                r["Type"].as_str().unwrap(),
+                "AWS::Events::EventBus" | "AWS::Events::Rule" | "AWS::Lambda::Permission"
+            ),
+            "{name} exists in single-account mode"
+        );
+    }
+    for org_resource in [
+        "OrganizationEventBus",
+        "OrganizationRestoreJobFailed",
+        "OrganizationStartRestoreJobDenied",
+        "OrganizationRestoreJobFailedInvoke",
+        "OrganizationStartRestoreJobDeniedInvoke",
+    ] {
+        assert_eq!(
+            resource(&t, org_resource)["Condition"],
+            "OrganizationMode",
+            "{org_resource}"
+        );
+    }
+    // No AssumeRole, no organization setting, the same two rules to the dead-letter queue.
+    let text = serde_json::to_string(
+        &function_role_policies(&t, &single)
+            .iter()
+            .map(|p| p.policy.to_value())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(!text.contains("sts:AssumeRole"), "{text}");
+    let variables =
+        &resource(&t, "RestoreDoctorFunction")["Properties"]["Environment"]["Variables"];
+    for org_setting in [
+        "ORGANIZATION_ID",
+        "MEMBER_READER_ROLE",
+        "MEMBER_FIXER_ROLE",
+        "ORGANIZATION_READ_ROLE_ARN",
+    ] {
+        assert!(variables[org_setting].is_object(), "{org_setting}");
+        assert_eq!(
+            single.resolve(&variables[org_setting]),
+            None,
+            "{org_setting}"
+        );
+    }
+    let dlq = single
+        .resolve(&resource(&t, "DeadLetterQueuePolicy")["Properties"]["PolicyDocument"])
+        .unwrap();
+    assert_eq!(
+        dlq["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    for output in ["FunctionRoleArn", "OrganizationEventBusArn"] {
+        assert_eq!(t["Outputs"][output]["Condition"], "OrganizationMode");
+    }
+    // With it, the settings the function reads are there.
+    let org = central(true);
+    for (name, value) in [
+        ("ORGANIZATION_ID", ORG),
+        ("MEMBER_READER_ROLE", "RestoreDoctorReader"),
+        ("MEMBER_FIXER_ROLE", "RestoreDoctorFixer"),
+        ("ORGANIZATION_READ_ROLE_ARN", ORG_READ_ROLE),
+    ] {
+        assert_eq!(org.resolve(&variables[name]), Some(json!(value)), "{name}");
+    }
+}
+
+fn org_read(action: &str, resource: &str, policy_type: Option<&str>) -> Request {
+    let mut context = BTreeMap::new();
+    if let Some(t) = policy_type {
+        context.insert(
+            "organizations:PolicyType".to_owned(),
+            ContextValue::One(t.into()),
+        );
+    }
+    Request {
+        principal:
+            "arn:aws:sts::999900001111:assumed-role/RestoreDoctorOrganizationReader/restore-doctor"
+                .into(),
+        action: action.into(),
+        resource: resource.into(),
+        resource_account: Some("999900001111".into()),
+        context,
+    }
+}
+
+#[test]
+fn the_organization_read_role_reads_control_policies_of_its_organization_only() {
+    let t = template_file("organization.yaml");
+    let mut d = Deployment::in_account("999900001111");
+    d.values
+        .insert("CentralFunctionRoleArn", FUNCTION_ROLE.to_owned());
+    d.values.insert("OrganizationId", ORG.to_owned());
+    let trust = trust_policy(&t, "OrganizationReadRole", &d);
+    let function = function_role_policies(&template(), &central(false));
+    let name = "RestoreDoctorOrganizationReader";
+    assert!(allowed(
+        &assume(FUNCTION_ROLE, ORG, "999900001111", name),
+        &function,
+        &trust
+    ));
+    let other = format!("arn:aws:iam::{ACCOUNT}:role/Admin");
+    assert!(!allowed(
+        &assume(&other, ORG, "999900001111", name),
+        &[administrator_access()],
+        &trust
+    ));
+    assert!(!allowed(
+        &assume(FUNCTION_ROLE, OTHER_ORG, "999900001111", name),
+        &function,
+        &trust
+    ));
+
+    let set = PolicySet {
+        identity: role_policies(&t, "OrganizationReadRole", &d),
+        ..PolicySet::default()
+    };
+    let account = format!("arn:aws:organizations::999900001111:account/{ORG}/{MEMBER}");
+    let ou = format!("arn:aws:organizations::999900001111:ou/{ORG}/ou-ab12-cdef3456");
+    let root = format!("arn:aws:organizations::999900001111:root/{ORG}/r-ab12");
+    let scp = format!(
+        "arn:aws:organizations::999900001111:policy/{ORG}/service_control_policy/p-abcd1234"
+    );
+    let rcp = format!(
+        "arn:aws:organizations::999900001111:policy/{ORG}/resource_control_policy/p-abcd5678"
+    );
+    let full_access = "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess";
+    let tag_policy =
+        format!("arn:aws:organizations::999900001111:policy/{ORG}/tag_policy/p-abcd9999");
+    let other_org_scp = format!(
+        "arn:aws:organizations::123412341234:policy/{OTHER_ORG}/service_control_policy/p-abcd1234"
+    );
+    let cases: Vec<(Request, bool)> = vec![
+        (org_read("organizations:ListParents", &account, None), true),
+        (org_read("organizations:ListParents", &ou, None), true),
+        (
+            org_read(
+                "organizations:ListPoliciesForTarget",
+                &account,
+                Some("SERVICE_CONTROL_POLICY"),
+            ),
+            true,
+        ),
+        (
+            org_read(
+                "organizations:ListPoliciesForTarget",
+                &root,
+                Some("RESOURCE_CONTROL_POLICY"),
+            ),
+            true,
+        ),
+        (
+            org_read(
+                "organizations:ListPoliciesForTarget",
+                &ou,
+                Some("TAG_POLICY"),
+            ),
+            false,
+        ),
+        (org_read("organizations:DescribePolicy", &scp, None), true),
+        (org_read("organizations:DescribePolicy", &rcp, None), true),
+        (
+            org_read("organizations:DescribePolicy", full_access, None),
+            true,
+        ),
+        (
+            org_read("organizations:DescribePolicy", &tag_policy, None),
+            false,
+        ),
+        (
+            org_read("organizations:DescribePolicy", &other_org_scp, None),
+            false,
+        ),
+        (org_read("organizations:ListAccounts", "*", None), false),
+        (
+            org_read("organizations:DescribeAccount", &account, None),
+            false,
+        ),
+        (org_read("organizations:AttachPolicy", &scp, None), false),
+        (org_read("organizations:UpdatePolicy", &scp, None), false),
+    ];
+    for (request, expected) in cases {
+        let eval = decide(&request, &set);
+        assert_eq!(
+            eval.decision == Decision::Allowed,
+            expected,
+            "{} on {}: {eval:#?}",
+            request.action,
+            request.resource
+        );
+    }
+}
+
+#[test]
+fn the_function_session_used_in_the_tests_is_the_function_role() {
+    // Guards the helpers above: `assume` builds the function's session from its role.
+    let r = assume(FUNCTION_ROLE, ORG, MEMBER, "RestoreDoctorReader");
+    assert_eq!(r.principal, FUNCTION_SESSION);
+}
