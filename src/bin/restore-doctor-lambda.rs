@@ -6,7 +6,10 @@ use restore_doctor::aws::accounts::MemberAccounts;
 use restore_doctor::aws::{config, logging, Clients, EndpointOverrides, Settings};
 use restore_doctor::handler::{self, Handler};
 
-#[tokio::main]
+// One thread: the runtime API hands a process one event at a time, and the gathering's
+// concurrency is waiting on AWS, not computing; a second worker thread only cost memory
+// (BENCHMARKS.md, "Lambda cold start and memory").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     // Lambda passes no arguments; `--version` tells which build a local binary is.
     if std::env::args()
