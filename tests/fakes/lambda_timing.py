@@ -95,6 +95,7 @@ def run_once(binary, event, extra_env):
         with open(f"/proc/{proc.pid}/status") as f:
             status = dict(line.split(":", 1) for line in f if ":" in line)
         peak_kb = int(status["VmHWM"].split()[0])
+        resident = resident_by_mapping(proc.pid)
     finally:
         proc.kill()
         proc.wait()
@@ -105,9 +106,36 @@ def run_once(binary, event, extra_env):
         "warm_ms": (marks["warm:end"] - marks["warm:start"]) * 1000,
         "peak_mib": peak_kb / 1024,
         "marks": marks,
+        "resident_kib": resident,
         "outcomes": {k: v[0] for k, v in done.items()},
         "responses": {k: v[1] for k, v in done.items()},
     }
+
+
+def resident_by_mapping(pid):
+    """Resident KiB per kind of mapping (the binary's own pages, the heap, anonymous
+    memory such as thread stacks and allocator arenas, shared libraries), from
+    /proc/PID/smaps: where the peak memory lives."""
+    totals = {}
+    kind = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else ""
+                if name.endswith("restore-doctor-lambda"):
+                    kind = "binary (code and data)"
+                elif name == "[heap]":
+                    kind = "heap"
+                elif name.startswith("[stack"):
+                    kind = "main stack"
+                elif name == "":
+                    kind = "anonymous (thread stacks, allocator arenas)"
+                else:
+                    kind = "shared libraries and other"
+            elif head[0] == "Rss:" and kind:
+                totals[kind] = totals.get(kind, 0) + int(head[1])
+    return totals
 
 
 def main():
@@ -121,6 +149,7 @@ def main():
     extra = dict(kv.split("=", 1) for kv in args.env)
     runs = [run_once(args.binary, event, extra) for _ in range(args.runs)]
     print("first run responses:", json.dumps(runs[0]["responses"]))
+    print("first run resident KiB by mapping:", json.dumps(runs[0]["resident_kib"]))
     for key in ["init_ms", "cold_ms", "warm_ms", "peak_mib"]:
         values = [r[key] for r in runs]
         print(f"{key}: median {statistics.median(values):.1f}  min {min(values):.1f}  max {max(values):.1f}")
