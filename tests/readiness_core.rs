@@ -199,3 +199,65 @@ fn a_hostile_role_arn_from_the_enumeration_is_dropped() {
     };
     assert_ne!(readiness(&e).verdict, Verdict::Ready);
 }
+
+/// A run of three resources (one of each verdict) and one listing gap, as the three
+/// formats print it.
+fn sample_run() -> restore_doctor::diagnose::readiness::ReadinessRun {
+    use restore_doctor::diagnose::readiness::{ReadinessRun, RoleSource};
+    let mut resources = Vec::new();
+    for (case, source) in [
+        (
+            "efs-managed-policy-all-allowed",
+            RoleSource::RestoreTestingSelection,
+        ),
+        ("efs-role-missing-efs", RoleSource::Configured),
+        ("efs-trigger-only", RoleSource::DefaultServiceRole),
+    ] {
+        let mut r = readiness(&as_readiness(&load(case)));
+        r.role_source = Some(source);
+        resources.push(r);
+    }
+    ReadinessRun {
+        schema_version: 1,
+        account_id: Some("111122223333".into()),
+        region: Some("us-east-1".into()),
+        resources,
+        gaps: vec![restore_doctor::diagnose::evidence::Gap {
+            part: EvidencePart::RestoreRole,
+            call: "backup:ListRestoreTestingSelections nightly|plan".into(),
+            error: "AccessDeniedException: not allowed `<b>`".into(),
+        }],
+    }
+}
+
+#[test]
+fn readiness_text_snapshot() {
+    use restore_doctor::cli::readiness::{exit_code, render, ReadinessFormat};
+    let run = sample_run();
+    assert_eq!(exit_code(&run), 2);
+    insta::assert_snapshot!(render(&run, ReadinessFormat::Text));
+}
+
+#[test]
+fn readiness_markdown_snapshot() {
+    use restore_doctor::cli::readiness::{render, ReadinessFormat};
+    insta::assert_snapshot!(render(&sample_run(), ReadinessFormat::Markdown));
+}
+
+#[test]
+fn readiness_json_snapshot() {
+    use restore_doctor::cli::readiness::{render, ReadinessFormat};
+    let text = render(&sample_run(), ReadinessFormat::Json);
+    let back: restore_doctor::diagnose::readiness::ReadinessRun =
+        serde_json::from_str(&text).unwrap();
+    assert_eq!(back, sample_run());
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn all_ready_or_unverifiable_exits_zero() {
+    use restore_doctor::cli::readiness::exit_code;
+    let mut run = sample_run();
+    run.resources.retain(|r| r.verdict != Verdict::NotReady);
+    assert_eq!(exit_code(&run), 0);
+}

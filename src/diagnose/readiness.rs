@@ -70,6 +70,14 @@ impl RoleSource {
     }
 }
 
+/// The restore roles configured with `--restore-role`: one for every resource type, and
+/// one per type (`EFS`, `RDS`, ...); each a checked role ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreRoles {
+    pub default: Option<super::validated::RoleArn>,
+    pub by_type: std::collections::BTreeMap<String, super::validated::RoleArn>,
+}
+
 /// One resource's readiness: the verdict, why, and the full report behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -154,5 +162,35 @@ pub fn assess(report: Report, checked: usize) -> ResourceReadiness {
         gaps,
         caveats,
         report,
+    }
+}
+
+/// A readiness run over one account and Region: every resource checked, and what the
+/// enumeration itself could not read. The `--format json` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessRun {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// One entry per protected resource and backup vault (its latest recovery point).
+    pub resources: Vec<ResourceReadiness>,
+    /// What the enumeration could not read (a listing refused, restore testing
+    /// selections unread): resources it hides are not in `resources`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<super::evidence::Gap>,
+}
+
+impl ReadinessRun {
+    /// How many resources have each verdict: (ready, not ready, not verifiable).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |v: Verdict| self.resources.iter().filter(|r| r.verdict == v).count();
+        (
+            n(Verdict::Ready),
+            n(Verdict::NotReady),
+            n(Verdict::NotVerifiable),
+        )
     }
 }
