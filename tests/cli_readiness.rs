@@ -14,7 +14,7 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -53,6 +53,7 @@ mod live {
     use super::*;
     use restore_doctor::diagnose::readiness::{ReadinessRun, RoleSource, Verdict};
     use serde_json::{json, Value};
+    use std::process::Output;
 
     fn trust() -> String {
         json!({"Version": "2012-10-17", "Statement": [{
