@@ -10,9 +10,10 @@
 //!    (`backup:ListRestoreTestingPlans`, `backup:ListRestoreTestingSelections`, which
 //!    carry `ProtectedResourceType` and `IamRoleArn`), else `--restore-role TYPE=ARN`,
 //!    else `--restore-role ARN`, else AWS Backup's default service role
-//!    `service-role/AWSBackupDefaultServiceRole` when `iam:GetRole` finds it (AWS Backup
-//!    creates it the first time the console uses the default role: "Default service role
-//!    for AWS Backup", <https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html>);
+//!    `service-role/AWSBackupDefaultServiceRole` when `iam:GetRole` finds it (restore job
+//!    events name it as their role, `arn:aws:iam::…:role/service-role/AWSBackupDefaultServiceRole`,
+//!    in public code; when AWS Backup creates it is not verified here, so its absence is
+//!    an answer, not an error);
 //! 3. per resource, `backup:ListRecoveryPointsByResource`: the latest completed recovery
 //!    point in each vault;
 //! 4. per recovery point, `backup:GetRecoveryPointRestoreMetadata`: the metadata AWS
