@@ -78,6 +78,7 @@ fn readiness_operations() -> BTreeMap<&'static str, String> {
         ("backup:GetRecoveryPointRestoreMetadata", "*".to_owned()),
         ("backup:ListRestoreTestingPlans", "*".to_owned()),
         ("backup:ListRestoreTestingSelections", "*".to_owned()),
+        ("backup:GetRestoreTestingSelection", "*".to_owned()),
     ])
 }
 

@@ -2,7 +2,7 @@
 //! the restore roles) and the fake in `tests/fakes/aws_fake.py`, which serves the AWS
 //! Backup operations moto 5.2 lacks: ListProtectedResources, ListRecoveryPointsByResource,
 //! GetRecoveryPointRestoreMetadata, ListRestoreTestingPlans, ListRestoreTestingSelections,
-//! DescribeRecoveryPoint, GetBackupVaultAccessPolicy; and STS GetCallerIdentity.
+//! GetRestoreTestingSelection, DescribeRecoveryPoint, GetBackupVaultAccessPolicy; and STS GetCallerIdentity.
 //!
 //! One test per process: the fake's protected resources are the account's, so a second
 //! test in this binary would see the first one's resources.
@@ -177,9 +177,19 @@ mod live {
                 &fs_b: {"ResourceType": "EFS"},
                 &vol: {"ResourceType": "EBS"}
             },
-            "restoreTestingPlans": {format!("nightly_{}", u.replace('-', "_")): {"selections": {
-                "efs": {"ProtectedResourceType": "EFS", "IamRoleArn": &efs_role}
-            }}},
+            "restoreTestingPlans": {
+                format!("nightly_{}", u.replace('-', "_")): {"selections": {
+                    "efs": {"ProtectedResourceType": "EFS", "IamRoleArn": &efs_role,
+                            "ProtectedResourceArns": ["*"],
+                            "RestoreMetadataOverrides": {"performancemode": "maxIO"}}
+                }},
+                // An EBS selection of another volume: restore testing never restores
+                // this account's volume with its role, so readiness does not either.
+                format!("weekly_{}", u.replace('-', "_")): {"selections": {
+                    "ebs_other": {"ProtectedResourceType": "EBS", "IamRoleArn": &efs_role,
+                                  "ProtectedResourceArns": [format!("arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0ffffffffffffffff")]}
+                }}
+            },
             "vaults": {
                 &v1: vault(&v1, vec![
                     (point("a-old"), rp(&v1, &fs_a, "EFS", 1_772_000_000.0, "COMPLETED", &efs_meta("0a0a0a0a"))),
@@ -260,6 +270,12 @@ mod live {
         assert_eq!(
             stack.fake_requests("GetRecoveryPointRestoreMetadata", &point("a-old")),
             0
+        );
+        // Each selection was read once for the run, not once per resource.
+        let nightly = format!("nightly_{}", u.replace('-', "_"));
+        assert_eq!(
+            stack.fake_requests("GetRestoreTestingSelection", &format!("{nightly}/efs")),
+            1
         );
         // The volume's listing took two pages of the fake's two.
         assert_eq!(stack.fake_requests("ListRecoveryPointsByResource", &vol), 2);

@@ -78,10 +78,12 @@ pub async fn readiness(
     let mut run_gaps = Vec::new();
 
     let resources = protected_resources(clients, &lanes, &mut run_gaps).await;
-    let selections = restore_testing_roles(clients, &lanes, &mut run_gaps).await;
-    let needs_default = resources.iter().any(|(_, t)| {
+    let selections = restore_testing_selections(clients, &lanes, &mut run_gaps).await;
+    let needs_default = resources.iter().any(|(arn, t)| {
         let t = t.as_deref().unwrap_or("");
-        !selections.contains_key(t) && !roles.by_type.contains_key(t) && roles.default.is_none()
+        selection_for(&selections, arn, t).is_none()
+            && !roles.by_type.contains_key(t)
+            && roles.default.is_none()
     });
     let default_role = if needs_default {
         default_service_role(clients, &lanes, &mut run_gaps).await
@@ -93,9 +95,10 @@ pub async fn readiness(
     let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
     for (resource_arn, resource_type) in resources {
         let t = resource_type.clone().unwrap_or_default();
-        let role: Option<(String, RoleSource)> = selections
-            .get(&t)
-            .map(|r| (r.clone(), RoleSource::RestoreTestingSelection))
+        let chosen = selection_for(&selections, &resource_arn, &t);
+        let overrides = chosen.map(|s| s.overrides.clone()).unwrap_or_default();
+        let role: Option<(String, RoleSource)> = chosen
+            .map(|s| (s.role.clone(), RoleSource::RestoreTestingSelection))
             .or_else(|| {
                 roles
                     .by_type
@@ -114,7 +117,17 @@ pub async fn readiness(
                     .map(|r| (r, RoleSource::DefaultServiceRole))
             });
         for c in latest_recovery_points(clients, &lanes, &resource_arn, resource_type).await {
-            out.push(check(&run, clients, &lanes, account, region, c, role.clone(), far).await);
+            out.push(
+                check(
+                    &run,
+                    (clients, &lanes),
+                    (account, region),
+                    c,
+                    (role.clone(), &overrides),
+                    far,
+                )
+                .await,
+            );
         }
     }
     ReadinessRun {
@@ -126,23 +139,24 @@ pub async fn readiness(
     }
 }
 
+/// The role a restore would use, where it came from, and (for a restore testing
+/// selection) the metadata overrides it restores with.
+type RoleChoice<'o> = (Option<(String, RoleSource)>, &'o [(String, String)]);
+
 /// One (resource, vault): its restore metadata, the gathering and the verdict.
-#[allow(clippy::too_many_arguments)]
 async fn check(
     run: &Run<'_>,
-    clients: &Clients,
-    lanes: &Lanes,
-    account: &str,
-    region: &str,
+    (clients, lanes): (&Clients, &Lanes),
+    (account, region): (&str, &str),
     c: Candidate,
-    role: Option<(String, RoleSource)>,
+    (role, overrides): RoleChoice<'_>,
     far: Instant,
 ) -> ResourceReadiness {
     let mut gaps: Vec<Gap> = c.gap.into_iter().collect();
     let mut metadata = Vec::new();
     match (&c.vault_name, &c.recovery_point_arn) {
         (Some(vault), Some(rp)) => match restore_metadata(clients, lanes, vault, rp).await {
-            Ok(m) => metadata = m,
+            Ok(m) => metadata = with_overrides(m, overrides),
             Err(g) => gaps.push(g),
         },
         _ if gaps.is_empty() => gaps.push(gap(
@@ -249,13 +263,69 @@ async fn protected_resources(
     out
 }
 
-/// The role of the restore testing selection of each resource type (first plan, then
-/// first selection, by name, wins: AWS Backup runs each selection with its own role).
-async fn restore_testing_roles(
+/// A restore testing selection, as GetRestoreTestingSelection returned it, checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Selection {
+    resource_type: String,
+    role: String,
+    /// `ProtectedResourceArns`: the resources it names, or `*` for every one of the type.
+    resources: Vec<String>,
+    /// `RestoreMetadataOverrides`: what restore testing restores with instead of the
+    /// inferred metadata.
+    overrides: Vec<(String, String)>,
+}
+
+impl Selection {
+    /// Whether restore testing would restore `resource` with this selection's role: it
+    /// names the resource, or every resource of its type (`*`; AWS Backup,
+    /// RestoreTestingSelectionForCreate: "ProtectedResourceArns: [\"*\"]").
+    fn covers(&self, resource: &str) -> Option<bool> {
+        if self.resources.iter().any(|r| r == resource) {
+            Some(true)
+        } else if self.resources.is_empty() || self.resources.iter().any(|r| r == "*") {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// The selection whose role restore testing would use for `resource` of `kind`: one
+/// that names it, else one for every resource of its type (first plan, then first
+/// selection, by name).
+fn selection_for<'s>(
+    selections: &'s [Selection],
+    resource: &str,
+    kind: &str,
+) -> Option<&'s Selection> {
+    let of_type = || selections.iter().filter(|s| s.resource_type == kind);
+    of_type()
+        .find(|s| s.covers(resource) == Some(true))
+        .or_else(|| of_type().find(|s| s.covers(resource) == Some(false)))
+}
+
+/// The inferred metadata with a selection's overrides in place ("Key values are not
+/// case sensitive": AWS Backup, RestoreTestingSelectionForUpdate).
+fn with_overrides(
+    inferred: Vec<(String, String)>,
+    overrides: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = inferred
+        .into_iter()
+        .filter(|(k, _)| !overrides.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)))
+        .collect();
+    out.extend(overrides.iter().cloned());
+    out
+}
+
+/// Every restore testing selection of the account, read in full (ListRestoreTestingPlans,
+/// ListRestoreTestingSelections, GetRestoreTestingSelection), first plan and first
+/// selection by name first.
+async fn restore_testing_selections(
     clients: &Clients,
     lanes: &Lanes,
     run_gaps: &mut Vec<Gap>,
-) -> BTreeMap<String, String> {
+) -> Vec<Selection> {
     let mut plans = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -284,7 +354,7 @@ async fn restore_testing_roles(
                         call_error(&e).text
                     ),
                 ));
-                return BTreeMap::new();
+                return Vec::new();
             }
         }
         if token.is_none() {
@@ -292,7 +362,7 @@ async fn restore_testing_roles(
         }
     }
     plans.sort();
-    let mut roles = BTreeMap::new();
+    let mut out = Vec::new();
     for plan in plans {
         if !sanitize::is_id(&plan) {
             run_gaps.push(gap(
@@ -303,41 +373,114 @@ async fn restore_testing_roles(
             continue;
         }
         let call = format!("backup:ListRestoreTestingSelections {plan}");
-        match clients
-            .backup
-            .list_restore_testing_selections()
-            .restore_testing_plan_name(&plan)
-            .send()
-            .lane(lanes, Service::Backup)
-            .await
-        {
-            Ok(out) => {
-                let mut selections: Vec<_> = out.restore_testing_selections().iter().collect();
-                selections.sort_by_key(|s| s.restore_testing_selection_name().to_owned());
-                for s in selections {
-                    let t = s.protected_resource_type();
-                    let role = s.iam_role_arn();
-                    match (sanitize::is_resource_type(t), RoleArn::parse(role)) {
-                        (true, Ok(r)) => {
-                            roles
-                                .entry(t.to_owned())
-                                .or_insert_with(|| r.as_str().to_owned());
-                        }
-                        _ => run_gaps.push(gap(
-                            EvidencePart::RestoreRole,
-                            call.clone(),
-                            format!(
-                                "selection `{}` dropped: its type or role ARN failed its check",
-                                shown(s.restore_testing_selection_name())
-                            ),
-                        )),
-                    }
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            match clients
+                .backup
+                .list_restore_testing_selections()
+                .restore_testing_plan_name(&plan)
+                .set_next_token(token.clone())
+                .send()
+                .lane(lanes, Service::Backup)
+                .await
+            {
+                Ok(page) => {
+                    names.extend(
+                        page.restore_testing_selections()
+                            .iter()
+                            .map(|s| s.restore_testing_selection_name().to_owned()),
+                    );
+                    token = page.next_token().map(str::to_owned);
+                }
+                Err(e) => {
+                    run_gaps.push(gap(
+                        EvidencePart::RestoreRole,
+                        call.clone(),
+                        call_error(&e).text,
+                    ));
+                    token = None;
                 }
             }
-            Err(e) => run_gaps.push(gap(EvidencePart::RestoreRole, call, call_error(&e).text)),
+            if token.is_none() {
+                break;
+            }
+        }
+        names.sort();
+        for name in names {
+            let call = format!("backup:GetRestoreTestingSelection {plan}/{}", shown(&name));
+            if !sanitize::is_id(&name) {
+                run_gaps.push(gap(
+                    EvidencePart::RestoreRole,
+                    call,
+                    "not attempted: not a selection name",
+                ));
+                continue;
+            }
+            match selection(clients, lanes, &plan, &name).await {
+                Ok(s) => out.push(s),
+                Err(why) => run_gaps.push(gap(EvidencePart::RestoreRole, call, why)),
+            }
         }
     }
-    roles
+    out
+}
+
+/// GetRestoreTestingSelection, every value checked: a selection with a value that fails
+/// is left out (its resources fall back to --restore-role or the default service role).
+async fn selection(
+    clients: &Clients,
+    lanes: &Lanes,
+    plan: &str,
+    name: &str,
+) -> Result<Selection, String> {
+    let out = clients
+        .backup
+        .get_restore_testing_selection()
+        .restore_testing_plan_name(plan)
+        .restore_testing_selection_name(name)
+        .send()
+        .lane(lanes, Service::Backup)
+        .await
+        .map_err(|e| call_error(&e).text)?;
+    let s = out
+        .restore_testing_selection()
+        .ok_or("no selection returned")?;
+    let resource_type = s.protected_resource_type();
+    if !sanitize::is_resource_type(resource_type) {
+        return Err("its resource type failed its check: not used".into());
+    }
+    let role = RoleArn::parse(s.iam_role_arn())
+        .map_err(|e| format!("its role ARN: {}: not used", e.why))?;
+    let mut resources = Vec::new();
+    for r in s.protected_resource_arns() {
+        if r == "*" {
+            resources.push(r.clone());
+        } else {
+            let arn = sanitize::arn(r).map_err(|e| {
+                format!(
+                    "a resource ARN: {}: not used",
+                    sanitize::refused(&e, r.len())
+                )
+            })?;
+            resources.push(arn);
+        }
+    }
+    let overrides = s
+        .restore_metadata_overrides()
+        .map(|m| {
+            let mut v: Vec<(String, String)> =
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default();
+    Ok(Selection {
+        resource_type: resource_type.to_owned(),
+        role: role.as_str().to_owned(),
+        resources,
+        overrides,
+    })
 }
 
 /// AWS Backup's default service role, when the account has it.
@@ -521,4 +664,58 @@ async fn restore_metadata(
         .restore_metadata()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn sel(kind: &str, role: &str, resources: &[&str]) -> Selection {
+        Selection {
+            resource_type: kind.into(),
+            role: role.into(),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+            overrides: vec![],
+        }
+    }
+
+    #[test]
+    fn the_selection_naming_the_resource_wins_over_the_wildcard_one() {
+        let fs = "arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-1";
+        let all = [
+            sel("EFS", "wild", &["*"]),
+            sel("EFS", "named", &[fs]),
+            sel(
+                "EFS",
+                "other",
+                &["arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-2"],
+            ),
+            sel("EBS", "ebs", &["*"]),
+        ];
+        assert_eq!(selection_for(&all, fs, "EFS").unwrap().role, "named");
+        let fs3 = "arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-3";
+        assert_eq!(selection_for(&all, fs3, "EFS").unwrap().role, "wild");
+        // A selection naming only other resources never restores this one.
+        assert!(selection_for(&all[2..3], fs3, "EFS").is_none());
+        assert!(selection_for(&all, fs3, "RDS").is_none());
+    }
+
+    #[test]
+    fn overrides_replace_inferred_keys_whatever_their_case() {
+        let m = with_overrides(
+            vec![
+                ("KmsKeyId".into(), "inferred".into()),
+                ("newFileSystem".into(), "true".into()),
+            ],
+            &[("kmskeyid".into(), "override".into())],
+        );
+        assert_eq!(
+            m,
+            [
+                ("newFileSystem".to_string(), "true".to_string()),
+                ("kmskeyid".to_string(), "override".to_string())
+            ]
+        );
+    }
 }

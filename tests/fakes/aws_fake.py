@@ -15,6 +15,7 @@ Operations covered (everything else answers 404/400):
         (the vaults' recovery points whose ResourceArn is {arn}, pages of 2)
     GET /restore-testing/plans                             ListRestoreTestingPlans
     GET /restore-testing/plans/{plan}/selections           ListRestoreTestingSelections
+    GET /restore-testing/plans/{plan}/selections/{name}    GetRestoreTestingSelection
     PUT /restore-jobs                                      StartRestoreJob: the same
         IdempotencyToken gives the same job id and starts nothing new
   AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity,
@@ -173,7 +174,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.list_protected_resources()
         if len(parts) == 3 and parts[0] == "resources" and parts[2] == "recovery-points":
             return self.list_recovery_points_by_resource(urllib.parse.unquote(parts[1]))
-        if parts[:2] == ["restore-testing", "plans"] and len(parts) in (2, 4):
+        if parts[:2] == ["restore-testing", "plans"] and len(parts) in (2, 4, 5):
             return self.list_restore_testing(parts)
         if parts[0] == "restore-jobs" and len(parts) in (2, 3):
             job_id = urllib.parse.unquote(parts[1])
@@ -351,6 +352,25 @@ class Handler(BaseHTTPRequestHandler):
         if op in plan.get("errors", {}):
             self.record(op, name)
             return self.rest_error(plan["errors"][op])
+        if len(parts) == 5:
+            op = "GetRestoreTestingSelection"
+            sel_name = urllib.parse.unquote(parts[4])
+            self.record(op, f"{name}/{sel_name}")
+            sel = plan.get("selections", {}).get(sel_name)
+            if sel is None:
+                return self.not_found(f"Restore testing selection {sel_name} not found")
+            got = {
+                "RestoreTestingSelectionName": sel_name,
+                "RestoreTestingPlanName": name,
+                "CreationTime": 1_772_000_000.0,
+                "ProtectedResourceType": sel.get("ProtectedResourceType", ""),
+                "IamRoleArn": sel.get("IamRoleArn", ""),
+                "ProtectedResourceArns": sel.get("ProtectedResourceArns", ["*"]),
+                "ValidationWindowHours": 0,
+            }
+            if "RestoreMetadataOverrides" in sel:
+                got["RestoreMetadataOverrides"] = sel["RestoreMetadataOverrides"]
+            return self.send(200, json.dumps({"RestoreTestingSelection": got}))
         items = [
             {
                 "RestoreTestingSelectionName": sel_name,
