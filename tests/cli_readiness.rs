@@ -37,6 +37,12 @@ fn readiness_options_are_checked_before_any_call() {
         "{}",
         text(&out.stderr)
     );
+    let version = Command::new(env!("CARGO_BIN_EXE_restore-doctor"))
+        .args(["readiness", "--version"])
+        .output()
+        .unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert!(text(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
     let bad_format = Command::new(env!("CARGO_BIN_EXE_restore-doctor"))
         .args(["readiness", "--format", "html"])
         .output()

@@ -42,7 +42,7 @@ pub enum Command {
     Readiness(ReadinessArgs),
     /// Print the JSON Schema of the evidence or the report format.
     Schema {
-        /// `evidence` or `report`.
+        /// `evidence`, `report` or `readiness`.
         #[arg(value_enum)]
         kind: schema::SchemaKind,
     },
