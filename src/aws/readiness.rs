@@ -537,7 +537,7 @@ async fn latest_recovery_points(
     };
     // Latest per vault: (creation time, recovery point ARN).
     let mut latest: BTreeMap<String, (aws_smithy_types::DateTime, String)> = BTreeMap::new();
-    let mut dropped = Vec::new();
+    let mut dropped = 0usize;
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page = match clients
@@ -570,7 +570,7 @@ async fn latest_recovery_points(
                 sanitize::is_vault_name(vault),
                 Arn::parse(arn),
             ) else {
-                dropped.push(shown(arn));
+                dropped += 1;
                 continue;
             };
             let newer = latest.get(vault).is_none_or(|(t, _)| created > t);
@@ -583,48 +583,25 @@ async fn latest_recovery_points(
             break;
         }
     }
-    let partition_region_account = Arn::parse(resource_arn).ok().map(|a| {
-        (
-            a.partition().to_owned(),
-            a.region().to_owned(),
-            a.account().to_owned(),
-        )
-    });
+    // The vault is in the recovery point's account and Region.
     let mut out: Vec<Candidate> = latest
         .into_iter()
-        .map(|(vault, (_, rp))| {
-            let vault_arn = Arn::parse(&rp).ok().map(|a| {
+        .map(|(vault, (_, rp))| Candidate {
+            resource_arn: resource_arn.to_owned(),
+            resource_type: resource_type.clone(),
+            vault_arn: Arn::parse(&rp).ok().map(|a| {
                 format!(
                     "arn:{}:backup:{}:{}:backup-vault:{vault}",
                     a.partition(),
                     a.region(),
-                    partition_region_account
-                        .as_ref()
-                        .map(|(_, _, acc)| acc.as_str())
-                        .filter(|acc| !acc.is_empty())
-                        .unwrap_or(a.account())
+                    a.account()
                 )
-            });
-            Candidate {
-                resource_arn: resource_arn.to_owned(),
-                resource_type: resource_type.clone(),
-                recovery_point_arn: Some(rp),
-                vault_name: Some(vault),
-                vault_arn,
-                gap: None,
-            }
+            }),
+            recovery_point_arn: Some(rp),
+            vault_name: Some(vault),
+            gap: None,
         })
         .collect();
-    if let (Some(first), false) = (out.first_mut(), dropped.is_empty()) {
-        first.gap = Some(gap(
-            EvidencePart::RecoveryPoint,
-            format!("{CALL} {resource_arn}"),
-            format!(
-                "{} recovery point(s) dropped: a vault name, ARN or date failed its check",
-                dropped.len()
-            ),
-        ));
-    }
     if out.is_empty() {
         out.push(Candidate {
             resource_arn: resource_arn.to_owned(),
@@ -634,6 +611,20 @@ async fn latest_recovery_points(
             vault_arn: None,
             gap: None,
         });
+    }
+    // A point dropped may be the latest: no row can say it checked the one a restore
+    // would use.
+    if dropped > 0 {
+        for c in &mut out {
+            c.gap = Some(gap(
+                EvidencePart::RecoveryPoint,
+                format!("{CALL} {resource_arn}"),
+                format!(
+                    "{} recovery point(s) dropped: a vault name, ARN or date failed its check",
+                    dropped
+                ),
+            ));
+        }
     }
     out
 }
