@@ -179,6 +179,8 @@ mod live {
         };
         stack.fake_scenario(&json!({
             "protectedResources": {
+                // Hostile: dropped with a gap, never sent back to AWS nor shown raw.
+                "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1\n*": {"ResourceType": "EBS"},
                 &fs_a: {"ResourceType": "EFS"},
                 &fs_b: {"ResourceType": "EFS"},
                 &vol: {"ResourceType": "EBS"}
@@ -188,6 +190,12 @@ mod live {
                     "efs": {"ProtectedResourceType": "EFS", "IamRoleArn": &efs_role,
                             "ProtectedResourceArns": ["*"],
                             "RestoreMetadataOverrides": {"performancemode": "maxIO"}}
+                }},
+                // A selection whose role is a wildcard: dropped, its role never used.
+                format!("evil_{}", u.replace('-', "_")): {"selections": {
+                    "ebs_all": {"ProtectedResourceType": "EBS",
+                                "IamRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/*"),
+                                "ProtectedResourceArns": ["*"]}
                 }},
                 // An EBS selection of another volume: restore testing never restores
                 // this account's volume with its role, so readiness does not either.
@@ -220,7 +228,20 @@ mod live {
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         let run: ReadinessRun = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)));
-        assert!(run.gaps.is_empty(), "{:#?}", run.gaps);
+        // The two hostile values, each a gap of the listing that returned it.
+        let calls: Vec<&str> = run.gaps.iter().map(|g| g.call.as_str()).collect();
+        assert_eq!(run.gaps.len(), 2, "{:#?}", run.gaps);
+        assert!(
+            calls.contains(&"backup:ListProtectedResources"),
+            "{calls:?}"
+        );
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.starts_with("backup:GetRestoreTestingSelection evil_")),
+            "{calls:?}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("vol-1"));
         assert_eq!(run.account_id.as_deref(), Some(ACCOUNT));
 
         // One row per resource and vault, each on the latest completed recovery point.
