@@ -32,7 +32,7 @@ use super::budget::{InLane, Lanes, Service};
 use super::error::call_error;
 use super::gather::{gather_in, Run};
 use super::Clients;
-use crate::diagnose::evidence::{Evidence, EvidencePart, Gap, SCHEMA_VERSION};
+use crate::diagnose::evidence::{EvidencePart, Gap};
 use crate::diagnose::readiness::{
     ReadinessRun, ResourceReadiness, RestoreRoles, RoleSource, READINESS_SCHEMA_VERSION,
 };
@@ -187,14 +187,7 @@ async fn check(
     let mut evidence = if c.recovery_point_arn.is_some() && role.is_some() {
         Box::pin(gather_in(run, &parsed, far)).await
     } else {
-        Evidence {
-            schema_version: SCHEMA_VERSION,
-            trigger: parsed.event.clone(),
-            account_id: parsed.account.clone(),
-            region: parsed.region.clone(),
-            gaps: parsed.rejected.clone(),
-            ..Evidence::default()
-        }
+        parsed.evidence()
     };
     evidence.gaps.extend(gaps);
     let mut r = crate::doctor::readiness(&evidence);

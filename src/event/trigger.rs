@@ -183,6 +183,21 @@ impl Parsed {
     }
 }
 
+impl Parsed {
+    /// The evidence of this trigger before anything is read: the event as accepted, and
+    /// one gap per value that failed its check.
+    pub fn evidence(&self) -> crate::diagnose::Evidence {
+        crate::diagnose::Evidence {
+            schema_version: crate::diagnose::evidence::SCHEMA_VERSION,
+            trigger: self.event.clone(),
+            account_id: self.account.clone(),
+            region: self.region.clone(),
+            gaps: self.rejected.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Whether a CloudTrail `errorCode` says the call was refused for want of a permission:
 /// `AccessDenied*` (AccessDenied, AccessDeniedException), `UnauthorizedOperation` (with
 /// or without EC2's `Client.` prefix) and `NotAuthorized` (AWS Backup API reference,

@@ -51,6 +51,93 @@ fn shared_caveats(run: &ReadinessRun) -> Vec<&Unverified> {
     seen
 }
 
+/// What the table cannot hold, for one resource not ready or not verifiable: the same
+/// in every markup.
+struct Block<'r> {
+    verdict: Verdict,
+    resource: &'r str,
+    summary: &'r str,
+    /// The findings (not ready) or the gaps (not verifiable), one line each, unescaped.
+    items: Vec<String>,
+    /// Whether the patch is verified, and its command.
+    fix: Option<(bool, &'r str)>,
+}
+
+fn blocks(run: &ReadinessRun) -> Vec<Block<'_>> {
+    run.resources
+        .iter()
+        .filter_map(|r| {
+            let items = match r.verdict {
+                Verdict::Ready => return None,
+                Verdict::NotReady => r
+                    .report
+                    .missing
+                    .iter()
+                    .map(|f| format!("{} on {} ({})", f.action, f.resource, f.why))
+                    .collect(),
+                Verdict::NotVerifiable => r
+                    .gaps
+                    .iter()
+                    .map(|g| format!("{}: {}", g.what, g.why))
+                    .collect(),
+            };
+            let fix = (r.verdict == Verdict::NotReady)
+                .then_some(r.report.patch.as_ref())
+                .flatten()
+                .map(|p| (r.report.verified, p.command.as_str()));
+            Some(Block {
+                verdict: r.verdict,
+                resource: resource(r),
+                summary: &r.summary,
+                items,
+                fix,
+            })
+        })
+        .collect()
+}
+
+/// The notes under the details.
+#[derive(Clone, Copy)]
+enum Footer {
+    /// Unverified for every resource alike (SCPs not read): not in the verdicts.
+    Caveats,
+    /// What the listing itself could not read.
+    ListingGaps,
+}
+
+impl Footer {
+    fn text(self) -> &'static str {
+        match self {
+            Footer::Caveats => "Not verified for any resource (does not change the verdicts)",
+            Footer::ListingGaps => "Not read while listing (resources it hides are not above)",
+        }
+    }
+
+    fn markdown(self) -> &'static str {
+        match self {
+            Footer::Caveats => "Not verified for any resource",
+            Footer::ListingGaps => "Not read while listing",
+        }
+    }
+}
+
+/// The non-empty notes, each with its lines, unescaped.
+fn footers(run: &ReadinessRun) -> Vec<(Footer, Vec<String>)> {
+    let caveats: Vec<String> = shared_caveats(run)
+        .iter()
+        .map(|c| format!("{}: {}", c.what, c.why))
+        .collect();
+    let gaps: Vec<String> = run
+        .gaps
+        .iter()
+        .map(|g| format!("{} failed: {}", g.call, g.error))
+        .collect();
+    [(Footer::Caveats, caveats), (Footer::ListingGaps, gaps)]
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+        .collect()
+}
+
 /// The terminal table and details.
 pub fn readiness_text(run: &ReadinessRun) -> String {
     let t = |s: &str| plain_text(s);
@@ -96,58 +183,25 @@ pub fn readiness_text(run: &ReadinessRun) -> String {
             out.push_str(&line(row.iter().map(String::as_str).collect()));
         }
     }
-    for r in &run.resources {
-        match r.verdict {
-            Verdict::Ready => {}
-            Verdict::NotReady => {
-                out.push_str(&format!(
-                    "\nNOT READY {}: {}\n",
-                    t(resource(r)),
-                    t(&r.summary)
-                ));
-                for f in &r.report.missing {
-                    out.push_str(&format!(
-                        "  - {} on {} ({})\n",
-                        t(&f.action),
-                        t(&f.resource),
-                        t(&f.why)
-                    ));
-                }
-                if let Some(p) = &r.report.patch {
-                    out.push_str(&format!(
-                        "  Fix ({}):\n    {}\n",
-                        if r.report.verified {
-                            "verified"
-                        } else {
-                            "NOT verified"
-                        },
-                        t(&p.command)
-                    ));
-                }
-            }
-            Verdict::NotVerifiable => {
-                out.push_str(&format!(
-                    "\nNOT VERIFIABLE {}: {}\n",
-                    t(resource(r)),
-                    t(&r.summary)
-                ));
-                for g in &r.gaps {
-                    out.push_str(&format!("  - {}: {}\n", t(&g.what), t(&g.why)));
-                }
-            }
+    for b in blocks(run) {
+        out.push_str(&format!(
+            "\n{} {}: {}\n",
+            b.verdict.label().to_uppercase(),
+            t(b.resource),
+            t(b.summary)
+        ));
+        for item in &b.items {
+            out.push_str(&format!("  - {}\n", t(item)));
+        }
+        if let Some((verified, command)) = b.fix {
+            let how = if verified { "verified" } else { "NOT verified" };
+            out.push_str(&format!("  Fix ({how}):\n    {}\n", t(command)));
         }
     }
-    let caveats = shared_caveats(run);
-    if !caveats.is_empty() {
-        out.push_str("\nNot verified for any resource (does not change the verdicts):\n");
-        for c in caveats {
-            out.push_str(&format!("  - {}: {}\n", t(&c.what), t(&c.why)));
-        }
-    }
-    if !run.gaps.is_empty() {
-        out.push_str("\nNot read while listing (resources it hides are not above):\n");
-        for g in &run.gaps {
-            out.push_str(&format!("  - {} failed: {}\n", t(&g.call), t(&g.error)));
+    for (heading, items) in footers(run) {
+        out.push_str(&format!("\n{}:\n", heading.text()));
+        for item in items {
+            out.push_str(&format!("  - {}\n", t(&item)));
         }
     }
     out
@@ -179,60 +233,32 @@ pub fn readiness_markdown(run: &ReadinessRun) -> String {
             ));
         }
     }
-    for r in &run.resources {
-        match r.verdict {
-            Verdict::Ready => {}
-            Verdict::NotReady => {
-                out.push_str(&format!(
-                    "\n### Not ready: {}\n\n{}\n\n",
-                    m(resource(r)),
-                    p(&r.summary)
-                ));
-                for f in &r.report.missing {
-                    out.push_str(&format!(
-                        "- {} on {} ({})\n",
-                        m(&f.action),
-                        m(&f.resource),
-                        p(&f.why)
-                    ));
-                }
-                if let Some(p) = &r.report.patch {
-                    // A fenced block shows the command as is: only a fence inside it
-                    // could end the block, and plain_text keeps it on one line.
-                    let cmd = plain_text(&p.command).replace("```", "'''");
-                    out.push_str(&format!(
-                        "\nFix ({}):\n\n```sh\n{cmd}\n```\n",
-                        if r.report.verified {
-                            "verified"
-                        } else {
-                            "not verified"
-                        }
-                    ));
-                }
-            }
-            Verdict::NotVerifiable => {
-                out.push_str(&format!(
-                    "\n### Not verifiable: {}\n\n{}\n\n",
-                    m(resource(r)),
-                    p(&r.summary)
-                ));
-                for g in &r.gaps {
-                    out.push_str(&format!("- {}: {}\n", m(&g.what), p(&g.why)));
-                }
-            }
+    for b in blocks(run) {
+        let title = match b.verdict {
+            Verdict::Ready => "Ready",
+            Verdict::NotReady => "Not ready",
+            Verdict::NotVerifiable => "Not verifiable",
+        };
+        out.push_str(&format!(
+            "\n### {title}: {}\n\n{}\n\n",
+            m(b.resource),
+            p(b.summary)
+        ));
+        for item in &b.items {
+            out.push_str(&format!("- {}\n", p(item)));
+        }
+        if let Some((verified, command)) = b.fix {
+            let how = if verified { "verified" } else { "not verified" };
+            // A fenced block shows the command as is: only a fence inside it could end
+            // the block, and plain_text keeps it on one line.
+            let cmd = plain_text(command).replace("```", "'''");
+            out.push_str(&format!("\nFix ({how}):\n\n```sh\n{cmd}\n```\n"));
         }
     }
-    let caveats = shared_caveats(run);
-    if !caveats.is_empty() {
-        out.push_str("\n### Not verified for any resource\n\n");
-        for c in caveats {
-            out.push_str(&format!("- {}: {}\n", m(&c.what), p(&c.why)));
-        }
-    }
-    if !run.gaps.is_empty() {
-        out.push_str("\n### Not read while listing\n\n");
-        for g in &run.gaps {
-            out.push_str(&format!("- {} failed: {}\n", m(&g.call), p(&g.error)));
+    for (heading, items) in footers(run) {
+        out.push_str(&format!("\n### {}\n\n", heading.markdown()));
+        for item in items {
+            out.push_str(&format!("- {}\n", p(&item)));
         }
     }
     out

@@ -47,7 +47,7 @@ use super::iam;
 use super::Clients;
 use crate::diagnose::evidence::{
     Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, RecoveryPoint, RestoreJob,
-    VaultPolicy, SCHEMA_VERSION,
+    VaultPolicy,
 };
 use crate::diagnose::validated::{shown, KeyArn, KeyRef, RoleArn};
 use crate::event::trigger::{IamIdentity, Parsed, Trigger};
@@ -552,14 +552,7 @@ pub async fn gather_in(run: &Run<'_>, parsed: &Parsed, deadline: Instant) -> Evi
         vaults: &run.vaults,
         by: By(deadline),
     };
-    let mut ev = Evidence {
-        schema_version: SCHEMA_VERSION,
-        trigger: parsed.event.clone(),
-        account_id: parsed.account.clone(),
-        region: parsed.region.clone(),
-        gaps: parsed.rejected.clone(),
-        ..Evidence::default()
-    };
+    let mut ev = parsed.evidence();
 
     // Everything the event alone allows, at once.
     let event = Facts::from_trigger(&parsed.trigger);
