@@ -2,6 +2,7 @@
 //! report. The only place that sees both [`crate::diagnose`] and [`crate::remedy`], so
 //! the lower stages never call a higher one.
 
+use crate::diagnose::readiness::{self, ResourceReadiness};
 use crate::diagnose::report::{Report, RestoreSummary, REPORT_SCHEMA_VERSION};
 use crate::diagnose::{self, Diagnosis, Evidence};
 use crate::remedy;
@@ -10,6 +11,22 @@ use crate::remedy;
 /// cannot be checked is in the report's `unverified`.
 pub fn examine(evidence: &Evidence) -> Report {
     report(evidence, diagnose::diagnose(evidence))
+}
+
+/// Whether one resource could be restored now, with the role that would be used: the
+/// same diagnosis on evidence whose trigger is a readiness check (no failure message),
+/// then the verdict ([`readiness::assess`]).
+pub fn readiness(evidence: &Evidence) -> ResourceReadiness {
+    let d = diagnose::diagnose(evidence);
+    let checked = d.checks.iter().filter(|c| c.undecided.is_none()).count();
+    let r = readiness::assess(report(evidence, d), checked);
+    ResourceReadiness {
+        report: Report {
+            summary: r.summary.clone(),
+            ..r.report
+        },
+        ..r
+    }
 }
 
 /// Builds the fix for a diagnosis and assembles the report.

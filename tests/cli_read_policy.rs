@@ -4,7 +4,9 @@
 //!
 //! The operations are read from the code that calls them (`src/aws/gather/reads.rs`,
 //! `src/aws/iam.rs`, `src/aws/live.rs`): a new call there fails this test until the
-//! policy, the template and the table below name it.
+//! policy, the template and the table below name it. `restore-doctor readiness` reads
+//! more (`src/aws/readiness.rs`): the CLI policy allows those too; the function does not
+//! run readiness (yet), so its role does not.
 
 #![allow(
     clippy::unwrap_used,
@@ -61,6 +63,22 @@ fn operations(account: &str) -> BTreeMap<&'static str, String> {
         ("iam:GetPolicyVersion", iam("policy", "restore-extra")),
         ("kms:DescribeKey", key.clone()),
         ("kms:GetKeyPolicy", key),
+    ])
+}
+
+/// The reads only `restore-doctor readiness` makes, on top of the gathering's. Which
+/// resource types these actions accept is not verified here (Service Authorization
+/// Reference, AWS Backup: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html),
+/// so the policy grants them on `*`: they are read-only, and the same reads AWS Backup's
+/// restore testing makes (service-linked policy AWSServiceRolePolicyForBackupRestoreTesting).
+fn readiness_operations() -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("backup:ListProtectedResources", "*".to_owned()),
+        ("backup:ListRecoveryPointsByResource", "*".to_owned()),
+        ("backup:GetRecoveryPointRestoreMetadata", "*".to_owned()),
+        ("backup:ListRestoreTestingPlans", "*".to_owned()),
+        ("backup:ListRestoreTestingSelections", "*".to_owned()),
+        ("backup:GetRestoreTestingSelection", "*".to_owned()),
     ])
 }
 
@@ -125,6 +143,21 @@ fn gathering_operations() -> BTreeSet<String> {
         all.extend(ops);
     }
     all
+}
+
+#[test]
+fn the_table_names_exactly_the_operations_readiness_adds() {
+    let called = called_in("src/aws/readiness.rs");
+    let gathering = gathering_operations();
+    let added: BTreeSet<String> = called.difference(&gathering).cloned().collect();
+    let known: BTreeSet<String> = readiness_operations()
+        .keys()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(
+        added, known,
+        "update deploy/cli-read-policy.json and readiness_operations()"
+    );
 }
 
 #[test]
@@ -203,7 +236,10 @@ fn callers() -> [String; 2] {
 #[test]
 fn the_cli_read_policy_allows_every_gathering_call_in_the_callers_account() {
     for caller in callers() {
-        for (action, resource) in operations(ACCOUNT) {
+        for (action, resource) in operations(ACCOUNT)
+            .into_iter()
+            .chain(readiness_operations())
+        {
             assert_eq!(
                 decision(&caller, action, &resource, vec![cli_policy()], None),
                 Decision::Allowed,
@@ -246,7 +282,8 @@ fn the_cli_read_policy_reads_nothing_of_another_account_and_writes_nothing() {
     // Every action it names is one the gathering calls: no write, no wildcard.
     let text = std::fs::read_to_string(root().join("deploy/cli-read-policy.json")).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
-    let known = operations(ACCOUNT);
+    let mut known = operations(ACCOUNT);
+    known.extend(readiness_operations());
     for statement in doc["Statement"].as_array().unwrap() {
         assert_eq!(statement["Effect"], "Allow");
         let actions = match &statement["Action"] {

@@ -32,6 +32,23 @@ fn report_schema_is_current() {
 }
 
 #[test]
+fn readiness_schema_is_current() {
+    assert!(
+        committed("readiness.schema.json") == schema_json(SchemaKind::Readiness),
+        "schema/readiness.schema.json is stale: run `restore-doctor schema readiness > schema/readiness.schema.json`"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(&schema_json(SchemaKind::Readiness)).unwrap();
+    for field in ["schemaVersion", "resources"] {
+        assert!(schema["properties"].get(field).is_some(), "lacks `{field}`");
+    }
+    let resource = &schema["$defs"]["ResourceReadiness"]["properties"];
+    for field in ["verdict", "summary", "gaps", "report"] {
+        assert!(resource.get(field).is_some(), "resource lacks `{field}`");
+    }
+}
+
+#[test]
 fn schemas_name_the_documented_fields() {
     let report: serde_json::Value = serde_json::from_str(&schema_json(SchemaKind::Report)).unwrap();
     for field in [

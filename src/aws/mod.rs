@@ -29,5 +29,6 @@ pub mod logging;
 pub mod metrics;
 pub mod organizations;
 pub mod publish;
+pub mod readiness;
 
 pub use config::{AutoSettings, Clients, EndpointOverrides, OrganizationSettings, Settings};

@@ -6,6 +6,7 @@ pub mod diagnose;
 pub mod gather;
 pub mod input;
 pub mod live;
+pub mod readiness;
 pub mod schema;
 pub mod simulate;
 
@@ -34,9 +35,14 @@ pub enum Command {
     /// save it in the format `diagnose --evidence` reads: for later, for someone without
     /// access to the account, or (with `--redact`) for a bug report.
     Gather(GatherArgs),
+    /// Would every protected resource of the account and Region restore now, with the
+    /// role that would be used? Live, with your own credentials: a table of ready / not
+    /// ready (findings, verified patch) / not verifiable (gaps). Exit 0: all ready (or
+    /// not verifiable); 2: a resource is not ready; 1: an error; 64: usage error.
+    Readiness(ReadinessArgs),
     /// Print the JSON Schema of the evidence or the report format.
     Schema {
-        /// `evidence` or `report`.
+        /// `evidence`, `report` or `readiness`.
         #[arg(value_enum)]
         kind: schema::SchemaKind,
     },
@@ -141,6 +147,25 @@ pub struct GatherArgs {
     pub redact: bool,
 }
 
+/// Options of `restore-doctor readiness`.
+#[derive(Debug, Args)]
+pub struct ReadinessArgs {
+    /// The named profile of your AWS config and credentials files (SSO profiles too).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The Region to check (default: the profile's, or AWS_REGION).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// The role a restore would run as when no restore testing selection names one for
+    /// the resource type: `ARN` for every type, or `TYPE=ARN` (e.g. `EFS=arn:aws:iam::…`)
+    /// for one; repeatable. Without it: AWS Backup's default service role, if present.
+    #[arg(long, value_name = "[TYPE=]ARN")]
+    pub restore_role: Vec<String>,
+    /// `text` (a table), `json` (the readiness document) or `markdown` (for a ticket).
+    #[arg(long, value_enum, default_value_t = readiness::ReadinessFormat::Text)]
+    pub format: readiness::ReadinessFormat,
+}
+
 fn live_target(job: &Option<String>, event: &Option<String>) -> Option<live::Target> {
     match (job, event) {
         (Some(id), _) => Some(live::Target::RestoreJob(id.clone())),
@@ -237,6 +262,22 @@ pub fn run(cli: Cli) -> i32 {
                 "give `--restore-job-id` or `--cloudtrail-event`"
             )),
         },
+        Command::Readiness(args) => readiness::parse_roles(&args.restore_role)
+            .and_then(|roles| {
+                readiness::run(&readiness::Settings {
+                    connection: live::Connection {
+                        profile: args.profile.clone(),
+                        region: args.region.clone(),
+                    },
+                    roles,
+                    format: args.format,
+                })
+            })
+            .map(|(out, code)| {
+                print!("{out}");
+                code
+            })
+            .map_err(anyhow::Error::from),
         Command::Diagnose(args) => diagnose::run(
             &match (&args.message, args.live_target(), &args.evidence) {
                 (Some(m), _, _) => diagnose::Source::Message(m.clone()),

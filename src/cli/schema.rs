@@ -1,6 +1,7 @@
-//! `restore-doctor schema evidence|report`: the JSON Schemas of the two documented
+//! `restore-doctor schema evidence|report|readiness`: the JSON Schemas of the documented
 //! formats, generated from the very types that read and write them.
 
+use crate::diagnose::readiness::ReadinessRun;
 use crate::diagnose::{Evidence, Report};
 
 /// Which format's schema.
@@ -10,6 +11,8 @@ pub enum SchemaKind {
     Evidence,
     /// The diagnosis report (`diagnose --format json` output, the SNS `sqs`/`lambda` body).
     Report,
+    /// The readiness document (`readiness --format json` output).
+    Readiness,
 }
 
 /// The schema as pretty JSON with a trailing newline (as committed under `schema/`).
@@ -17,6 +20,7 @@ pub fn schema_json(kind: SchemaKind) -> String {
     let schema = match kind {
         SchemaKind::Evidence => schemars::schema_for!(Evidence),
         SchemaKind::Report => schemars::schema_for!(Report),
+        SchemaKind::Readiness => schemars::schema_for!(ReadinessRun),
     };
     let mut out = serde_json::to_string_pretty(&schema).unwrap_or_default();
     out.push('\n');

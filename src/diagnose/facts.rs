@@ -15,6 +15,10 @@ pub enum Trigger {
     RestoreJobFailed,
     /// A CloudTrail event for a StartRestoreJob call AWS refused.
     StartRestoreJobDenied,
+    /// A readiness check ([`READINESS_CHECK`]): no restore ran, nothing failed. Every
+    /// requirement of the restore path is checked, and no cause is taken from a message
+    /// (any message the evidence carries is ignored).
+    Readiness,
     /// Something else: diagnosed as far as the evidence allows.
     Unknown,
 }
@@ -24,10 +28,18 @@ impl Trigger {
         match self {
             Trigger::RestoreJobFailed => "restoreJobFailed",
             Trigger::StartRestoreJobDenied => "startRestoreJobDenied",
+            Trigger::Readiness => "readiness",
             Trigger::Unknown => "unknown",
         }
     }
 }
+
+/// `detail-type` of the synthetic event a readiness check's evidence carries: "if this
+/// resource had to be restored now, with the role that would be used, would it work?".
+/// Its `detail` holds what the restore would use (`recoveryPointArn`, `backupVaultArn`,
+/// `iamRoleArn`, `resourceType`, `sourceResourceArn`), each checked here as any other
+/// event value. No EventBridge rule ever delivers it.
+pub const READINESS_CHECK: &str = "Restore Readiness Check";
 
 /// Facts about the restore, each from the most authoritative place that has it, each
 /// validated: a value that fails its format is dropped and said in `rejected`, so it is
@@ -174,6 +186,8 @@ impl Facts {
             Trigger::RestoreJobFailed
         } else if detail_type == "AWS API Call via CloudTrail" && event_name == "StartRestoreJob" {
             Trigger::StartRestoreJobDenied
+        } else if detail_type == READINESS_CHECK {
+            Trigger::Readiness
         } else {
             Trigger::Unknown
         };
@@ -284,12 +298,18 @@ impl Facts {
             ]),
             rule(is_resource_type, "not an AWS Backup resource type name"),
         );
-        let message = first([
-            job.and_then(|j| j.status_message.clone()),
-            str_at(t, "/detail/statusMessage").map(str::to_string),
-            str_at(t, "/detail/errorMessage").map(str::to_string),
-        ])
-        .map(|m| m.chars().take(MAX_MESSAGE_CHARS).collect());
+        // Nothing failed in a readiness check: a message found anyway (an older restore
+        // job's) must not decide the cause.
+        let message = (trigger != Trigger::Readiness)
+            .then(|| {
+                first([
+                    job.and_then(|j| j.status_message.clone()),
+                    str_at(t, "/detail/statusMessage").map(str::to_string),
+                    str_at(t, "/detail/errorMessage").map(str::to_string),
+                ])
+            })
+            .flatten()
+            .map(|m| m.chars().take(MAX_MESSAGE_CHARS).collect());
         let restore_job_id = c.keep(
             "restore job id",
             EvidencePart::RestoreJob,

@@ -27,6 +27,7 @@ pub mod message;
 pub mod operations;
 pub mod plan;
 pub mod principal;
+pub mod readiness;
 pub mod redact;
 pub mod report;
 pub mod requirements;

@@ -21,12 +21,16 @@ use serde_json::{json, Map, Value};
 
 use super::sanitize::{self, dropped};
 use crate::diagnose::evidence::{EvidencePart, Gap};
+pub use crate::diagnose::facts::READINESS_CHECK;
 use crate::diagnose::validated::{is_account_id, is_iam_name, is_region, shown, Arn, RoleArn};
 
 /// `detail-type` of AWS Backup restore job events.
 pub const RESTORE_JOB_STATE_CHANGE: &str = "Restore Job State Change";
 /// `detail-type` of CloudTrail management events delivered by EventBridge.
 pub const API_CALL_VIA_CLOUDTRAIL: &str = "AWS API Call via CloudTrail";
+/// `source` of the synthetic readiness event: restore-doctor's own, never `aws.backup`,
+/// so [`parse`] never takes one for a delivered event.
+pub const READINESS_SOURCE: &str = "restore-doctor";
 /// The most `resources` entries of an event kept (AWS Backup events name one or two).
 pub const MAX_RESOURCES: usize = 8;
 
@@ -54,6 +58,22 @@ pub enum Trigger {
     RestoreJobFailed(RestoreJobFailed),
     /// A `StartRestoreJob` call was refused (the caller lacks a permission).
     StartRestoreJobDenied(StartRestoreJobDenied),
+    /// Nothing failed: would a restore of this recovery point work now ([`readiness`])?
+    Readiness(ReadinessCheck),
+}
+
+/// What a restore of one resource would use now, from the readiness enumeration (AWS
+/// Backup's answers, each checked here as an event value would be).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadinessCheck {
+    pub recovery_point_arn: Option<String>,
+    pub backup_vault_arn: Option<String>,
+    /// A valid role ARN ([`RoleArn`]): the role the restore would run as.
+    pub iam_role_arn: Option<String>,
+    pub resource_type: Option<String>,
+    pub source_resource_arn: Option<String>,
+    /// GetRecoveryPointRestoreMetadata's answer, checked ([`sanitize::metadata`]).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// The `detail` of a FAILED "Restore Job State Change" event. Only `restoreJobId` is
@@ -135,6 +155,13 @@ impl Parsed {
                 Some(id) => format!("{account}:{region}:restore-job:{id}"),
                 None => format!("{account}:{region}:event:{}", self.event_id),
             },
+            Trigger::Readiness(check) => format!(
+                "{account}:{region}:readiness:{}",
+                check
+                    .recovery_point_arn
+                    .as_deref()
+                    .unwrap_or(&self.event_id)
+            ),
             Trigger::StartRestoreJobDenied(call) => {
                 let id = call
                     .cloudtrail_event_id
@@ -151,6 +178,22 @@ impl Parsed {
         match self.trigger {
             Trigger::RestoreJobFailed(_) => "restoreJobFailed",
             Trigger::StartRestoreJobDenied(_) => "startRestoreJobDenied",
+            Trigger::Readiness(_) => "readiness",
+        }
+    }
+}
+
+impl Parsed {
+    /// The evidence of this trigger before anything is read: the event as accepted, and
+    /// one gap per value that failed its check.
+    pub fn evidence(&self) -> crate::diagnose::Evidence {
+        crate::diagnose::Evidence {
+            schema_version: crate::diagnose::evidence::SCHEMA_VERSION,
+            trigger: self.event.clone(),
+            account_id: self.account.clone(),
+            region: self.region.clone(),
+            gaps: self.rejected.clone(),
+            ..Default::default()
         }
     }
 }
@@ -249,6 +292,119 @@ pub fn parse(event: &Value) -> Result<Parsed, Skip> {
 }
 
 type Detail = Map<String, Value>;
+
+/// The values of one readiness check as AWS Backup returned them, unchecked: the
+/// recovery point (ListRecoveryPointsByResource), the role chosen for it, and the restore
+/// metadata (GetRecoveryPointRestoreMetadata).
+#[derive(Debug, Clone, Default)]
+pub struct ReadinessInput {
+    /// Becomes the event id: letters, digits, `-`, `_` (else `readiness`).
+    pub id: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub recovery_point_arn: Option<String>,
+    pub backup_vault_arn: Option<String>,
+    pub iam_role_arn: Option<String>,
+    pub resource_type: Option<String>,
+    pub source_resource_arn: Option<String>,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Builds the synthetic readiness event ([`READINESS_CHECK`]) from AWS Backup's answers.
+/// Every value is checked as an event's: one that fails is dropped and said in
+/// [`Parsed::rejected`], and the event carries the accepted values only.
+pub fn readiness(input: ReadinessInput) -> Parsed {
+    let mut r = Reader::default();
+    let mut raw = Map::new();
+    let mut set = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            raw.insert(k.to_owned(), Value::String(v.clone()));
+        }
+    };
+    set("account", &input.account);
+    set("region", &input.region);
+    set("recoveryPointArn", &input.recovery_point_arn);
+    set("backupVaultArn", &input.backup_vault_arn);
+    set("iamRoleArn", &input.iam_role_arn);
+    set("resourceType", &input.resource_type);
+    set("sourceResourceArn", &input.source_resource_arn);
+    let account = r.checked(&raw, "account", "account", EvidencePart::Other, |s| {
+        is_account_id(s)
+            .then(|| s.to_owned())
+            .ok_or("not a 12-digit account id".into())
+    });
+    let region = r.checked(&raw, "region", "region", EvidencePart::Other, |s| {
+        is_region(s)
+            .then(|| s.to_owned())
+            .ok_or("not a Region code".into())
+    });
+    let (metadata, gaps) = sanitize::metadata(input.metadata, EVENT, "restore metadata");
+    r.rejected.extend(gaps);
+    let check = ReadinessCheck {
+        recovery_point_arn: r.arn(
+            &raw,
+            "recoveryPointArn",
+            "recoveryPointArn",
+            EvidencePart::RecoveryPoint,
+        ),
+        backup_vault_arn: r.arn(
+            &raw,
+            "backupVaultArn",
+            "backupVaultArn",
+            EvidencePart::VaultAccessPolicy,
+        ),
+        iam_role_arn: r.role_arn(&raw, "iamRoleArn", "iamRoleArn", EvidencePart::RestoreRole),
+        resource_type: r.resource_type(&raw, "resourceType", "resourceType"),
+        source_resource_arn: r.arn(
+            &raw,
+            "sourceResourceArn",
+            "sourceResourceArn",
+            EvidencePart::Other,
+        ),
+        metadata,
+    };
+    let id = if sanitize::is_id(&input.id) {
+        input.id
+    } else {
+        "readiness".to_owned()
+    };
+    let mut detail = Map::new();
+    put(
+        &mut detail,
+        "recoveryPointArn",
+        check.recovery_point_arn.clone(),
+    );
+    put(
+        &mut detail,
+        "backupVaultArn",
+        check.backup_vault_arn.clone(),
+    );
+    put(&mut detail, "iamRoleArn", check.iam_role_arn.clone());
+    put(&mut detail, "resourceType", check.resource_type.clone());
+    put(
+        &mut detail,
+        "sourceResourceArn",
+        check.source_resource_arn.clone(),
+    );
+    let mut clean = Map::new();
+    clean.insert("version".into(), json!("0"));
+    clean.insert("id".into(), json!(id));
+    clean.insert("detail-type".into(), json!(READINESS_CHECK));
+    clean.insert("source".into(), json!(READINESS_SOURCE));
+    put(&mut clean, "account", account.clone());
+    put(&mut clean, "region", region.clone());
+    let resources: Vec<&String> = check.recovery_point_arn.iter().collect();
+    clean.insert("resources".into(), json!(resources));
+    clean.insert("detail".into(), Value::Object(detail));
+    Parsed {
+        event_id: id,
+        account,
+        region,
+        trigger: Trigger::Readiness(check),
+        rejected: r.rejected,
+        event: Value::Object(clean),
+    }
+}
 
 fn put(out: &mut Detail, key: &str, value: Option<String>) {
     if let Some(v) = value {

@@ -136,6 +136,26 @@ fn defuse_mentions(s: &str) -> String {
     out
 }
 
+/// A value for Markdown (a ticket or a wiki page), in a table cell or in text: one line
+/// ([`single_line`]), then every character that Markdown reads as syntax in the middle of
+/// a line (`|` ends a table cell, `` ` `` opens code, `[`/`]` a link or image, `<`/`>`
+/// HTML or an autolink, `*`/`_`/`~` emphasis, `&` an entity, `\` an escape)
+/// backslash-escaped, which CommonMark allows for any ASCII punctuation ("Backslash
+/// escapes") and GitHub's tables honour for `|`. The renderer starts every line itself,
+/// so a value never sits where `#`, `-` or `>` would open a block.
+pub fn markdown(s: &str, max_chars: usize) -> String {
+    let line = single_line(s, max_chars);
+    let mut out = String::with_capacity(line.len() + 16);
+    for c in line.chars() {
+        if "\\`*_[]<>|~&".contains(c) {
+            out.push('\\');
+        }
+        // `@` never mentions anyone from a table: the full-width sign, as for Slack.
+        out.push(if c == '@' { '＠' } else { c });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

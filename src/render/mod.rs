@@ -4,5 +4,6 @@
 pub mod alert;
 pub mod escape;
 pub mod facts;
+pub mod readiness;
 pub mod slack;
 pub mod text;

@@ -8,6 +8,14 @@ Operations covered (everything else answers 404/400):
     GET /backup-vaults/{name}/recovery-points/{arn}        DescribeRecoveryPoint
     GET /backup-vaults/{name}/access-policy                GetBackupVaultAccessPolicy
     GET /backup-vaults/                                    ListBackupVaults (pages of 10)
+    GET /backup-vaults/{name}/recovery-points/{arn}/restore-metadata
+                                                           GetRecoveryPointRestoreMetadata
+    GET /resources/                                        ListProtectedResources (pages of 2)
+    GET /resources/{arn}/recovery-points/                  ListRecoveryPointsByResource
+        (the vaults' recovery points whose ResourceArn is {arn}, pages of 2)
+    GET /restore-testing/plans                             ListRestoreTestingPlans
+    GET /restore-testing/plans/{plan}/selections           ListRestoreTestingSelections
+    GET /restore-testing/plans/{plan}/selections/{name}    GetRestoreTestingSelection
     PUT /restore-jobs                                      StartRestoreJob: the same
         IdempotencyToken gives the same job id and starts nothing new
   AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity,
@@ -30,7 +38,11 @@ Control API (tests and the demo):
                          "tokens": {token: {"decoded": "..."} | {"error": err}},
                          "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}},
                          "startRestoreJob": {recoveryPointArn: {"error": err}},
-                         "callerAccount": "123456789012"}
+                         "callerAccount": "123456789012",
+                         "protectedResources": {arn: {"ResourceType": ..., "errors": {op: err}}},
+                         "restoreTestingPlans": {plan: {"selections": {name: {"ProtectedResourceType": ...,
+                         "IamRoleArn": ...}}, "errors": {op: err}}}}
+                         (a vault's recovery point may carry "restoreMetadata": {...})
                          where err = {"status": 403, "code": "AccessDeniedException", "message": "..."}
   GET  /_fake/requests   the operations served so far: [{"operation", "key"}]
                          (StartRestoreJob's key is the recovery point ARN)
@@ -63,7 +75,10 @@ STATE = {
     "kmsKeys": {},
     "startRestoreJob": {},
     "callerAccount": "123456789012",
+    "protectedResources": {},
+    "restoreTestingPlans": {},
 }
+LIST_PAGE = 2  # small, so that the tests page through the readiness listings
 REQUESTS = []
 STARTED = []  # restore jobs created by StartRestoreJob, in order
 IDEMPOTENCY = {}  # IdempotencyToken -> RestoreJobId
@@ -155,6 +170,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, json.dumps(STARTED))
         if parts == ["backup-vaults"]:
             return self.list_vaults()
+        if parts == ["resources"]:
+            return self.list_protected_resources()
+        if len(parts) == 3 and parts[0] == "resources" and parts[2] == "recovery-points":
+            return self.list_recovery_points_by_resource(urllib.parse.unquote(parts[1]))
+        if parts[:2] == ["restore-testing", "plans"] and len(parts) in (2, 4, 5):
+            return self.list_restore_testing(parts)
         if parts[0] == "restore-jobs" and len(parts) in (2, 3):
             job_id = urllib.parse.unquote(parts[1])
             op = "DescribeRestoreJob" if len(parts) == 2 else "GetRestoreJobMetadata"
@@ -195,6 +216,26 @@ class Handler(BaseHTTPRequestHandler):
                             "BackupVaultName": vault_name,
                             "BackupVaultArn": vault.get("arn", ""),
                             "Policy": vault["policy"],
+                        }
+                    ),
+                )
+            if parts[2] == "recovery-points" and len(parts) == 5 and parts[4] == "restore-metadata":
+                op = "GetRecoveryPointRestoreMetadata"
+                rp_arn = urllib.parse.unquote(parts[3])
+                self.record(op, rp_arn)
+                rp = (vault or {}).get("recoveryPoints", {}).get(rp_arn)
+                if rp is None:
+                    return self.not_found(f"Recovery point {rp_arn} not found")
+                if op in (vault or {}).get("errors", {}):
+                    return self.rest_error(vault["errors"][op])
+                return self.send(
+                    200,
+                    json.dumps(
+                        {
+                            "BackupVaultArn": vault.get("arn", ""),
+                            "RecoveryPointArn": rp_arn,
+                            "ResourceType": rp.get("ResourceType", ""),
+                            "RestoreMetadata": rp.get("restoreMetadata", {}),
                         }
                     ),
                 )
@@ -241,6 +282,106 @@ class Handler(BaseHTTPRequestHandler):
         if start + size < len(names):
             result["NextToken"] = str(start + size)
         return self.send(200, json.dumps(result))
+
+    def page(self, items, key, operation, record_key):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        token = (query.get("nextToken") or query.get("NextToken") or ["0"])[0]
+        start = int(token or 0)
+        self.record(operation, record_key)
+        result = {key: items[start : start + LIST_PAGE]}
+        if start + LIST_PAGE < len(items):
+            result["NextToken"] = str(start + LIST_PAGE)
+        return self.send(200, json.dumps(result))
+
+    def list_protected_resources(self):
+        with LOCK:
+            resources = json.loads(json.dumps(STATE["protectedResources"]))
+        items = [
+            {"ResourceArn": arn, "ResourceType": r.get("ResourceType", "")}
+            for arn, r in sorted(resources.items())
+        ]
+        return self.page(items, "Results", "ListProtectedResources", "")
+
+    def list_recovery_points_by_resource(self, resource_arn):
+        op = "ListRecoveryPointsByResource"
+        with LOCK:
+            errors = STATE["protectedResources"].get(resource_arn, {}).get("errors", {})
+            items = [
+                {
+                    "RecoveryPointArn": rp_arn,
+                    "BackupVaultName": rp.get("BackupVaultName", name),
+                    "CreationDate": rp.get("CreationDate"),
+                    "Status": rp.get("Status", "COMPLETED"),
+                    "EncryptionKeyArn": rp.get("EncryptionKeyArn"),
+                }
+                for name, vault in STATE["vaults"].items()
+                for rp_arn, rp in vault.get("recoveryPoints", {}).items()
+                if rp.get("ResourceArn") == resource_arn
+            ]
+        if op in errors:
+            self.record(op, resource_arn)
+            return self.rest_error(errors[op])
+        items = [{k: v for k, v in i.items() if v is not None} for i in items]
+        return self.page(items, "RecoveryPoints", op, resource_arn)
+
+    def list_restore_testing(self, parts):
+        with LOCK:
+            plans = json.loads(json.dumps(STATE["restoreTestingPlans"]))
+        if len(parts) == 2:
+            op = "ListRestoreTestingPlans"
+            for plan in plans.values():
+                if op in plan.get("errors", {}):
+                    self.record(op, "")
+                    return self.rest_error(plan["errors"][op])
+            items = [
+                {
+                    "RestoreTestingPlanName": name,
+                    "RestoreTestingPlanArn": f"arn:aws:backup:us-east-1:123456789012:restore-testing-plan:{name}-abc",
+                    "CreationTime": 1_772_000_000.0,
+                    "ScheduleExpression": "cron(0 1 ? * * *)",
+                }
+                for name in sorted(plans)
+            ]
+            return self.page(items, "RestoreTestingPlans", op, "")
+        op = "ListRestoreTestingSelections"
+        name = urllib.parse.unquote(parts[2])
+        plan = plans.get(name)
+        if plan is None or parts[3] != "selections":
+            self.record(op, name)
+            return self.not_found(f"Restore testing plan {name} not found")
+        if op in plan.get("errors", {}):
+            self.record(op, name)
+            return self.rest_error(plan["errors"][op])
+        if len(parts) == 5:
+            op = "GetRestoreTestingSelection"
+            sel_name = urllib.parse.unquote(parts[4])
+            self.record(op, f"{name}/{sel_name}")
+            sel = plan.get("selections", {}).get(sel_name)
+            if sel is None:
+                return self.not_found(f"Restore testing selection {sel_name} not found")
+            got = {
+                "RestoreTestingSelectionName": sel_name,
+                "RestoreTestingPlanName": name,
+                "CreationTime": 1_772_000_000.0,
+                "ProtectedResourceType": sel.get("ProtectedResourceType", ""),
+                "IamRoleArn": sel.get("IamRoleArn", ""),
+                "ProtectedResourceArns": sel.get("ProtectedResourceArns", ["*"]),
+                "ValidationWindowHours": 0,
+            }
+            if "RestoreMetadataOverrides" in sel:
+                got["RestoreMetadataOverrides"] = sel["RestoreMetadataOverrides"]
+            return self.send(200, json.dumps({"RestoreTestingSelection": got}))
+        items = [
+            {
+                "RestoreTestingSelectionName": sel_name,
+                "RestoreTestingPlanName": name,
+                "CreationTime": 1_772_000_000.0,
+                "ProtectedResourceType": sel.get("ProtectedResourceType", ""),
+                "IamRoleArn": sel.get("IamRoleArn", ""),
+            }
+            for sel_name, sel in sorted(plan.get("selections", {}).items())
+        ]
+        return self.page(items, "RestoreTestingSelections", op, name)
 
     def start_restore_job(self, request):
         rp_arn = request.get("RecoveryPointArn", "")

@@ -47,7 +47,7 @@ use super::iam;
 use super::Clients;
 use crate::diagnose::evidence::{
     Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, RecoveryPoint, RestoreJob,
-    VaultPolicy, SCHEMA_VERSION,
+    VaultPolicy,
 };
 use crate::diagnose::validated::{shown, KeyArn, KeyRef, RoleArn};
 use crate::event::trigger::{IamIdentity, Parsed, Trigger};
@@ -72,12 +72,71 @@ struct KeyReads<'a> {
     policies: Once<'a, Result<KeyPolicy, Gap>>,
 }
 
+/// The reads a run of several gatherings shares (a readiness run gathers every
+/// protected resource): each role, managed policy, key, key policy, vault policy and the
+/// account alias is read once per run, so the calls grow with the distinct roles, keys
+/// and vaults, not with the recovery points. One gathering has a run of its own.
+pub struct Run<'a> {
+    aws: Aws<'a>,
+    iam: iam::Reads<'a>,
+    keys: KeyReads<'a>,
+    roles: Known<iam::Collected>,
+    vaults: Once<'a, (Option<VaultPolicy>, Vec<Gap>)>,
+    alias: Once<'a, Option<String>>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(clients: &'a Clients, lanes: &'a Lanes) -> Self {
+        Run {
+            aws: Aws { clients, lanes },
+            iam: iam::Reads::new(&clients.iam, lanes),
+            keys: KeyReads::default(),
+            roles: Known::default(),
+            vaults: Once::default(),
+            alias: Once::default(),
+        }
+    }
+}
+
+/// Answers kept once read: a role read by one gathering of a run is not read again by
+/// the next (the gatherings of a run go one after the other, so no two ask at once).
+struct Known<T: Clone> {
+    answers: std::sync::Mutex<BTreeMap<String, T>>,
+}
+
+impl<T: Clone> Default for Known<T> {
+    fn default() -> Self {
+        Known {
+            answers: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<T: Clone> Known<T> {
+    fn known(&self, key: &str) -> Option<T> {
+        self.answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn keep(&self, key: &str, value: &T) {
+        self.answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_owned(), value.clone());
+    }
+}
+
 /// What every chain of one gathering shares.
 #[derive(Clone, Copy)]
 struct Ctx<'r, 'a> {
     aws: Aws<'a>,
     iam: &'r iam::Reads<'a>,
     keys: &'r KeyReads<'a>,
+    roles: &'r Known<iam::Collected>,
+    vaults: &'r Once<'a, (Option<VaultPolicy>, Vec<Gap>)>,
     by: By,
 }
 
@@ -142,10 +201,49 @@ impl<'a> Ctx<'_, 'a> {
     /// Boxed, as the other chains: one gathering's future, held inline, would be deep
     /// enough to overflow a thread's stack in a debug build.
     async fn role(self, name: String, part: EvidencePart) -> iam::Collected {
+        let key = format!("{part:?}/{name}");
+        if let Some(known) = self.roles.known(&key) {
+            return known;
+        }
         let on_late = late(part, "iam:GetRole", &name);
-        self.by
+        let read = self
+            .by
             .call(Box::pin(self.iam.role(&name, part)), on_late)
-            .await
+            .await;
+        self.roles.keep(&key, &read);
+        read
+    }
+
+    /// backup:GetBackupVaultAccessPolicy, once per vault.
+    async fn vault_policy(
+        self,
+        vault: Result<String, &'static str>,
+    ) -> (Option<VaultPolicy>, Vec<Gap>) {
+        let aws = self.aws;
+        let on_late = || {
+            (
+                None,
+                vec![late(
+                    EvidencePart::VaultAccessPolicy,
+                    "backup:GetBackupVaultAccessPolicy",
+                    "",
+                )()],
+            )
+        };
+        match vault {
+            Ok(name) => {
+                let owned = name.clone();
+                let read = self.vaults.get(&name, move || {
+                    reads::vault_access_policy(aws, Ok(owned)).boxed()
+                });
+                self.by.run(read, on_late).await
+            }
+            Err(why) => {
+                self.by
+                    .run(reads::vault_access_policy(aws, Err(why)), on_late)
+                    .await
+            }
+        }
     }
 
     async fn user(self, name: String, part: EvidencePart) -> iam::Collected {
@@ -207,7 +305,7 @@ struct JobSide {
 async fn job_side(ctx: Ctx<'_, '_>, parsed: &Parsed, event: &Facts) -> JobSide {
     let job_id = match &parsed.trigger {
         Trigger::RestoreJobFailed(job) => Some(job.restore_job_id.as_deref()),
-        Trigger::StartRestoreJobDenied(_) => None,
+        Trigger::StartRestoreJobDenied(_) | Trigger::Readiness(_) => None,
     };
     let ((job, job_gaps, job_chain), (metadata, metadata_gaps, meta_chain)) = futures::join!(
         job_chain(ctx, parsed, event, job_id),
@@ -284,18 +382,7 @@ async fn job_chain(
     // The vault's policy starts with the recovery point when the job names the vault;
     // else once the recovery point is found (in its vault), beside the key reads.
     let vault_known = facts.vault_name();
-    let vault_policy = |vault: Result<String, &'static str>| {
-        ctx.by.run(reads::vault_access_policy(ctx.aws, vault), || {
-            (
-                None,
-                vec![late(
-                    EvidencePart::VaultAccessPolicy,
-                    "backup:GetBackupVaultAccessPolicy",
-                    "",
-                )()],
-            )
-        })
-    };
+    let vault_policy = |vault: Result<String, &'static str>| ctx.vault_policy(vault);
     let early_policy = OptionFuture::from(vault_known.clone().map(|v| vault_policy(Ok(v))));
     let recovery_point = async {
         let (rp, gaps) = ctx
@@ -334,6 +421,7 @@ async fn job_chain(
             (None, None, None, Trigger::StartRestoreJobDenied(_)) => {
                 Some(Err(reads::NO_RECOVERY_POINT))
             }
+            (None, None, None, Trigger::Readiness(_)) => Some(Err(reads::NO_RECOVERY_POINT_LISTED)),
         };
         // An AWS owned key has no policy to read and nothing to describe.
         let key = rp
@@ -422,6 +510,11 @@ async fn metadata_chain(
         (None, Trigger::StartRestoreJobDenied(call)) if !call.metadata.is_empty() => {
             metadata = Some(call.metadata.clone());
         }
+        // GetRecoveryPointRestoreMetadata's answer, read by the readiness enumeration:
+        // what AWS Backup would restore with by default.
+        (None, Trigger::Readiness(check)) => {
+            metadata = Some(check.metadata.clone());
+        }
         (None, _) => {}
     }
     let names = metadata.clone().unwrap_or_default();
@@ -444,26 +537,22 @@ async fn metadata_chain(
 /// abandoned and becomes a gap saying so; the evidence holds everything read before it.
 pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant) -> Evidence {
     let lanes = Lanes::default();
-    let aws = Aws {
-        clients,
-        lanes: &lanes,
-    };
-    let iam = iam::Reads::new(&clients.iam, &lanes);
-    let keys = KeyReads::default();
+    let run = Run::new(clients, &lanes);
+    Box::pin(gather_in(&run, parsed, deadline)).await
+}
+
+/// One gathering within a run: what the run already read is not read again.
+pub async fn gather_in(run: &Run<'_>, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let aws = run.aws;
     let ctx = Ctx {
         aws,
-        iam: &iam,
-        keys: &keys,
+        iam: &run.iam,
+        keys: &run.keys,
+        roles: &run.roles,
+        vaults: &run.vaults,
         by: By(deadline),
     };
-    let mut ev = Evidence {
-        schema_version: SCHEMA_VERSION,
-        trigger: parsed.event.clone(),
-        account_id: parsed.account.clone(),
-        region: parsed.region.clone(),
-        gaps: parsed.rejected.clone(),
-        ..Evidence::default()
-    };
+    let mut ev = parsed.evidence();
 
     // Everything the event alone allows, at once.
     let event = Facts::from_trigger(&parsed.trigger);
@@ -487,7 +576,10 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
     ));
     let decoded = OptionFuture::from(event.token().map(|t| ctx.decode(t)));
     // Informative only, read alongside the rest (no round trip of its own on the path).
-    let alias = ctx.by.run(reads::account_alias(aws), || None);
+    let alias = ctx.by.run(
+        run.alias.get("", move || reads::account_alias(aws).boxed()),
+        || None,
+    );
     let (side, role_read, caller_read, decoded, alias) = futures::join!(
         Box::pin(job_side(ctx, parsed, &event)),
         role_read,
@@ -669,6 +761,12 @@ impl Facts {
                 vault_arn: None,
                 message: call.error_message.clone(),
             },
+            Trigger::Readiness(check) => Facts {
+                role_arn: check.iam_role_arn.clone(),
+                recovery_point_arn: check.recovery_point_arn.clone(),
+                vault_arn: check.backup_vault_arn.clone(),
+                message: None,
+            },
         }
     }
 
@@ -705,7 +803,7 @@ impl Facts {
 fn caller_identity(trigger: &Trigger) -> Option<IamIdentity> {
     match trigger {
         Trigger::StartRestoreJobDenied(call) => call.caller.iam.clone(),
-        Trigger::RestoreJobFailed(_) => None,
+        Trigger::RestoreJobFailed(_) | Trigger::Readiness(_) => None,
     }
 }
 

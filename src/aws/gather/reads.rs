@@ -47,7 +47,7 @@ pub(super) async fn recovery_point(
                 "backup:DescribeRecoveryPoint",
                 NO_JOB_DETAILS,
             )),
-            Trigger::StartRestoreJobDenied(_) => return (None, Vec::new()),
+            Trigger::StartRestoreJobDenied(_) | Trigger::Readiness(_) => return (None, Vec::new()),
         },
     };
     match result {
@@ -62,6 +62,8 @@ pub(super) const NO_JOB_DETAILS: &str =
 /// Why the vault is unknown for a refused StartRestoreJob without a recovery point.
 pub(super) const NO_RECOVERY_POINT: &str =
     "the refused StartRestoreJob request names no recovery point";
+/// Why the vault is unknown for a readiness check without a recovery point.
+pub(super) const NO_RECOVERY_POINT_LISTED: &str = "the readiness check names no recovery point";
 /// Why the vault is unknown when its recovery point was not found.
 pub(super) const VAULT_NOT_FOUND: &str =
     "the backup vault holding the recovery point was not found";

@@ -1,0 +1,705 @@
+//! Restore readiness of one account and Region: "if we had to restore this resource now,
+//! with the role we would use, would it work?", answered for every protected resource
+//! without starting a restore.
+//!
+//! The enumeration, then one gathering per (resource, vault), all in one [`Run`] so that
+//! each role, managed policy, key and vault policy is read once per run (the calls grow
+//! with the distinct roles, keys and vaults, not with the recovery points):
+//! 1. `backup:ListProtectedResources`: what could be restored;
+//! 2. the role per resource type: the restore testing selection for that type
+//!    (`backup:ListRestoreTestingPlans`, `backup:ListRestoreTestingSelections`, which
+//!    carry `ProtectedResourceType` and `IamRoleArn`), else `--restore-role TYPE=ARN`,
+//!    else `--restore-role ARN`, else AWS Backup's default service role
+//!    `service-role/AWSBackupDefaultServiceRole` when `iam:GetRole` finds it (restore job
+//!    events name it as their role, `arn:aws:iam::…:role/service-role/AWSBackupDefaultServiceRole`,
+//!    in public code; when AWS Backup creates it is not verified here, so its absence is
+//!    an answer, not an error);
+//! 3. per resource, `backup:ListRecoveryPointsByResource`: the latest completed recovery
+//!    point in each vault;
+//! 4. per recovery point, `backup:GetRecoveryPointRestoreMetadata`: the metadata AWS
+//!    Backup would restore with by default;
+//! 5. the synthetic readiness event ([`trigger::readiness`], every value checked there),
+//!    gathered ([`gather_in`]) and diagnosed ([`doctor::readiness`](crate::doctor::readiness)).
+//!
+//! Every value from a response is checked before it is sent back to AWS (a resource
+//! ARN, a vault name, a plan name) or used: one that fails is a gap, never a call.
+
+use std::collections::BTreeMap;
+
+use tokio::time::Instant;
+
+use super::budget::{InLane, Lanes, Service};
+use super::error::call_error;
+use super::gather::{gather_in, Run};
+use super::Clients;
+use crate::diagnose::evidence::{EvidencePart, Gap};
+use crate::diagnose::readiness::{
+    ReadinessRun, ResourceReadiness, RestoreRoles, RoleSource, READINESS_SCHEMA_VERSION,
+};
+use crate::diagnose::validated::{shown, Arn, RoleArn};
+use crate::event::sanitize;
+use crate::event::trigger::{self, ReadinessInput};
+
+/// The most protected resources checked in one run; the rest are a gap.
+pub const MAX_RESOURCES: usize = 10_000;
+/// The most pages of one listing read (AWS Backup pages hold up to 1,000 items).
+const MAX_PAGES: usize = 100;
+/// The name of AWS Backup's default service role, under the path `/service-role/`.
+pub const DEFAULT_SERVICE_ROLE: &str = "AWSBackupDefaultServiceRole";
+
+/// A protected resource's latest recovery point in one vault.
+struct Candidate {
+    resource_arn: String,
+    resource_type: Option<String>,
+    recovery_point_arn: Option<String>,
+    vault_name: Option<String>,
+    vault_arn: Option<String>,
+    /// Why nothing of this resource could be gathered (a listing that failed).
+    gap: Option<Gap>,
+}
+
+fn gap(part: EvidencePart, call: impl Into<String>, error: impl Into<String>) -> Gap {
+    Gap {
+        part,
+        call: call.into(),
+        error: error.into(),
+    }
+}
+
+/// Checks every protected resource of the account and Region the clients are for.
+pub async fn readiness(
+    clients: &Clients,
+    account: &str,
+    region: &str,
+    roles: &RestoreRoles,
+) -> ReadinessRun {
+    let lanes = Lanes::default();
+    let run = Run::new(clients, &lanes);
+    let mut run_gaps = Vec::new();
+
+    let resources = protected_resources(clients, &lanes, &mut run_gaps).await;
+    let selections = restore_testing_selections(clients, &lanes, &mut run_gaps).await;
+    let needs_default = resources.iter().any(|(arn, t)| {
+        let t = t.as_deref().unwrap_or("");
+        selection_for(&selections, arn, t).is_none()
+            && !roles.by_type.contains_key(t)
+            && roles.default.is_none()
+    });
+    let default_role = if needs_default {
+        default_service_role(clients, &lanes, &mut run_gaps).await
+    } else {
+        None
+    };
+
+    let mut out = Vec::new();
+    let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
+    for (resource_arn, resource_type) in resources {
+        let t = resource_type.clone().unwrap_or_default();
+        let chosen = selection_for(&selections, &resource_arn, &t);
+        let overrides = chosen.map(|s| s.overrides.clone()).unwrap_or_default();
+        let role: Option<(String, RoleSource)> = chosen
+            .map(|s| (s.role.clone(), RoleSource::RestoreTestingSelection))
+            .or_else(|| {
+                roles
+                    .by_type
+                    .get(&t)
+                    .map(|r| (r.as_str().to_owned(), RoleSource::ConfiguredForType))
+            })
+            .or_else(|| {
+                roles
+                    .default
+                    .as_ref()
+                    .map(|r| (r.as_str().to_owned(), RoleSource::Configured))
+            })
+            .or_else(|| {
+                default_role
+                    .clone()
+                    .map(|r| (r, RoleSource::DefaultServiceRole))
+            });
+        for c in latest_recovery_points(clients, &lanes, &resource_arn, resource_type).await {
+            out.push(
+                check(
+                    &run,
+                    (clients, &lanes),
+                    (account, region),
+                    c,
+                    (role.clone(), &overrides),
+                    far,
+                )
+                .await,
+            );
+        }
+    }
+    ReadinessRun {
+        schema_version: READINESS_SCHEMA_VERSION,
+        account_id: Some(account.to_owned()),
+        region: Some(region.to_owned()),
+        resources: out,
+        gaps: run_gaps,
+    }
+}
+
+/// The role a restore would use, where it came from, and (for a restore testing
+/// selection) the metadata overrides it restores with.
+type RoleChoice<'o> = (Option<(String, RoleSource)>, &'o [(String, String)]);
+
+/// One (resource, vault): its restore metadata, the gathering and the verdict.
+async fn check(
+    run: &Run<'_>,
+    (clients, lanes): (&Clients, &Lanes),
+    (account, region): (&str, &str),
+    c: Candidate,
+    (role, overrides): RoleChoice<'_>,
+    far: Instant,
+) -> ResourceReadiness {
+    let mut gaps: Vec<Gap> = c.gap.into_iter().collect();
+    let mut metadata = Vec::new();
+    match (&c.vault_name, &c.recovery_point_arn) {
+        (Some(vault), Some(rp)) => match restore_metadata(clients, lanes, vault, rp).await {
+            Ok(m) => metadata = with_overrides(m, overrides),
+            Err(g) => gaps.push(g),
+        },
+        _ if gaps.is_empty() => gaps.push(gap(
+            EvidencePart::RecoveryPoint,
+            "backup:ListRecoveryPointsByResource",
+            "no completed recovery point of this resource was listed",
+        )),
+        _ => {}
+    }
+    if role.is_none() {
+        gaps.push(gap(
+            EvidencePart::RestoreRole,
+            "restore role",
+            "no restore testing selection for this resource type, no --restore-role, and no AWS Backup default service role: give one with --restore-role",
+        ));
+    }
+    let parsed = trigger::readiness(ReadinessInput {
+        id: "readiness".into(),
+        account: Some(account.to_owned()),
+        region: Some(region.to_owned()),
+        recovery_point_arn: c.recovery_point_arn.clone(),
+        backup_vault_arn: c.vault_arn.clone(),
+        iam_role_arn: role.as_ref().map(|(r, _)| r.clone()),
+        resource_type: c.resource_type.clone(),
+        source_resource_arn: Some(c.resource_arn.clone()),
+        metadata,
+    });
+    let mut evidence = if c.recovery_point_arn.is_some() && role.is_some() {
+        Box::pin(gather_in(run, &parsed, far)).await
+    } else {
+        parsed.evidence()
+    };
+    evidence.gaps.extend(gaps);
+    let mut r = crate::doctor::readiness(&evidence);
+    r.role_source = role.map(|(_, s)| s);
+    r
+}
+
+/// ListProtectedResources: (resource ARN, resource type), each checked.
+async fn protected_resources(
+    clients: &Clients,
+    lanes: &Lanes,
+    run_gaps: &mut Vec<Gap>,
+) -> Vec<(String, Option<String>)> {
+    const CALL: &str = "backup:ListProtectedResources";
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = clients
+            .backup
+            .list_protected_resources()
+            .set_next_token(token.clone())
+            .send()
+            .lane(lanes, Service::Backup)
+            .await;
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                run_gaps.push(gap(EvidencePart::Other, CALL, call_error(&e).text));
+                return out;
+            }
+        };
+        for r in page.results() {
+            let arn = r.resource_arn().unwrap_or("");
+            match sanitize::arn(arn) {
+                Ok(a) => {
+                    let t = r
+                        .resource_type()
+                        .filter(|t| sanitize::is_resource_type(t))
+                        .map(str::to_owned);
+                    if out.len() < MAX_RESOURCES {
+                        out.push((a, t));
+                    }
+                }
+                Err(e) => run_gaps.push(gap(
+                    EvidencePart::Other,
+                    CALL,
+                    format!(
+                        "a resource ARN was dropped: {}",
+                        sanitize::refused(&e, arn.len())
+                    ),
+                )),
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    if out.len() >= MAX_RESOURCES {
+        run_gaps.push(gap(
+            EvidencePart::Other,
+            CALL,
+            format!("only the first {MAX_RESOURCES} protected resources were checked"),
+        ));
+    }
+    out
+}
+
+/// A restore testing selection, as GetRestoreTestingSelection returned it, checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Selection {
+    resource_type: String,
+    role: String,
+    /// `ProtectedResourceArns`: the resources it names, or `*` for every one of the type.
+    resources: Vec<String>,
+    /// `RestoreMetadataOverrides`: what restore testing restores with instead of the
+    /// inferred metadata.
+    overrides: Vec<(String, String)>,
+}
+
+impl Selection {
+    /// Whether restore testing would restore `resource` with this selection's role: it
+    /// names the resource, or every resource of its type (`*`; AWS Backup,
+    /// RestoreTestingSelectionForCreate: "ProtectedResourceArns: [\"*\"]").
+    fn covers(&self, resource: &str) -> Option<bool> {
+        if self.resources.iter().any(|r| r == resource) {
+            Some(true)
+        } else if self.resources.is_empty() || self.resources.iter().any(|r| r == "*") {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// The selection whose role restore testing would use for `resource` of `kind`: one
+/// that names it, else one for every resource of its type (first plan, then first
+/// selection, by name).
+fn selection_for<'s>(
+    selections: &'s [Selection],
+    resource: &str,
+    kind: &str,
+) -> Option<&'s Selection> {
+    let of_type = || selections.iter().filter(|s| s.resource_type == kind);
+    of_type()
+        .find(|s| s.covers(resource) == Some(true))
+        .or_else(|| of_type().find(|s| s.covers(resource) == Some(false)))
+}
+
+/// The inferred metadata with a selection's overrides in place ("Key values are not
+/// case sensitive": AWS Backup, RestoreTestingSelectionForUpdate).
+fn with_overrides(
+    inferred: Vec<(String, String)>,
+    overrides: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = inferred
+        .into_iter()
+        .filter(|(k, _)| !overrides.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)))
+        .collect();
+    out.extend(overrides.iter().cloned());
+    out
+}
+
+/// Every restore testing selection of the account, read in full (ListRestoreTestingPlans,
+/// ListRestoreTestingSelections, GetRestoreTestingSelection), first plan and first
+/// selection by name first.
+async fn restore_testing_selections(
+    clients: &Clients,
+    lanes: &Lanes,
+    run_gaps: &mut Vec<Gap>,
+) -> Vec<Selection> {
+    let mut plans = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        match clients
+            .backup
+            .list_restore_testing_plans()
+            .set_next_token(token.clone())
+            .send()
+            .lane(lanes, Service::Backup)
+            .await
+        {
+            Ok(p) => {
+                plans.extend(
+                    p.restore_testing_plans()
+                        .iter()
+                        .map(|p| p.restore_testing_plan_name().to_owned()),
+                );
+                token = p.next_token().map(str::to_owned);
+            }
+            Err(e) => {
+                run_gaps.push(gap(
+                    EvidencePart::RestoreRole,
+                    "backup:ListRestoreTestingPlans",
+                    format!(
+                        "{}; the restore role of each resource type came from --restore-role or the default service role",
+                        call_error(&e).text
+                    ),
+                ));
+                return Vec::new();
+            }
+        }
+        if token.is_none() {
+            break;
+        }
+    }
+    plans.sort();
+    let mut out = Vec::new();
+    for plan in plans {
+        if !sanitize::is_id(&plan) {
+            run_gaps.push(gap(
+                EvidencePart::RestoreRole,
+                "backup:ListRestoreTestingSelections",
+                format!("not attempted: `{}` is not a plan name", shown(&plan)),
+            ));
+            continue;
+        }
+        let call = format!("backup:ListRestoreTestingSelections {plan}");
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            match clients
+                .backup
+                .list_restore_testing_selections()
+                .restore_testing_plan_name(&plan)
+                .set_next_token(token.clone())
+                .send()
+                .lane(lanes, Service::Backup)
+                .await
+            {
+                Ok(page) => {
+                    names.extend(
+                        page.restore_testing_selections()
+                            .iter()
+                            .map(|s| s.restore_testing_selection_name().to_owned()),
+                    );
+                    token = page.next_token().map(str::to_owned);
+                }
+                Err(e) => {
+                    run_gaps.push(gap(
+                        EvidencePart::RestoreRole,
+                        call.clone(),
+                        call_error(&e).text,
+                    ));
+                    token = None;
+                }
+            }
+            if token.is_none() {
+                break;
+            }
+        }
+        names.sort();
+        for name in names {
+            let call = format!("backup:GetRestoreTestingSelection {plan}/{}", shown(&name));
+            if !sanitize::is_id(&name) {
+                run_gaps.push(gap(
+                    EvidencePart::RestoreRole,
+                    call,
+                    "not attempted: not a selection name",
+                ));
+                continue;
+            }
+            match selection(clients, lanes, &plan, &name).await {
+                Ok(s) => out.push(s),
+                Err(why) => run_gaps.push(gap(EvidencePart::RestoreRole, call, why)),
+            }
+        }
+    }
+    out
+}
+
+/// GetRestoreTestingSelection, every value checked: a selection with a value that fails
+/// is left out (its resources fall back to --restore-role or the default service role).
+async fn selection(
+    clients: &Clients,
+    lanes: &Lanes,
+    plan: &str,
+    name: &str,
+) -> Result<Selection, String> {
+    let out = clients
+        .backup
+        .get_restore_testing_selection()
+        .restore_testing_plan_name(plan)
+        .restore_testing_selection_name(name)
+        .send()
+        .lane(lanes, Service::Backup)
+        .await
+        .map_err(|e| call_error(&e).text)?;
+    let s = out
+        .restore_testing_selection()
+        .ok_or("no selection returned")?;
+    let resource_type = s.protected_resource_type();
+    if !sanitize::is_resource_type(resource_type) {
+        return Err("its resource type failed its check: not used".into());
+    }
+    let role = RoleArn::parse(s.iam_role_arn())
+        .map_err(|e| format!("its role ARN: {}: not used", e.why))?;
+    let mut resources = Vec::new();
+    for r in s.protected_resource_arns() {
+        if r == "*" {
+            resources.push(r.clone());
+        } else {
+            let arn = sanitize::arn(r).map_err(|e| {
+                format!(
+                    "a resource ARN: {}: not used",
+                    sanitize::refused(&e, r.len())
+                )
+            })?;
+            resources.push(arn);
+        }
+    }
+    let overrides = s
+        .restore_metadata_overrides()
+        .map(|m| {
+            let mut v: Vec<(String, String)> =
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default();
+    Ok(Selection {
+        resource_type: resource_type.to_owned(),
+        role: role.as_str().to_owned(),
+        resources,
+        overrides,
+    })
+}
+
+/// AWS Backup's default service role, when the account has it.
+async fn default_service_role(
+    clients: &Clients,
+    lanes: &Lanes,
+    run_gaps: &mut Vec<Gap>,
+) -> Option<String> {
+    let call = format!("iam:GetRole {DEFAULT_SERVICE_ROLE}");
+    match clients
+        .iam
+        .get_role()
+        .role_name(DEFAULT_SERVICE_ROLE)
+        .send()
+        .lane(lanes, Service::Iam)
+        .await
+    {
+        Ok(out) => {
+            let arn = out.role().map(|r| r.arn()).unwrap_or("");
+            match RoleArn::parse(arn) {
+                Ok(r) => Some(r.as_str().to_owned()),
+                Err(e) => {
+                    run_gaps.push(gap(EvidencePart::RestoreRole, call, e.why));
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            let err = call_error(&e);
+            // Absent is an answer, not a gap: the resources without a role say so.
+            if !err.is_not_found() {
+                run_gaps.push(gap(EvidencePart::RestoreRole, call, err.text));
+            }
+            None
+        }
+    }
+}
+
+/// ListRecoveryPointsByResource: the latest completed recovery point in each vault.
+async fn latest_recovery_points(
+    clients: &Clients,
+    lanes: &Lanes,
+    resource_arn: &str,
+    resource_type: Option<String>,
+) -> Vec<Candidate> {
+    const CALL: &str = "backup:ListRecoveryPointsByResource";
+    let none = |g: Gap| Candidate {
+        resource_arn: resource_arn.to_owned(),
+        resource_type: resource_type.clone(),
+        recovery_point_arn: None,
+        vault_name: None,
+        vault_arn: None,
+        gap: Some(g),
+    };
+    // Latest per vault: (creation time, recovery point ARN).
+    let mut latest: BTreeMap<String, (aws_smithy_types::DateTime, String)> = BTreeMap::new();
+    let mut dropped = 0usize;
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = match clients
+            .backup
+            .list_recovery_points_by_resource()
+            .resource_arn(resource_arn)
+            .set_next_token(token.clone())
+            .send()
+            .lane(lanes, Service::Backup)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return vec![none(gap(
+                    EvidencePart::RecoveryPoint,
+                    format!("{CALL} {resource_arn}"),
+                    call_error(&e).text,
+                ))]
+            }
+        };
+        for rp in page.recovery_points() {
+            use aws_sdk_backup::types::RecoveryPointStatus as S;
+            if !matches!(rp.status(), Some(S::Completed | S::Available)) {
+                continue;
+            }
+            let vault = rp.backup_vault_name().unwrap_or("");
+            let arn = rp.recovery_point_arn().unwrap_or("");
+            let (Some(created), true, Ok(arn)) = (
+                rp.creation_date(),
+                sanitize::is_vault_name(vault),
+                Arn::parse(arn),
+            ) else {
+                dropped += 1;
+                continue;
+            };
+            let newer = latest.get(vault).is_none_or(|(t, _)| created > t);
+            if newer {
+                latest.insert(vault.to_owned(), (*created, arn.as_str().to_owned()));
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    // The vault is in the recovery point's account and Region.
+    let mut out: Vec<Candidate> = latest
+        .into_iter()
+        .map(|(vault, (_, rp))| Candidate {
+            resource_arn: resource_arn.to_owned(),
+            resource_type: resource_type.clone(),
+            vault_arn: Arn::parse(&rp).ok().map(|a| {
+                format!(
+                    "arn:{}:backup:{}:{}:backup-vault:{vault}",
+                    a.partition(),
+                    a.region(),
+                    a.account()
+                )
+            }),
+            recovery_point_arn: Some(rp),
+            vault_name: Some(vault),
+            gap: None,
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(Candidate {
+            resource_arn: resource_arn.to_owned(),
+            resource_type,
+            recovery_point_arn: None,
+            vault_name: None,
+            vault_arn: None,
+            gap: None,
+        });
+    }
+    // A point dropped may be the latest: no row can say it checked the one a restore
+    // would use.
+    if dropped > 0 {
+        for c in &mut out {
+            c.gap = Some(gap(
+                EvidencePart::RecoveryPoint,
+                format!("{CALL} {resource_arn}"),
+                format!(
+                    "{} recovery point(s) dropped: a vault name, ARN or date failed its check",
+                    dropped
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// GetRecoveryPointRestoreMetadata: the metadata AWS Backup would restore with.
+async fn restore_metadata(
+    clients: &Clients,
+    lanes: &Lanes,
+    vault: &str,
+    rp: &str,
+) -> Result<Vec<(String, String)>, Gap> {
+    let out = clients
+        .backup
+        .get_recovery_point_restore_metadata()
+        .backup_vault_name(vault)
+        .recovery_point_arn(rp)
+        .send()
+        .lane(lanes, Service::Backup)
+        .await
+        .map_err(|e| {
+            gap(
+                EvidencePart::RestoreMetadata,
+                format!("backup:GetRecoveryPointRestoreMetadata {rp}"),
+                call_error(&e).text,
+            )
+        })?;
+    Ok(out
+        .restore_metadata()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn sel(kind: &str, role: &str, resources: &[&str]) -> Selection {
+        Selection {
+            resource_type: kind.into(),
+            role: role.into(),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+            overrides: vec![],
+        }
+    }
+
+    #[test]
+    fn the_selection_naming_the_resource_wins_over_the_wildcard_one() {
+        let fs = "arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-1";
+        let all = [
+            sel("EFS", "wild", &["*"]),
+            sel("EFS", "named", &[fs]),
+            sel(
+                "EFS",
+                "other",
+                &["arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-2"],
+            ),
+            sel("EBS", "ebs", &["*"]),
+        ];
+        assert_eq!(selection_for(&all, fs, "EFS").unwrap().role, "named");
+        let fs3 = "arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-3";
+        assert_eq!(selection_for(&all, fs3, "EFS").unwrap().role, "wild");
+        // A selection naming only other resources never restores this one.
+        assert!(selection_for(&all[2..3], fs3, "EFS").is_none());
+        assert!(selection_for(&all, fs3, "RDS").is_none());
+    }
+
+    #[test]
+    fn overrides_replace_inferred_keys_whatever_their_case() {
+        let m = with_overrides(
+            vec![
+                ("KmsKeyId".into(), "inferred".into()),
+                ("newFileSystem".into(), "true".into()),
+            ],
+            &[("kmskeyid".into(), "override".into())],
+        );
+        assert_eq!(
+            m,
+            [
+                ("newFileSystem".to_string(), "true".to_string()),
+                ("kmskeyid".to_string(), "override".to_string())
+            ]
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! What "ready to restore" means for one resource, read from the report of a diagnosis
+//! whose trigger is a readiness check ([`READINESS_CHECK`](super::facts::READINESS_CHECK)):
+//! the same requirements, the same evaluator, no failure message.
+//!
+//! - **ready**: every requirement of the restore path was checked and allowed, and nothing
+//!   that could change that answer is unverified;
+//! - **not ready**: a requirement is denied: the findings, and the verified patch when
+//!   one fixes them;
+//! - **not verifiable**: nothing denied was found, but a part that could deny it was not
+//!   read (the gaps), or no requirement could be checked at all.
+//!
+//! "Could not tell" is never "ready". Two kinds of unverified entries are caveats that do
+//! not decide the verdict, and are still reported: service control policies when none
+//! were collected (they apply to every resource of the account alike, and the single
+//! account CLI cannot read them; the verdict says "as far as the account's own policies
+//! go"), and the parts that only exist when something failed (the restore job, the
+//! decoded message, the caller of a refused call).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::evidence::EvidencePart;
+use super::report::{Report, Unverified};
+
+/// The schema version of the readiness document (`restore-doctor readiness --format json`).
+pub const READINESS_SCHEMA_VERSION: u32 = 1;
+
+/// The answer for one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    Ready,
+    NotReady,
+    NotVerifiable,
+}
+
+impl Verdict {
+    /// `ready`, `not ready`, `not verifiable`: as the table shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Ready => "ready",
+            Verdict::NotReady => "not ready",
+            Verdict::NotVerifiable => "not verifiable",
+        }
+    }
+}
+
+/// Where the role a restore would run as came from, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RoleSource {
+    /// The restore testing selection for this resource type.
+    RestoreTestingSelection,
+    /// `--restore-role EFS=ARN`: configured for this resource type.
+    ConfiguredForType,
+    /// `--restore-role ARN`: configured for every resource type.
+    Configured,
+    /// AWS Backup's default service role, `service-role/AWSBackupDefaultServiceRole`.
+    DefaultServiceRole,
+}
+
+impl RoleSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleSource::RestoreTestingSelection => "restore testing selection",
+            RoleSource::ConfiguredForType => "--restore-role for the type",
+            RoleSource::Configured => "--restore-role",
+            RoleSource::DefaultServiceRole => "AWS Backup default service role",
+        }
+    }
+}
+
+/// The restore roles configured with `--restore-role`: one for every resource type, and
+/// one per type (`EFS`, `RDS`, ...); each a checked role ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreRoles {
+    pub default: Option<super::validated::RoleArn>,
+    pub by_type: std::collections::BTreeMap<String, super::validated::RoleArn>,
+}
+
+/// One resource's readiness: the verdict, why, and the full report behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceReadiness {
+    pub verdict: Verdict,
+    /// One line: what was found, or what was not verified.
+    pub summary: String,
+    /// How many requirements of the restore path the evaluator decided.
+    pub checked: usize,
+    /// Where the role came from, when the enumeration chose it (absent offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_source: Option<RoleSource>,
+    /// The entries that make it not verifiable (empty otherwise).
+    pub gaps: Vec<Unverified>,
+    /// Unverified entries that do not decide the verdict (see the module doc).
+    pub caveats: Vec<Unverified>,
+    /// The diagnosis: findings (`missing`), the patch and whether it is verified.
+    pub report: Report,
+}
+
+/// Whether an unverified entry can change the answer for this resource.
+fn decides(u: &Unverified) -> bool {
+    !matches!(
+        u.part,
+        Some(
+            EvidencePart::ServiceControlPolicies
+                | EvidencePart::RestoreJob
+                | EvidencePart::DecodedMessage
+                | EvidencePart::Caller
+        )
+    )
+}
+
+/// The verdict for a report of a readiness check, given how many requirements the
+/// evaluator decided (pure: no reads, no clock).
+pub fn assess(report: Report, checked: usize) -> ResourceReadiness {
+    let (gaps, caveats): (Vec<Unverified>, Vec<Unverified>) =
+        report.unverified.iter().cloned().partition(decides);
+    let role = report.restore.role_arn.as_deref().unwrap_or("no role");
+    let (verdict, summary) = if !report.missing.is_empty() {
+        let n = report.missing.len();
+        let fix = match (&report.patch, report.verified) {
+            (Some(_), true) => "; the patch below is verified to fix it",
+            (Some(_), false) => "; a patch is proposed but not verified",
+            (None, _) => "; no role patch fixes it",
+        };
+        (
+            Verdict::NotReady,
+            format!(
+                "{n} required permission{} denied for `{role}`{fix}",
+                if n == 1 { " is" } else { "s are" }
+            ),
+        )
+    } else if !gaps.is_empty() {
+        let n = gaps.len();
+        (
+            Verdict::NotVerifiable,
+            format!(
+                "nothing denied found, but {n} part{} could not be verified",
+                if n == 1 { "" } else { "s" }
+            ),
+        )
+    } else if checked == 0 {
+        (
+            Verdict::NotVerifiable,
+            "no requirement of this restore could be checked".into(),
+        )
+    } else {
+        (
+            Verdict::Ready,
+            format!(
+                "{checked} required permission{} allowed for `{role}`",
+                if checked == 1 { " is" } else { "s are" }
+            ),
+        )
+    };
+    ResourceReadiness {
+        verdict,
+        summary,
+        checked,
+        role_source: None,
+        gaps,
+        caveats,
+        report,
+    }
+}
+
+/// A readiness run over one account and Region: every resource checked, and what the
+/// enumeration itself could not read. The `--format json` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessRun {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// One entry per protected resource and backup vault (its latest recovery point).
+    pub resources: Vec<ResourceReadiness>,
+    /// What the enumeration could not read (a listing refused, restore testing
+    /// selections unread): resources it hides are not in `resources`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<super::evidence::Gap>,
+}
+
+impl ReadinessRun {
+    /// How many resources have each verdict: (ready, not ready, not verifiable).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |v: Verdict| self.resources.iter().filter(|r| r.verdict == v).count();
+        (
+            n(Verdict::Ready),
+            n(Verdict::NotReady),
+            n(Verdict::NotVerifiable),
+        )
+    }
+}
