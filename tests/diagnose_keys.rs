@@ -181,6 +181,7 @@ fn an_aws_managed_key_of_another_account_says_re_copy_with_a_customer_managed_ke
             document: json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
              "Action": "kms:*", "Resource": "*"}]}),
+            read_from: None,
         });
     e.restore_role.as_mut().unwrap().policies.push(PolicyDoc {
         name: "kms-everything".into(),

@@ -106,6 +106,21 @@ async fn restore_role(sdk: &SdkConfig, name: &str, policy: &str) -> String {
 
 /// A failed EFS restore in `account` by role `role_arn`, known to the fake; the event.
 fn failed_restore(stack: &Stack, account: &str, role_arn: &str) -> (String, Value) {
+    failed_restore_with(
+        stack,
+        account,
+        role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}),
+    )
+}
+
+/// [`failed_restore`] with the restore metadata `metadata`.
+fn failed_restore_with(
+    stack: &Stack,
+    account: &str,
+    role_arn: &str,
+    metadata: Value,
+) -> (String, Value) {
     let job_id = unique("JOB").to_uppercase();
     stack.fake_scenario(&json!({"restoreJobs": {&job_id: {
         "describe": {
@@ -117,7 +132,7 @@ fn failed_restore(stack: &Stack, account: &str, role_arn: &str) -> (String, Valu
             "IamRoleArn": role_arn,
             "ResourceType": "EFS"
         },
-        "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}
+        "metadata": metadata
     }}}));
     let event = scenario::event("restore-job-failed-efs.json", |e| {
         e["account"] = json!(account);
@@ -422,4 +437,163 @@ async fn an_unreadable_organization_is_a_gap_and_the_scps_stay_unverified() {
     );
     let text = serde_json::to_string(&p.report.as_ref().unwrap().unverified).unwrap();
     assert!(text.contains("service control policies"), "{text}");
+}
+
+/// A key policy with a statement `sid` only this test's key has.
+async fn key_with_policy(sdk: &SdkConfig, sid: &str) -> String {
+    let arn = scenario::kms_key(sdk, sid).await;
+    let account = arn.split(':').nth(4).unwrap().to_owned();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": sid, "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*", "Resource": "*"
+    }]});
+    aws_sdk_kms::Client::new(sdk)
+        .put_key_policy()
+        .key_id(&arn)
+        .policy_name("default")
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    arn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_owned_by_another_account_is_read_there_through_its_reader_role() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "232323232323";
+    let central = "454545454545";
+    let role_arn = restore_role(&sdk_in(stack, member).await, &unique("restore"), "p").await;
+    // The central backup account's vault key, and a key of the function's own account.
+    let central_key = key_with_policy(&sdk_in(stack, central).await, "CentralBackupKey").await;
+    let own_key = key_with_policy(&sdk, "FunctionAccountKey").await;
+    assert!(central_key.contains(central) && own_key.contains(ACCOUNT));
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-keys")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+    let members = handler.member_accounts().unwrap();
+    let (_, event) = failed_restore_with(
+        stack,
+        member,
+        &role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true",
+               "KmsKeyId": &central_key, "kmsKeyArn": &own_key}),
+    );
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let policy_of = |arn: &str| {
+        ev.key_policies
+            .iter()
+            .find(|k| k.key_arn == arn)
+            .unwrap_or_else(|| panic!("no policy of {arn}: {:#?}", ev.gaps))
+    };
+    // moto's KMS answers only the key's own account: read in the member's account, both
+    // keys would be "not found".
+    let central_policy = policy_of(&central_key);
+    assert_eq!(
+        central_policy.document["Statement"][0]["Sid"],
+        "CentralBackupKey"
+    );
+    let from = central_policy.read_from.as_ref().unwrap();
+    assert_eq!(from.account_id, central);
+    assert_eq!(
+        from.role_arn.as_deref(),
+        Some(format!("arn:aws:iam::{central}:role/{READER}").as_str())
+    );
+    let own_policy = policy_of(&own_key);
+    assert_eq!(
+        own_policy.document["Statement"][0]["Sid"],
+        "FunctionAccountKey"
+    );
+    let from = own_policy.read_from.as_ref().unwrap();
+    assert_eq!(
+        (from.account_id.as_str(), from.role_arn.as_deref()),
+        (ACCOUNT, None)
+    );
+    assert!(ev.kms_keys.iter().any(|k| k.key_arn == central_key));
+    // The role is read where the failure is, through the member's reader role.
+    let from = ev
+        .restore_role
+        .as_ref()
+        .unwrap()
+        .read_from
+        .as_ref()
+        .unwrap();
+    assert_eq!(from.account_id, member);
+    assert_eq!(
+        from.role_arn.as_deref(),
+        Some(format!("arn:aws:iam::{member}:role/{READER}").as_str())
+    );
+    assert!(
+        !ev.gaps.iter().any(|g| g.part == EvidencePart::KeyPolicy),
+        "{:#?}",
+        ev.gaps
+    );
+    // The member's and the central account's reader roles, once each, though the
+    // central key was both described and read.
+    assert_eq!(members.assume_role_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_account_has_no_reader_role_is_a_gap_naming_the_account_and_the_fix() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let central = "676767676767";
+    // A failure in the function's own account: its own credentials, no AssumeRole.
+    let role_arn = restore_role(&sdk, &unique("restore"), "p").await;
+    let central_key = key_with_policy(&sdk_in(stack, central).await, "CentralBackupKey").await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-key-gap")).await;
+    // AssumeRole goes to the fake, which refuses it as AWS refuses a missing role.
+    let handler = org_handler(stack, &topic.topic_arn, &stack.fake.url, None).await;
+    let (_, event) = failed_restore_with(
+        stack,
+        ACCOUNT,
+        &role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "KmsKeyId": &central_key}),
+    );
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let reader_arn = format!("arn:aws:iam::{central}:role/{READER}");
+    let gap = ev
+        .gaps
+        .iter()
+        .find(|g| g.call == format!("sts:AssumeRole {reader_arn}"))
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    assert_eq!(gap.part, EvidencePart::KeyPolicy);
+    assert!(gap.error.contains("AccessDenied"), "{}", gap.error);
+    assert!(gap.error.contains(&central_key), "{}", gap.error);
+    assert!(
+        gap.error.contains(&format!(
+            "Deploy the member stack (member.yaml) in account {central}"
+        )),
+        "{}",
+        gap.error
+    );
+    // One gap for the key, though it was both to be described and read.
+    assert_eq!(
+        ev.gaps.iter().filter(|g| g.call == gap.call).count(),
+        1,
+        "{:#?}",
+        ev.gaps
+    );
+    assert!(ev.key_policies.is_empty(), "{:#?}", ev.key_policies);
+    // The rest was read with the function's own credentials, where the failure is.
+    let from = ev
+        .restore_role
+        .as_ref()
+        .unwrap()
+        .read_from
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (from.account_id.as_str(), from.role_arn.as_deref()),
+        (ACCOUNT, None)
+    );
+    assert_eq!(stack.fake_requests("AssumeRole", &reader_arn), 1);
 }

@@ -19,7 +19,7 @@ use tracing::{field, info, info_span, warn, Instrument};
 use crate::aws::accounts::{partition_of, MemberAccounts, Reader};
 use crate::aws::attach;
 use crate::aws::dedup::RecentKeys;
-use crate::aws::gather::gather_until;
+use crate::aws::gather::{gather_from, Owners, Source};
 use crate::aws::metrics::{self, Metrics, Sink};
 use crate::aws::publish::{publish, PublishError};
 use crate::aws::{Clients, Settings};
@@ -253,18 +253,40 @@ impl Handler {
             .checked_sub(DEADLINE_RESERVE)
             .unwrap_or_else(Instant::now);
         let reader = self.reader_for(&parsed, function_arn).await;
-        let clients = match &reader {
-            Reader::Own => Ok(&self.clients),
-            Reader::Member(clients) => Ok(clients.as_ref()),
+        // Known once `reader_for` asked for it (organization mode only).
+        let own = match &self.members {
+            Some(_) => self.own_account(function_arn).await.ok(),
+            None => None,
+        };
+        let partition = partition_of(function_arn);
+        let owners = match (&self.members, own.as_deref()) {
+            (Some(members), Some(own_account)) => Some(Owners {
+                members,
+                own_clients: &self.clients,
+                own_account,
+                partition: &partition,
+            }),
+            _ => None,
+        };
+        let source = match &reader {
+            Reader::Own => Ok(Source {
+                clients: &self.clients,
+                role_arn: None,
+                owners,
+            }),
+            Reader::Member { clients, role_arn } => Ok(Source {
+                clients: clients.as_ref(),
+                role_arn: Some(role_arn.as_str()),
+                owners,
+            }),
             Reader::Unreachable(gap) => Err(gap.clone()),
         };
-        let evidence = match clients {
-            Ok(clients) => {
+        let evidence = match source {
+            Ok(source) => {
                 // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
-                let gathered =
-                    AssertUnwindSafe(Box::pin(gather_until(clients, &parsed, gather_by)))
-                        .catch_unwind()
-                        .await;
+                let gathered = AssertUnwindSafe(Box::pin(gather_from(source, &parsed, gather_by)))
+                    .catch_unwind()
+                    .await;
                 match gathered {
                     Ok(evidence) => evidence,
                     Err(panic) => {

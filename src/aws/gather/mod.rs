@@ -31,6 +31,16 @@
 //! - at most a few calls per service in flight ([`Lanes`]);
 //! - every call stops at the deadline ([`gather_until`]): what was not read by then is a
 //!   gap ("not read before the deadline") and the alert goes out with the rest.
+//!
+//! In organization mode a key owned by another account than the failure's (the central
+//! backup account's vault key) is read in its owner, through that account's reader role
+//! ([`Owners`]): KMS answers kms:GetKeyPolicy only to the key's own account ("Allowing
+//! users in other accounts to use a KMS key",
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html>:
+//! cross-account permissions work only for the operations listed there, and GetKeyPolicy
+//! is not one). The AssumeRole runs in the STS lane,
+//! started with the key's read, as soon as its ARN is known. Every policy read records
+//! where it was read ([`ReadFrom`]).
 
 mod metadata;
 mod reads;
@@ -42,12 +52,13 @@ use futures::FutureExt;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::budget::{late, By, Lanes, Once};
+use super::accounts::MemberAccounts;
+use super::budget::{late, By, InLane, Lanes, Once, Service};
 use super::iam;
 use super::Clients;
 use crate::diagnose::evidence::{
-    Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, RecoveryPoint, RestoreJob,
-    VaultPolicy, SCHEMA_VERSION,
+    Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, ReadFrom, RecoveryPoint,
+    RestoreJob, VaultPolicy, SCHEMA_VERSION,
 };
 use crate::diagnose::validated::{shown, KeyArn, KeyRef, RoleArn};
 use crate::event::trigger::{IamIdentity, Parsed, Trigger};
@@ -65,6 +76,112 @@ pub(crate) struct Aws<'a> {
     pub lanes: &'a Lanes,
 }
 
+/// Whose credentials a gathering reads with, and how it reaches other accounts.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    /// The clients of the failure's account.
+    pub clients: &'a Clients,
+    /// The role those clients act as (the failure's account's reader role); `None`: the
+    /// function's own credentials.
+    pub role_arn: Option<&'a str>,
+    /// Organization mode: how keys owned by other accounts are read. `None`: every read
+    /// goes to the failure's account, as in a single-account deployment.
+    pub owners: Option<Owners<'a>>,
+}
+
+/// Organization mode: the accounts that own what the failure's account uses (a vault
+/// key in the central backup account), read through their reader roles.
+#[derive(Clone, Copy)]
+pub struct Owners<'a> {
+    pub members: &'a MemberAccounts,
+    /// The function's own clients: a key in the function's own account is read with
+    /// them, no role assumed.
+    pub own_clients: &'a Clients,
+    /// The function's own account, from its ARN (never from an event).
+    pub own_account: &'a str,
+    /// The partition of the function's ARN: the reader roles' ARNs are in it.
+    pub partition: &'a str,
+}
+
+/// Which clients read a resource of some account.
+enum Via<'a> {
+    /// The gathering's own clients: the resource is in the failure's account.
+    Home,
+    /// The function's own clients: the resource is in the function's account.
+    Own(&'a Clients),
+    /// The owner's reader role.
+    Member(Box<Clients>),
+}
+
+impl<'a> Source<'a> {
+    /// Where a read with the gathering's own clients happened, when the account is known.
+    fn home(&self, account: Option<&str>) -> Option<ReadFrom> {
+        account.map(|a| ReadFrom {
+            account_id: a.to_owned(),
+            role_arn: self.role_arn.map(str::to_owned),
+        })
+    }
+
+    /// The clients for a resource of `account` in `region`: the gathering's own unless
+    /// organization mode knows another owner. A refused reader role is a gap that names
+    /// the account and the fix.
+    async fn via(
+        self,
+        home: Option<&str>,
+        account: &str,
+        region: &str,
+        lanes: &Lanes,
+        part: EvidencePart,
+        what: &str,
+    ) -> Result<(Via<'a>, Option<ReadFrom>), Gap> {
+        let Some(owners) = self.owners.filter(|_| home.is_some_and(|h| h != account)) else {
+            return Ok((Via::Home, self.home(home)));
+        };
+        if account == owners.own_account {
+            let from = ReadFrom {
+                account_id: account.to_owned(),
+                role_arn: None,
+            };
+            return Ok((Via::Own(owners.own_clients), Some(from)));
+        }
+        let region = Some(region).filter(|r| !r.is_empty());
+        match owners
+            .members
+            .member_clients(account, region, owners.partition)
+            .lane(lanes, Service::Sts)
+            .await
+        {
+            Ok((clients, role_arn)) => {
+                let from = ReadFrom {
+                    account_id: account.to_owned(),
+                    role_arn: Some(role_arn.clone()),
+                };
+                Ok((Via::Member(Box::new(clients)), Some(from)))
+            }
+            Err((role_arn, error)) => Err(Gap {
+                part,
+                call: format!("sts:AssumeRole {role_arn}"),
+                error: format!(
+                    "{error}: {what} belongs to account {account}, which is read through its own {} role. \
+                     Deploy the member stack (member.yaml) in account {account}, with the StackSet or as a stack, \
+                     and check that its role trusts this function's role",
+                    owners.members.reader_role_name()
+                ),
+            }),
+        }
+    }
+}
+
+impl Via<'_> {
+    fn clients<'c>(&'c self, home: &'c Clients) -> &'c Clients {
+        match self {
+            Via::Home => home,
+            Via::Own(c) => c,
+            Via::Member(c) => c,
+        }
+    }
+}
+
 /// The key reads of one gathering, once per key reference and once per key ARN.
 #[derive(Default)]
 struct KeyReads<'a> {
@@ -76,6 +193,9 @@ struct KeyReads<'a> {
 #[derive(Clone, Copy)]
 struct Ctx<'r, 'a> {
     aws: Aws<'a>,
+    source: Source<'a>,
+    /// The failure's account, when the event named a valid one.
+    home: Option<&'a str>,
     iam: &'r iam::Reads<'a>,
     keys: &'r KeyReads<'a>,
     by: By,
@@ -84,12 +204,40 @@ struct Ctx<'r, 'a> {
 impl<'a> Ctx<'_, 'a> {
     /// kms:DescribeKey of `key`, once per reference.
     async fn describe_key(self, key: KeyRef) -> Result<KmsKey, Gap> {
-        let aws = self.aws;
+        let (aws, source, home) = (self.aws, self.source, self.home);
         let reference = key.as_str().to_owned();
-        let read = self
-            .keys
-            .described
-            .get(&reference, move || reads::describe_key(aws, key).boxed());
+        let read = self.keys.described.get(&reference, move || {
+            async move {
+                let owner = match &key {
+                    KeyRef::Arn(arn) => Some(arn.arn().clone()),
+                    KeyRef::Unresolved(_) => None,
+                };
+                let Some(owner) = owner else {
+                    return reads::describe_key(aws, key).await;
+                };
+                let what = format!("the key `{}`", owner.as_str());
+                let (via, _) = source
+                    .via(
+                        home,
+                        owner.account(),
+                        owner.region(),
+                        aws.lanes,
+                        EvidencePart::KeyPolicy,
+                        &what,
+                    )
+                    .await?;
+                let clients = via.clients(aws.clients);
+                reads::describe_key(
+                    Aws {
+                        clients,
+                        lanes: aws.lanes,
+                    },
+                    key,
+                )
+                .await
+            }
+            .boxed()
+        });
         self.by
             .call(
                 read,
@@ -100,12 +248,43 @@ impl<'a> Ctx<'_, 'a> {
 
     /// kms:GetKeyPolicy of `arn`, once per key.
     async fn key_policy(self, arn: &str) -> Result<KeyPolicy, Gap> {
-        let aws = self.aws;
+        let (aws, source, home) = (self.aws, self.source, self.home);
         let owned = arn.to_owned();
-        let read = self
-            .keys
-            .policies
-            .get(arn, move || reads::key_policy(aws, owned).boxed());
+        let read = self.keys.policies.get(arn, move || {
+            async move {
+                // Only ARNs KMS or a check confirmed get here; one that does not parse is
+                // read where the failure is, as before.
+                let (via, from) = match KeyArn::parse(&owned) {
+                    Ok(k) => {
+                        let what = format!("the key `{}`", k.as_str());
+                        let arn = k.arn();
+                        source
+                            .via(
+                                home,
+                                arn.account(),
+                                arn.region(),
+                                aws.lanes,
+                                EvidencePart::KeyPolicy,
+                                &what,
+                            )
+                            .await?
+                    }
+                    Err(_) => (Via::Home, source.home(home)),
+                };
+                let clients = via.clients(aws.clients);
+                let mut policy = reads::key_policy(
+                    Aws {
+                        clients,
+                        lanes: aws.lanes,
+                    },
+                    owned,
+                )
+                .await?;
+                policy.read_from = from;
+                Ok(policy)
+            }
+            .boxed()
+        });
         self.by
             .call(read, late(EvidencePart::KeyPolicy, "kms:GetKeyPolicy", arn))
             .await
@@ -443,6 +622,18 @@ async fn metadata_chain(
 /// Gathers everything that can be read before `deadline`. A call still running then is
 /// abandoned and becomes a gap saying so; the evidence holds everything read before it.
 pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let source = Source {
+        clients,
+        role_arn: None,
+        owners: None,
+    };
+    Box::pin(gather_from(source, parsed, deadline)).await
+}
+
+/// [`gather_until`] with `source`'s credentials: in organization mode the failure's
+/// account's reader role, and the owners of keys in other accounts.
+pub async fn gather_from(source: Source<'_>, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let clients = source.clients;
     let lanes = Lanes::default();
     let aws = Aws {
         clients,
@@ -452,6 +643,8 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
     let keys = KeyReads::default();
     let ctx = Ctx {
         aws,
+        source,
+        home: parsed.account.as_deref(),
         iam: &iam,
         keys: &keys,
         by: By(deadline),
@@ -601,6 +794,17 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
                 }
             ),
         ));
+    }
+    // Everything but the keys of other accounts is read where the failure is.
+    let home = source.home(parsed.account.as_deref());
+    if let Some(p) = restore_principal.as_mut() {
+        p.read_from.clone_from(&home);
+    }
+    if let Some(c) = ev.caller.as_mut() {
+        c.read_from.clone_from(&home);
+    }
+    if let Some(v) = ev.vault_access_policy.as_mut() {
+        v.read_from.clone_from(&home);
     }
     ev.restore_role = restore_principal;
     for r in side.profiles {
