@@ -597,3 +597,55 @@ async fn a_key_whose_account_has_no_reader_role_is_a_gap_naming_the_account_and_
     );
     assert_eq!(stack.fake_requests("AssumeRole", &reader_arn), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_the_job_names_in_another_account_is_read_through_that_accounts_reader_role() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "898989898989";
+    let central = "010101010101";
+    let role_arn = restore_role(&sdk_in(stack, member).await, &unique("restore"), "p").await;
+    let vault = unique("central-vault");
+    let vault_arn = format!("arn:aws:backup:{REGION}:{central}:backup-vault:{vault}");
+    // The fake serves Backup (moto lacks these reads) and does not tell accounts apart:
+    // what this shows is the role the read went through, not that the fake checked it.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "CentralVault", "Effect": "Deny", "Principal": "*",
+        "Action": "backup:DeleteRecoveryPoint", "Resource": "*"
+    }]});
+    let job_id = unique("JOB").to_uppercase();
+    stack.fake_scenario(&json!({
+        "vaults": {&vault: {"policy": policy.to_string()}},
+        "restoreJobs": {&job_id: {
+            "describe": {
+                "AccountId": member, "RestoreJobId": &job_id, "Status": "FAILED",
+                "StatusMessage": "Insufficient privileges to perform this action",
+                "IamRoleArn": &role_arn, "ResourceType": "EFS", "BackupVaultArn": &vault_arn
+            },
+            "metadata": {"file-system-id": "fs-0123456789abcdef0"}
+    }}}));
+    let event = scenario::event("restore-job-failed-efs.json", |e| {
+        e["account"] = json!(member);
+        e["region"] = json!(REGION);
+        e["detail"]["restoreJobId"] = json!(&job_id);
+        e["detail"]["iamRoleArn"] = json!(&role_arn);
+    });
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-vault")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    let ev = p.evidence.as_ref().unwrap();
+    let read = ev
+        .vault_access_policy
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    assert_eq!(read.document["Statement"][0]["Sid"], "CentralVault");
+    let from = read.read_from.as_ref().unwrap();
+    assert_eq!(from.account_id, central);
+    assert_eq!(
+        from.role_arn.as_deref(),
+        Some(format!("arn:aws:iam::{central}:role/{READER}").as_str())
+    );
+    assert_eq!(handler.member_accounts().unwrap().assume_role_calls(), 2);
+}

@@ -33,7 +33,7 @@
 //!   gap ("not read before the deadline") and the alert goes out with the rest.
 //!
 //! In organization mode a key owned by another account than the failure's (the central
-//! backup account's vault key) is read in its owner, through that account's reader role
+//! backup account's vault key), or a vault the job names there, is read in its owner, through that account's reader role
 //! ([`Owners`]): KMS answers kms:GetKeyPolicy only to the key's own account ("Allowing
 //! users in other accounts to use a KMS key",
 //! <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html>:
@@ -60,7 +60,7 @@ use crate::diagnose::evidence::{
     Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, ReadFrom, RecoveryPoint,
     RestoreJob, VaultPolicy, SCHEMA_VERSION,
 };
-use crate::diagnose::validated::{shown, KeyArn, KeyRef, RoleArn};
+use crate::diagnose::validated::{shown, Arn, KeyArn, KeyRef, RoleArn};
 use crate::event::trigger::{IamIdentity, Parsed, Trigger};
 
 pub use metadata::{
@@ -134,7 +134,9 @@ impl<'a> Source<'a> {
         part: EvidencePart,
         what: &str,
     ) -> Result<(Via<'a>, Option<ReadFrom>), Gap> {
-        let Some(owners) = self.owners.filter(|_| home.is_some_and(|h| h != account)) else {
+        let elsewhere = home.is_some_and(|h| h != account)
+            && crate::diagnose::validated::is_account_id(account);
+        let Some(owners) = self.owners.filter(|_| elsewhere) else {
             return Ok((Via::Home, self.home(home)));
         };
         if account == owners.own_account {
@@ -316,6 +318,44 @@ impl<'a> Ctx<'_, 'a> {
         }
     }
 
+    /// The access policy of `vault`, read in `owner`'s account (the vault ARN's) when
+    /// that is another one, else where the failure is.
+    async fn vault_policy(
+        self,
+        vault: Result<String, &'static str>,
+        owner: Option<Arn>,
+    ) -> (Option<VaultPolicy>, Vec<Gap>) {
+        let routed = match (&owner, &vault) {
+            (Some(arn), Ok(_)) => {
+                let what = format!("the backup vault `{}`", arn.as_str());
+                self.source
+                    .via(
+                        self.home,
+                        arn.account(),
+                        arn.region(),
+                        self.aws.lanes,
+                        EvidencePart::VaultAccessPolicy,
+                        &what,
+                    )
+                    .await
+            }
+            _ => Ok((Via::Home, self.source.home(self.home))),
+        };
+        let (via, from) = match routed {
+            Ok(r) => r,
+            Err(g) => return (None, vec![g]),
+        };
+        let aws = Aws {
+            clients: via.clients(self.aws.clients),
+            lanes: self.aws.lanes,
+        };
+        let (mut policy, gaps) = reads::vault_access_policy(aws, vault).await;
+        if let Some(p) = policy.as_mut() {
+            p.read_from = from;
+        }
+        (policy, gaps)
+    }
+
     /// The restore role (or a role caller), with the gap of a read past the deadline.
     ///
     /// Boxed, as the other chains: one gathering's future, held inline, would be deep
@@ -463,8 +503,11 @@ async fn job_chain(
     // The vault's policy starts with the recovery point when the job names the vault;
     // else once the recovery point is found (in its vault), beside the key reads.
     let vault_known = facts.vault_name();
-    let vault_policy = |vault: Result<String, &'static str>| {
-        ctx.by.run(reads::vault_access_policy(ctx.aws, vault), || {
+    // A vault the job names in another account (a cross-account copy's) is read there;
+    // one found by its recovery point is in the failure's account.
+    let vault_owner = facts.vault_arn.as_deref().and_then(|a| Arn::parse(a).ok());
+    let vault_policy = |vault: Result<String, &'static str>, owner: Option<Arn>| {
+        ctx.by.run(ctx.vault_policy(vault, owner), || {
             (
                 None,
                 vec![late(
@@ -475,7 +518,11 @@ async fn job_chain(
             )
         })
     };
-    let early_policy = OptionFuture::from(vault_known.clone().map(|v| vault_policy(Ok(v))));
+    let early_policy = OptionFuture::from(
+        vault_known
+            .clone()
+            .map(|v| vault_policy(Ok(v), vault_owner.clone())),
+    );
     let recovery_point = async {
         let (rp, gaps) = ctx
             .by
@@ -526,8 +573,10 @@ async fn job_chain(
                 ctx.key_policy(k.as_str())
             )
         }));
-        let (key, late_policy) =
-            futures::join!(key, OptionFuture::from(late_vault.map(vault_policy)));
+        let (key, late_policy) = futures::join!(
+            key,
+            OptionFuture::from(late_vault.map(|v| vault_policy(v, None)))
+        );
         (rp, gaps, key, late_policy)
     };
     let job_role = facts.role().filter(|r| Some(r) != event.role().as_ref());
@@ -795,16 +844,13 @@ pub async fn gather_from(source: Source<'_>, parsed: &Parsed, deadline: Instant)
             ),
         ));
     }
-    // Everything but the keys of other accounts is read where the failure is.
+    // The principals are read where the failure is.
     let home = source.home(parsed.account.as_deref());
     if let Some(p) = restore_principal.as_mut() {
         p.read_from.clone_from(&home);
     }
     if let Some(c) = ev.caller.as_mut() {
         c.read_from.clone_from(&home);
-    }
-    if let Some(v) = ev.vault_access_policy.as_mut() {
-        v.read_from.clone_from(&home);
     }
     ev.restore_role = restore_principal;
     for r in side.profiles {
