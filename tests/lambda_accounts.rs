@@ -649,3 +649,109 @@ async fn a_vault_the_job_names_in_another_account_is_read_through_that_accounts_
     );
     assert_eq!(handler.member_accounts().unwrap().assume_role_calls(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rcps_above_a_member_account_bound_its_keys_and_reach_the_diagnosis() {
+    use aws_sdk_organizations::types::PolicyType;
+    use restore_doctor::diagnose::report::Blocker;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    // moto's Organizations has the RCP policy type (RCPFullAWSAccess at every level):
+    // no fake needed.
+    let (member, root, ou, _) = organization(&sdk).await;
+    let member_sdk = sdk_in(stack, &member).await;
+    let kms_everything = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "kms:*", "Resource": "*"
+    }]})
+    .to_string();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"
+    }]})
+    .to_string();
+    let role_arn = scenario::role(
+        &member_sdk,
+        &unique("restore"),
+        "/",
+        &trust,
+        &[("kms", kms_everything)],
+        &[],
+        None,
+    )
+    .await;
+    let key = scenario::kms_key(&member_sdk, "member key").await;
+    // An RCP on the member's OU: no kms:Decrypt on the OU's keys.
+    let org = aws_sdk_organizations::Client::new(&sdk);
+    let rcp = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "NoDecryptOnTheseKeys", "Effect": "Deny", "Principal": "*",
+        "Action": "kms:Decrypt", "Resource": "*"
+    }]});
+    let rcp_id = org
+        .create_policy()
+        .name(unique("deny-decrypt"))
+        .description("restore-doctor test")
+        .r#type(PolicyType::ResourceControlPolicy)
+        .content(rcp.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    org.attach_policy()
+        .policy_id(&rcp_id)
+        .target_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-rcps")).await;
+    let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
+    let (_, event) = failed_restore_with(
+        stack,
+        &member,
+        &role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true", "KmsKeyId": &key}),
+    );
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    let ev = p.evidence.as_ref().unwrap();
+    let levels = ev
+        .resource_control_policies
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    let ids: Vec<&str> = levels.iter().map(|l| l.org_identifier.as_str()).collect();
+    assert_eq!(ids, vec![root.as_str(), ou.as_str(), member.as_str()]);
+    assert!(
+        levels[1]
+            .policies
+            .iter()
+            .any(|d| d.arn.as_deref().is_some_and(|a| a.ends_with(&rcp_id))),
+        "{levels:#?}"
+    );
+    // The SCPs came from the same walk of the levels.
+    assert!(ev.service_control_policies.is_some());
+    let report = p.report.as_ref().unwrap();
+    let decrypt = report
+        .missing
+        .iter()
+        .find(|f| f.action == "kms:Decrypt" && f.resource == key)
+        .unwrap_or_else(|| panic!("{:#?}", report.missing));
+    assert_eq!(decrypt.blocked_by, vec![Blocker::Rcp], "{decrypt:#?}");
+    assert!(!decrypt.fixable_by_patch);
+    // The other KMS permissions are not denied by the RCP: the role's kms:* grants them.
+    assert!(
+        !report
+            .missing
+            .iter()
+            .any(|f| f.action == "kms:GenerateDataKeyWithoutPlaintext"),
+        "{:#?}",
+        report.missing
+    );
+    let text = serde_json::to_string(&report.unverified).unwrap();
+    assert!(!text.contains("resource control policies"), "{text}");
+}

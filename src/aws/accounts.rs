@@ -21,9 +21,9 @@ use tokio::sync::Mutex;
 
 use super::config::{EndpointOverrides, OrganizationSettings};
 use super::error::call_error;
-use super::organizations::OrganizationPolicies;
+use super::organizations::{AccountPolicies, OrganizationPolicies};
 use super::Clients;
-use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs};
+use crate::diagnose::evidence::{EvidencePart, Gap};
 
 /// Credentials are renewed this long before they expire, so that no read of a gathering
 /// (bounded by the function's 60 s timeout) starts with credentials about to lapse.
@@ -167,14 +167,12 @@ impl MemberAccounts {
         }
     }
 
-    /// The service control policies that apply to `account`, through the organization
-    /// read role; `None` without one (the alert then says they were not collected).
-    pub async fn service_control_policies(
-        &self,
-        account: &str,
-    ) -> Option<Result<Vec<OrgLevelDocs>, Gap>> {
+    /// The service and resource control policies that apply to `account`, through the
+    /// organization read role; `None` without one (the alert then says they were not
+    /// collected).
+    pub async fn organization_policies(&self, account: &str) -> Option<AccountPolicies> {
         let policies = self.policies.as_ref()?;
-        Some(policies.scps(account, self).await)
+        Some(policies.policies(account, self).await)
     }
 
     /// How many times the organization's policies were read rather than taken from the

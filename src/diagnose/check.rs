@@ -115,6 +115,21 @@ fn explicit_layers(eval: &Evaluation) -> Vec<Layer> {
     layers
 }
 
+/// The services whose resources RCPs bound, as "Resource control policies (RCPs)" lists
+/// them (AWS Organizations User Guide,
+/// <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html>;
+/// the same five in AWS Control Tower's "Controls implemented with RCPs"). Services AWS
+/// added to that list later are not verified here, so their RCPs are not evaluated (an
+/// RCP only denies: leaving one out can hide a deny, never invent one).
+pub const RCP_SERVICES: [&str; 5] = ["s3", "sts", "kms", "sqs", "secretsmanager"];
+
+/// Whether RCPs bound `action` (`service:Operation`).
+pub fn rcp_applies(action: &str) -> bool {
+    action
+        .split_once(':')
+        .is_some_and(|(service, _)| RCP_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service)))
+}
+
 /// Evaluates `req` for `subject` and explains the result as a finding (none when allowed).
 pub fn check(
     subject: &Subject,
@@ -131,6 +146,11 @@ pub fn check(
         .map(|a| a.account().to_string())
         .filter(|a| crate::diagnose::validated::is_account_id(a));
     let resource_account = Some(owner.as_deref().unwrap_or(account));
+    // The RCPs known are those above the restore's account: they bound its resources
+    // only, and only for the services RCPs apply to.
+    if resource_account != Some(account) || !rcp_applies(&req.action) {
+        set.rcps.clear();
+    }
     let mut key_blocks = false;
     match gate {
         ResourceGate::None => {}

@@ -72,6 +72,11 @@ pub struct Evidence {
     /// account). `None` means not collected: the SCP layer is then reported unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_control_policies: Option<Vec<OrgLevelDocs>>,
+    /// Resource control policies, one entry per level above the failure's account (root,
+    /// OUs, account), read like the SCPs. `None` means not collected: the RCP layer is
+    /// then reported unverified. They bound only the resources of that account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_control_policies: Option<Vec<OrgLevelDocs>>,
     /// What could not be collected, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<Gap>,
@@ -287,7 +292,7 @@ pub struct ReadFrom {
     pub role_arn: Option<String>,
 }
 
-/// SCPs at one organization level.
+/// SCPs (or RCPs) at one organization level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgLevelDocs {
@@ -321,6 +326,7 @@ pub enum EvidencePart {
     VaultAccessPolicy,
     KeyPolicy,
     ServiceControlPolicies,
+    ResourceControlPolicies,
     Other,
 }
 

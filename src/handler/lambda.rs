@@ -309,7 +309,7 @@ impl Handler {
         };
         let mut evidence = evidence;
         if !matches!(reader, Reader::Unreachable(_)) {
-            self.add_service_control_policies(&mut evidence, gather_by)
+            self.add_organization_policies(&mut evidence, gather_by)
                 .await;
         }
         for gap in &evidence.gaps {
@@ -521,22 +521,39 @@ impl Handler {
         }
     }
 
-    /// Organization mode with the organization read role: the SCPs above the failure's
-    /// account, or a gap saying why they are missing. By `deadline` like every read.
-    async fn add_service_control_policies(&self, evidence: &mut Evidence, deadline: Instant) {
+    /// Organization mode with the organization read role: the SCPs and RCPs above the
+    /// failure's account, or gaps saying why they are missing. By `deadline` like every
+    /// read.
+    async fn add_organization_policies(&self, evidence: &mut Evidence, deadline: Instant) {
         let (Some(members), Some(account)) = (&self.members, evidence.account_id.clone()) else {
             return;
         };
-        let read = tokio::time::timeout_at(deadline, members.service_control_policies(&account));
+        let read = tokio::time::timeout_at(deadline, members.organization_policies(&account));
         match read.await {
             Ok(None) => {}
-            Ok(Some(Ok(levels))) => evidence.service_control_policies = Some(levels),
-            Ok(Some(Err(gap))) => evidence.gaps.push(gap),
-            Err(_) => evidence.gaps.push(Gap {
-                part: EvidencePart::ServiceControlPolicies,
-                call: format!("the service control policies of account {account}"),
-                error: "not read before the deadline".into(),
-            }),
+            Ok(Some(policies)) => {
+                match policies.scps {
+                    Ok(levels) => evidence.service_control_policies = Some(levels),
+                    Err(gap) => evidence.gaps.push(gap),
+                }
+                match policies.rcps {
+                    Ok(levels) => evidence.resource_control_policies = Some(levels),
+                    Err(gap) if evidence.gaps.iter().any(|g| g.call == gap.call) => {}
+                    Err(gap) => evidence.gaps.push(gap),
+                }
+            }
+            Err(_) => {
+                for (part, what) in [
+                    (EvidencePart::ServiceControlPolicies, "service"),
+                    (EvidencePart::ResourceControlPolicies, "resource"),
+                ] {
+                    evidence.gaps.push(Gap {
+                        part,
+                        call: format!("the {what} control policies of account {account}"),
+                        error: "not read before the deadline".into(),
+                    });
+                }
+            }
         }
     }
 

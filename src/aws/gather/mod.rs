@@ -147,11 +147,15 @@ impl<'a> Source<'a> {
             return Ok((Via::Own(owners.own_clients), Some(from)));
         }
         let region = Some(region).filter(|r| !r.is_empty());
-        match owners
-            .members
-            .member_clients(account, region, owners.partition)
-            .lane(lanes, Service::Sts)
-            .await
+        // Boxed: an AssumeRole future held inline would weigh on every frame above it in
+        // a debug build (the gathering's note on stack depth).
+        match Box::pin(
+            owners
+                .members
+                .member_clients(account, region, owners.partition),
+        )
+        .lane(lanes, Service::Sts)
+        .await
         {
             Ok((clients, role_arn)) => {
                 let from = ReadFrom {
@@ -218,16 +222,15 @@ impl<'a> Ctx<'_, 'a> {
                     return reads::describe_key(aws, key).await;
                 };
                 let what = format!("the key `{}`", owner.as_str());
-                let (via, _) = source
-                    .via(
-                        home,
-                        owner.account(),
-                        owner.region(),
-                        aws.lanes,
-                        EvidencePart::KeyPolicy,
-                        &what,
-                    )
-                    .await?;
+                let (via, _) = Box::pin(source.via(
+                    home,
+                    owner.account(),
+                    owner.region(),
+                    aws.lanes,
+                    EvidencePart::KeyPolicy,
+                    &what,
+                ))
+                .await?;
                 let clients = via.clients(aws.clients);
                 reads::describe_key(
                     Aws {
@@ -260,16 +263,15 @@ impl<'a> Ctx<'_, 'a> {
                     Ok(k) => {
                         let what = format!("the key `{}`", k.as_str());
                         let arn = k.arn();
-                        source
-                            .via(
-                                home,
-                                arn.account(),
-                                arn.region(),
-                                aws.lanes,
-                                EvidencePart::KeyPolicy,
-                                &what,
-                            )
-                            .await?
+                        Box::pin(source.via(
+                            home,
+                            arn.account(),
+                            arn.region(),
+                            aws.lanes,
+                            EvidencePart::KeyPolicy,
+                            &what,
+                        ))
+                        .await?
                     }
                     Err(_) => (Via::Home, source.home(home)),
                 };
@@ -328,16 +330,15 @@ impl<'a> Ctx<'_, 'a> {
         let routed = match (&owner, &vault) {
             (Some(arn), Ok(_)) => {
                 let what = format!("the backup vault `{}`", arn.as_str());
-                self.source
-                    .via(
-                        self.home,
-                        arn.account(),
-                        arn.region(),
-                        self.aws.lanes,
-                        EvidencePart::VaultAccessPolicy,
-                        &what,
-                    )
-                    .await
+                Box::pin(self.source.via(
+                    self.home,
+                    arn.account(),
+                    arn.region(),
+                    self.aws.lanes,
+                    EvidencePart::VaultAccessPolicy,
+                    &what,
+                ))
+                .await
             }
             _ => Ok((Via::Home, self.source.home(self.home))),
         };
@@ -349,7 +350,7 @@ impl<'a> Ctx<'_, 'a> {
             clients: via.clients(self.aws.clients),
             lanes: self.aws.lanes,
         };
-        let (mut policy, gaps) = reads::vault_access_policy(aws, vault).await;
+        let (mut policy, gaps) = Box::pin(reads::vault_access_policy(aws, vault)).await;
         if let Some(p) = policy.as_mut() {
             p.read_from = from;
         }
@@ -507,7 +508,7 @@ async fn job_chain(
     // one found by its recovery point is in the failure's account.
     let vault_owner = facts.vault_arn.as_deref().and_then(|a| Arn::parse(a).ok());
     let vault_policy = |vault: Result<String, &'static str>, owner: Option<Arn>| {
-        ctx.by.run(ctx.vault_policy(vault, owner), || {
+        ctx.by.run(Box::pin(ctx.vault_policy(vault, owner)), || {
             (
                 None,
                 vec![late(
