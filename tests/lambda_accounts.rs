@@ -400,6 +400,16 @@ async fn the_scps_above_a_member_account_are_read_once_and_reach_the_diagnosis()
     let report = p.report.as_ref().unwrap();
     let text = serde_json::to_string(&report.unverified).unwrap();
     assert!(!text.contains("service control policies"), "{text}");
+    // The alert names the account, and carries it and its OU for routing.
+    let alert = p.alert.as_ref().unwrap();
+    assert!(alert.subject.contains(&member), "{}", alert.subject);
+    assert_eq!(alert.attributes["accountId"], member);
+    assert_eq!(alert.attributes["organizationalUnit"], ou);
+    assert!(
+        alert.attributes["dedupKey"].starts_with(&format!("{member}:")),
+        "{:?}",
+        alert.attributes
+    );
     assert_eq!(members.organization_reads(), 1);
     // The organization read role and the member's reader role: one AssumeRole each.
     assert_eq!(members.assume_role_calls(), 2);
