@@ -765,3 +765,113 @@ async fn the_rcps_above_a_member_account_bound_its_keys_and_reach_the_diagnosis(
     let text = serde_json::to_string(&report.unverified).unwrap();
     assert!(!text.contains("resource control policies"), "{text}");
 }
+
+/// The scenario, in process (the runtime emulator's run of it is not done): a
+/// failure in member account B, its recovery point's key in central account C, an SCP on
+/// B's OU denying `kms:CreateGrant`. One alert names B, the SCP and its OU, and the
+/// key's account; the patch for B's role is verified with the SCP layer evaluated, and
+/// the grant it cannot give is said to stay blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming_them_all() {
+    use restore_doctor::diagnose::report::Blocker;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let (member, _root, ou, scp) = organization(&sdk).await;
+    let central = "131313131313";
+    let role_arn = restore_role(&sdk_in(stack, &member).await, &unique("restore"), "p").await;
+    // The central backup account's key, shared with account B by its key policy.
+    let central_sdk = sdk_in(stack, central).await;
+    let key = scenario::kms_key(&central_sdk, "central vault key").await;
+    let key_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{central}:root")},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "MemberB", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{member}:root")},
+         "Action": ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"],
+         "Resource": "*"}
+    ]});
+    aws_sdk_kms::Client::new(&central_sdk)
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(key_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let vault = unique("vault");
+    let vault_arn = format!("arn:aws:backup:{REGION}:{member}:backup-vault:{vault}");
+    let rp_arn = format!(
+        "arn:aws:backup:{REGION}:{member}:recovery-point:{}",
+        unique("rp")
+    );
+    let job_id = unique("JOB").to_uppercase();
+    stack.fake_scenario(&json!({
+        "vaults": {&vault: {"arn": &vault_arn, "recoveryPoints": {&rp_arn: {
+            "RecoveryPointArn": &rp_arn, "BackupVaultName": &vault, "BackupVaultArn": &vault_arn,
+            "ResourceType": "EFS", "Status": "COMPLETED", "EncryptionKeyArn": &key,
+            "IsEncrypted": true, "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY"
+        }}}},
+        "restoreJobs": {&job_id: {
+            "describe": {
+                "AccountId": &member, "RestoreJobId": &job_id, "Status": "FAILED",
+                "StatusMessage": "Insufficient privileges to perform this action",
+                "IamRoleArn": &role_arn, "ResourceType": "EFS",
+                "RecoveryPointArn": &rp_arn, "BackupVaultArn": &vault_arn
+            },
+            "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}
+    }}}));
+    let event = scenario::event("restore-job-failed-efs.json", |e| {
+        e["account"] = json!(&member);
+        e["region"] = json!(REGION);
+        e["detail"]["restoreJobId"] = json!(&job_id);
+        e["detail"]["iamRoleArn"] = json!(&role_arn);
+    });
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-scenario")).await;
+    let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let from = ev.key_policies[0].read_from.as_ref().unwrap();
+    assert_eq!(
+        (
+            ev.key_policies[0].key_arn.as_str(),
+            from.account_id.as_str()
+        ),
+        (key.as_str(), central)
+    );
+    let report = p.report.as_ref().unwrap();
+    let grant = report
+        .missing
+        .iter()
+        .find(|f| f.action == "kms:CreateGrant" && f.resource == key)
+        .unwrap_or_else(|| panic!("{:#?}", report.missing));
+    assert!(grant.blocked_by.contains(&Blocker::Scp), "{grant:#?}");
+    assert!(
+        grant.denied_by.iter().any(|d| d.policy.contains(&scp)),
+        "{grant:#?}"
+    );
+    // The patch grants B's role what it may; the grant the SCP denies stays blocked.
+    let patch = report.patch.as_ref().unwrap();
+    assert_eq!(patch.principal_arn, role_arn);
+    assert!(
+        report
+            .verification
+            .still_blocked
+            .iter()
+            .any(|b| b.contains("kms:CreateGrant")),
+        "{:#?}",
+        report.verification
+    );
+    let alert = p.alert.as_ref().unwrap();
+    assert!(alert.subject.contains(&member), "{}", alert.subject);
+    assert_eq!(alert.attributes["organizationalUnit"], ou);
+    for named in [scp.as_str(), ou.as_str(), central] {
+        assert!(
+            alert.message.contains(named),
+            "{named} not in {}",
+            alert.message
+        );
+    }
+}
