@@ -15,13 +15,13 @@
 mod support;
 
 use aws_config::SdkConfig;
-use aws_sdk_sns::config::Credentials;
 use restore_doctor::aws::accounts::MemberAccounts;
 use restore_doctor::aws::metrics::Sink;
 use restore_doctor::aws::{OrganizationSettings, Settings};
 use restore_doctor::diagnose::evidence::{EvidencePart, PolicyKind};
 use restore_doctor::handler::{Handler, Invocation, Outcome, Processed};
 use serde_json::{json, Value};
+use support::org::{self, organization, sdk_in};
 use support::{scenario, stack, unique, Stack, ACCOUNT, REGION};
 
 const READER: &str = "RestoreDoctorReader";
@@ -35,30 +35,6 @@ fn invocation() -> Invocation {
             "arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-doctor"
         )),
     }
-}
-
-/// An SDK configuration acting in `account` of moto (for the test's own setup).
-async fn sdk_in(stack: &Stack, account: &str) -> SdkConfig {
-    let sdk = stack.sdk_config().await;
-    let out = aws_sdk_sts::Client::new(&sdk)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
-        .role_session_name("test-setup")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    sdk.to_builder()
-        .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
-            Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_owned()),
-                None,
-                "test-setup",
-            ),
-        ))
-        .build()
 }
 
 /// A handler in organization mode whose reader roles are assumed through `sts_url`
@@ -283,85 +259,6 @@ async fn without_organization_mode_no_role_is_assumed() {
     let (_, event) = failed_restore(stack, ACCOUNT, &role_arn);
     let p = handler.process(event, invocation()).await.unwrap();
     assert_eq!(inline_policy_names(&p), vec!["own-policy".to_owned()]);
-}
-
-/// moto's Organizations, in its default account (the management account here): a root,
-/// an OU under it, a new member account moved into the OU, and an SCP attached to the
-/// OU that denies `kms:CreateGrant`. Returns (member account, root id, OU id, SCP id).
-async fn organization(sdk: &SdkConfig) -> (String, String, String, String) {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
-    let org = aws_sdk_organizations::Client::new(sdk);
-    // One organization per moto: the first test to get here creates it.
-    if org.describe_organization().send().await.is_err() {
-        org.create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-    }
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    let ou = org
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name(unique("restores"))
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    let name = unique("member");
-    let created = org
-        .create_account()
-        .account_name(&name)
-        .email(format!("{name}@example.com"))
-        .send()
-        .await
-        .unwrap();
-    let account = created
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_owned();
-    org.move_account()
-        .account_id(&account)
-        .source_parent_id(&root)
-        .destination_parent_id(&ou)
-        .send()
-        .await
-        .unwrap();
-    let scp = json!({"Version": "2012-10-17", "Statement": [{
-        "Sid": "NoGrantsOutsideBackup", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"
-    }]});
-    let policy = org
-        .create_policy()
-        .name(unique("deny-grants"))
-        .description("restore-doctor test")
-        .r#type(PolicyType::ServiceControlPolicy)
-        .content(scp.to_string())
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    org.attach_policy()
-        .policy_id(&policy)
-        .target_id(&ou)
-        .send()
-        .await
-        .unwrap();
-    (account, root, ou, policy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -766,7 +663,8 @@ async fn the_rcps_above_a_member_account_bound_its_keys_and_reach_the_diagnosis(
     assert!(!text.contains("resource control policies"), "{text}");
 }
 
-/// The scenario, in process (the runtime emulator's run of it is not done): a
+/// The scenario, in process (tests/lambda_emulator.rs runs it under the runtime
+/// emulator): a
 /// failure in member account B, its recovery point's key in central account C, an SCP on
 /// B's OU denying `kms:CreateGrant`. One alert names B, the SCP and its OU, and the
 /// key's account; the patch for B's role is verified with the SCP layer evaluated, and
@@ -776,55 +674,15 @@ async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming
     use restore_doctor::diagnose::report::Blocker;
     let stack = stack();
     let sdk = stack.sdk_config().await;
-    let (member, _root, ou, scp) = organization(&sdk).await;
-    let central = "131313131313";
-    let role_arn = restore_role(&sdk_in(stack, &member).await, &unique("restore"), "p").await;
-    // The central backup account's key, shared with account B by its key policy.
-    let central_sdk = sdk_in(stack, central).await;
-    let key = scenario::kms_key(&central_sdk, "central vault key").await;
-    let key_policy = json!({"Version": "2012-10-17", "Statement": [
-        {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{central}:root")},
-         "Action": "kms:*", "Resource": "*"},
-        {"Sid": "MemberB", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{member}:root")},
-         "Action": ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"],
-         "Resource": "*"}
-    ]});
-    aws_sdk_kms::Client::new(&central_sdk)
-        .put_key_policy()
-        .key_id(&key)
-        .policy_name("default")
-        .policy(key_policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let vault = unique("vault");
-    let vault_arn = format!("arn:aws:backup:{REGION}:{member}:backup-vault:{vault}");
-    let rp_arn = format!(
-        "arn:aws:backup:{REGION}:{member}:recovery-point:{}",
-        unique("rp")
-    );
-    let job_id = unique("JOB").to_uppercase();
-    stack.fake_scenario(&json!({
-        "vaults": {&vault: {"arn": &vault_arn, "recoveryPoints": {&rp_arn: {
-            "RecoveryPointArn": &rp_arn, "BackupVaultName": &vault, "BackupVaultArn": &vault_arn,
-            "ResourceType": "EFS", "Status": "COMPLETED", "EncryptionKeyArn": &key,
-            "IsEncrypted": true, "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY"
-        }}}},
-        "restoreJobs": {&job_id: {
-            "describe": {
-                "AccountId": &member, "RestoreJobId": &job_id, "Status": "FAILED",
-                "StatusMessage": "Insufficient privileges to perform this action",
-                "IamRoleArn": &role_arn, "ResourceType": "EFS",
-                "RecoveryPointArn": &rp_arn, "BackupVaultArn": &vault_arn
-            },
-            "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}
-    }}}));
-    let event = scenario::event("restore-job-failed-efs.json", |e| {
-        e["account"] = json!(&member);
-        e["region"] = json!(REGION);
-        e["detail"]["restoreJobId"] = json!(&job_id);
-        e["detail"]["iamRoleArn"] = json!(&role_arn);
-    });
+    let org::CentralKeyCase {
+        member,
+        ou,
+        scp,
+        central,
+        key,
+        role_arn,
+        event,
+    } = org::central_key_case(stack, &sdk).await;
     let topic = scenario::topic_with_queue(&sdk, &unique("org-scenario")).await;
     let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
     let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
@@ -839,7 +697,7 @@ async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming
             ev.key_policies[0].key_arn.as_str(),
             from.account_id.as_str()
         ),
-        (key.as_str(), central)
+        (key.as_str(), central.as_str())
     );
     let report = p.report.as_ref().unwrap();
     let grant = report
@@ -867,7 +725,7 @@ async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming
     let alert = p.alert.as_ref().unwrap();
     assert!(alert.subject.contains(&member), "{}", alert.subject);
     assert_eq!(alert.attributes["organizationalUnit"], ou);
-    for named in [scp.as_str(), ou.as_str(), central] {
+    for named in [scp.as_str(), ou.as_str(), central.as_str()] {
         assert!(
             alert.message.contains(named),
             "{named} not in {}",

@@ -15,6 +15,7 @@
 )]
 
 pub mod emulator;
+pub mod org;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, Read, Write};
