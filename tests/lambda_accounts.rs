@@ -733,3 +733,69 @@ async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming
         );
     }
 }
+
+/// A bench, not a timed test (run it with `cargo test --test lambda_accounts -- --ignored
+/// --nocapture`): 1,000 failure events across 100 member accounts, one container, against
+/// moto (STS, IAM, KMS, SNS) and the fake (Backup). It prints the AssumeRole calls, the
+/// fake's Backup calls per event and events per second; it asserts only the AssumeRole
+/// count (one per account per credential lifetime). moto does not count its calls, so the
+/// IAM, KMS and SNS calls per event are not measured here (the gathering's reads are
+/// those of single-account mode, BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bench: minutes against moto; run on demand"]
+async fn bench_a_thousand_failures_across_a_hundred_accounts() {
+    const ACCOUNTS: usize = 100;
+    const PER_ACCOUNT: usize = 10;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let role_name = unique("bench-restore");
+    let mut roles = Vec::with_capacity(ACCOUNTS);
+    for i in 0..ACCOUNTS {
+        let account = format!("7000000{i:05}");
+        let role = restore_role(&sdk_in(stack, &account).await, &role_name, "p").await;
+        roles.push((account, role));
+    }
+    let mut jobs = serde_json::Map::new();
+    let mut events = Vec::with_capacity(ACCOUNTS * PER_ACCOUNT);
+    for round in 0..PER_ACCOUNT {
+        for (account, role) in &roles {
+            let job_id = unique(&format!("BENCH{round}")).to_uppercase();
+            jobs.insert(
+                job_id.clone(),
+                json!({"describe": {
+                    "AccountId": account, "RestoreJobId": &job_id, "Status": "FAILED",
+                    "StatusMessage": "Insufficient privileges to perform this action",
+                    "IamRoleArn": role, "ResourceType": "EFS"
+                }, "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}}),
+            );
+            events.push(scenario::event("restore-job-failed-efs.json", |e| {
+                e["account"] = json!(account);
+                e["region"] = json!(REGION);
+                e["detail"]["restoreJobId"] = json!(&job_id);
+                e["detail"]["iamRoleArn"] = json!(role);
+            }));
+        }
+    }
+    stack.fake_scenario(&json!({ "restoreJobs": jobs }));
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-bench")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+    let backup_before = stack.fake_request_count();
+
+    let started = std::time::Instant::now();
+    for event in events.iter().cloned() {
+        let p = handler.process(event, invocation()).await.unwrap();
+        assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    }
+    let elapsed = started.elapsed();
+
+    let n = events.len();
+    let assumed = handler.member_accounts().unwrap().assume_role_calls();
+    let backup = stack.fake_request_count() - backup_before;
+    eprintln!(
+        "bench: {n} events, {ACCOUNTS} accounts: {assumed} AssumeRole calls, {:.2} Backup calls per event (fake), {:.1} events/s ({:.1} ms per event), debug build",
+        backup as f64 / n as f64,
+        n as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / n as f64
+    );
+    assert_eq!(assumed, ACCOUNTS);
+}

@@ -334,6 +334,12 @@ impl Stack {
             .count()
     }
 
+    /// How many operations the fake served so far.
+    pub fn fake_request_count(&self) -> usize {
+        let (_, body) = http(self.fake.port, "GET", "/_fake/requests", None).unwrap();
+        serde_json::from_str::<Vec<Value>>(&body).unwrap().len()
+    }
+
     /// The restore jobs the fake's StartRestoreJob created (one per idempotency token).
     pub fn started_restore_jobs(&self) -> Vec<Value> {
         let (_, body) = http(self.fake.port, "GET", "/_fake/started-restore-jobs", None).unwrap();
