@@ -357,3 +357,40 @@ fn rcps_are_a_layer_only_for_listed_services_in_the_restores_account() {
         "{unverified}"
     );
 }
+
+/// Regression: a key in the central backup account whose policy delegates to the
+/// restore's account was reported "blocked by the KMS key policy; no role patch can fix
+/// that", though the patch (an identity grant in the restore's account) fixes it.
+#[test]
+fn a_key_of_another_account_delegating_to_the_restores_account_is_fixed_by_the_patch() {
+    let mut e = central_key_unread();
+    e.gaps.clear();
+    e.restore_role
+        .as_mut()
+        .unwrap()
+        .policies
+        .retain(|p| p.name != "kms-everything");
+    e.key_policies
+        .push(restore_doctor::diagnose::evidence::KeyPolicy {
+            key_arn: CENTRAL_KEY.into(),
+            document: json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                 "Action": ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"],
+                 "Resource": "*"}]}),
+            read_from: None,
+        });
+    let report = examine(&e);
+    let on_key: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.resource == CENTRAL_KEY)
+        .collect();
+    assert!(!on_key.is_empty(), "{:#?}", report.missing);
+    for f in on_key {
+        assert!(f.fixable_by_patch, "{f:#?}");
+        assert_eq!(f.blocked_by, vec![Blocker::IdentityPolicy], "{f:#?}");
+    }
+    assert!(report.verified, "{:#?}", report.verification);
+}

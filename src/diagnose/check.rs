@@ -77,6 +77,20 @@ pub fn request_for(
     }
 }
 
+/// An identity policy allowing exactly `req`: what a role patch would add.
+fn granted(req: &Requirement) -> Option<NamedPolicy> {
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": req.action, "Resource": req.resource}]
+    });
+    crate::policy::Policy::from_value(&doc)
+        .ok()
+        .map(|policy| NamedPolicy {
+            name: "what a patch would grant".into(),
+            policy,
+        })
+}
+
 fn default_key_policy(account: &str, partition: &str) -> Option<NamedPolicy> {
     let doc = serde_json::json!({
         "Version": "2012-10-17",
@@ -163,27 +177,20 @@ pub fn check(
                 .clone()
                 .or_else(|| default_key_policy(owner.as_deref().unwrap_or(account), partition));
             if let Some(policy) = &policy {
-                // A key policy that neither names the principal nor delegates to the
-                // account cannot be fixed from the role's side.
+                // A key policy that neither names the principal nor delegates to its
+                // account cannot be fixed from the role's side: asked with an identity
+                // grant of exactly this request (what a role patch could add), it still
+                // refuses. Same account or not: a key in the central backup account whose
+                // policy delegates to the restore's account is fixed by the patch.
                 let direct = PolicySet {
+                    identity: granted(req).into_iter().collect(),
                     resource_policy: Some(policy.clone()),
                     ..Default::default()
                 };
-                let direct_ok =
-                    match evaluate(&request_for(subject, req, resource_account), &direct) {
-                        Ok(e) => e.decision == Decision::Allowed,
-                        Err(err) => return undecided(subject, req, gate, err),
-                    };
-                let root = Subject {
-                    request_principal: format!("arn:{partition}:iam::{account}:root"),
-                    ..subject.clone()
+                key_blocks = match evaluate(&request_for(subject, req, resource_account), &direct) {
+                    Ok(e) => e.decision != Decision::Allowed,
+                    Err(err) => return undecided(subject, req, gate, err),
                 };
-                let delegated_ok =
-                    match evaluate(&request_for(&root, req, resource_account), &direct) {
-                        Ok(e) => e.decision == Decision::Allowed,
-                        Err(err) => return undecided(subject, req, gate, err),
-                    };
-                key_blocks = !direct_ok && !delegated_ok;
             }
             set.resource_policy = policy;
         }
