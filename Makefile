@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build test lint bench demo fuzz conformance clean
+.PHONY: setup build test lint bench demo demo-org fuzz conformance clean
 
 ## setup: install the pinned test tools (moto, cfn-lint, SAM CLI, cargo-lambda) into .venv
 setup:
@@ -30,6 +30,10 @@ bench:
 ## demo: moto + the Lambda under a local runtime emulator + a sample failed EFS restore
 demo: setup
 	bash scripts/demo.sh
+
+## demo-org: the organization variant: a member account's failure, the central key, an OU's SCP
+demo-org: setup
+	bash scripts/demo.sh --org
 
 ## fuzz: the policy parser fuzz target (nightly features via RUSTC_BOOTSTRAP, not in CI)
 fuzz:

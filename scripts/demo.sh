@@ -12,9 +12,17 @@
 # emulator, measures the release binary with tests/fakes/lambda_timing.py (cold start,
 # invocation times, peak memory: the "Lambda cold start and memory" table of
 # BENCHMARKS.md).
+#
+# `scripts/demo.sh --org` (`make demo-org`) is the organization variant: the function in
+# organization mode, a failure in member account B whose vault key is in central backup
+# account C and whose OU has an SCP denying kms:CreateGrant (moto's Organizations, and
+# its STS, whose AssumeRole acts in the role's account, so B and C are read through
+# their reader roles).
 set -euo pipefail
 bench_runs=""
+org=""
 if [ "${1:-}" = "--bench-lambda" ]; then bench_runs="${2:-7}"; fi
+if [ "${1:-}" = "--org" ]; then org=1; fi
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$root/.venv/bin:$HOME/.cargo/bin:$PATH"
@@ -98,9 +106,21 @@ pids+=($!)
 moto="http://127.0.0.1:$moto_port"
 wait_http "$moto/moto-api/" 90
 
-echo "== creating the scenario: role without EFS/KMS permissions, KMS keys, topic and queue"
-"$py" tests/fakes/demo.py setup --moto "$moto" --fake-port "$fake_port" --fake-tls-port "$fake_tls_port" \
-  --event "$event" >"$tmp/setup.json"
+org_env=()
+if [ -n "$org" ]; then
+  echo "== creating the organization: member account B in an OU with an SCP denying kms:CreateGrant, B's restore role, the vault key in central account C"
+  "$py" tests/fakes/demo.py setup-org --moto "$moto" --fake-port "$fake_port" --fake-tls-port "$fake_tls_port" \
+    --event "$event" --out "$tmp/org-event.json" >"$tmp/setup.json"
+  event="$tmp/org-event.json"
+  # STS goes to moto: its AssumeRole acts in the role's account (the fake refuses every role).
+  org_env=(MEMBER_READER_ROLE=RestoreDoctorReader ORGANIZATION_ID=o-a1b2c3d4e5
+    ORGANIZATION_READ_ROLE_ARN=arn:aws:iam::123456789012:role/RestoreDoctorOrganizationReader
+    AWS_ENDPOINT_URL_STS="$moto")
+else
+  echo "== creating the scenario: role without EFS/KMS permissions, KMS keys, topic and queue"
+  "$py" tests/fakes/demo.py setup --moto "$moto" --fake-port "$fake_port" --fake-tls-port "$fake_tls_port" \
+    --event "$event" >"$tmp/setup.json"
+fi
 topic_arn=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["topicArn"])' "$tmp/setup.json")
 queue_url=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["queueUrl"])' "$tmp/setup.json")
 
@@ -126,10 +146,10 @@ AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$rt_port/.rt" TOPIC_ARN="$topic_arn" \
 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 AWS_ENDPOINT_URL="$moto" AWS_ENDPOINT_URL_BACKUP="http://127.0.0.1:$fake_port" \
 AWS_ENDPOINT_URL_STS="http://127.0.0.1:$fake_port" AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true \
-  "$binary" >"$tmp/function.log" 2>"$tmp/function.err" &
+  env ${org_env[@]+"${org_env[@]}"} "$binary" >"$tmp/function.log" 2>"$tmp/function.err" &
 pids+=($!)
 
-echo "== invoking the function with events/restore-job-failed-efs.json"
+echo "== invoking the function with ${event#"$root"/}"
 cargo-lambda lambda invoke -A 127.0.0.1 -P "$rt_port" --data-file "$event" --output-format json _ | tee "$tmp/outcome.json"
 echo
 

@@ -63,6 +63,7 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
                 .account_alias
                 .clone()
                 .filter(|a| crate::diagnose::validated::is_account_alias(a)),
+            organizational_unit: parent_of_account(evidence),
             region: facts.region,
             resource_type: facts.resource_type,
             role_arn: facts.role_arn,
@@ -87,4 +88,18 @@ pub fn report(evidence: &Evidence, d: Diagnosis) -> Report {
         auto_attach: None,
         unexplained_denial: d.unexplained_denial,
     }
+}
+
+/// The level directly above the account in the SCP (else RCP) levels read, root first
+/// and the account last, when it is a well-formed OU or root id.
+fn parent_of_account(evidence: &Evidence) -> Option<String> {
+    let levels = evidence
+        .service_control_policies
+        .as_deref()
+        .or(evidence.resource_control_policies.as_deref())?;
+    let [.., parent, _account] = levels else {
+        return None;
+    };
+    Some(parent.org_identifier.clone())
+        .filter(|id| crate::diagnose::validated::is_org_parent_id(id))
 }

@@ -258,6 +258,7 @@ fn a_metadata_key_is_a_claim_until_kms_resolves_it_in_this_account() {
         .push(restore_doctor::diagnose::evidence::KeyPolicy {
             key_arn: own.into(),
             document: default_policy,
+            read_from: None,
         });
     let report = cli(&e, &[]);
     assert!(patch_resources(&report).iter().any(|r| r == own));

@@ -181,6 +181,7 @@ fn an_aws_managed_key_of_another_account_says_re_copy_with_a_customer_managed_ke
             document: json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
              "Action": "kms:*", "Resource": "*"}]}),
+            read_from: None,
         });
     e.restore_role.as_mut().unwrap().policies.push(PolicyDoc {
         name: "kms-everything".into(),
@@ -283,4 +284,113 @@ fn auto_attach_refuses_an_aws_managed_key_of_another_account() {
         "{:#?}",
         d.report.reasons
     );
+}
+
+/// RCP levels above the restore's account, one of which denies everything to everyone.
+fn rcps_denying_all() -> Vec<restore_doctor::diagnose::evidence::OrgLevelDocs> {
+    use restore_doctor::diagnose::evidence::OrgLevelDocs;
+    let deny = PolicyDoc {
+        name: "deny-everything".into(),
+        arn: Some("arn:aws:organizations::111122223333:policy/o-a1b2c3d4e5/resource_control_policy/p-abcd1234".into()),
+        kind: PolicyKind::Managed,
+        document: json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "NothingAtAll", "Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}),
+    };
+    vec![
+        OrgLevelDocs {
+            org_identifier: "r-ab12".into(),
+            policies: vec![],
+        },
+        OrgLevelDocs {
+            org_identifier: "ou-ab12-cdef3456".into(),
+            policies: vec![deny],
+        },
+    ]
+}
+
+/// RCPs bound the resources of the services AWS lists for them (KMS among them), in the
+/// account they are attached above: a Deny of `*` reaches the restore's own key, not
+/// the EFS actions, and not a key of another account (whose RCPs were not read).
+#[test]
+fn rcps_are_a_layer_only_for_listed_services_in_the_restores_account() {
+    let mut e = case("efs-role-missing-kms");
+    let own_key = e.key_policies[0].key_arn.clone();
+    e.resource_control_policies = Some(rcps_denying_all());
+    let report = examine(&e);
+    let on_own_key: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.resource == own_key)
+        .collect();
+    assert!(!on_own_key.is_empty(), "{:#?}", report.missing);
+    assert!(
+        on_own_key
+            .iter()
+            .all(|f| f.blocked_by.contains(&Blocker::Rcp)),
+        "{on_own_key:#?}"
+    );
+    assert!(
+        report
+            .missing
+            .iter()
+            .filter(|f| f.action.starts_with("elasticfilesystem:"))
+            .all(|f| !f.blocked_by.contains(&Blocker::Rcp)),
+        "{:#?}",
+        report.missing
+    );
+
+    let mut e = central_key_unread();
+    e.resource_control_policies = Some(rcps_denying_all());
+    let report = examine(&e);
+    assert!(
+        report
+            .missing
+            .iter()
+            .filter(|f| f.resource == CENTRAL_KEY)
+            .all(|f| !f.blocked_by.contains(&Blocker::Rcp)),
+        "{:#?}",
+        report.missing
+    );
+    let unverified = serde_json::to_string(&report).unwrap();
+    assert!(
+        unverified.contains("resource control policies of account 444455556666"),
+        "{unverified}"
+    );
+}
+
+/// Regression: a key in the central backup account whose policy delegates to the
+/// restore's account was reported "blocked by the KMS key policy; no role patch can fix
+/// that", though the patch (an identity grant in the restore's account) fixes it.
+#[test]
+fn a_key_of_another_account_delegating_to_the_restores_account_is_fixed_by_the_patch() {
+    let mut e = central_key_unread();
+    e.gaps.clear();
+    e.restore_role
+        .as_mut()
+        .unwrap()
+        .policies
+        .retain(|p| p.name != "kms-everything");
+    e.key_policies
+        .push(restore_doctor::diagnose::evidence::KeyPolicy {
+            key_arn: CENTRAL_KEY.into(),
+            document: json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                 "Action": ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"],
+                 "Resource": "*"}]}),
+            read_from: None,
+        });
+    let report = examine(&e);
+    let on_key: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|f| f.resource == CENTRAL_KEY)
+        .collect();
+    assert!(!on_key.is_empty(), "{:#?}", report.missing);
+    for f in on_key {
+        assert!(f.fixable_by_patch, "{f:#?}");
+        assert_eq!(f.blocked_by, vec![Blocker::IdentityPolicy], "{f:#?}");
+    }
+    assert!(report.verified, "{:#?}", report.verification);
 }

@@ -15,13 +15,13 @@
 mod support;
 
 use aws_config::SdkConfig;
-use aws_sdk_sns::config::Credentials;
 use restore_doctor::aws::accounts::MemberAccounts;
 use restore_doctor::aws::metrics::Sink;
 use restore_doctor::aws::{OrganizationSettings, Settings};
 use restore_doctor::diagnose::evidence::{EvidencePart, PolicyKind};
 use restore_doctor::handler::{Handler, Invocation, Outcome, Processed};
 use serde_json::{json, Value};
+use support::org::{self, organization, sdk_in};
 use support::{scenario, stack, unique, Stack, ACCOUNT, REGION};
 
 const READER: &str = "RestoreDoctorReader";
@@ -35,30 +35,6 @@ fn invocation() -> Invocation {
             "arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-doctor"
         )),
     }
-}
-
-/// An SDK configuration acting in `account` of moto (for the test's own setup).
-async fn sdk_in(stack: &Stack, account: &str) -> SdkConfig {
-    let sdk = stack.sdk_config().await;
-    let out = aws_sdk_sts::Client::new(&sdk)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
-        .role_session_name("test-setup")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    sdk.to_builder()
-        .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
-            Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_owned()),
-                None,
-                "test-setup",
-            ),
-        ))
-        .build()
 }
 
 /// A handler in organization mode whose reader roles are assumed through `sts_url`
@@ -106,6 +82,21 @@ async fn restore_role(sdk: &SdkConfig, name: &str, policy: &str) -> String {
 
 /// A failed EFS restore in `account` by role `role_arn`, known to the fake; the event.
 fn failed_restore(stack: &Stack, account: &str, role_arn: &str) -> (String, Value) {
+    failed_restore_with(
+        stack,
+        account,
+        role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}),
+    )
+}
+
+/// [`failed_restore`] with the restore metadata `metadata`.
+fn failed_restore_with(
+    stack: &Stack,
+    account: &str,
+    role_arn: &str,
+    metadata: Value,
+) -> (String, Value) {
     let job_id = unique("JOB").to_uppercase();
     stack.fake_scenario(&json!({"restoreJobs": {&job_id: {
         "describe": {
@@ -117,7 +108,7 @@ fn failed_restore(stack: &Stack, account: &str, role_arn: &str) -> (String, Valu
             "IamRoleArn": role_arn,
             "ResourceType": "EFS"
         },
-        "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}
+        "metadata": metadata
     }}}));
     let event = scenario::event("restore-job-failed-efs.json", |e| {
         e["account"] = json!(account);
@@ -270,85 +261,6 @@ async fn without_organization_mode_no_role_is_assumed() {
     assert_eq!(inline_policy_names(&p), vec!["own-policy".to_owned()]);
 }
 
-/// moto's Organizations, in its default account (the management account here): a root,
-/// an OU under it, a new member account moved into the OU, and an SCP attached to the
-/// OU that denies `kms:CreateGrant`. Returns (member account, root id, OU id, SCP id).
-async fn organization(sdk: &SdkConfig) -> (String, String, String, String) {
-    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
-    let org = aws_sdk_organizations::Client::new(sdk);
-    // One organization per moto: the first test to get here creates it.
-    if org.describe_organization().send().await.is_err() {
-        org.create_organization()
-            .feature_set(OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-    }
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    let ou = org
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name(unique("restores"))
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    let name = unique("member");
-    let created = org
-        .create_account()
-        .account_name(&name)
-        .email(format!("{name}@example.com"))
-        .send()
-        .await
-        .unwrap();
-    let account = created
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_owned();
-    org.move_account()
-        .account_id(&account)
-        .source_parent_id(&root)
-        .destination_parent_id(&ou)
-        .send()
-        .await
-        .unwrap();
-    let scp = json!({"Version": "2012-10-17", "Statement": [{
-        "Sid": "NoGrantsOutsideBackup", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"
-    }]});
-    let policy = org
-        .create_policy()
-        .name(unique("deny-grants"))
-        .description("restore-doctor test")
-        .r#type(PolicyType::ServiceControlPolicy)
-        .content(scp.to_string())
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    org.attach_policy()
-        .policy_id(&policy)
-        .target_id(&ou)
-        .send()
-        .await
-        .unwrap();
-    (account, root, ou, policy)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scps_above_a_member_account_are_read_once_and_reach_the_diagnosis() {
     let stack = stack();
@@ -385,6 +297,16 @@ async fn the_scps_above_a_member_account_are_read_once_and_reach_the_diagnosis()
     let report = p.report.as_ref().unwrap();
     let text = serde_json::to_string(&report.unverified).unwrap();
     assert!(!text.contains("service control policies"), "{text}");
+    // The alert names the account, and carries it and its OU for routing.
+    let alert = p.alert.as_ref().unwrap();
+    assert!(alert.subject.contains(&member), "{}", alert.subject);
+    assert_eq!(alert.attributes["accountId"], member);
+    assert_eq!(alert.attributes["organizationalUnit"], ou);
+    assert!(
+        alert.attributes["dedupKey"].starts_with(&format!("{member}:")),
+        "{:?}",
+        alert.attributes
+    );
     assert_eq!(members.organization_reads(), 1);
     // The organization read role and the member's reader role: one AssumeRole each.
     assert_eq!(members.assume_role_calls(), 2);
@@ -422,4 +344,458 @@ async fn an_unreadable_organization_is_a_gap_and_the_scps_stay_unverified() {
     );
     let text = serde_json::to_string(&p.report.as_ref().unwrap().unverified).unwrap();
     assert!(text.contains("service control policies"), "{text}");
+}
+
+/// A key policy with a statement `sid` only this test's key has.
+async fn key_with_policy(sdk: &SdkConfig, sid: &str) -> String {
+    let arn = scenario::kms_key(sdk, sid).await;
+    let account = arn.split(':').nth(4).unwrap().to_owned();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": sid, "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*", "Resource": "*"
+    }]});
+    aws_sdk_kms::Client::new(sdk)
+        .put_key_policy()
+        .key_id(&arn)
+        .policy_name("default")
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    arn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_owned_by_another_account_is_read_there_through_its_reader_role() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "232323232323";
+    let central = "454545454545";
+    let role_arn = restore_role(&sdk_in(stack, member).await, &unique("restore"), "p").await;
+    // The central backup account's vault key, and a key of the function's own account.
+    let central_key = key_with_policy(&sdk_in(stack, central).await, "CentralBackupKey").await;
+    let own_key = key_with_policy(&sdk, "FunctionAccountKey").await;
+    assert!(central_key.contains(central) && own_key.contains(ACCOUNT));
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-keys")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+    let members = handler.member_accounts().unwrap();
+    let (_, event) = failed_restore_with(
+        stack,
+        member,
+        &role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true",
+               "KmsKeyId": &central_key, "kmsKeyArn": &own_key}),
+    );
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let policy_of = |arn: &str| {
+        ev.key_policies
+            .iter()
+            .find(|k| k.key_arn == arn)
+            .unwrap_or_else(|| panic!("no policy of {arn}: {:#?}", ev.gaps))
+    };
+    // moto's KMS answers only the key's own account: read in the member's account, both
+    // keys would be "not found".
+    let central_policy = policy_of(&central_key);
+    assert_eq!(
+        central_policy.document["Statement"][0]["Sid"],
+        "CentralBackupKey"
+    );
+    let from = central_policy.read_from.as_ref().unwrap();
+    assert_eq!(from.account_id, central);
+    assert_eq!(
+        from.role_arn.as_deref(),
+        Some(format!("arn:aws:iam::{central}:role/{READER}").as_str())
+    );
+    let own_policy = policy_of(&own_key);
+    assert_eq!(
+        own_policy.document["Statement"][0]["Sid"],
+        "FunctionAccountKey"
+    );
+    let from = own_policy.read_from.as_ref().unwrap();
+    assert_eq!(
+        (from.account_id.as_str(), from.role_arn.as_deref()),
+        (ACCOUNT, None)
+    );
+    assert!(ev.kms_keys.iter().any(|k| k.key_arn == central_key));
+    // The role is read where the failure is, through the member's reader role.
+    let from = ev
+        .restore_role
+        .as_ref()
+        .unwrap()
+        .read_from
+        .as_ref()
+        .unwrap();
+    assert_eq!(from.account_id, member);
+    assert_eq!(
+        from.role_arn.as_deref(),
+        Some(format!("arn:aws:iam::{member}:role/{READER}").as_str())
+    );
+    assert!(
+        !ev.gaps.iter().any(|g| g.part == EvidencePart::KeyPolicy),
+        "{:#?}",
+        ev.gaps
+    );
+    // The member's and the central account's reader roles, once each, though the
+    // central key was both described and read.
+    assert_eq!(members.assume_role_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_account_has_no_reader_role_is_a_gap_naming_the_account_and_the_fix() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let central = "676767676767";
+    // A failure in the function's own account: its own credentials, no AssumeRole.
+    let role_arn = restore_role(&sdk, &unique("restore"), "p").await;
+    let central_key = key_with_policy(&sdk_in(stack, central).await, "CentralBackupKey").await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-key-gap")).await;
+    // AssumeRole goes to the fake, which refuses it as AWS refuses a missing role.
+    let handler = org_handler(stack, &topic.topic_arn, &stack.fake.url, None).await;
+    let (_, event) = failed_restore_with(
+        stack,
+        ACCOUNT,
+        &role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "KmsKeyId": &central_key}),
+    );
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let reader_arn = format!("arn:aws:iam::{central}:role/{READER}");
+    let gap = ev
+        .gaps
+        .iter()
+        .find(|g| g.call == format!("sts:AssumeRole {reader_arn}"))
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    assert_eq!(gap.part, EvidencePart::KeyPolicy);
+    assert!(gap.error.contains("AccessDenied"), "{}", gap.error);
+    assert!(gap.error.contains(&central_key), "{}", gap.error);
+    assert!(
+        gap.error.contains(&format!(
+            "Deploy the member stack (member.yaml) in account {central}"
+        )),
+        "{}",
+        gap.error
+    );
+    // One gap for the key, though it was both to be described and read.
+    assert_eq!(
+        ev.gaps.iter().filter(|g| g.call == gap.call).count(),
+        1,
+        "{:#?}",
+        ev.gaps
+    );
+    assert!(ev.key_policies.is_empty(), "{:#?}", ev.key_policies);
+    // The rest was read with the function's own credentials, where the failure is.
+    let from = ev
+        .restore_role
+        .as_ref()
+        .unwrap()
+        .read_from
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (from.account_id.as_str(), from.role_arn.as_deref()),
+        (ACCOUNT, None)
+    );
+    assert_eq!(stack.fake_requests("AssumeRole", &reader_arn), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_the_job_names_in_another_account_is_read_through_that_accounts_reader_role() {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let member = "898989898989";
+    let central = "010101010101";
+    let role_arn = restore_role(&sdk_in(stack, member).await, &unique("restore"), "p").await;
+    let vault = unique("central-vault");
+    let vault_arn = format!("arn:aws:backup:{REGION}:{central}:backup-vault:{vault}");
+    // The fake serves Backup (moto lacks these reads) and does not tell accounts apart:
+    // what this shows is the role the read went through, not that the fake checked it.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "CentralVault", "Effect": "Deny", "Principal": "*",
+        "Action": "backup:DeleteRecoveryPoint", "Resource": "*"
+    }]});
+    let job_id = unique("JOB").to_uppercase();
+    stack.fake_scenario(&json!({
+        "vaults": {&vault: {"policy": policy.to_string()}},
+        "restoreJobs": {&job_id: {
+            "describe": {
+                "AccountId": member, "RestoreJobId": &job_id, "Status": "FAILED",
+                "StatusMessage": "Insufficient privileges to perform this action",
+                "IamRoleArn": &role_arn, "ResourceType": "EFS", "BackupVaultArn": &vault_arn
+            },
+            "metadata": {"file-system-id": "fs-0123456789abcdef0"}
+    }}}));
+    let event = scenario::event("restore-job-failed-efs.json", |e| {
+        e["account"] = json!(member);
+        e["region"] = json!(REGION);
+        e["detail"]["restoreJobId"] = json!(&job_id);
+        e["detail"]["iamRoleArn"] = json!(&role_arn);
+    });
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-vault")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    let ev = p.evidence.as_ref().unwrap();
+    let read = ev
+        .vault_access_policy
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    assert_eq!(read.document["Statement"][0]["Sid"], "CentralVault");
+    let from = read.read_from.as_ref().unwrap();
+    assert_eq!(from.account_id, central);
+    assert_eq!(
+        from.role_arn.as_deref(),
+        Some(format!("arn:aws:iam::{central}:role/{READER}").as_str())
+    );
+    assert_eq!(handler.member_accounts().unwrap().assume_role_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rcps_above_a_member_account_bound_its_keys_and_reach_the_diagnosis() {
+    use aws_sdk_organizations::types::PolicyType;
+    use restore_doctor::diagnose::report::Blocker;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    // moto's Organizations has the RCP policy type (RCPFullAWSAccess at every level):
+    // no fake needed.
+    let (member, root, ou, _) = organization(&sdk).await;
+    let member_sdk = sdk_in(stack, &member).await;
+    let kms_everything = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "kms:*", "Resource": "*"
+    }]})
+    .to_string();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"
+    }]})
+    .to_string();
+    let role_arn = scenario::role(
+        &member_sdk,
+        &unique("restore"),
+        "/",
+        &trust,
+        &[("kms", kms_everything)],
+        &[],
+        None,
+    )
+    .await;
+    let key = scenario::kms_key(&member_sdk, "member key").await;
+    // An RCP on the member's OU: no kms:Decrypt on the OU's keys.
+    let org = aws_sdk_organizations::Client::new(&sdk);
+    let rcp = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "NoDecryptOnTheseKeys", "Effect": "Deny", "Principal": "*",
+        "Action": "kms:Decrypt", "Resource": "*"
+    }]});
+    let rcp_id = org
+        .create_policy()
+        .name(unique("deny-decrypt"))
+        .description("restore-doctor test")
+        .r#type(PolicyType::ResourceControlPolicy)
+        .content(rcp.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    org.attach_policy()
+        .policy_id(&rcp_id)
+        .target_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-rcps")).await;
+    let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
+    let (_, event) = failed_restore_with(
+        stack,
+        &member,
+        &role_arn,
+        json!({"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true", "KmsKeyId": &key}),
+    );
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    let ev = p.evidence.as_ref().unwrap();
+    let levels = ev
+        .resource_control_policies
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", ev.gaps));
+    let ids: Vec<&str> = levels.iter().map(|l| l.org_identifier.as_str()).collect();
+    assert_eq!(ids, vec![root.as_str(), ou.as_str(), member.as_str()]);
+    assert!(
+        levels[1]
+            .policies
+            .iter()
+            .any(|d| d.arn.as_deref().is_some_and(|a| a.ends_with(&rcp_id))),
+        "{levels:#?}"
+    );
+    // The SCPs came from the same walk of the levels.
+    assert!(ev.service_control_policies.is_some());
+    let report = p.report.as_ref().unwrap();
+    let decrypt = report
+        .missing
+        .iter()
+        .find(|f| f.action == "kms:Decrypt" && f.resource == key)
+        .unwrap_or_else(|| panic!("{:#?}", report.missing));
+    assert_eq!(decrypt.blocked_by, vec![Blocker::Rcp], "{decrypt:#?}");
+    assert!(!decrypt.fixable_by_patch);
+    // The other KMS permissions are not denied by the RCP: the role's kms:* grants them.
+    assert!(
+        !report
+            .missing
+            .iter()
+            .any(|f| f.action == "kms:GenerateDataKeyWithoutPlaintext"),
+        "{:#?}",
+        report.missing
+    );
+    let text = serde_json::to_string(&report.unverified).unwrap();
+    assert!(!text.contains("resource control policies"), "{text}");
+}
+
+/// The scenario, in process (tests/lambda_emulator.rs runs it under the runtime
+/// emulator): a
+/// failure in member account B, its recovery point's key in central account C, an SCP on
+/// B's OU denying `kms:CreateGrant`. One alert names B, the SCP and its OU, and the
+/// key's account; the patch for B's role is verified with the SCP layer evaluated, and
+/// the grant it cannot give is said to stay blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming_them_all() {
+    use restore_doctor::diagnose::report::Blocker;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let org::CentralKeyCase {
+        member,
+        ou,
+        scp,
+        central,
+        key,
+        role_arn,
+        event,
+    } = org::central_key_case(stack, &sdk).await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-scenario")).await;
+    let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;
+
+    let p = handler.process(event, invocation()).await.unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let ev = p.evidence.as_ref().unwrap();
+    let from = ev.key_policies[0].read_from.as_ref().unwrap();
+    assert_eq!(
+        (
+            ev.key_policies[0].key_arn.as_str(),
+            from.account_id.as_str()
+        ),
+        (key.as_str(), central.as_str())
+    );
+    let report = p.report.as_ref().unwrap();
+    let grant = report
+        .missing
+        .iter()
+        .find(|f| f.action == "kms:CreateGrant" && f.resource == key)
+        .unwrap_or_else(|| panic!("{:#?}", report.missing));
+    assert!(grant.blocked_by.contains(&Blocker::Scp), "{grant:#?}");
+    assert!(
+        grant.denied_by.iter().any(|d| d.policy.contains(&scp)),
+        "{grant:#?}"
+    );
+    // The patch grants B's role what it may; the grant the SCP denies stays blocked.
+    let patch = report.patch.as_ref().unwrap();
+    assert_eq!(patch.principal_arn, role_arn);
+    assert!(
+        report
+            .verification
+            .still_blocked
+            .iter()
+            .any(|b| b.contains("kms:CreateGrant")),
+        "{:#?}",
+        report.verification
+    );
+    let alert = p.alert.as_ref().unwrap();
+    assert!(alert.subject.contains(&member), "{}", alert.subject);
+    assert_eq!(alert.attributes["organizationalUnit"], ou);
+    for named in [scp.as_str(), ou.as_str(), central.as_str()] {
+        assert!(
+            alert.message.contains(named),
+            "{named} not in {}",
+            alert.message
+        );
+    }
+}
+
+/// A bench, not a timed test (run it with `cargo test --test lambda_accounts -- --ignored
+/// --nocapture`): 1,000 failure events across 100 member accounts, one container, against
+/// moto (STS, IAM, KMS, SNS) and the fake (Backup). It prints the AssumeRole calls, the
+/// fake's Backup calls per event and events per second; it asserts only the AssumeRole
+/// count (one per account per credential lifetime). moto does not count its calls, so the
+/// IAM, KMS and SNS calls per event are not measured here (the gathering's reads are
+/// those of single-account mode, BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bench: minutes against moto; run on demand"]
+async fn bench_a_thousand_failures_across_a_hundred_accounts() {
+    const ACCOUNTS: usize = 100;
+    const PER_ACCOUNT: usize = 10;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let role_name = unique("bench-restore");
+    let mut roles = Vec::with_capacity(ACCOUNTS);
+    for i in 0..ACCOUNTS {
+        let account = format!("7000000{i:05}");
+        let role = restore_role(&sdk_in(stack, &account).await, &role_name, "p").await;
+        roles.push((account, role));
+    }
+    let mut jobs = serde_json::Map::new();
+    let mut events = Vec::with_capacity(ACCOUNTS * PER_ACCOUNT);
+    for round in 0..PER_ACCOUNT {
+        for (account, role) in &roles {
+            let job_id = unique(&format!("BENCH{round}")).to_uppercase();
+            jobs.insert(
+                job_id.clone(),
+                json!({"describe": {
+                    "AccountId": account, "RestoreJobId": &job_id, "Status": "FAILED",
+                    "StatusMessage": "Insufficient privileges to perform this action",
+                    "IamRoleArn": role, "ResourceType": "EFS"
+                }, "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}}),
+            );
+            events.push(scenario::event("restore-job-failed-efs.json", |e| {
+                e["account"] = json!(account);
+                e["region"] = json!(REGION);
+                e["detail"]["restoreJobId"] = json!(&job_id);
+                e["detail"]["iamRoleArn"] = json!(role);
+            }));
+        }
+    }
+    stack.fake_scenario(&json!({ "restoreJobs": jobs }));
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-bench")).await;
+    let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
+    let backup_before = stack.fake_request_count();
+
+    let started = std::time::Instant::now();
+    for event in events.iter().cloned() {
+        let p = handler.process(event, invocation()).await.unwrap();
+        assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    }
+    let elapsed = started.elapsed();
+
+    let n = events.len();
+    let assumed = handler.member_accounts().unwrap().assume_role_calls();
+    let backup = stack.fake_request_count() - backup_before;
+    eprintln!(
+        "bench: {n} events, {ACCOUNTS} accounts: {assumed} AssumeRole calls, {:.2} Backup calls per event (fake), {:.1} events/s ({:.1} ms per event), debug build",
+        backup as f64 / n as f64,
+        n as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / n as f64
+    );
+    assert_eq!(assumed, ACCOUNTS);
 }

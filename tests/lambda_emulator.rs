@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{emulator, root, scenario, stack, tool, unique};
+use support::{emulator, org, root, scenario, stack, tool, unique, ACCOUNT};
 
 /// `cargo-lambda lambda invoke` with an event file; the function's response.
 fn invoke(port: u16, event: &Value, dir: &Path) -> Value {
@@ -129,5 +129,86 @@ async fn the_lambda_binary_under_the_runtime_emulator_publishes_the_alert() {
     assert_eq!(
         emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         json!("RestoreDoctor")
+    );
+}
+
+/// The end-to-end scenario under the emulator, in organization mode: a failure in
+/// member account B, its key in central account C, an SCP on B's OU denying
+/// `kms:CreateGrant`. STS goes to moto here (its AssumeRole acts in the role's account;
+/// the fake would refuse every role), Backup's restore-job reads to the fake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_failure_under_the_emulator_is_one_alert_naming_account_scp_and_key_owner(
+) {
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let case = org::central_key_case(stack, &sdk).await;
+    let uniq = unique("org-e2e");
+    let topic = scenario::topic_with_queue(&sdk, &uniq).await;
+    let dir = stack.dir.join(&uniq);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_watch, port) = emulator::start_emulator(&dir);
+    let function_log = dir.join("function.log");
+    let _function = emulator::start_function_with(
+        stack,
+        port,
+        &topic.topic_arn,
+        "1",
+        &function_log,
+        &[
+            ("MEMBER_READER_ROLE", "RestoreDoctorReader".to_owned()),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5".to_owned()),
+            (
+                "ORGANIZATION_READ_ROLE_ARN",
+                format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader"),
+            ),
+            ("AWS_ENDPOINT_URL_STS", stack.moto.url.clone()),
+        ],
+    );
+
+    let outcome = invoke(port, &case.event, &dir);
+    assert_eq!(outcome["status"], "published", "{outcome:#}");
+
+    let got = scenario::receive(&sdk, &topic.queue_url, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let envelope = &got[0];
+    let attrs = scenario::attributes(envelope);
+    assert_eq!(attrs["accountId"], case.member.as_str());
+    assert_eq!(attrs["organizationalUnit"], case.ou.as_str());
+    let subject = envelope["Subject"].as_str().unwrap();
+    assert!(subject.contains(&case.member), "{subject}");
+    let report: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    let grant = report["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["action"] == "kms:CreateGrant" && f["resource"] == case.key.as_str())
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(
+        grant["blockedBy"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("scp")),
+        "{grant:#}"
+    );
+    assert!(grant.to_string().contains(&case.scp), "{grant:#}");
+    assert_eq!(report["patch"]["principalArn"], case.role_arn.as_str());
+    assert!(
+        report["verification"]["stillBlocked"]
+            .to_string()
+            .contains("kms:CreateGrant"),
+        "{report:#}"
+    );
+    // The evidence the function logged says where the central key's policy was read.
+    let lines: Vec<Value> = emulator::json_lines(&function_log);
+    let evidence_line = lines
+        .iter()
+        .find(|l| l["message"] == "evidence gathered")
+        .unwrap_or_else(|| panic!("no evidence line in {lines:#?}"));
+    let evidence: Value =
+        serde_json::from_str(evidence_line["evidence"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        evidence["keyPolicies"][0]["readFrom"]["accountId"],
+        case.central.as_str(),
+        "{evidence:#}"
     );
 }

@@ -21,13 +21,19 @@ use tokio::sync::Mutex;
 
 use super::config::{EndpointOverrides, OrganizationSettings};
 use super::error::call_error;
-use super::organizations::OrganizationPolicies;
+use super::organizations::{AccountPolicies, OrganizationPolicies};
 use super::Clients;
-use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs};
+use crate::diagnose::evidence::{EvidencePart, Gap};
 
 /// Credentials are renewed this long before they expire, so that no read of a gathering
 /// (bounded by the function's 60 s timeout) starts with credentials about to lapse.
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
+/// An AssumeRole refused with `AccessDenied` (the role is missing or does not trust the
+/// function: STS API reference, AssumeRole, Errors) is not asked again for this long: the describe and the policy
+/// of a key in an account without the member stack, or a burst of failures there, cost
+/// one refused call, and a member stack deployed since is used within a minute.
+pub const REFUSAL_TTL: Duration = Duration::from_secs(60);
 
 /// The session name the function's reads carry in the member account's CloudTrail.
 pub const SESSION_NAME: &str = "restore-doctor";
@@ -37,8 +43,11 @@ pub const SESSION_NAME: &str = "restore-doctor";
 pub enum Reader {
     /// The function's own account: its own clients.
     Own,
-    /// A member account, through its reader role.
-    Member(Box<Clients>),
+    /// A member account, through its reader role (`role_arn`).
+    Member {
+        clients: Box<Clients>,
+        role_arn: String,
+    },
     /// A member account that could not be reached: the gap says which and how to fix it.
     Unreachable(Gap),
 }
@@ -63,6 +72,8 @@ pub struct MemberAccounts {
     /// Per role ARN. Held across an AssumeRole: a second failure of the same account
     /// waits for the first one's credentials instead of assuming the role again.
     cache: Mutex<HashMap<String, Cached>>,
+    /// Per role ARN: when AssumeRole was last refused, and why.
+    refused: Mutex<HashMap<String, (SystemTime, String)>>,
     assumed: AtomicUsize,
     /// The service control policies, through the organization read role, when given.
     policies: Option<OrganizationPolicies>,
@@ -87,6 +98,7 @@ impl MemberAccounts {
             sdk,
             overrides,
             cache: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
             assumed: AtomicUsize::new(0),
         }
     }
@@ -109,13 +121,12 @@ impl MemberAccounts {
         if account == own {
             return Reader::Own;
         }
-        let role_arn = format!(
-            "arn:{partition}:iam::{account}:role/{}",
-            self.settings.reader_role
-        );
-        match self.config_for_role(&role_arn, region).await {
-            Ok(sdk) => Reader::Member(Box::new(Clients::with_overrides(&sdk, &self.overrides))),
-            Err(error) => Reader::Unreachable(Gap {
+        match self.member_clients(account, region, partition).await {
+            Ok((clients, role_arn)) => Reader::Member {
+                clients: Box::new(clients),
+                role_arn,
+            },
+            Err((role_arn, error)) => Reader::Unreachable(Gap {
                 part: EvidencePart::Other,
                 call: format!("sts:AssumeRole {role_arn}"),
                 error: format!(
@@ -128,14 +139,40 @@ impl MemberAccounts {
         }
     }
 
-    /// The service control policies that apply to `account`, through the organization
-    /// read role; `None` without one (the alert then says they were not collected).
-    pub async fn service_control_policies(
+    /// The reader role of `account`: the role member.yaml creates there.
+    pub fn reader_role_arn(&self, account: &str, partition: &str) -> String {
+        format!(
+            "arn:{partition}:iam::{account}:role/{}",
+            self.settings.reader_role
+        )
+    }
+
+    /// The name of the reader role member.yaml creates, for the fix a gap names.
+    pub fn reader_role_name(&self) -> &str {
+        &self.settings.reader_role
+    }
+
+    /// Clients acting as `account`'s reader role in `region`, and that role's ARN; on
+    /// failure the role's ARN and why it could not be assumed.
+    pub async fn member_clients(
         &self,
         account: &str,
-    ) -> Option<Result<Vec<OrgLevelDocs>, Gap>> {
+        region: Option<&str>,
+        partition: &str,
+    ) -> Result<(Clients, String), (String, String)> {
+        let role_arn = self.reader_role_arn(account, partition);
+        match self.config_for_role(&role_arn, region).await {
+            Ok(sdk) => Ok((Clients::with_overrides(&sdk, &self.overrides), role_arn)),
+            Err(error) => Err((role_arn, error)),
+        }
+    }
+
+    /// The service and resource control policies that apply to `account`, through the
+    /// organization read role; `None` without one (the alert then says they were not
+    /// collected).
+    pub async fn organization_policies(&self, account: &str) -> Option<AccountPolicies> {
         let policies = self.policies.as_ref()?;
-        Some(policies.scps(account, self).await)
+        Some(policies.policies(account, self).await)
     }
 
     /// How many times the organization's policies were read rather than taken from the
@@ -164,7 +201,8 @@ impl MemberAccounts {
         Ok(sdk.build())
     }
 
-    /// The role's credentials, assumed again only when missing or about to expire.
+    /// The role's credentials, assumed again only when missing or about to expire, and
+    /// not asked again for [`REFUSAL_TTL`] after a refusal.
     async fn credentials(&self, role_arn: &str) -> Result<Credentials, String> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = cache.get(role_arn) {
@@ -172,15 +210,33 @@ impl MemberAccounts {
                 return Ok(cached.credentials.clone());
             }
         }
+        let mut refused = self.refused.lock().await;
+        if let Some((at, why)) = refused.get(role_arn) {
+            if at.elapsed().is_ok_and(|e| e < REFUSAL_TTL) {
+                return Err(why.clone());
+            }
+        }
         self.assumed.fetch_add(1, Ordering::Relaxed);
-        let out = self
+        let out = match self
             .sts
             .assume_role()
             .role_arn(role_arn)
             .role_session_name(SESSION_NAME)
             .send()
             .await
-            .map_err(|e| call_error(&e).text)?;
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let error = call_error(&e);
+                // Only STS's answer that the role is not for us is remembered; a throttled
+                // or timed-out call is tried again by the next read.
+                if error.code.as_deref() == Some("AccessDenied") {
+                    refused.insert(role_arn.to_owned(), (SystemTime::now(), error.text.clone()));
+                }
+                return Err(error.text);
+            }
+        };
+        drop(refused);
         let c = out
             .credentials()
             .ok_or_else(|| "AssumeRole returned no credentials".to_owned())?;

@@ -257,6 +257,7 @@ impl<'a> Reads<'a> {
             permission_boundary,
             trust_policy: role.assume_role_policy_document().map(decode_document),
             tags: tags(role.tags().iter().map(|t| (t.key(), t.value()))),
+            read_from: None,
         };
         Ok((principal, gaps))
     }
@@ -412,6 +413,7 @@ impl<'a> Reads<'a> {
             permission_boundary,
             trust_policy: None,
             tags: tags(user.tags().iter().map(|t| (t.key(), t.value()))),
+            read_from: None,
         };
         Ok((principal, gaps))
     }

@@ -1,16 +1,19 @@
-//! The service control policies that apply to an account: every level from the root
-//! down to the account (the root, each OU, the account itself), each with the SCPs
-//! attached there, read through the organization read role (organization.yaml) with
-//! `organizations:ListParents`, `ListPoliciesForTarget` (type `SERVICE_CONTROL_POLICY`)
-//! and `DescribePolicy`. The diagnosis evaluates them as the SCP layer: every level must
-//! allow ("How SCPs work", AWS Organizations User Guide).
+//! The service and resource control policies that apply to an account: every level from
+//! the root down to the account (the root, each OU, the account itself), each with the
+//! SCPs and the RCPs attached there, read through the organization read role
+//! (organization.yaml) with `organizations:ListParents`, `ListPoliciesForTarget` (types
+//! `SERVICE_CONTROL_POLICY` and `RESOURCE_CONTROL_POLICY`) and `DescribePolicy`. The
+//! diagnosis evaluates them as the SCP layer (every level must allow: "How SCPs work",
+//! AWS Organizations User Guide) and the RCP layer (RCPs only deny; they bound the
+//! resources of the account, for the services AWS lists: "Resource control policies
+//! (RCPs)", <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html>).
 //!
 //! Kept per account for [`CACHE_TTL`]: a burst of failures in one account reads them
-//! once, and a policy changed in the console is seen within minutes.
+//! once, and a policy changed in the console is seen within minutes. The levels are
+//! walked once for both types; the RCPs failing to read (RCPs not enabled in the
+//! organization, for one) is their own gap and leaves the SCPs.
 //!
-//! Not read: resource control policies. The evaluator has their layer, but the evidence
-//! has no field for them yet; they are left to a change of the evidence format.
-//! SCPs do not apply to the management account, which this module cannot tell from
+//! SCPs (and RCPs) do not apply to the management account, which this module cannot tell from
 //! another (that takes `organizations:DescribeOrganization`, not granted).
 
 use std::collections::HashMap;
@@ -32,15 +35,22 @@ pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 /// ("Quotas for AWS Organizations", OU maximum nesting in a root), so the account, five
 /// OUs and the root; one more and the answer is not trusted.
 pub const MAX_LEVELS: usize = 7;
-/// SCPs read at most per level: AWS allows five per target (same quotas page); a longer
-/// list is refused rather than read whole.
+/// SCPs or RCPs read at most per level: AWS allows five of each type per target (same
+/// quotas page); a longer list is refused rather than read whole.
 pub const MAX_POLICIES_PER_LEVEL: usize = 5;
 
-/// The organization read role's view of the SCPs, cached per account.
+/// The SCPs and the RCPs of every level above one account; each may be a gap alone.
+#[derive(Debug, Clone)]
+pub struct AccountPolicies {
+    pub scps: Result<Vec<OrgLevelDocs>, Gap>,
+    pub rcps: Result<Vec<OrgLevelDocs>, Gap>,
+}
+
+/// The organization read role's view of the SCPs and RCPs, cached per account.
 #[derive(Debug)]
 pub struct OrganizationPolicies {
     role_arn: String,
-    cache: Mutex<HashMap<String, (Instant, Vec<OrgLevelDocs>)>>,
+    cache: Mutex<HashMap<String, (Instant, AccountPolicies)>>,
     reads: AtomicUsize,
 }
 
@@ -58,36 +68,85 @@ impl OrganizationPolicies {
         self.reads.load(Ordering::Relaxed)
     }
 
-    /// The SCPs of every level above `account`, root first, the account last. A failure
-    /// is a gap (the alert then says the SCP layer was not verified, and why).
-    pub async fn scps(
-        &self,
-        account: &str,
-        members: &MemberAccounts,
-    ) -> Result<Vec<OrgLevelDocs>, Gap> {
+    /// The SCPs and RCPs of every level above `account`, root first, the account last.
+    /// A failure is a gap (the alert then says the layer was not verified, and why):
+    /// one that stops both (no role, no levels) is the same gap for each.
+    pub async fn policies(&self, account: &str, members: &MemberAccounts) -> AccountPolicies {
         let mut cache = self.cache.lock().await;
-        if let Some((read_at, levels)) = cache.get(account) {
+        if let Some((read_at, policies)) = cache.get(account) {
             if read_at.elapsed() < CACHE_TTL {
-                return Ok(levels.clone());
+                return policies.clone();
             }
         }
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let sdk = members
-            .config_for_role(&self.role_arn, None)
-            .await
-            .map_err(|error| {
-                gap(
-                    format!("sts:AssumeRole {}", self.role_arn),
-                    format!(
-                        "{error}: deploy the organization read role (organization.yaml) in the management account \
-                         or the delegated administrator, and give its ARN as OrganizationReadRoleArn"
-                    ),
-                )
-            })?;
-        let client = aws_sdk_organizations::Client::new(&sdk);
-        let levels = read_levels(&client, account).await?;
-        cache.insert(account.to_owned(), (Instant::now(), levels.clone()));
-        Ok(levels)
+        let read = async {
+            let sdk = members
+                .config_for_role(&self.role_arn, None)
+                .await
+                .map_err(|error| {
+                    gap(
+                        format!("sts:AssumeRole {}", self.role_arn),
+                        format!(
+                            "{error}: deploy the organization read role (organization.yaml) in the management account \
+                             or the delegated administrator, and give its ARN as OrganizationReadRoleArn"
+                        ),
+                    )
+                })?;
+            let client = aws_sdk_organizations::Client::new(&sdk);
+            let targets = read_targets(&client, account).await?;
+            Ok::<_, Gap>((client, targets))
+        };
+        let policies = match read.await {
+            Ok((client, targets)) => {
+                let mut documents = HashMap::new();
+                let scps = read_levels(&client, &targets, Kind::Scp, &mut documents).await;
+                let rcps = read_levels(&client, &targets, Kind::Rcp, &mut documents).await;
+                AccountPolicies { scps, rcps }
+            }
+            Err(g) => AccountPolicies {
+                scps: Err(g.clone()),
+                rcps: Err(Gap {
+                    part: EvidencePart::ResourceControlPolicies,
+                    ..g
+                }),
+            },
+        };
+        // Kept when the SCPs were read, as before the RCPs were: an organization without
+        // RCPs enabled must not cost a read per failure.
+        if policies.scps.is_ok() {
+            cache.insert(account.to_owned(), (Instant::now(), policies.clone()));
+        }
+        policies
+    }
+}
+
+/// The organization policy type read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scp,
+    Rcp,
+}
+
+impl Kind {
+    fn filter(self) -> PolicyType {
+        match self {
+            Kind::Scp => PolicyType::ServiceControlPolicy,
+            Kind::Rcp => PolicyType::ResourceControlPolicy,
+        }
+    }
+
+    fn part(self) -> EvidencePart {
+        match self {
+            Kind::Scp => EvidencePart::ServiceControlPolicies,
+            Kind::Rcp => EvidencePart::ResourceControlPolicies,
+        }
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Kind::Scp => "SCPs",
+            Kind::Rcp => "RCPs",
+        }
     }
 }
 
@@ -99,11 +158,11 @@ fn gap(call: String, error: String) -> Gap {
     }
 }
 
-/// The targets from `account` up to the root, then their SCPs, root first.
-async fn read_levels(
+/// The targets from the root down to `account`.
+async fn read_targets(
     client: &aws_sdk_organizations::Client,
     account: &str,
-) -> Result<Vec<OrgLevelDocs>, Gap> {
+) -> Result<Vec<String>, Gap> {
     let mut targets = vec![account.to_owned()];
     let mut child = account.to_owned();
     loop {
@@ -147,47 +206,67 @@ async fn read_levels(
         child = id.to_owned();
     }
     targets.reverse();
-    let mut documents: HashMap<String, PolicyDoc> = HashMap::new();
+    Ok(targets)
+}
+
+/// The policies of `kind` attached to each of `targets`, in their order; a document
+/// read once per policy id (`documents`, shared by both kinds).
+async fn read_levels(
+    client: &aws_sdk_organizations::Client,
+    targets: &[String],
+    kind: Kind,
+    documents: &mut HashMap<String, PolicyDoc>,
+) -> Result<Vec<OrgLevelDocs>, Gap> {
     let mut levels = Vec::with_capacity(targets.len());
     for target in targets {
-        let summaries = policies_for(client, &target).await?;
+        let summaries = policies_for(client, target, kind).await?;
         let mut policies = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let Some(id) = summary.id().filter(|id| is_policy_id(id)) else {
-                return Err(gap(
-                    format!("organizations:ListPoliciesForTarget {target}"),
-                    "a policy without a valid id was returned".into(),
-                ));
+                return Err(Gap {
+                    part: kind.part(),
+                    call: format!("organizations:ListPoliciesForTarget {target}"),
+                    error: "a policy without a valid id was returned".into(),
+                });
             };
             if let Some(doc) = documents.get(id) {
                 policies.push(doc.clone());
                 continue;
             }
-            let doc = describe(client, id, &summary).await?;
+            let doc = describe(client, id, &summary).await.map_err(|g| Gap {
+                part: kind.part(),
+                ..g
+            })?;
             documents.insert(id.to_owned(), doc.clone());
             policies.push(doc);
         }
         levels.push(OrgLevelDocs {
-            org_identifier: target,
+            org_identifier: target.clone(),
             policies,
         });
     }
     Ok(levels)
 }
 
-/// The SCPs attached to one target, at most [`MAX_POLICIES_PER_LEVEL`].
+/// The policies of `kind` attached to one target, at most [`MAX_POLICIES_PER_LEVEL`].
 async fn policies_for(
     client: &aws_sdk_organizations::Client,
     target: &str,
+    kind: Kind,
 ) -> Result<Vec<PolicySummary>, Gap> {
     let call = format!("organizations:ListPoliciesForTarget {target}");
+    let gap = |call: String, error: String| Gap {
+        part: kind.part(),
+        call,
+        error,
+    };
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let page = client
             .list_policies_for_target()
             .target_id(target)
-            .filter(PolicyType::ServiceControlPolicy)
+            .filter(kind.filter())
             .set_next_token(token.take())
             .send()
             .await
@@ -196,7 +275,10 @@ async fn policies_for(
         if out.len() > MAX_POLICIES_PER_LEVEL {
             return Err(gap(
                 call,
-                format!("more than {MAX_POLICIES_PER_LEVEL} SCPs returned: not read"),
+                format!(
+                    "more than {MAX_POLICIES_PER_LEVEL} {} returned: not read",
+                    kind.short()
+                ),
             ));
         }
         match page.next_token() {

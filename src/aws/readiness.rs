@@ -30,7 +30,7 @@ use tokio::time::Instant;
 
 use super::budget::{InLane, Lanes, Service};
 use super::error::call_error;
-use super::gather::{gather_in, Run};
+use super::gather::{gather_in, Run, Source};
 use super::Clients;
 use crate::diagnose::evidence::{EvidencePart, Gap};
 use crate::diagnose::readiness::{
@@ -144,9 +144,9 @@ pub async fn readiness(
 type RoleChoice<'o> = (Option<(String, RoleSource)>, &'o [(String, String)]);
 
 /// One (resource, vault): its restore metadata, the gathering and the verdict.
-async fn check(
-    run: &Run<'_>,
-    (clients, lanes): (&Clients, &Lanes),
+async fn check<'a>(
+    run: &Run<'a>,
+    (clients, lanes): (&'a Clients, &Lanes),
     (account, region): (&str, &str),
     c: Candidate,
     (role, overrides): RoleChoice<'_>,
@@ -185,7 +185,13 @@ async fn check(
         metadata,
     });
     let mut evidence = if c.recovery_point_arn.is_some() && role.is_some() {
-        Box::pin(gather_in(run, &parsed, far)).await
+        // The account the clients are for, read with their own credentials.
+        let source = Source {
+            clients,
+            role_arn: None,
+            owners: None,
+        };
+        Box::pin(gather_in(run, source, &parsed, far)).await
     } else {
         parsed.evidence()
     };

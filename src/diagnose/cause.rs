@@ -584,9 +584,12 @@ pub(crate) fn unexplained_denial(
     if scps_missing {
         not_verified.push("service control policies (not collected)".into());
     }
-    // Not collected by restore-doctor at all (no AWS API gives a member account its
-    // RCPs' effect, and AWS Backup's session policy is not visible).
-    not_verified.push("resource control policies".into());
+    // Those of other accounts' resources, when the restore account's were read, are
+    // said by `gaps::rcps_of_other_accounts`. AWS Backup's session policy is not
+    // visible at all.
+    if evidence.resource_control_policies.is_none() {
+        not_verified.push("resource control policies".into());
+    }
     not_verified.push("the session policy of the restore role's session".into());
     let key_unread: Vec<String> = checks
         .iter()

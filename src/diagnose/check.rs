@@ -77,6 +77,20 @@ pub fn request_for(
     }
 }
 
+/// An identity policy allowing exactly `req`: what a role patch would add.
+fn granted(req: &Requirement) -> Option<NamedPolicy> {
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": req.action, "Resource": req.resource}]
+    });
+    crate::policy::Policy::from_value(&doc)
+        .ok()
+        .map(|policy| NamedPolicy {
+            name: "what a patch would grant".into(),
+            policy,
+        })
+}
+
 fn default_key_policy(account: &str, partition: &str) -> Option<NamedPolicy> {
     let doc = serde_json::json!({
         "Version": "2012-10-17",
@@ -115,6 +129,21 @@ fn explicit_layers(eval: &Evaluation) -> Vec<Layer> {
     layers
 }
 
+/// The services whose resources RCPs bound, as "Resource control policies (RCPs)" lists
+/// them (AWS Organizations User Guide,
+/// <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html>;
+/// the same five in AWS Control Tower's "Controls implemented with RCPs"). Services AWS
+/// added to that list later are not verified here, so their RCPs are not evaluated (an
+/// RCP only denies: leaving one out can hide a deny, never invent one).
+pub const RCP_SERVICES: [&str; 5] = ["s3", "sts", "kms", "sqs", "secretsmanager"];
+
+/// Whether RCPs bound `action` (`service:Operation`).
+pub fn rcp_applies(action: &str) -> bool {
+    action
+        .split_once(':')
+        .is_some_and(|(service, _)| RCP_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service)))
+}
+
 /// Evaluates `req` for `subject` and explains the result as a finding (none when allowed).
 pub fn check(
     subject: &Subject,
@@ -131,6 +160,11 @@ pub fn check(
         .map(|a| a.account().to_string())
         .filter(|a| crate::diagnose::validated::is_account_id(a));
     let resource_account = Some(owner.as_deref().unwrap_or(account));
+    // The RCPs known are those above the restore's account: they bound its resources
+    // only, and only for the services RCPs apply to.
+    if resource_account != Some(account) || !rcp_applies(&req.action) {
+        set.rcps.clear();
+    }
     let mut key_blocks = false;
     match gate {
         ResourceGate::None => {}
@@ -143,27 +177,20 @@ pub fn check(
                 .clone()
                 .or_else(|| default_key_policy(owner.as_deref().unwrap_or(account), partition));
             if let Some(policy) = &policy {
-                // A key policy that neither names the principal nor delegates to the
-                // account cannot be fixed from the role's side.
+                // A key policy that neither names the principal nor delegates to its
+                // account cannot be fixed from the role's side: asked with an identity
+                // grant of exactly this request (what a role patch could add), it still
+                // refuses. Same account or not: a key in the central backup account whose
+                // policy delegates to the restore's account is fixed by the patch.
                 let direct = PolicySet {
+                    identity: granted(req).into_iter().collect(),
                     resource_policy: Some(policy.clone()),
                     ..Default::default()
                 };
-                let direct_ok =
-                    match evaluate(&request_for(subject, req, resource_account), &direct) {
-                        Ok(e) => e.decision == Decision::Allowed,
-                        Err(err) => return undecided(subject, req, gate, err),
-                    };
-                let root = Subject {
-                    request_principal: format!("arn:{partition}:iam::{account}:root"),
-                    ..subject.clone()
+                key_blocks = match evaluate(&request_for(subject, req, resource_account), &direct) {
+                    Ok(e) => e.decision != Decision::Allowed,
+                    Err(err) => return undecided(subject, req, gate, err),
                 };
-                let delegated_ok =
-                    match evaluate(&request_for(&root, req, resource_account), &direct) {
-                        Ok(e) => e.decision == Decision::Allowed,
-                        Err(err) => return undecided(subject, req, gate, err),
-                    };
-                key_blocks = !direct_ok && !delegated_ok;
             }
             set.resource_policy = policy;
         }

@@ -72,6 +72,11 @@ pub struct Evidence {
     /// account). `None` means not collected: the SCP layer is then reported unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_control_policies: Option<Vec<OrgLevelDocs>>,
+    /// Resource control policies, one entry per level above the failure's account (root,
+    /// OUs, account), read like the SCPs. `None` means not collected: the RCP layer is
+    /// then reported unverified. They bound only the resources of that account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_control_policies: Option<Vec<OrgLevelDocs>>,
     /// What could not be collected, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<Gap>,
@@ -177,6 +182,10 @@ pub struct Principal {
     /// Tags on the principal (also the `aws:PrincipalTag/*` context keys).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Which account it was read from and through which role (organization mode reads
+    /// other accounts through their reader roles). Absent in evidence written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<ReadFrom>,
 }
 
 /// Where an identity policy comes from.
@@ -251,6 +260,10 @@ pub struct VaultPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_vault_arn: Option<String>,
     pub document: serde_json::Value,
+    /// Which account it was read from and through which role (organization mode reads
+    /// other accounts through their reader roles). Absent in evidence written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<ReadFrom>,
 }
 
 /// A KMS key policy and the key it belongs to.
@@ -259,9 +272,27 @@ pub struct VaultPolicy {
 pub struct KeyPolicy {
     pub key_arn: String,
     pub document: serde_json::Value,
+    /// Which account it was read from and through which role (organization mode reads
+    /// other accounts through their reader roles). Absent in evidence written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<ReadFrom>,
 }
 
-/// SCPs at one organization level.
+/// Where a policy was read: the account that owns it, and the role the read acted as.
+/// A key in the central backup account is read there, through that account's reader
+/// role, not through the failing account's, which KMS would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadFrom {
+    /// The 12-digit account the policy was read from.
+    pub account_id: String,
+    /// The role assumed to read it (a `RestoreDoctorReader`); absent: the reading
+    /// function's own credentials (its own account, or a single-account deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+/// SCPs (or RCPs) at one organization level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgLevelDocs {
@@ -295,6 +326,7 @@ pub enum EvidencePart {
     VaultAccessPolicy,
     KeyPolicy,
     ServiceControlPolicies,
+    ResourceControlPolicies,
     Other,
 }
 

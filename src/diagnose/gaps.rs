@@ -26,6 +26,7 @@ pub fn report_remaining_gaps(evidence: &Evidence, unverified: &mut Vec<Unverifie
             EvidencePart::VaultAccessPolicy => ("the vault access policy", "a Deny of backup:StartRestoreJob there would block every restore"),
             EvidencePart::KeyPolicy => ("a KMS key policy", "the KMS checks assume the default key policy, which delegates to IAM"),
             EvidencePart::ServiceControlPolicies => ("service control policies", "an SCP may still deny what the identity policies allow"),
+            EvidencePart::ResourceControlPolicies => ("resource control policies", "an RCP may still deny what the key and resource policies allow"),
             EvidencePart::Other => ("part of the evidence", "the diagnosis used what was collected"),
         };
         unverified.push(Unverified::new(
@@ -58,6 +59,42 @@ pub fn undecided_checks(
                 validated::shown(&c.principal_arn)
             ),
             format!("it was not evaluated: {err}"),
+        ));
+    }
+}
+
+/// The RCPs read are those above the restore's account: a resource of another account
+/// (the central backup account's key), of a service RCPs apply to, is bound by that
+/// account's RCPs, which were not read.
+pub fn rcps_of_other_accounts(
+    evidence: &Evidence,
+    checks: &[Check],
+    account: Option<&str>,
+    unverified: &mut Vec<Unverified>,
+) {
+    if evidence.resource_control_policies.is_none() {
+        return;
+    }
+    let mut others: Vec<String> = Vec::new();
+    for c in checks {
+        let owner = validated::Arn::parse(&c.requirement.resource)
+            .ok()
+            .map(|a| a.account().to_owned())
+            .filter(|a| validated::is_account_id(a));
+        if let Some(owner) = owner {
+            if Some(owner.as_str()) != account
+                && super::check::rcp_applies(&c.requirement.action)
+                && !others.contains(&owner)
+            {
+                others.push(owner);
+            }
+        }
+    }
+    for owner in others {
+        unverified.push(Unverified::new(
+            EvidencePart::ResourceControlPolicies,
+            format!("the resource control policies of account {owner}"),
+            "only those above the restore's account were read; an RCP there may still deny what the key and resource policies allow",
         ));
     }
 }

@@ -133,6 +133,7 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     let all_proven = unproven.is_empty();
     unverified.extend(unproven);
     gaps::undecided_checks(&checks, facts.role_arn.as_deref(), &mut unverified);
+    gaps::rcps_of_other_accounts(evidence, &checks, facts.account.as_deref(), &mut unverified);
 
     // The request AWS named must be among the findings: from our checks, or from the
     // message itself when it names a blocker we cannot see; otherwise say that the

@@ -80,6 +80,30 @@ pub fn policy_size(document: &serde_json::Value) -> usize {
 
 /// Parses SCP levels, recording malformed ones.
 pub fn parse_scps(levels: &[OrgLevelDocs], unverified: &mut Vec<Unverified>) -> Vec<OrgLevel> {
+    parse_levels(
+        levels,
+        EvidencePart::ServiceControlPolicies,
+        "SCP",
+        unverified,
+    )
+}
+
+/// Parses RCP levels, recording malformed ones.
+pub fn parse_rcps(levels: &[OrgLevelDocs], unverified: &mut Vec<Unverified>) -> Vec<OrgLevel> {
+    parse_levels(
+        levels,
+        EvidencePart::ResourceControlPolicies,
+        "RCP",
+        unverified,
+    )
+}
+
+fn parse_levels(
+    levels: &[OrgLevelDocs],
+    part: EvidencePart,
+    kind: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<OrgLevel> {
     levels
         .iter()
         .map(|level| OrgLevel {
@@ -89,8 +113,8 @@ pub fn parse_scps(levels: &[OrgLevelDocs], unverified: &mut Vec<Unverified>) -> 
                 .iter()
                 .filter_map(|d| {
                     parse_named(
-                        EvidencePart::ServiceControlPolicies,
-                        &format!("SCP {}", doc_name(d)),
+                        part,
+                        &format!("{kind} {}", doc_name(d)),
                         &d.document,
                         unverified,
                     )
@@ -283,5 +307,16 @@ pub fn principals(
             )
         })
     });
+    // The RCPs above the failure's account bound that account's resources: each check
+    // keeps them only for a resource there, of a service RCPs apply to.
+    let rcps = evidence
+        .resource_control_policies
+        .as_deref()
+        .map(|levels| parse_rcps(levels, unverified))
+        .unwrap_or_default();
+    let (mut role, mut caller) = (role, caller);
+    for s in role.iter_mut().chain(caller.iter_mut()) {
+        s.policies.rcps.clone_from(&rcps);
+    }
     Principals { role, caller, scps }
 }

@@ -87,6 +87,10 @@ pub struct RestoreSummary {
     /// The account's alias, when it was read and is a valid alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_alias: Option<String>,
+    /// The OU (or root) directly above the account, when the organization's policies
+    /// were read: subscribers route alerts by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizational_unit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// AWS Backup resource type (`EFS`, `EC2`, ...).

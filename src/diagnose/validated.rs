@@ -62,6 +62,27 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Whether `s` is an organization root id (`r-` and 4 to 32 lower-case letters or
+/// digits) or OU id (`ou-`, 4 to 32 of them, `-`, 8 to 32 more): Organizations API
+/// reference, `Root.Id` and `OrganizationalUnit.Id` patterns.
+pub fn is_org_parent_id(s: &str) -> bool {
+    let lower = |p: &str| {
+        p.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    if let Some(rest) = s.strip_prefix("r-") {
+        return (4..=32).contains(&rest.len()) && lower(rest);
+    }
+    s.strip_prefix("ou-")
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(root, ou)| {
+            (4..=32).contains(&root.len())
+                && (8..=32).contains(&ou.len())
+                && lower(root)
+                && lower(ou)
+        })
+}
+
 /// Whether `s` is an account alias as IAM accepts one: 3 to 63 lower-case letters,
 /// digits and single hyphens, starting and ending with a letter or digit (IAM API
 /// reference, `CreateAccountAlias`, `AccountAlias` pattern

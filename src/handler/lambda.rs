@@ -19,7 +19,7 @@ use tracing::{field, info, info_span, warn, Instrument};
 use crate::aws::accounts::{partition_of, MemberAccounts, Reader};
 use crate::aws::attach;
 use crate::aws::dedup::RecentKeys;
-use crate::aws::gather::gather_until;
+use crate::aws::gather::{gather_from, Owners, Source};
 use crate::aws::metrics::{self, Metrics, Sink};
 use crate::aws::publish::{publish, PublishError};
 use crate::aws::{Clients, Settings};
@@ -253,18 +253,40 @@ impl Handler {
             .checked_sub(DEADLINE_RESERVE)
             .unwrap_or_else(Instant::now);
         let reader = self.reader_for(&parsed, function_arn).await;
-        let clients = match &reader {
-            Reader::Own => Ok(&self.clients),
-            Reader::Member(clients) => Ok(clients.as_ref()),
+        // Known once `reader_for` asked for it (organization mode only).
+        let own = match &self.members {
+            Some(_) => self.own_account(function_arn).await.ok(),
+            None => None,
+        };
+        let partition = partition_of(function_arn);
+        let owners = match (&self.members, own.as_deref()) {
+            (Some(members), Some(own_account)) => Some(Owners {
+                members,
+                own_clients: &self.clients,
+                own_account,
+                partition: &partition,
+            }),
+            _ => None,
+        };
+        let source = match &reader {
+            Reader::Own => Ok(Source {
+                clients: &self.clients,
+                role_arn: None,
+                owners,
+            }),
+            Reader::Member { clients, role_arn } => Ok(Source {
+                clients: clients.as_ref(),
+                role_arn: Some(role_arn.as_str()),
+                owners,
+            }),
             Reader::Unreachable(gap) => Err(gap.clone()),
         };
-        let evidence = match clients {
-            Ok(clients) => {
+        let evidence = match source {
+            Ok(source) => {
                 // Boxed: the gathering future is deep enough to hit the compiler's layout limit.
-                let gathered =
-                    AssertUnwindSafe(Box::pin(gather_until(clients, &parsed, gather_by)))
-                        .catch_unwind()
-                        .await;
+                let gathered = AssertUnwindSafe(Box::pin(gather_from(source, &parsed, gather_by)))
+                    .catch_unwind()
+                    .await;
                 match gathered {
                     Ok(evidence) => evidence,
                     Err(panic) => {
@@ -287,7 +309,7 @@ impl Handler {
         };
         let mut evidence = evidence;
         if !matches!(reader, Reader::Unreachable(_)) {
-            self.add_service_control_policies(&mut evidence, gather_by)
+            self.add_organization_policies(&mut evidence, gather_by)
                 .await;
         }
         for gap in &evidence.gaps {
@@ -499,22 +521,39 @@ impl Handler {
         }
     }
 
-    /// Organization mode with the organization read role: the SCPs above the failure's
-    /// account, or a gap saying why they are missing. By `deadline` like every read.
-    async fn add_service_control_policies(&self, evidence: &mut Evidence, deadline: Instant) {
+    /// Organization mode with the organization read role: the SCPs and RCPs above the
+    /// failure's account, or gaps saying why they are missing. By `deadline` like every
+    /// read.
+    async fn add_organization_policies(&self, evidence: &mut Evidence, deadline: Instant) {
         let (Some(members), Some(account)) = (&self.members, evidence.account_id.clone()) else {
             return;
         };
-        let read = tokio::time::timeout_at(deadline, members.service_control_policies(&account));
+        let read = tokio::time::timeout_at(deadline, members.organization_policies(&account));
         match read.await {
             Ok(None) => {}
-            Ok(Some(Ok(levels))) => evidence.service_control_policies = Some(levels),
-            Ok(Some(Err(gap))) => evidence.gaps.push(gap),
-            Err(_) => evidence.gaps.push(Gap {
-                part: EvidencePart::ServiceControlPolicies,
-                call: format!("the service control policies of account {account}"),
-                error: "not read before the deadline".into(),
-            }),
+            Ok(Some(policies)) => {
+                match policies.scps {
+                    Ok(levels) => evidence.service_control_policies = Some(levels),
+                    Err(gap) => evidence.gaps.push(gap),
+                }
+                match policies.rcps {
+                    Ok(levels) => evidence.resource_control_policies = Some(levels),
+                    Err(gap) if evidence.gaps.iter().any(|g| g.call == gap.call) => {}
+                    Err(gap) => evidence.gaps.push(gap),
+                }
+            }
+            Err(_) => {
+                for (part, what) in [
+                    (EvidencePart::ServiceControlPolicies, "service"),
+                    (EvidencePart::ResourceControlPolicies, "resource"),
+                ] {
+                    evidence.gaps.push(Gap {
+                        part,
+                        call: format!("the {what} control policies of account {account}"),
+                        error: "not read before the deadline".into(),
+                    });
+                }
+            }
         }
     }
 

@@ -41,10 +41,11 @@ use super::patch::{shell_quote, POLICY_NAME, ROLE_INLINE_LIMIT};
 pub const BACKUP_SERVICE: &str = "backup.amazonaws.com";
 
 /// Unverified parts that do not stop auto-attach: none of them can widen the patch.
-/// An SCP or a vault policy can only deny (the restore then still fails, and says so);
+/// An SCP, an RCP or a vault policy can only deny (the restore then still fails, and says so);
 /// an undecoded message leaves the catalog checks, which the patch is built from, whole.
-const HARMLESS_GAPS: [EvidencePart; 3] = [
+const HARMLESS_GAPS: [EvidencePart; 4] = [
     EvidencePart::ServiceControlPolicies,
+    EvidencePart::ResourceControlPolicies,
     EvidencePart::VaultAccessPolicy,
     EvidencePart::DecodedMessage,
 ];

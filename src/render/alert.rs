@@ -101,7 +101,7 @@ pub struct Alert {
     /// The `MessageStructure=json` body.
     pub message: String,
     /// String message attributes: `cause`, `resourceType`, `fixableByPatch`, `accountId`,
-    /// `trigger`, `dedupKey`.
+    /// `organizationalUnit` (organization mode), `trigger`, `dedupKey`.
     pub attributes: BTreeMap<String, String>,
     /// The keys of the parts that had to be shortened (empty almost always).
     pub truncated: Vec<String>,
@@ -220,6 +220,10 @@ fn minimal_report(report: &Report, note: &str) -> Value {
     let restore = RestoreSummary {
         restore_job_id: short(&r.restore_job_id, MAX_CONTEXT_CHARS),
         account_id: r.account_id.clone().filter(|a| is_account_id(a)),
+        organizational_unit: r
+            .organizational_unit
+            .clone()
+            .filter(|o| crate::diagnose::validated::is_org_parent_id(o)),
         region: r.region.clone().filter(|g| is_region(g)),
         resource_type: short(&r.resource_type, MAX_RESOURCE_TYPE_CHARS),
         role_arn: r.role_arn.clone().filter(|a| Arn::parse(a).is_ok()),
@@ -589,6 +593,13 @@ pub fn attributes(report: &Report, ctx: &AlertContext) -> BTreeMap<String, Strin
         Some(_) => "invalid",
     };
     a.insert("accountId".into(), account.to_owned());
+    if let Some(ou) = r
+        .organizational_unit
+        .as_deref()
+        .filter(|o| crate::diagnose::validated::is_org_parent_id(o))
+    {
+        a.insert("organizationalUnit".into(), ou.to_owned());
+    }
     a.insert("trigger".into(), value(Some(&r.trigger), 64));
     let dedup = single_line(&ctx.dedup_key, MAX_ATTRIBUTE_CHARS);
     if !dedup.is_empty() {

@@ -4,6 +4,11 @@ reads), and the alert read back afterwards.
 
   python demo.py setup --moto URL --fake-port N --fake-tls-port N --event FILE
       prints {"topicArn": ..., "queueUrl": ...}
+  python demo.py setup-org --moto URL --fake-port N --fake-tls-port N --event FILE --out FILE
+      the organization variant (`make demo-org`): an organization in moto (this account
+      its management and central account), member account B in an OU whose SCP denies
+      kms:CreateGrant, B's restore role, the vault key in central backup account C
+      (shared with B by its key policy); writes B's event to --out, prints as setup
   python demo.py show --moto URL --fake-port N --queue-url URL
       prints the alert as each kind of subscriber got it
 
@@ -22,14 +27,24 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 
 
-def client(service, moto):
+def client(service, moto, credentials=None):
+    keys = credentials or {"AccessKeyId": "testing", "SecretAccessKey": "testing"}
     return boto3.client(
         service,
         region_name=REGION,
         endpoint_url=moto,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys.get("SessionToken"),
     )
+
+
+def acting_in(account, moto):
+    """Credentials acting in `account` of moto (its AssumeRole acts in the role's account)."""
+    out = client("sts", moto).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/demo-setup", RoleSessionName="demo-setup"
+    )
+    return out["Credentials"]
 
 
 def fake(port, method, path, body=None):
@@ -159,6 +174,140 @@ def setup(args):
     print()
 
 
+def topic_and_queue(args):
+    sns = client("sns", args.moto)
+    sqs = client("sqs", args.moto)
+    topic_arn = sns.create_topic(Name="restore-doctor-demo")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="restore-doctor-demo")["QueueUrl"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT}:restore-doctor-demo",
+    )
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="https",
+        Endpoint=f"https://127.0.0.1:{args.fake_tls_port}/_fake/sns/chatbot",
+    )
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="http",
+        Endpoint=f"http://127.0.0.1:{args.fake_port}/_fake/sns/email",
+    )
+    return topic_arn, queue_url
+
+
+CENTRAL = "131313131313"
+
+
+def setup_org(args):
+    org = client("organizations", args.moto)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name="restores")["OrganizationalUnit"]["Id"]
+    member = org.create_account(AccountName="restores-b", Email="restores-b@example.com")[
+        "CreateAccountStatus"
+    ]["AccountId"]
+    org.move_account(AccountId=member, SourceParentId=root, DestinationParentId=ou)
+    scp = org.create_policy(
+        Name="no-grants-outside-backup",
+        Description="demo: denies kms:CreateGrant",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=policy([{"Sid": "NoGrants", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"}]),
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=scp, TargetId=ou)
+
+    in_member = acting_in(member, args.moto)
+    iam = client("iam", args.moto, in_member)
+    role_name = "BackupRestoreRole"
+    role_arn = iam.create_role(
+        RoleName=role_name,
+        AssumeRolePolicyDocument=policy(
+            [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        ),
+        Description="Restore role of the demo in member account B",
+    )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="backup-read",
+        PolicyDocument=policy([{"Effect": "Allow", "Action": "backup:DescribeRestoreJob", "Resource": "*"}]),
+    )
+
+    kms = client("kms", args.moto, acting_in(CENTRAL, args.moto))
+    key = kms.create_key(Description="demo: the central backup account's vault key")["KeyMetadata"]["Arn"]
+    kms.put_key_policy(
+        KeyId=key,
+        PolicyName="default",
+        Policy=policy(
+            [
+                {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{CENTRAL}:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Sid": "MemberB", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{member}:root"},
+                 "Action": ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"],
+                 "Resource": "*"},
+            ]
+        ),
+    )
+
+    event = json.load(open(args.event))
+    detail = event["detail"]
+    job_id = detail["restoreJobId"]
+    vault = "Default"
+    vault_arn = f"arn:aws:backup:{REGION}:{member}:backup-vault:{vault}"
+    rp_arn = f"arn:aws:backup:{REGION}:{member}:recovery-point:demo-org-recovery-point"
+    event["account"] = member
+    event["region"] = REGION
+    event["resources"] = [rp_arn]
+    detail["iamRoleArn"] = role_arn
+    detail["backupVaultArn"] = vault_arn
+    detail["recoveryPointArn"] = rp_arn
+    fake(
+        args.fake_port,
+        "POST",
+        "/_fake/scenario",
+        {
+            "restoreJobs": {
+                job_id: {
+                    "describe": {
+                        "AccountId": member,
+                        "RestoreJobId": job_id,
+                        "RecoveryPointArn": rp_arn,
+                        "BackupVaultArn": vault_arn,
+                        "CreationDate": time.time() - 60,
+                        "Status": "FAILED",
+                        "StatusMessage": detail["statusMessage"],
+                        "IamRoleArn": role_arn,
+                        "ResourceType": "EFS",
+                    },
+                    "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"},
+                }
+            },
+            "vaults": {
+                vault: {
+                    "arn": vault_arn,
+                    "recoveryPoints": {
+                        rp_arn: {
+                            "RecoveryPointArn": rp_arn,
+                            "BackupVaultName": vault,
+                            "BackupVaultArn": vault_arn,
+                            "ResourceType": "EFS",
+                            "Status": "COMPLETED",
+                            "EncryptionKeyArn": key,
+                            "IsEncrypted": True,
+                            "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY",
+                        }
+                    },
+                }
+            },
+        },
+    )
+    json.dump(event, open(args.out, "w"))
+    topic_arn, queue_url = topic_and_queue(args)
+    json.dump({"topicArn": topic_arn, "queueUrl": queue_url, "member": member, "ou": ou, "scp": scp,
+               "centralKey": key}, sys.stdout)
+    print()
+
+
 def banner(title):
     print()
     print("=" * 78)
@@ -210,14 +359,15 @@ def show(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["setup", "show"])
+    p.add_argument("command", choices=["setup", "setup-org", "show"])
     p.add_argument("--moto", required=True)
     p.add_argument("--fake-port", type=int, required=True)
     p.add_argument("--fake-tls-port", type=int)
     p.add_argument("--event")
     p.add_argument("--queue-url")
+    p.add_argument("--out")
     args = p.parse_args()
-    setup(args) if args.command == "setup" else show(args)
+    {"setup": setup, "setup-org": setup_org, "show": show}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -182,6 +182,7 @@ pub fn evidence_for(path: &str, policies: Vec<PolicyDoc>) -> Evidence {
         key_arn: key_arn(),
         document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
             "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"}]}),
+        read_from: None,
     });
     evidence
 }

@@ -95,7 +95,20 @@ pub fn start_function(
     version: &str,
     log: &Path,
 ) -> Guarded {
-    let env = [
+    start_function_with(stack, port, topic_arn, version, log, &[])
+}
+
+/// [`start_function`] with `extra` environment set after the usual one (so it wins):
+/// organization mode's settings, another STS endpoint.
+pub fn start_function_with(
+    stack: &Stack,
+    port: u16,
+    topic_arn: &str,
+    version: &str,
+    log: &Path,
+    extra: &[(&str, String)],
+) -> Guarded {
+    let mut env = vec![
         ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
         ("AWS_LAMBDA_FUNCTION_VERSION", version.to_owned()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
@@ -114,6 +127,7 @@ pub fn start_function(
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("RUST_LOG", "info".to_owned()),
     ];
+    env.extend(extra.iter().cloned());
     let binary = Path::new(env!("CARGO_BIN_EXE_restore-doctor-lambda"));
     guarded(binary, &[], &env, log)
 }

@@ -15,6 +15,7 @@
 )]
 
 pub mod emulator;
+pub mod org;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -331,6 +332,12 @@ impl Stack {
         all.iter()
             .filter(|r| r["operation"] == operation && r["key"] == key)
             .count()
+    }
+
+    /// How many operations the fake served so far.
+    pub fn fake_request_count(&self) -> usize {
+        let (_, body) = http(self.fake.port, "GET", "/_fake/requests", None).unwrap();
+        serde_json::from_str::<Vec<Value>>(&body).unwrap().len()
     }
 
     /// The restore jobs the fake's StartRestoreJob created (one per idempotency token).

@@ -31,6 +31,16 @@
 //! - at most a few calls per service in flight ([`Lanes`]);
 //! - every call stops at the deadline ([`gather_until`]): what was not read by then is a
 //!   gap ("not read before the deadline") and the alert goes out with the rest.
+//!
+//! In organization mode a key owned by another account than the failure's (the central
+//! backup account's vault key), or a vault the job names there, is read in its owner, through that account's reader role
+//! ([`Owners`]): KMS answers kms:GetKeyPolicy only to the key's own account ("Allowing
+//! users in other accounts to use a KMS key",
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html>:
+//! cross-account permissions work only for the operations listed there, and GetKeyPolicy
+//! is not one). The AssumeRole runs in the STS lane,
+//! started with the key's read, as soon as its ARN is known. Every policy read records
+//! where it was read ([`ReadFrom`]).
 
 mod metadata;
 mod reads;
@@ -42,14 +52,15 @@ use futures::FutureExt;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::budget::{late, By, Lanes, Once};
+use super::accounts::MemberAccounts;
+use super::budget::{late, By, InLane, Lanes, Once, Service};
 use super::iam;
 use super::Clients;
 use crate::diagnose::evidence::{
-    Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, RecoveryPoint, RestoreJob,
-    VaultPolicy,
+    Evidence, EvidencePart, Gap, InstanceProfile, KeyPolicy, KmsKey, ReadFrom, RecoveryPoint,
+    RestoreJob, VaultPolicy,
 };
-use crate::diagnose::validated::{shown, KeyArn, KeyRef, RoleArn};
+use crate::diagnose::validated::{shown, Arn, KeyArn, KeyRef, RoleArn};
 use crate::event::trigger::{IamIdentity, Parsed, Trigger};
 
 pub use metadata::{
@@ -63,6 +74,118 @@ pub use reads::{LIKELY_VAULTS, MAX_PROFILE_ROLES, MAX_VAULTS_SEARCHED};
 pub(crate) struct Aws<'a> {
     pub clients: &'a Clients,
     pub lanes: &'a Lanes,
+}
+
+/// Whose credentials a gathering reads with, and how it reaches other accounts.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    /// The clients of the failure's account.
+    pub clients: &'a Clients,
+    /// The role those clients act as (the failure's account's reader role); `None`: the
+    /// function's own credentials.
+    pub role_arn: Option<&'a str>,
+    /// Organization mode: how keys owned by other accounts are read. `None`: every read
+    /// goes to the failure's account, as in a single-account deployment.
+    pub owners: Option<Owners<'a>>,
+}
+
+/// Organization mode: the accounts that own what the failure's account uses (a vault
+/// key in the central backup account), read through their reader roles.
+#[derive(Clone, Copy)]
+pub struct Owners<'a> {
+    pub members: &'a MemberAccounts,
+    /// The function's own clients: a key in the function's own account is read with
+    /// them, no role assumed.
+    pub own_clients: &'a Clients,
+    /// The function's own account, from its ARN (never from an event).
+    pub own_account: &'a str,
+    /// The partition of the function's ARN: the reader roles' ARNs are in it.
+    pub partition: &'a str,
+}
+
+/// Which clients read a resource of some account.
+enum Via<'a> {
+    /// The gathering's own clients: the resource is in the failure's account.
+    Home,
+    /// The function's own clients: the resource is in the function's account.
+    Own(&'a Clients),
+    /// The owner's reader role.
+    Member(Box<Clients>),
+}
+
+impl<'a> Source<'a> {
+    /// Where a read with the gathering's own clients happened, when the account is known.
+    fn home(&self, account: Option<&str>) -> Option<ReadFrom> {
+        account.map(|a| ReadFrom {
+            account_id: a.to_owned(),
+            role_arn: self.role_arn.map(str::to_owned),
+        })
+    }
+
+    /// The clients for a resource of `account` in `region`: the gathering's own unless
+    /// organization mode knows another owner. A refused reader role is a gap that names
+    /// the account and the fix.
+    async fn via(
+        self,
+        home: Option<&str>,
+        account: &str,
+        region: &str,
+        lanes: &Lanes,
+        part: EvidencePart,
+        what: &str,
+    ) -> Result<(Via<'a>, Option<ReadFrom>), Gap> {
+        let elsewhere = home.is_some_and(|h| h != account)
+            && crate::diagnose::validated::is_account_id(account);
+        let Some(owners) = self.owners.filter(|_| elsewhere) else {
+            return Ok((Via::Home, self.home(home)));
+        };
+        if account == owners.own_account {
+            let from = ReadFrom {
+                account_id: account.to_owned(),
+                role_arn: None,
+            };
+            return Ok((Via::Own(owners.own_clients), Some(from)));
+        }
+        let region = Some(region).filter(|r| !r.is_empty());
+        // Boxed: an AssumeRole future held inline would weigh on every frame above it in
+        // a debug build (the gathering's note on stack depth).
+        match Box::pin(
+            owners
+                .members
+                .member_clients(account, region, owners.partition),
+        )
+        .lane(lanes, Service::Sts)
+        .await
+        {
+            Ok((clients, role_arn)) => {
+                let from = ReadFrom {
+                    account_id: account.to_owned(),
+                    role_arn: Some(role_arn.clone()),
+                };
+                Ok((Via::Member(Box::new(clients)), Some(from)))
+            }
+            Err((role_arn, error)) => Err(Gap {
+                part,
+                call: format!("sts:AssumeRole {role_arn}"),
+                error: format!(
+                    "{error}: {what} belongs to account {account}, which is read through its own {} role. \
+                     Deploy the member stack (member.yaml) in account {account}, with the StackSet or as a stack, \
+                     and check that its role trusts this function's role",
+                    owners.members.reader_role_name()
+                ),
+            }),
+        }
+    }
+}
+
+impl Via<'_> {
+    fn clients<'c>(&'c self, home: &'c Clients) -> &'c Clients {
+        match self {
+            Via::Home => home,
+            Via::Own(c) => c,
+            Via::Member(c) => c,
+        }
+    }
 }
 
 /// The key reads of one gathering, once per key reference and once per key ARN.
@@ -129,10 +252,32 @@ impl<T: Clone> Known<T> {
     }
 }
 
+/// A 12-digit account id held by value: reads a run keeps for its later gatherings
+/// carry it without borrowing from the gathering that started them.
+#[derive(Clone, Copy)]
+struct Account([u8; 12]);
+
+impl Account {
+    fn parse(id: &str) -> Option<Self> {
+        let digits: [u8; 12] = id.as_bytes().try_into().ok()?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then_some(Account(digits))
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// What every chain of one gathering shares.
 #[derive(Clone, Copy)]
 struct Ctx<'r, 'a> {
     aws: Aws<'a>,
+    source: Source<'a>,
+    /// The failure's account, when the event named a valid one.
+    home: Option<Account>,
     iam: &'r iam::Reads<'a>,
     keys: &'r KeyReads<'a>,
     roles: &'r Known<iam::Collected>,
@@ -143,12 +288,39 @@ struct Ctx<'r, 'a> {
 impl<'a> Ctx<'_, 'a> {
     /// kms:DescribeKey of `key`, once per reference.
     async fn describe_key(self, key: KeyRef) -> Result<KmsKey, Gap> {
-        let aws = self.aws;
+        let (aws, source, home) = (self.aws, self.source, self.home);
         let reference = key.as_str().to_owned();
-        let read = self
-            .keys
-            .described
-            .get(&reference, move || reads::describe_key(aws, key).boxed());
+        let read = self.keys.described.get(&reference, move || {
+            async move {
+                let owner = match &key {
+                    KeyRef::Arn(arn) => Some(arn.arn().clone()),
+                    KeyRef::Unresolved(_) => None,
+                };
+                let Some(owner) = owner else {
+                    return reads::describe_key(aws, key).await;
+                };
+                let what = format!("the key `{}`", owner.as_str());
+                let (via, _) = Box::pin(source.via(
+                    home.as_ref().map(Account::as_str),
+                    owner.account(),
+                    owner.region(),
+                    aws.lanes,
+                    EvidencePart::KeyPolicy,
+                    &what,
+                ))
+                .await?;
+                let clients = via.clients(aws.clients);
+                reads::describe_key(
+                    Aws {
+                        clients,
+                        lanes: aws.lanes,
+                    },
+                    key,
+                )
+                .await
+            }
+            .boxed()
+        });
         self.by
             .call(
                 read,
@@ -159,12 +331,42 @@ impl<'a> Ctx<'_, 'a> {
 
     /// kms:GetKeyPolicy of `arn`, once per key.
     async fn key_policy(self, arn: &str) -> Result<KeyPolicy, Gap> {
-        let aws = self.aws;
+        let (aws, source, home) = (self.aws, self.source, self.home);
         let owned = arn.to_owned();
-        let read = self
-            .keys
-            .policies
-            .get(arn, move || reads::key_policy(aws, owned).boxed());
+        let read = self.keys.policies.get(arn, move || {
+            async move {
+                // Only ARNs KMS or a check confirmed get here; one that does not parse is
+                // read where the failure is, as before.
+                let (via, from) = match KeyArn::parse(&owned) {
+                    Ok(k) => {
+                        let what = format!("the key `{}`", k.as_str());
+                        let arn = k.arn();
+                        Box::pin(source.via(
+                            home.as_ref().map(Account::as_str),
+                            arn.account(),
+                            arn.region(),
+                            aws.lanes,
+                            EvidencePart::KeyPolicy,
+                            &what,
+                        ))
+                        .await?
+                    }
+                    Err(_) => (Via::Home, source.home(home.as_ref().map(Account::as_str))),
+                };
+                let clients = via.clients(aws.clients);
+                let mut policy = reads::key_policy(
+                    Aws {
+                        clients,
+                        lanes: aws.lanes,
+                    },
+                    owned,
+                )
+                .await?;
+                policy.read_from = from;
+                Ok(policy)
+            }
+            .boxed()
+        });
         self.by
             .call(read, late(EvidencePart::KeyPolicy, "kms:GetKeyPolicy", arn))
             .await
@@ -196,6 +398,8 @@ impl<'a> Ctx<'_, 'a> {
         }
     }
 
+    /// The access policy of `vault`, read in `owner`'s account (the vault ARN's) when
+    /// that is another one, else where the failure is.
     /// The restore role (or a role caller), with the gap of a read past the deadline.
     ///
     /// Boxed, as the other chains: one gathering's future, held inline, would be deep
@@ -218,8 +422,9 @@ impl<'a> Ctx<'_, 'a> {
     async fn vault_policy(
         self,
         vault: Result<String, &'static str>,
+        owner: Option<Arn>,
     ) -> (Option<VaultPolicy>, Vec<Gap>) {
-        let aws = self.aws;
+        let (aws, source, home) = (self.aws, self.source, self.home);
         let on_late = || {
             (
                 None,
@@ -232,15 +437,22 @@ impl<'a> Ctx<'_, 'a> {
         };
         match vault {
             Ok(name) => {
-                let owned = name.clone();
-                let read = self.vaults.get(&name, move || {
-                    reads::vault_access_policy(aws, Ok(owned)).boxed()
+                // Vaults of two accounts may share a name.
+                let key = format!(
+                    "{}/{name}",
+                    owner.as_ref().map(|a| a.account()).unwrap_or_default()
+                );
+                let read = self.vaults.get(&key, move || {
+                    read_vault_policy(aws, source, home, Ok(name), owner).boxed()
                 });
                 self.by.run(read, on_late).await
             }
             Err(why) => {
                 self.by
-                    .run(reads::vault_access_policy(aws, Err(why)), on_late)
+                    .run(
+                        Box::pin(read_vault_policy(aws, source, home, Err(why), None)),
+                        on_late,
+                    )
                     .await
             }
         }
@@ -261,6 +473,44 @@ impl<'a> Ctx<'_, 'a> {
         );
         self.by.call(reads::decode(self.aws, token), on_late).await
     }
+}
+
+/// backup:GetBackupVaultAccessPolicy of `vault`, through the account that owns it.
+async fn read_vault_policy<'a>(
+    aws: Aws<'a>,
+    source: Source<'a>,
+    home: Option<Account>,
+    vault: Result<String, &'static str>,
+    owner: Option<Arn>,
+) -> (Option<VaultPolicy>, Vec<Gap>) {
+    let routed = match (&owner, &vault) {
+        (Some(arn), Ok(_)) => {
+            let what = format!("the backup vault `{}`", arn.as_str());
+            Box::pin(source.via(
+                home.as_ref().map(Account::as_str),
+                arn.account(),
+                arn.region(),
+                aws.lanes,
+                EvidencePart::VaultAccessPolicy,
+                &what,
+            ))
+            .await
+        }
+        _ => Ok((Via::Home, source.home(home.as_ref().map(Account::as_str)))),
+    };
+    let (via, from) = match routed {
+        Ok(r) => r,
+        Err(g) => return (None, vec![g]),
+    };
+    let aws = Aws {
+        clients: via.clients(aws.clients),
+        lanes: aws.lanes,
+    };
+    let (mut policy, gaps) = Box::pin(reads::vault_access_policy(aws, vault)).await;
+    if let Some(p) = policy.as_mut() {
+        p.read_from = from;
+    }
+    (policy, gaps)
 }
 
 /// Gathers everything about one failure with no deadline but the SDK's own timeouts.
@@ -382,8 +632,16 @@ async fn job_chain(
     // The vault's policy starts with the recovery point when the job names the vault;
     // else once the recovery point is found (in its vault), beside the key reads.
     let vault_known = facts.vault_name();
-    let vault_policy = |vault: Result<String, &'static str>| ctx.vault_policy(vault);
-    let early_policy = OptionFuture::from(vault_known.clone().map(|v| vault_policy(Ok(v))));
+    // A vault the job names in another account (a cross-account copy's) is read there;
+    // one found by its recovery point is in the failure's account.
+    let vault_owner = facts.vault_arn.as_deref().and_then(|a| Arn::parse(a).ok());
+    let vault_policy =
+        |vault: Result<String, &'static str>, owner: Option<Arn>| ctx.vault_policy(vault, owner);
+    let early_policy = OptionFuture::from(
+        vault_known
+            .clone()
+            .map(|v| vault_policy(Ok(v), vault_owner.clone())),
+    );
     let recovery_point = async {
         let (rp, gaps) = ctx
             .by
@@ -435,8 +693,10 @@ async fn job_chain(
                 ctx.key_policy(k.as_str())
             )
         }));
-        let (key, late_policy) =
-            futures::join!(key, OptionFuture::from(late_vault.map(vault_policy)));
+        let (key, late_policy) = futures::join!(
+            key,
+            OptionFuture::from(late_vault.map(|v| vault_policy(v, None)))
+        );
         (rp, gaps, key, late_policy)
     };
     let job_role = facts.role().filter(|r| Some(r) != event.role().as_ref());
@@ -536,16 +796,35 @@ async fn metadata_chain(
 /// Gathers everything that can be read before `deadline`. A call still running then is
 /// abandoned and becomes a gap saying so; the evidence holds everything read before it.
 pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let source = Source {
+        clients,
+        role_arn: None,
+        owners: None,
+    };
+    Box::pin(gather_from(source, parsed, deadline)).await
+}
+
+/// [`gather_until`] with `source`'s credentials: in organization mode the failure's
+/// account's reader role, and the owners of keys in other accounts.
+pub async fn gather_from(source: Source<'_>, parsed: &Parsed, deadline: Instant) -> Evidence {
+    let clients = source.clients;
     let lanes = Lanes::default();
     let run = Run::new(clients, &lanes);
-    Box::pin(gather_in(&run, parsed, deadline)).await
+    Box::pin(gather_in(&run, source, parsed, deadline)).await
 }
 
 /// One gathering within a run: what the run already read is not read again.
-pub async fn gather_in(run: &Run<'_>, parsed: &Parsed, deadline: Instant) -> Evidence {
+pub async fn gather_in<'a>(
+    run: &Run<'a>,
+    source: Source<'a>,
+    parsed: &Parsed,
+    deadline: Instant,
+) -> Evidence {
     let aws = run.aws;
     let ctx = Ctx {
         aws,
+        source,
+        home: parsed.account.as_deref().and_then(Account::parse),
         iam: &run.iam,
         keys: &run.keys,
         roles: &run.roles,
@@ -693,6 +972,14 @@ pub async fn gather_in(run: &Run<'_>, parsed: &Parsed, deadline: Instant) -> Evi
                 }
             ),
         ));
+    }
+    // The principals are read where the failure is.
+    let home = source.home(parsed.account.as_deref());
+    if let Some(p) = restore_principal.as_mut() {
+        p.read_from.clone_from(&home);
+    }
+    if let Some(c) = ev.caller.as_mut() {
+        c.read_from.clone_from(&home);
     }
     ev.restore_role = restore_principal;
     for r in side.profiles {

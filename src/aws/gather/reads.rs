@@ -433,6 +433,7 @@ async fn vault_policy(aws: Aws<'_>, vault: String) -> Result<Option<VaultPolicy>
                 .filter(|a| Arn::parse(a).is_ok())
                 .map(str::to_owned),
             document: iam::decode_document(p),
+            read_from: None,
         })),
         Err(e) => {
             let err = call_error(&e);
@@ -603,5 +604,9 @@ pub(super) async fn key_policy(aws: Aws<'_>, key_arn: String) -> Result<KeyPolic
         .policy()
         .map(iam::decode_document)
         .unwrap_or(Value::Null);
-    Ok(KeyPolicy { key_arn, document })
+    Ok(KeyPolicy {
+        key_arn,
+        document,
+        read_from: None,
+    })
 }
