@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use super::accounts::MemberAccounts;
 use super::error::call_error;
 use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs, PolicyDoc, PolicyKind};
+use crate::diagnose::validated::{is_ou_id, is_root_id};
 
 /// How long the policies of one account are reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -317,32 +318,6 @@ async fn describe(
         },
         document,
     })
-}
-
-/// `r-` and 4 to 32 lowercase letters or digits (Organizations API reference, Root.Id).
-fn is_root_id(id: &str) -> bool {
-    id.strip_prefix("r-").is_some_and(|rest| {
-        (4..=32).contains(&rest.len())
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    })
-}
-
-/// `ou-`, 4 to 32 lowercase letters or digits, `-`, 8 to 32 more (OrganizationalUnit.Id).
-fn is_ou_id(id: &str) -> bool {
-    let lower = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    };
-    id.strip_prefix("ou-")
-        .and_then(|rest| rest.split_once('-'))
-        .is_some_and(|(root, ou)| {
-            (4..=32).contains(&root.len())
-                && (8..=32).contains(&ou.len())
-                && lower(root)
-                && lower(ou)
-        })
 }
 
 /// `p-` and 8 to 128 letters, digits or `_` (PolicySummary.Id: `p-FullAWSAccess` included).

@@ -62,25 +62,35 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether `s` is an organization root id (`r-` and 4 to 32 lower-case letters or
-/// digits) or OU id (`ou-`, 4 to 32 of them, `-`, 8 to 32 more): Organizations API
-/// reference, `Root.Id` and `OrganizationalUnit.Id` patterns.
-pub fn is_org_parent_id(s: &str) -> bool {
-    let lower = |p: &str| {
-        p.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    };
-    if let Some(rest) = s.strip_prefix("r-") {
-        return (4..=32).contains(&rest.len()) && lower(rest);
-    }
+/// Lower-case letters and digits only, as Organizations ids are spelled.
+fn org_id_chars(p: &str) -> bool {
+    p.bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// Whether `s` is an organization root id: `r-` and 4 to 32 lower-case letters or
+/// digits (Organizations API reference, `Root.Id` pattern).
+pub fn is_root_id(s: &str) -> bool {
+    s.strip_prefix("r-")
+        .is_some_and(|rest| (4..=32).contains(&rest.len()) && org_id_chars(rest))
+}
+
+/// Whether `s` is an OU id: `ou-`, 4 to 32 lower-case letters or digits, `-`, 8 to 32
+/// more (Organizations API reference, `OrganizationalUnit.Id` pattern).
+pub fn is_ou_id(s: &str) -> bool {
     s.strip_prefix("ou-")
         .and_then(|rest| rest.split_once('-'))
         .is_some_and(|(root, ou)| {
             (4..=32).contains(&root.len())
                 && (8..=32).contains(&ou.len())
-                && lower(root)
-                && lower(ou)
+                && org_id_chars(root)
+                && org_id_chars(ou)
         })
+}
+
+/// Whether `s` is an organization root id or OU id ([`is_root_id`], [`is_ou_id`]).
+pub fn is_org_parent_id(s: &str) -> bool {
+    is_root_id(s) || is_ou_id(s)
 }
 
 /// Whether `s` is an account alias as IAM accepts one: 3 to 63 lower-case letters,
