@@ -63,27 +63,44 @@ pub fn token(s: &str, max: usize) -> Option<&str> {
     ok.then_some(s)
 }
 
-/// The subject line: what failed, where, and why, in under 100 characters.
+/// The shortest part of an alias shown when the whole does not fit the subject: fewer
+/// characters would name no account a reader recognises.
+const MIN_ALIAS_SHOWN: usize = 8;
+
+/// The subject line: what failed, where, and why, in under 100 characters. The account's
+/// alias gets only the room the rest leaves: the account id and the cause are never cut
+/// for it (an alias may be 63 characters), and a shortened alias ends in `...`.
 pub fn subject(report: &Report) -> String {
-    let mut s = format!("[restore-doctor] {}", headline(report));
-    if let Some(account) = report
+    let head = format!("[restore-doctor] {}", headline(report));
+    let cause = cause_phrase(report);
+    let Some(account) = report
         .restore
         .account_id
         .as_deref()
         .filter(|a| is_account_id(a))
-    {
-        s.push_str(&format!(" in {account}"));
-        if let Some(alias) = report
-            .restore
-            .account_alias
-            .as_deref()
-            .filter(|a| crate::diagnose::validated::is_account_alias(a))
-        {
-            s.push_str(&format!(" ({alias})"));
-        }
-    }
-    s.push_str(&format!(": {}", cause_phrase(report)));
-    clean_subject(&s)
+    else {
+        return clean_subject(&format!("{head}: {cause}"));
+    };
+    let plain = clean_subject(&format!("{head} in {account}: {cause}"));
+    let Some(alias) = report
+        .restore
+        .account_alias
+        .as_deref()
+        .filter(|a| crate::diagnose::validated::is_account_alias(a))
+    else {
+        return plain;
+    };
+    // ` (` and `)` around the alias.
+    let room = MAX_SUBJECT_CHARS.saturating_sub(plain.chars().count() + 3);
+    let shown = if alias.len() <= room {
+        alias.to_owned()
+    } else if room >= MIN_ALIAS_SHOWN + 3 {
+        let kept: String = alias.chars().take(room - 3).collect();
+        format!("{}...", kept.trim_end_matches('-'))
+    } else {
+        return plain;
+    };
+    clean_subject(&format!("{head} in {account} ({shown}): {cause}"))
 }
 
 /// Printable ASCII only: control, separator and invisible characters become one space,
