@@ -67,27 +67,33 @@ pub fn token(s: &str, max: usize) -> Option<&str> {
 /// characters would name no account a reader recognises.
 const MIN_ALIAS_SHOWN: usize = 8;
 
-/// The subject line: what failed, where, and why, in under 100 characters. The account's
-/// alias gets only the room the rest leaves: the account id and the cause are never cut
-/// for it (an alias may be 63 characters), and a shortened alias ends in `...`.
+/// The subject line: what failed, where, and why, in under 100 characters. The account
+/// id and the cause are never cut: the headline gives way first (a caller's name may be
+/// 64 characters), and the account's alias gets only the room left (an alias may be 63
+/// characters); a shortened alias or headline ends in `...`.
 pub fn subject(report: &Report) -> String {
-    let head = format!("[restore-doctor] {}", headline(report));
+    const TAG: &str = "[restore-doctor] ";
     let cause = cause_phrase(report);
-    let Some(account) = report
+    let account = report
         .restore
         .account_id
         .as_deref()
-        .filter(|a| is_account_id(a))
-    else {
-        return clean_subject(&format!("{head}: {cause}"));
+        .filter(|a| is_account_id(a));
+    let tail = match account {
+        Some(account) => format!(" in {account}: {cause}"),
+        None => format!(": {cause}"),
     };
-    let plain = clean_subject(&format!("{head} in {account}: {cause}"));
-    let Some(alias) = report
-        .restore
-        .account_alias
-        .as_deref()
-        .filter(|a| crate::diagnose::validated::is_account_alias(a))
-    else {
+    let head_room = MAX_SUBJECT_CHARS.saturating_sub(TAG.len() + tail.len());
+    let head = clean_to(&headline(report), head_room);
+    let plain = clean_subject(&format!("{TAG}{head}{tail}"));
+    let (Some(account), Some(alias)) = (
+        account,
+        report
+            .restore
+            .account_alias
+            .as_deref()
+            .filter(|a| crate::diagnose::validated::is_account_alias(a)),
+    ) else {
         return plain;
     };
     // ` (` and `)` around the alias.
@@ -100,14 +106,19 @@ pub fn subject(report: &Report) -> String {
     } else {
         return plain;
     };
-    clean_subject(&format!("{head} in {account} ({shown}): {cause}"))
+    clean_subject(&format!("{TAG}{head} in {account} ({shown}): {cause}"))
 }
 
 /// Printable ASCII only: control, separator and invisible characters become one space,
 /// other non-ASCII characters `?`, runs of spaces collapse, and the result is cut to
 /// fewer than 100 characters.
 pub fn clean_subject(s: &str) -> String {
-    let line = single_line(s, MAX_SUBJECT_CHARS.saturating_mul(4));
+    clean_to(s, MAX_SUBJECT_CHARS)
+}
+
+/// [`clean_subject`] cut to at most `max` characters.
+fn clean_to(s: &str, max: usize) -> String {
+    let line = single_line(s, max.saturating_mul(4));
     let mut out = String::new();
     for c in line.chars() {
         let c = match c {
@@ -122,10 +133,10 @@ pub fn clean_subject(s: &str) -> String {
         out.push(c);
     }
     let out = out.trim();
-    if out.chars().count() <= MAX_SUBJECT_CHARS {
+    if out.chars().count() <= max {
         return out.to_owned();
     }
-    let mut cut: String = out.chars().take(MAX_SUBJECT_CHARS - 3).collect();
+    let mut cut: String = out.chars().take(max.saturating_sub(3)).collect();
     cut.truncate(cut.trim_end().len());
     cut.push_str("...");
     cut
