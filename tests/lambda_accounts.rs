@@ -799,13 +799,18 @@ async fn member_case(
     (case, member_sdk, role_name)
 }
 
-fn attach_and_retry() -> AutoSettings {
-    AutoSettings {
+/// A handler deployed to attach in member accounts, and to retry (which a member
+/// account's fixer role cannot do), its STS calls going to the fake ([`member_case`]).
+async fn fixing_handler(stack: &Stack, name: &str) -> Handler {
+    let sdk = stack.sdk_config().await;
+    let topic = scenario::topic_with_queue(&sdk, &unique(name)).await;
+    let auto = AutoSettings {
         attach: true,
         retry_restore: true,
         retry_wait: std::time::Duration::ZERO,
         ..AutoSettings::default()
-    }
+    };
+    org_handler_with(stack, &topic.topic_arn, &stack.fake.url, None, auto).await
 }
 
 fn auto_of(p: &Processed) -> AutoAttach {
@@ -822,19 +827,10 @@ fn auto_of(p: &Processed) -> AutoAttach {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_attach_in_a_member_account_goes_through_that_accounts_fixer_role() {
     let stack = stack();
-    let sdk = stack.sdk_config().await;
     let member = "242424242424";
     let (case, member_sdk, role_name) = member_case(stack, member, true, true).await;
     let before = scenario::inline_policies(&member_sdk, &role_name).await;
-    let topic = scenario::topic_with_queue(&sdk, &unique("org-fix")).await;
-    let handler = org_handler_with(
-        stack,
-        &topic.topic_arn,
-        &stack.fake.url,
-        None,
-        attach_and_retry(),
-    )
-    .await;
+    let handler = fixing_handler(stack, "org-fix").await;
 
     let p = handler
         .process(case.event.clone(), invocation())
@@ -900,19 +896,10 @@ async fn auto_attach_in_a_member_account_goes_through_that_accounts_fixer_role()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_account_without_the_fixer_role_gets_no_attach_and_the_alert_says_why() {
     let stack = stack();
-    let sdk = stack.sdk_config().await;
     let member = "252525252525";
     let (case, member_sdk, role_name) = member_case(stack, member, true, false).await;
     let before = scenario::inline_policies(&member_sdk, &role_name).await;
-    let topic = scenario::topic_with_queue(&sdk, &unique("org-no-fixer")).await;
-    let handler = org_handler_with(
-        stack,
-        &topic.topic_arn,
-        &stack.fake.url,
-        None,
-        attach_and_retry(),
-    )
-    .await;
+    let handler = fixing_handler(stack, "org-no-fixer").await;
 
     let p = handler
         .process(case.event.clone(), invocation())
@@ -950,19 +937,10 @@ async fn a_member_account_without_the_fixer_role_gets_no_attach_and_the_alert_sa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guardrails_still_refuse_a_member_role_that_is_not_opted_in() {
     let stack = stack();
-    let sdk = stack.sdk_config().await;
     let member = "262626262626";
     let (case, member_sdk, role_name) = member_case(stack, member, false, true).await;
     let before = scenario::inline_policies(&member_sdk, &role_name).await;
-    let topic = scenario::topic_with_queue(&sdk, &unique("org-not-opted-in")).await;
-    let handler = org_handler_with(
-        stack,
-        &topic.topic_arn,
-        &stack.fake.url,
-        None,
-        attach_and_retry(),
-    )
-    .await;
+    let handler = fixing_handler(stack, "org-not-opted-in").await;
 
     let p = handler
         .process(case.event.clone(), invocation())

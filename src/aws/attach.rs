@@ -129,26 +129,13 @@ pub async fn remediate_until(
     // The Region the function's own clients are configured for (Lambda's AWS_REGION),
     // never the event's.
     let region = clients.backup.config().region().map(|r| r.to_string());
-    let Write {
-        mut auto,
-        role_name,
-        document,
-        earlier,
-    } = match decide_write(evidence, report, settings, account, region) {
+    let write = match decide_write(evidence, report, settings, account, region) {
         Ok(write) => write,
         Err(auto) => return *auto,
     };
-    if let Err(reason) = write_fix(
-        &clients.iam,
-        &clients.iam,
-        &role_name,
-        &document,
-        earlier,
-        &mut auto,
-    )
-    .await
-    {
-        return AutoAttach::refused(vec![reason]);
+    let mut auto = write_fix(&clients.iam, &clients.iam, write).await;
+    if !auto.attached {
+        return auto;
     }
     if settings.retry_restore {
         match retry_restore(
@@ -206,12 +193,7 @@ pub async fn remediate_member(
         .reader
         .and_then(|c| c.backup.config().region())
         .map(|r| r.to_string());
-    let Write {
-        mut auto,
-        role_name,
-        document,
-        earlier,
-    } = match decide_write(
+    let write = match decide_write(
         evidence,
         report,
         settings,
@@ -241,19 +223,8 @@ pub async fn remediate_member(
             )]);
         }
     };
-    if let Err(reason) = write_fix(
-        &reader.iam,
-        &fixer.iam,
-        &role_name,
-        &document,
-        earlier,
-        &mut auto,
-    )
-    .await
-    {
-        return AutoAttach::refused(vec![reason]);
-    }
-    if settings.retry_restore {
+    let mut auto = write_fix(&reader.iam, &fixer.iam, write).await;
+    if auto.attached && settings.retry_restore {
         auto.reasons.push(format!(
             "the restore was not started again: in a member account restore-doctor only puts the fix ({fixer_role} cannot start restores or pass roles); start it again in account {account}"
         ));
@@ -316,26 +287,25 @@ fn decide_write<'e>(
     })
 }
 
-/// Puts the fix with `write` after reading the role's current one with `read`, and says
-/// so in `auto`; `Err` is why nothing was written.
+/// Carries out `w` with the `write` client after reading the role's current fix with
+/// `read`: the decision as attached, or a refusal saying why nothing was written.
 async fn write_fix(
     read: &aws_sdk_iam::Client,
     write: &aws_sdk_iam::Client,
-    role_name: &str,
-    document: &Value,
-    earlier: Option<&Value>,
-    auto: &mut AutoAttach,
-) -> Result<(), String> {
-    match put_fix(read, write, role_name, document, earlier).await? {
-        Written::Now => auto.attached = true,
-        Written::Already => {
+    w: Write<'_>,
+) -> AutoAttach {
+    let mut auto = w.auto;
+    match put_fix(read, write, &w.role_name, &w.document, w.earlier).await {
+        Ok(Written::Now) => auto.attached = true,
+        Ok(Written::Already) => {
             auto.attached = true;
             auto.reasons.push(format!(
                 "the role's `{POLICY_NAME}` policy is already exactly this document: iam:PutRolePolicy was not called"
             ));
         }
+        Err(reason) => return AutoAttach::refused(vec![reason]),
     }
-    Ok(())
+    auto
 }
 
 /// The role's `restore-doctor-fix` as the evidence read it (what the guard merged with).
