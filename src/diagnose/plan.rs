@@ -14,7 +14,7 @@ use super::principal::{parse_named, Principals};
 use super::report::Unverified;
 use super::requirements::{self, Requirement, Scope};
 use super::restore_path;
-use super::validated::{BucketName, InvalidValue, RoleArn};
+use super::validated::{BucketName, EksClusterName, InvalidValue, RoleArn};
 
 /// Whose permission a requirement is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,12 @@ pub fn plan(
         account: facts.account.clone(),
         bucket: restore_bucket(evidence, incomplete),
         image_arn: facts.image_arn.clone(),
+        eks_cluster: facts
+            .resource_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("EKS"))
+            .then(|| restore_eks_cluster(evidence, incomplete))
+            .flatten(),
     };
     let account = facts.account.clone().unwrap_or_default();
     let mut items = Vec::new();
@@ -118,12 +124,18 @@ pub fn plan(
                     }
                 }
                 if let Some(service) = requirements::pass_role_service(path) {
-                    for profile_role in instance_profile_roles(evidence, &account, incomplete) {
-                        let req = requirements::pass_role_requirement(
-                            &profile_role,
-                            &service,
-                            &format!("{t} restore: attach the instance profile's role to the restored instance"),
-                        );
+                    let (roles, why) = match requirements::pass_role_metadata_key(path) {
+                        Some(key) => (
+                            metadata_roles(evidence, &key, &service, &account, incomplete),
+                            format!("{t} restore: pass the role the restore metadata `{key}` names to {service}"),
+                        ),
+                        None => (
+                            instance_profile_roles(evidence, &account, incomplete),
+                            format!("{t} restore: attach the instance profile's role to the restored instance"),
+                        ),
+                    };
+                    for role in roles {
+                        let req = requirements::pass_role_requirement(&role, &service, &why);
                         add(Who::Role, req, ResourceGate::None);
                     }
                 }
@@ -198,6 +210,37 @@ pub fn target_bucket(e: &Evidence) -> Result<Option<BucketName>, InvalidValue> {
     value.map(BucketName::parse).transpose()
 }
 
+/// The target cluster of an EKS restore: the restore metadata's mandatory `clusterName`
+/// (restoring-eks.html), validated as an EKS cluster name; `Ok(None)` when it names none.
+pub fn target_eks_cluster(e: &Evidence) -> Result<Option<EksClusterName>, InvalidValue> {
+    let Some(meta) = e.restore_metadata.as_ref() else {
+        return Ok(None);
+    };
+    meta.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("clusterName"))
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(EksClusterName::parse)
+        .transpose()
+}
+
+fn restore_eks_cluster(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<EksClusterName> {
+    match target_eks_cluster(e) {
+        Ok(c) => c,
+        Err(err) => {
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreMetadata,
+                format!("the target EKS cluster `{}`", err.shown),
+                format!(
+                    "{}: it was ignored, and no EKS permission was checked or granted on it",
+                    err.why
+                ),
+            ));
+            None
+        }
+    }
+}
+
 fn restore_bucket(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<BucketName> {
     match target_bucket(e) {
         Ok(b) => b,
@@ -268,6 +311,49 @@ fn instance_profile_roles(
             candidates.extend(d.resource.map(|r| (EvidencePart::DecodedMessage, r)));
         }
     }
+    same_account_roles(candidates, account, unverified)
+}
+
+/// The role a restore passes as its restore metadata names it under `key` (EKS:
+/// `clusterRole`); none named is a gap, since AWS may then pass a role the evidence does
+/// not carry.
+fn metadata_roles(
+    e: &Evidence,
+    key: &str,
+    service: &str,
+    account: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<String> {
+    let named = e.restore_metadata.as_ref().and_then(|m| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    });
+    match named {
+        Some(arn) => same_account_roles(
+            vec![(EvidencePart::RestoreMetadata, arn)],
+            account,
+            unverified,
+        ),
+        None => {
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreMetadata,
+                format!("iam:PassRole of the role the restore passes to {service}"),
+                format!("the restore metadata names no `{key}`: which role AWS passes is not in the evidence, so none was checked or granted"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// The valid role ARNs of the restore's own account among `candidates` (iam:PassRole
+/// never crosses accounts); each other value is a gap.
+fn same_account_roles(
+    candidates: Vec<(EvidencePart, String)>,
+    account: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<String> {
     let mut roles = Vec::new();
     for (part, arn) in candidates {
         match RoleArn::parse(&arn) {

@@ -351,6 +351,38 @@ impl BucketName {
     }
 }
 
+/// An EKS cluster name as CreateCluster accepts it: 1 to 100 characters, a letter or
+/// digit first, then letters, digits, hyphens and underscores (EKS API reference,
+/// CreateCluster `name`: pattern `^[0-9A-Za-z][A-Za-z0-9\-_]*$`). Only such a name goes
+/// into a cluster ARN we grant on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EksClusterName(String);
+
+impl EksClusterName {
+    pub fn parse(s: &str) -> Result<EksClusterName, InvalidValue> {
+        let bad = |why: &str| invalid("EKS cluster name", s, why);
+        if !(1..=100).contains(&s.len()) {
+            return Err(bad("a cluster name has 1 to 100 characters"));
+        }
+        if !s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) {
+            return Err(bad("it must begin with a letter or digit"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad(
+                "only letters, digits, hyphens and underscores are allowed",
+            ));
+        }
+        Ok(EksClusterName(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A KMS key ARN (`arn:partition:kms:region:account:key/id`), never an alias.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyArn(Arn);
@@ -586,5 +618,25 @@ mod tests {
         }
         assert!(is_account_id("111122223333"));
         assert!(!is_account_id("11112222333a"));
+    }
+
+    /// CreateCluster's name rules: hostile metadata never reaches a cluster ARN.
+    #[test]
+    fn eks_cluster_names_follow_create_cluster_rules() {
+        for ok in ["prod", "p", "prod-restored_2", &"a".repeat(100)] {
+            assert_eq!(EksClusterName::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "-prod",
+            "_x",
+            "prod/*",
+            "prod*",
+            "a b",
+            "ünï",
+            &"a".repeat(101),
+        ] {
+            assert!(EksClusterName::parse(bad).is_err(), "{bad}");
+        }
     }
 }
