@@ -351,6 +351,23 @@ impl BucketName {
     }
 }
 
+/// A backup vault name. `CreateBackupVault` allows `^[a-zA-Z0-9\-\_]{2,50}$`; vaults AWS
+/// creates also hold `/` (`aws/efs/automatic-backup-vault`), so `/` and `.` are accepted,
+/// up to 64 characters (not verified beyond these two sources).
+pub fn is_vault_name(s: &str) -> bool {
+    (2..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+}
+
+/// `arn:aws:backup:eu-west-1:111122223333:backup-vault:Name` -> `Name`, when it is a
+/// vault name.
+pub fn vault_name_from_arn(arn: &str) -> Option<String> {
+    arn.split_once(":backup-vault:")
+        .map(|(_, name)| name.to_owned())
+        .filter(|n| is_vault_name(n))
+}
+
 /// An EKS cluster name as CreateCluster accepts it: 1 to 100 characters, a letter or
 /// digit first, then letters, digits, hyphens and underscores (EKS API reference,
 /// CreateCluster `name`: pattern `^[0-9A-Za-z][A-Za-z0-9\-_]*$`). Only such a name goes
