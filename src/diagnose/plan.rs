@@ -60,13 +60,20 @@ pub fn plan(
         partition: facts.partition.clone(),
         region: facts.region.clone(),
         account: facts.account.clone(),
-        bucket: restore_bucket(evidence, incomplete),
+        bucket: validated_target(target_bucket(evidence), "S3 bucket", "S3", incomplete),
         image_arn: facts.image_arn.clone(),
         eks_cluster: facts
             .resource_type
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("EKS"))
-            .then(|| restore_eks_cluster(evidence, incomplete))
+            .then(|| {
+                validated_target(
+                    target_eks_cluster(evidence),
+                    "EKS cluster",
+                    "EKS",
+                    incomplete,
+                )
+            })
             .flatten(),
     };
     let account = facts.account.clone().unwrap_or_default();
@@ -190,72 +197,53 @@ pub fn plan(
     }
 }
 
+/// The first non-empty restore metadata value under one of `keys` (matched without
+/// regard to case), trimmed.
+fn metadata_value<'e>(e: &'e Evidence, keys: &[&str]) -> Option<&'e str> {
+    e.restore_metadata
+        .as_ref()?
+        .iter()
+        .filter(|(k, _)| keys.iter().any(|key| k.eq_ignore_ascii_case(key)))
+        .map(|(_, v)| v.trim())
+        .find(|v| !v.is_empty())
+}
+
 /// The target bucket of an S3 restore, from the restore metadata (keys matched without
 /// regard to case), validated against S3's bucket naming rules; `Ok(None)` when the
 /// metadata names none.
 pub fn target_bucket(e: &Evidence) -> Result<Option<BucketName>, InvalidValue> {
-    let Some(meta) = e.restore_metadata.as_ref() else {
-        return Ok(None);
-    };
-    let value = meta
-        .iter()
-        .filter(|(k, _)| {
-            matches!(
-                k.to_ascii_lowercase().as_str(),
-                "destinationbucketname" | "bucketname"
-            )
-        })
-        .map(|(_, v)| v.trim())
-        .find(|v| !v.is_empty());
-    value.map(BucketName::parse).transpose()
+    metadata_value(e, &["destinationBucketName", "bucketName"])
+        .map(BucketName::parse)
+        .transpose()
 }
 
 /// The target cluster of an EKS restore: the restore metadata's mandatory `clusterName`
 /// (restoring-eks.html), validated as an EKS cluster name; `Ok(None)` when it names none.
 pub fn target_eks_cluster(e: &Evidence) -> Result<Option<EksClusterName>, InvalidValue> {
-    let Some(meta) = e.restore_metadata.as_ref() else {
-        return Ok(None);
-    };
-    meta.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("clusterName"))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
+    metadata_value(e, &["clusterName"])
         .map(EksClusterName::parse)
         .transpose()
 }
 
-fn restore_eks_cluster(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<EksClusterName> {
-    match target_eks_cluster(e) {
-        Ok(c) => c,
-        Err(err) => {
-            unverified.push(Unverified::new(
-                EvidencePart::RestoreMetadata,
-                format!("the target EKS cluster `{}`", err.shown),
-                format!(
-                    "{}: it was ignored, and no EKS permission was checked or granted on it",
-                    err.why
-                ),
-            ));
-            None
-        }
-    }
-}
-
-fn restore_bucket(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<BucketName> {
-    match target_bucket(e) {
-        Ok(b) => b,
-        Err(err) => {
-            unverified.push(Unverified::new(
-                EvidencePart::RestoreMetadata,
-                format!("the target S3 bucket `{}`", err.shown),
-                format!(
-                    "{}: it was ignored, and no S3 permission was checked or granted on it",
-                    err.why
-                ),
-            ));
-            None
-        }
-    }
+/// A target read from the restore metadata; an invalid one is a gap that says which
+/// permissions were therefore neither checked nor granted.
+fn validated_target<T>(
+    read: Result<Option<T>, InvalidValue>,
+    what: &str,
+    service: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Option<T> {
+    read.unwrap_or_else(|err| {
+        unverified.push(Unverified::new(
+            EvidencePart::RestoreMetadata,
+            format!("the target {what} `{}`", err.shown),
+            format!(
+                "{}: it was ignored, and no {service} permission was checked or granted on it",
+                err.why
+            ),
+        ));
+        None
+    })
 }
 
 pub fn vault_gate(
@@ -324,15 +312,9 @@ fn metadata_roles(
     account: &str,
     unverified: &mut Vec<Unverified>,
 ) -> Vec<String> {
-    let named = e.restore_metadata.as_ref().and_then(|m| {
-        m.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    });
-    match named {
+    match metadata_value(e, &[key]) {
         Some(arn) => same_account_roles(
-            vec![(EvidencePart::RestoreMetadata, arn)],
+            vec![(EvidencePart::RestoreMetadata, arn.to_owned())],
             account,
             unverified,
         ),
