@@ -17,14 +17,17 @@ mod support;
 use aws_config::SdkConfig;
 use restore_doctor::aws::accounts::MemberAccounts;
 use restore_doctor::aws::metrics::Sink;
-use restore_doctor::aws::{OrganizationSettings, Settings};
+use restore_doctor::aws::{AutoSettings, OrganizationSettings, Settings};
 use restore_doctor::diagnose::evidence::{EvidencePart, PolicyKind};
+use restore_doctor::diagnose::report::AutoAttach;
 use restore_doctor::handler::{Handler, Invocation, Outcome, Processed};
+use restore_doctor::remedy::patch::POLICY_NAME;
 use serde_json::{json, Value};
 use support::org::{self, organization, sdk_in};
-use support::{scenario, stack, unique, Stack, ACCOUNT, REGION};
+use support::{scenario, stack, unique, unique_guid, Stack, ACCOUNT, REGION};
 
 const READER: &str = "RestoreDoctorReader";
+const FIXER: &str = "RestoreDoctorFixer";
 
 /// The central function, in moto's default account.
 fn invocation() -> Invocation {
@@ -45,6 +48,25 @@ async fn org_handler(
     sts_url: &str,
     read_role: Option<&str>,
 ) -> Handler {
+    org_handler_with(
+        stack,
+        topic_arn,
+        sts_url,
+        read_role,
+        AutoSettings::default(),
+    )
+    .await
+}
+
+/// [`org_handler`] with `auto`; with `auto.attach`, also deployed to attach in member
+/// accounts (template.yaml sets `MEMBER_FIXER_ROLE` then).
+async fn org_handler_with(
+    stack: &Stack,
+    topic_arn: &str,
+    sts_url: &str,
+    read_role: Option<&str>,
+    auto: AutoSettings,
+) -> Handler {
     let sdk = stack.sdk_config().await;
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(&sdk)
@@ -54,6 +76,7 @@ async fn org_handler(
     let members = MemberAccounts::new(
         OrganizationSettings {
             reader_role: READER.into(),
+            fixer_role: auto.attach.then(|| FIXER.to_owned()),
             organization_id: Some("o-a1b2c3d4e5".into()),
             read_role_arn: read_role.map(str::to_owned),
         },
@@ -61,7 +84,11 @@ async fn org_handler(
         sdk,
         stack.overrides(),
     );
-    Handler::new(stack.clients().await, Settings::for_topic(topic_arn))
+    let settings = Settings {
+        auto,
+        ..Settings::for_topic(topic_arn)
+    };
+    Handler::new(stack.clients().await, settings)
         .with_metric_sink(Sink::Memory(Default::default()))
         .with_member_accounts(members)
 }
@@ -97,7 +124,8 @@ fn failed_restore_with(
     role_arn: &str,
     metadata: Value,
 ) -> (String, Value) {
-    let job_id = unique("JOB").to_uppercase();
+    // A GUID, as AWS Backup's job ids are: the subject shows its first part.
+    let job_id = unique_guid().to_uppercase();
     stack.fake_scenario(&json!({"restoreJobs": {&job_id: {
         "describe": {
             "AccountId": account,
@@ -734,68 +762,257 @@ async fn a_member_failure_with_the_central_key_and_an_ou_scp_is_one_alert_naming
     }
 }
 
-/// A bench, not a timed test (run it with `cargo test --test lambda_accounts -- --ignored
-/// --nocapture`): 1,000 failure events across 100 member accounts, one container, against
-/// moto (STS, IAM, KMS, SNS) and the fake (Backup). It prints the AssumeRole calls, the
-/// fake's Backup calls per event and events per second; it asserts only the AssumeRole
-/// count (one per account per credential lifetime). moto does not count its calls, so the
-/// IAM, KMS and SNS calls per event are not measured here (the gathering's reads are
-/// those of single-account mode, BENCHMARKS.md).
+/// An opted-in EFS case in member account `account` (its role tagged with the default
+/// opt-in tag), with the STS calls going to the fake: the account's reader role, and its
+/// fixer role when `fixer_deployed`, are passed on to moto (deployed and trusting the
+/// function); any other role is refused, as AWS refuses a role that is missing.
+async fn member_case(
+    stack: &Stack,
+    account: &str,
+    opted_in: bool,
+    fixer_deployed: bool,
+) -> (scenario::EfsCase, SdkConfig, String) {
+    let member_sdk = sdk_in(stack, account).await;
+    let case = scenario::efs_case_in(stack, &member_sdk, account).await;
+    let role_name = format!("restore-{}", case.uniq);
+    if opted_in {
+        scenario::tag_role(
+            &member_sdk,
+            &role_name,
+            "restore-doctor:auto-attach",
+            "true",
+        )
+        .await;
+    }
+    let mut assumable = serde_json::Map::new();
+    assumable.insert(
+        format!("arn:aws:iam::{account}:role/{READER}"),
+        json!(stack.moto.url),
+    );
+    if fixer_deployed {
+        assumable.insert(
+            format!("arn:aws:iam::{account}:role/{FIXER}"),
+            json!(stack.moto.url),
+        );
+    }
+    stack.fake_scenario(&json!({ "assumableRoles": assumable }));
+    (case, member_sdk, role_name)
+}
+
+/// A handler deployed to attach in member accounts, and to retry (which a member
+/// account's fixer role cannot do), its STS calls going to the fake ([`member_case`]).
+async fn fixing_handler(stack: &Stack, name: &str) -> Handler {
+    let sdk = stack.sdk_config().await;
+    let topic = scenario::topic_with_queue(&sdk, &unique(name)).await;
+    let auto = AutoSettings {
+        attach: true,
+        retry_restore: true,
+        retry_wait: std::time::Duration::ZERO,
+        ..AutoSettings::default()
+    };
+    org_handler_with(stack, &topic.topic_arn, &stack.fake.url, None, auto).await
+}
+
+fn auto_of(p: &Processed) -> AutoAttach {
+    p.report
+        .as_ref()
+        .unwrap()
+        .auto_attach
+        .clone()
+        .unwrap_or_else(|| panic!("no auto-attach decision: {:#?}", p.report))
+}
+
+/// The STS calls go to the fake, which passes the deployed roles on to moto: AssumeRole
+/// is counted there, per role.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bench: minutes against moto; run on demand"]
-async fn bench_a_thousand_failures_across_a_hundred_accounts() {
-    const ACCOUNTS: usize = 100;
-    const PER_ACCOUNT: usize = 10;
+async fn auto_attach_in_a_member_account_goes_through_that_accounts_fixer_role() {
+    let stack = stack();
+    let member = "242424242424";
+    let (case, member_sdk, role_name) = member_case(stack, member, true, true).await;
+    let before = scenario::inline_policies(&member_sdk, &role_name).await;
+    let handler = fixing_handler(stack, "org-fix").await;
+
+    let p = handler
+        .process(case.event.clone(), invocation())
+        .await
+        .unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let auto = auto_of(&p);
+    assert_eq!(auto.decision, "attach", "{:#?}", auto.reasons);
+    assert!(auto.attached, "{auto:#?}");
+    assert_eq!(auto.role_arn.as_deref(), Some(case.role_arn.as_str()));
+    // B's role, read back from moto as B: exactly the document the alert carries, and
+    // nothing else of it changed.
+    let after = scenario::inline_policies(&member_sdk, &role_name).await;
+    assert_eq!(
+        after[POLICY_NAME],
+        serde_json::to_string(auto.attached_document.as_ref().unwrap()).unwrap()
+    );
+    let mut others = after.clone();
+    others.remove(POLICY_NAME);
+    assert_eq!(others, before);
+    // Through B's fixer role: assumed once, next to B's reader role.
+    let fixer_arn = format!("arn:aws:iam::{member}:role/{FIXER}");
+    let reader_arn = format!("arn:aws:iam::{member}:role/{READER}");
+    assert_eq!(stack.fake_requests("AssumeRole", &fixer_arn), 1);
+    assert_eq!(stack.fake_requests("AssumeRole", &reader_arn), 1);
+    // The fixer role cannot start restores: the retry is said, not tried.
+    assert!(
+        auto.reasons
+            .iter()
+            .any(|r| r.contains("not started again") && r.contains(member)),
+        "{:#?}",
+        auto.reasons
+    );
+    assert!(auto.retry_restore_job_id.is_none());
+    assert_eq!(
+        stack.fake_requests("StartRestoreJob", &case.recovery_point_arn),
+        0
+    );
+    let email: Value = serde_json::from_str(&p.alert.as_ref().unwrap().message).unwrap();
+    assert!(
+        email["email"]
+            .as_str()
+            .unwrap()
+            .contains("Auto-attach: ATTACHED"),
+        "{email:#}"
+    );
+
+    // A second failure in B: both roles' credentials are kept, per account and role.
+    let (second, _, second_role) = member_case(stack, member, true, true).await;
+    let p = handler
+        .process(second.event.clone(), invocation())
+        .await
+        .unwrap();
+    assert!(auto_of(&p).attached, "{:#?}", auto_of(&p));
+    assert!(scenario::inline_policies(&member_sdk, &second_role)
+        .await
+        .contains_key(POLICY_NAME));
+    assert_eq!(stack.fake_requests("AssumeRole", &fixer_arn), 1);
+    assert_eq!(stack.fake_requests("AssumeRole", &reader_arn), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_account_without_the_fixer_role_gets_no_attach_and_the_alert_says_why() {
+    let stack = stack();
+    let member = "252525252525";
+    let (case, member_sdk, role_name) = member_case(stack, member, true, false).await;
+    let before = scenario::inline_policies(&member_sdk, &role_name).await;
+    let handler = fixing_handler(stack, "org-no-fixer").await;
+
+    let p = handler
+        .process(case.event.clone(), invocation())
+        .await
+        .unwrap();
+
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    let auto = auto_of(&p);
+    assert_eq!(auto.decision, "refuse", "{auto:#?}");
+    assert!(!auto.attached);
+    let fixer_arn = format!("arn:aws:iam::{member}:role/{FIXER}");
+    let why = auto
+        .reasons
+        .iter()
+        .find(|r| r.contains(&fixer_arn))
+        .unwrap_or_else(|| panic!("{:#?}", auto.reasons));
+    assert!(why.contains("AccessDenied"), "{why}");
+    assert!(
+        why.contains(&format!(
+            "deploy the member stack (member.yaml) in account {member} with AutoAttach=true"
+        )),
+        "{why}"
+    );
+    // Nothing written, by any role; the alert carries the reason.
+    assert_eq!(
+        scenario::inline_policies(&member_sdk, &role_name).await,
+        before
+    );
+    assert_eq!(stack.fake_requests("AssumeRole", &fixer_arn), 1);
+    let email: Value = serde_json::from_str(&p.alert.as_ref().unwrap().message).unwrap();
+    let email = email["email"].as_str().unwrap();
+    assert!(email.contains("with AutoAttach=true"), "{email}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guardrails_still_refuse_a_member_role_that_is_not_opted_in() {
+    let stack = stack();
+    let member = "262626262626";
+    let (case, member_sdk, role_name) = member_case(stack, member, false, true).await;
+    let before = scenario::inline_policies(&member_sdk, &role_name).await;
+    let handler = fixing_handler(stack, "org-not-opted-in").await;
+
+    let p = handler
+        .process(case.event.clone(), invocation())
+        .await
+        .unwrap();
+
+    let auto = auto_of(&p);
+    assert_eq!(auto.decision, "refuse", "{auto:#?}");
+    assert!(
+        auto.reasons.iter().any(|r| r.contains("not opted in")),
+        "{:#?}",
+        auto.reasons
+    );
+    assert_eq!(
+        scenario::inline_policies(&member_sdk, &role_name).await,
+        before
+    );
+    // The guard decides before anything is assumed: the fixer role was never asked.
+    let fixer_arn = format!("arn:aws:iam::{member}:role/{FIXER}");
+    assert_eq!(stack.fake_requests("AssumeRole", &fixer_arn), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_alias_is_read_through_its_reader_role_once_and_a_hostile_one_left_out() {
     let stack = stack();
     let sdk = stack.sdk_config().await;
-    let role_name = unique("bench-restore");
-    let mut roles = Vec::with_capacity(ACCOUNTS);
-    for i in 0..ACCOUNTS {
-        let account = format!("7000000{i:05}");
-        let role = restore_role(&sdk_in(stack, &account).await, &role_name, "p").await;
-        roles.push((account, role));
-    }
-    let mut jobs = serde_json::Map::new();
-    let mut events = Vec::with_capacity(ACCOUNTS * PER_ACCOUNT);
-    for round in 0..PER_ACCOUNT {
-        for (account, role) in &roles {
-            let job_id = unique(&format!("BENCH{round}")).to_uppercase();
-            jobs.insert(
-                job_id.clone(),
-                json!({"describe": {
-                    "AccountId": account, "RestoreJobId": &job_id, "Status": "FAILED",
-                    "StatusMessage": "Insufficient privileges to perform this action",
-                    "IamRoleArn": role, "ResourceType": "EFS"
-                }, "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"}}),
-            );
-            events.push(scenario::event("restore-job-failed-efs.json", |e| {
-                e["account"] = json!(account);
-                e["region"] = json!(REGION);
-                e["detail"]["restoreJobId"] = json!(&job_id);
-                e["detail"]["iamRoleArn"] = json!(role);
-            }));
-        }
-    }
-    stack.fake_scenario(&json!({ "restoreJobs": jobs }));
-    let topic = scenario::topic_with_queue(&sdk, &unique("org-bench")).await;
+    let topic = scenario::topic_with_queue(&sdk, &unique("org-alias")).await;
     let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, None).await;
-    let backup_before = stack.fake_request_count();
+    let named = "272727272727";
+    let named_sdk = sdk_in(stack, named).await;
+    aws_sdk_iam::Client::new(&named_sdk)
+        .create_account_alias()
+        .account_alias("acme-prod-b")
+        .send()
+        .await
+        .unwrap();
+    let role_arn = restore_role(&named_sdk, &unique("restore"), "p").await;
 
-    let started = std::time::Instant::now();
-    for event in events.iter().cloned() {
+    for _ in 0..2 {
+        let (_, event) = failed_restore(stack, named, &role_arn);
         let p = handler.process(event, invocation()).await.unwrap();
-        assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+        let ev = p.evidence.as_ref().unwrap();
+        assert_eq!(ev.account_alias.as_deref(), Some("acme-prod-b"));
+        let subject = &p.alert.as_ref().unwrap().subject;
+        assert!(
+            subject.contains(&format!("in {named} (acme-prod-b):")),
+            "{subject}"
+        );
     }
-    let elapsed = started.elapsed();
+    // Two failures, one read: the alias is kept per account.
+    assert_eq!(handler.account_aliases().reads(), 1);
 
-    let n = events.len();
-    let assumed = handler.member_accounts().unwrap().assume_role_calls();
-    let backup = stack.fake_request_count() - backup_before;
-    eprintln!(
-        "bench: {n} events, {ACCOUNTS} accounts: {assumed} AssumeRole calls, {:.2} Backup calls per event (fake), {:.1} events/s ({:.1} ms per event), debug build",
-        backup as f64 / n as f64,
-        n as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() * 1000.0 / n as f64
+    // moto takes any alias; IAM would not. This one would put a second line and a fake
+    // claim in the subject: it is left out, and the subject names the account id only.
+    let hostile = "282828282828";
+    let hostile_sdk = sdk_in(stack, hostile).await;
+    aws_sdk_iam::Client::new(&hostile_sdk)
+        .create_account_alias()
+        .account_alias("Evil\n[restore-doctor] fix ATTACHED")
+        .send()
+        .await
+        .unwrap();
+    let role_arn = restore_role(&hostile_sdk, &unique("restore"), "p").await;
+    let (_, event) = failed_restore(stack, hostile, &role_arn);
+    let p = handler.process(event, invocation()).await.unwrap();
+    assert!(matches!(p.outcome, Outcome::Published { .. }), "{p:#?}");
+    assert_eq!(p.evidence.as_ref().unwrap().account_alias, None);
+    let subject = &p.alert.as_ref().unwrap().subject;
+    assert!(subject.contains(&format!("in {hostile}:")), "{subject}");
+    assert!(
+        !subject.contains("Evil") && !subject.contains("ATTACHED"),
+        "{subject}"
     );
-    assert_eq!(assumed, ACCOUNTS);
+    assert_eq!(handler.account_aliases().reads(), 2);
 }

@@ -212,3 +212,113 @@ async fn a_member_accounts_failure_under_the_emulator_is_one_alert_naming_accoun
         "{evidence:#}"
     );
 }
+
+/// Auto-attach in member accounts under the emulator (organization mode, `AUTO_ATTACH`
+/// with `MEMBER_FIXER_ROLE`, as template.yaml sets them). STS goes to the fake, which
+/// passes the roles each member deployed on to moto (its AssumeRole acts in the role's
+/// account) and refuses the others, as AWS refuses a missing role: member B deployed its
+/// reader and fixer roles, member C only its reader role. B's opted-in role gets the fix
+/// through B's fixer, read back from moto as B; C's gets nothing, and C's alert says why
+/// and what to deploy. B's alias is in the subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_emulator_a_member_role_is_fixed_through_its_fixer_role_and_one_without_is_told_why(
+) {
+    use restore_doctor::remedy::patch::POLICY_NAME;
+    let stack = stack();
+    let sdk = stack.sdk_config().await;
+    let (fixed, unfixed) = ("292929292929", "303030303030");
+    let mut cases = Vec::new();
+    for account in [fixed, unfixed] {
+        let member_sdk = org::sdk_in(stack, account).await;
+        let case = scenario::efs_case_in(stack, &member_sdk, account).await;
+        let role_name = format!("restore-{}", case.uniq);
+        scenario::tag_role(
+            &member_sdk,
+            &role_name,
+            "restore-doctor:auto-attach",
+            "true",
+        )
+        .await;
+        cases.push((case, member_sdk, role_name));
+    }
+    aws_sdk_iam::Client::new(&cases[0].1)
+        .create_account_alias()
+        .account_alias("acme-b")
+        .send()
+        .await
+        .unwrap();
+    let role = |account: &str, name: &str| format!("arn:aws:iam::{account}:role/{name}");
+    stack.fake_scenario(&json!({"assumableRoles": {
+        role(fixed, "RestoreDoctorReader"): &stack.moto.url,
+        role(fixed, "RestoreDoctorFixer"): &stack.moto.url,
+        role(unfixed, "RestoreDoctorReader"): &stack.moto.url,
+    }}));
+    let uniq = unique("org-fixer");
+    let topic = scenario::topic_with_queue(&sdk, &uniq).await;
+    let dir = stack.dir.join(&uniq);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_watch, port) = emulator::start_emulator(&dir);
+    let function_log = dir.join("function.log");
+    let _function = emulator::start_function_with(
+        stack,
+        port,
+        &topic.topic_arn,
+        "1",
+        &function_log,
+        &[
+            ("MEMBER_READER_ROLE", "RestoreDoctorReader".to_owned()),
+            ("MEMBER_FIXER_ROLE", "RestoreDoctorFixer".to_owned()),
+            ("ORGANIZATION_ID", "o-a1b2c3d4e5".to_owned()),
+            ("AUTO_ATTACH", "true".to_owned()),
+        ],
+    );
+
+    // B: attached through B's fixer role.
+    let (case, member_sdk, role_name) = &cases[0];
+    let outcome = invoke(port, &case.event, &dir);
+    assert_eq!(outcome["status"], "published", "{outcome:#}");
+    let got = scenario::receive(&sdk, &topic.queue_url, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let subject = got[0]["Subject"].as_str().unwrap();
+    assert!(
+        subject.contains(&format!("in {fixed} (acme-b):")),
+        "{subject}"
+    );
+    let report: Value = serde_json::from_str(got[0]["Message"].as_str().unwrap()).unwrap();
+    let auto = &report["autoAttach"];
+    assert_eq!(auto["attached"], true, "{auto:#}");
+    assert_eq!(auto["roleArn"], case.role_arn.as_str());
+    let policies = scenario::inline_policies(member_sdk, role_name).await;
+    assert_eq!(
+        policies[POLICY_NAME],
+        serde_json::to_string(&auto["attachedDocument"]).unwrap()
+    );
+    assert_eq!(
+        stack.fake_requests("AssumeRole", &role(fixed, "RestoreDoctorFixer")),
+        1
+    );
+
+    // C: no fixer role, no attach; the alert says why and what to deploy.
+    let (case, member_sdk, role_name) = &cases[1];
+    let outcome = invoke(port, &case.event, &dir);
+    assert_eq!(outcome["status"], "published", "{outcome:#}");
+    let got = scenario::receive(&sdk, &topic.queue_url, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let subject = got[0]["Subject"].as_str().unwrap();
+    assert!(subject.contains(&format!("in {unfixed}:")), "{subject}");
+    let report: Value = serde_json::from_str(got[0]["Message"].as_str().unwrap()).unwrap();
+    let auto = &report["autoAttach"];
+    assert_eq!(auto["decision"], "refuse", "{auto:#}");
+    assert_eq!(auto["attached"], false, "{auto:#}");
+    let reasons = auto["reasons"].to_string();
+    assert!(
+        reasons.contains(&role(unfixed, "RestoreDoctorFixer"))
+            && reasons.contains(&format!(
+                "deploy the member stack (member.yaml) in account {unfixed} with AutoAttach=true"
+            )),
+        "{reasons}"
+    );
+    assert!(!scenario::inline_policies(member_sdk, role_name)
+        .await
+        .contains_key(POLICY_NAME));
+}

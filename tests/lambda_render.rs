@@ -198,6 +198,52 @@ fn subjects_stay_short_and_single_line_whatever_the_input() {
     );
 }
 
+/// The account's alias gets the room the subject leaves: the account id and the cause
+/// are never cut for it, a long alias is shortened with `...` (or left out when too little
+/// of it would fit), and one IAM would not accept is never shown.
+#[test]
+fn the_alias_takes_only_the_room_the_subject_leaves() {
+    let longest = format!("acme-{}", "x".repeat(58));
+    let mut subjects = Vec::new();
+    for (case, alias, trigger) in [
+        ("no alias", None, "restoreJobFailed"),
+        ("short alias", Some("acme-prod"), "restoreJobFailed"),
+        (
+            "alias of 63 characters",
+            Some(longest.as_str()),
+            "restoreJobFailed",
+        ),
+        (
+            "not an IAM alias",
+            Some("Acme\n[restore-doctor] fix ATTACHED"),
+            "restoreJobFailed",
+        ),
+        (
+            "long caller name",
+            Some("acme-prod-eu"),
+            "startRestoreJobDenied",
+        ),
+    ] {
+        let mut report = report();
+        report.restore.account_alias = alias.map(str::to_owned);
+        report.restore.trigger = trigger.into();
+        if trigger == "startRestoreJobDenied" {
+            report.restore.caller_arn =
+                Some(format!("arn:aws:iam::123456789012:user/{}", "a".repeat(40)));
+        }
+        let subject = alert::build(&report, &context()).subject;
+        assert!(subject.chars().count() < 100, "{case}: {subject}");
+        assert!(subject.contains("123456789012"), "{case}: {subject}");
+        assert!(
+            subject.ends_with(": 3 missing permissions"),
+            "{case}: {subject}"
+        );
+        assert!(!subject.contains("ATTACHED"), "{case}: {subject}");
+        subjects.push(json!({"case": case, "subject": subject}));
+    }
+    insta::assert_json_snapshot!(subjects);
+}
+
 #[test]
 fn a_refused_start_restore_job_names_the_caller_and_links_to_it() {
     let mut report = report();

@@ -248,6 +248,78 @@ fn the_function_may_assume_those_role_names_in_accounts_of_its_organization_only
     ));
 }
 
+/// Auto-attach in a member account goes only through its `RestoreDoctorFixer`: the
+/// central function may assume that role only when deployed with auto-attach, only in
+/// accounts of its organization and never in its own, and the fixer's trust lets in the
+/// central function's role of that organization only.
+#[test]
+fn the_fixer_role_is_assumed_by_the_central_function_of_the_organization_only() {
+    let central_template = template();
+    let member_template = template_file("member.yaml");
+    let fixer = "RestoreDoctorFixer";
+    let trust = trust_policy(&member_template, "FixerRole", &member(MEMBER, true, ""));
+    let auto = function_role_policies(&central_template, &central(true));
+    let propose_only = function_role_policies(&central_template, &central(false));
+    assert!(allowed(
+        &assume(FUNCTION_ROLE, ORG, MEMBER, fixer),
+        &auto,
+        &trust
+    ));
+    // Deployed to propose only, the function's role has no statement for the fixer.
+    assert!(!allowed(
+        &assume(FUNCTION_ROLE, ORG, MEMBER, fixer),
+        &propose_only,
+        &trust
+    ));
+    // An account of another organization (its fixer trusting the function all the
+    // same), and the function's own account: the function's own policy refuses.
+    for account in [STRANGER, ACCOUNT] {
+        let lenient = trust_policy(&member_template, "FixerRole", &member(account, true, ""));
+        assert!(
+            !allowed(&assume(FUNCTION_ROLE, ORG, account, fixer), &auto, &lenient),
+            "{account}"
+        );
+    }
+    // The central function's session after its account left the organization.
+    assert!(!allowed(
+        &assume(FUNCTION_ROLE, OTHER_ORG, MEMBER, fixer),
+        &auto,
+        &trust
+    ));
+    // The statement itself: the fixer role name in any account of the organization
+    // (aws:ResourceOrgID), never the function's own account.
+    let statement = statements(
+        auto.iter()
+            .find(|p| statements(p).contains_key("AssumeFixerRolesOfTheOrganization"))
+            .unwrap(),
+    )["AssumeFixerRolesOfTheOrganization"]
+        .clone();
+    assert_eq!(statement["Action"], "sts:AssumeRole");
+    assert_eq!(
+        statement["Resource"],
+        format!("arn:aws:iam::*:role/{fixer}")
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:ResourceOrgID"],
+        ORG
+    );
+    assert_eq!(
+        statement["Condition"]["StringNotEquals"]["aws:ResourceAccount"],
+        ACCOUNT
+    );
+    // And the trust: the central account, with the function's role and the organization
+    // as conditions.
+    let trusted = &statements(&trust)["TheCentralFunctionOnly"];
+    assert_eq!(
+        trusted["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+        FUNCTION_ROLE
+    );
+    assert_eq!(
+        trusted["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        ORG
+    );
+}
+
 /// The statements of one policy by Sid, as JSON.
 fn statements(policy: &NamedPolicy) -> BTreeMap<String, Value> {
     policy.policy.to_value()["Statement"]

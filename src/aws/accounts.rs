@@ -167,6 +167,35 @@ impl MemberAccounts {
         }
     }
 
+    /// The name of the fixer role member.yaml creates in an account that opts in to
+    /// auto-attach; `None` when the function was not deployed to attach in member accounts.
+    pub fn fixer_role_name(&self) -> Option<&str> {
+        self.settings.fixer_role.as_deref()
+    }
+
+    /// Clients acting as `account`'s fixer role in `region`, and that role's ARN; on
+    /// failure the role's ARN (when one is configured) and why it could not be assumed.
+    /// Its credentials are kept apart from the reader's (the cache is per role ARN, so per
+    /// account and role), and a refusal is remembered the same way.
+    pub async fn fixer_clients(
+        &self,
+        account: &str,
+        region: Option<&str>,
+        partition: &str,
+    ) -> Result<(Clients, String), (Option<String>, String)> {
+        let Some(name) = self.fixer_role_name() else {
+            return Err((
+                None,
+                "no fixer role is configured (MEMBER_FIXER_ROLE)".into(),
+            ));
+        };
+        let role_arn = format!("arn:{partition}:iam::{account}:role/{name}");
+        match self.config_for_role(&role_arn, region).await {
+            Ok(sdk) => Ok((Clients::with_overrides(&sdk, &self.overrides), role_arn)),
+            Err(error) => Err((Some(role_arn), error)),
+        }
+    }
+
     /// The service and resource control policies that apply to `account`, through the
     /// organization read role; `None` without one (the alert then says they were not
     /// collected).

@@ -7,6 +7,11 @@
 //!
 //! - The account the function runs in comes from its own ARN (or sts:GetCallerIdentity),
 //!   never from the event, so a crafted event cannot make a foreign role look local.
+//! - In organization mode a member account's role is written only through that
+//!   account's `RestoreDoctorFixer` role ([`remediate_member`]), with the same guard,
+//!   that account taking the place of the function's own: the function's own role can
+//!   write nothing outside its account, and an account without the fixer role is not
+//!   opted in.
 //! - The policy is written only when it differs from the role's current
 //!   `restore-doctor-fix`, read again just before writing: a second run over the same
 //!   failure changes nothing, and a fix changed since the evidence was read is not
@@ -18,6 +23,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::accounts::MemberAccounts;
 use super::config::AutoSettings;
 use super::error::call_error;
 use super::iam::decode_document;
@@ -120,54 +126,16 @@ pub async fn remediate_until(
             )])
         }
     };
-    let guard = GuardSettings {
-        enabled: settings.attach,
-        opt_in_tag: settings.opt_in_tag.clone(),
-        role_patterns: settings.role_patterns.clone(),
-        account: Some(account),
-        // The Region the function's own clients are configured for (Lambda's
-        // AWS_REGION), never the event's.
-        region: clients.backup.config().region().map(|r| r.to_string()),
+    // The Region the function's own clients are configured for (Lambda's AWS_REGION),
+    // never the event's.
+    let region = clients.backup.config().region().map(|r| r.to_string());
+    let write = match decide_write(evidence, report, settings, account, region) {
+        Ok(write) => write,
+        Err(auto) => return *auto,
     };
-    let Decision {
-        report: mut auto,
-        put,
-    } = decide(evidence, report, &guard);
-    let Some((role_name, document)) = put else {
+    let mut auto = write_fix(&clients.iam, &clients.iam, write).await;
+    if !auto.attached {
         return auto;
-    };
-    // Written only by a checked role ARN, and only to the restore role as IAM itself
-    // named it when read (gathering keeps a role only when IAM's ARN for the name is
-    // exactly the restore's): the name written is that ARN's name, nothing else.
-    let target = match auto.role_arn.as_deref().map(RoleArn::parse) {
-        Some(Ok(t)) => t,
-        _ => {
-            return AutoAttach::refused(vec![
-                "the role to write is not a valid IAM role ARN: nothing written".into(),
-            ])
-        }
-    };
-    let read_from_iam = evidence.restore_role.as_ref().map(|r| r.arn.as_str());
-    if target.name() != role_name || read_from_iam != Some(target.as_str()) {
-        return AutoAttach::refused(vec![format!(
-            "the role to write (`{}`) is not the restore role as read from IAM: nothing written",
-            target.as_str()
-        )]);
-    }
-    let role_name = target.name().to_owned();
-    let earlier = auto
-        .role_arn
-        .as_deref()
-        .and_then(|arn| earlier_fix(evidence, arn));
-    match put_fix(&clients.iam, &role_name, &document, earlier).await {
-        Ok(Written::Now) => auto.attached = true,
-        Ok(Written::Already) => {
-            auto.attached = true;
-            auto.reasons.push(format!(
-                "the role's `{POLICY_NAME}` policy is already exactly this document: iam:PutRolePolicy was not called"
-            ));
-        }
-        Err(reason) => return AutoAttach::refused(vec![reason]),
     }
     if settings.retry_restore {
         match retry_restore(
@@ -189,6 +157,157 @@ pub async fn remediate_until(
     auto
 }
 
+/// Organization mode: the failure's account is a member account, read through its
+/// reader role.
+pub struct MemberAccount<'a> {
+    pub members: &'a MemberAccounts,
+    /// The member account: the one whose reader role gathered the evidence (the event's
+    /// account, checked), so the only account the guard accepts a role or a resource of.
+    pub account: &'a str,
+    /// The reader role's clients, in the Region the evidence was read in; `None` when the
+    /// account could not be read (the guard then refuses: nothing about the role is known).
+    pub reader: Option<&'a Clients>,
+    /// The partition of the function's ARN, which the member roles' ARNs are in.
+    pub partition: &'a str,
+}
+
+/// [`remediate`] for a role of a member account: the same guard, with that account and
+/// the Region its evidence was read in as the fixer's own; the write goes through the
+/// account's fixer role (member.yaml with `AutoAttach=true`), never the function's own
+/// role, and the fixer role is assumed only once every guardrail holds. That role can
+/// only put a role policy, so the read just before writing goes through the reader role,
+/// and a failed restore is not started again there.
+pub async fn remediate_member(
+    member: MemberAccount<'_>,
+    evidence: &Evidence,
+    report: &Report,
+    settings: &AutoSettings,
+) -> AutoAttach {
+    let account = member.account;
+    let Some(fixer_role) = member.members.fixer_role_name() else {
+        return AutoAttach::refused(vec![format!(
+            "auto-attach in member accounts is not set up (no MEMBER_FIXER_ROLE): the fix for account {account}'s role is proposed, not attached"
+        )]);
+    };
+    let region = member
+        .reader
+        .and_then(|c| c.backup.config().region())
+        .map(|r| r.to_string());
+    let write = match decide_write(
+        evidence,
+        report,
+        settings,
+        account.to_owned(),
+        region.clone(),
+    ) {
+        Ok(write) => write,
+        Err(auto) => return *auto,
+    };
+    let Some(reader) = member.reader else {
+        return AutoAttach::refused(vec![format!(
+            "account {account} could not be read: nothing written"
+        )]);
+    };
+    let fixer = match member
+        .members
+        .fixer_clients(account, region.as_deref(), member.partition)
+        .await
+    {
+        Ok((clients, _)) => clients,
+        Err((role_arn, error)) => {
+            let role = role_arn.unwrap_or_else(|| fixer_role.to_owned());
+            return AutoAttach::refused(vec![format!(
+                "sts:AssumeRole {role} failed ({error}): nothing written. Auto-attach in account {account} goes only through its own {fixer_role} role: \
+                 deploy the member stack (member.yaml) in account {account} with AutoAttach=true (a StackSet parameter override for that account), \
+                 which creates {fixer_role} trusting only this function's role"
+            )]);
+        }
+    };
+    let mut auto = write_fix(&reader.iam, &fixer.iam, write).await;
+    if auto.attached && settings.retry_restore {
+        auto.reasons.push(format!(
+            "the restore was not started again: in a member account restore-doctor only puts the fix ({fixer_role} cannot start restores or pass roles); start it again in account {account}"
+        ));
+    }
+    auto
+}
+
+/// What the guard allows writing, checked once more against the role as read from IAM.
+struct Write<'e> {
+    auto: AutoAttach,
+    role_name: String,
+    document: Value,
+    earlier: Option<&'e Value>,
+}
+
+/// The guard's decision for a fixer in `account` and `region`, and the write it allows:
+/// `Err` is the refusal to put in the alert.
+fn decide_write<'e>(
+    evidence: &'e Evidence,
+    report: &Report,
+    settings: &AutoSettings,
+    account: String,
+    region: Option<String>,
+) -> Result<Write<'e>, Box<AutoAttach>> {
+    let guard = GuardSettings {
+        enabled: settings.attach,
+        opt_in_tag: settings.opt_in_tag.clone(),
+        role_patterns: settings.role_patterns.clone(),
+        account: Some(account),
+        region,
+    };
+    let Decision { report: auto, put } = decide(evidence, report, &guard);
+    let Some((role_name, document)) = put else {
+        return Err(Box::new(auto));
+    };
+    // Written only by a checked role ARN, and only to the restore role as IAM itself
+    // named it when read (gathering keeps a role only when IAM's ARN for the name is
+    // exactly the restore's): the name written is that ARN's name, nothing else.
+    let target = match auto.role_arn.as_deref().map(RoleArn::parse) {
+        Some(Ok(t)) => t,
+        _ => {
+            return Err(Box::new(AutoAttach::refused(vec![
+                "the role to write is not a valid IAM role ARN: nothing written".into(),
+            ])))
+        }
+    };
+    let read_from_iam = evidence.restore_role.as_ref().map(|r| r.arn.as_str());
+    if target.name() != role_name || read_from_iam != Some(target.as_str()) {
+        return Err(Box::new(AutoAttach::refused(vec![format!(
+            "the role to write (`{}`) is not the restore role as read from IAM: nothing written",
+            target.as_str()
+        )])));
+    }
+    let earlier = earlier_fix(evidence, target.as_str());
+    Ok(Write {
+        role_name: target.name().to_owned(),
+        auto,
+        document,
+        earlier,
+    })
+}
+
+/// Carries out `w` with the `write` client after reading the role's current fix with
+/// `read`: the decision as attached, or a refusal saying why nothing was written.
+async fn write_fix(
+    read: &aws_sdk_iam::Client,
+    write: &aws_sdk_iam::Client,
+    w: Write<'_>,
+) -> AutoAttach {
+    let mut auto = w.auto;
+    match put_fix(read, write, &w.role_name, &w.document, w.earlier).await {
+        Ok(Written::Now) => auto.attached = true,
+        Ok(Written::Already) => {
+            auto.attached = true;
+            auto.reasons.push(format!(
+                "the role's `{POLICY_NAME}` policy is already exactly this document: iam:PutRolePolicy was not called"
+            ));
+        }
+        Err(reason) => return AutoAttach::refused(vec![reason]),
+    }
+    auto
+}
+
 /// The role's `restore-doctor-fix` as the evidence read it (what the guard merged with).
 fn earlier_fix<'a>(evidence: &'a Evidence, role_arn: &str) -> Option<&'a Value> {
     evidence
@@ -206,14 +325,17 @@ enum Written {
     Already,
 }
 
-/// Puts `document` as the role's `restore-doctor-fix` unless it is already exactly that.
+/// Puts `document` as the role's `restore-doctor-fix` unless it is already exactly that:
+/// read with `read`, written with `write` (in a member account, its reader and fixer
+/// roles).
 async fn put_fix(
-    iam: &aws_sdk_iam::Client,
+    read: &aws_sdk_iam::Client,
+    write: &aws_sdk_iam::Client,
     role: &str,
     document: &Value,
     earlier: Option<&Value>,
 ) -> Result<Written, String> {
-    let current = match iam
+    let current = match read
         .get_role_policy()
         .role_name(role)
         .policy_name(POLICY_NAME)
@@ -241,7 +363,8 @@ async fn put_fix(
     }
     let text = serde_json::to_string(document)
         .map_err(|e| format!("the policy could not be serialized: {e}"))?;
-    iam.put_role_policy()
+    write
+        .put_role_policy()
         .role_name(role)
         .policy_name(POLICY_NAME)
         .policy_document(text)

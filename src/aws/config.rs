@@ -30,6 +30,10 @@ pub struct Settings {
 pub struct OrganizationSettings {
     /// `MEMBER_READER_ROLE`: the role name member.yaml creates in every member account.
     pub reader_role: String,
+    /// `MEMBER_FIXER_ROLE`: the role name member.yaml creates in a member account that
+    /// opts in to auto-attach (template.yaml sets it only with `AutoAttach=true`). `None`:
+    /// a fix for a member account's role is proposed, never attached.
+    pub fixer_role: Option<String>,
     /// `ORGANIZATION_ID` (`o-…`), for the logs; the template enforces it in policies.
     pub organization_id: Option<String>,
     /// `ORGANIZATION_READ_ROLE_ARN`: the role organization.yaml creates, through which
@@ -137,17 +141,10 @@ impl OrganizationSettings {
         let Some(reader_role) = get("MEMBER_READER_ROLE").map(|r| r.trim().to_owned()) else {
             return Ok(None);
         };
-        // IAM role names: 1 to 64 of `[\w+=,.@-]` (IAM API reference, CreateRole).
-        let name_ok = (1..=64).contains(&reader_role.len())
-            && reader_role
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-        if !name_ok {
-            return Err(ConfigError::Invalid {
-                name: "MEMBER_READER_ROLE",
-                reason: format!("`{reader_role}` is not an IAM role name"),
-            });
-        }
+        let reader_role = role_name("MEMBER_READER_ROLE", reader_role)?;
+        let fixer_role = get("MEMBER_FIXER_ROLE")
+            .map(|r| role_name("MEMBER_FIXER_ROLE", r.trim().to_owned()))
+            .transpose()?;
         let organization_id = match get("ORGANIZATION_ID").map(|o| o.trim().to_owned()) {
             None => None,
             Some(id) => {
@@ -198,9 +195,27 @@ impl OrganizationSettings {
         };
         Ok(Some(OrganizationSettings {
             reader_role,
+            fixer_role,
             organization_id,
             read_role_arn,
         }))
+    }
+}
+
+/// `value` when it is an IAM role name: 1 to 64 of `[\w+=,.@-]` (IAM API reference,
+/// CreateRole).
+fn role_name(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if ok {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: format!("`{value}` is not an IAM role name"),
+        })
     }
 }
 
@@ -469,13 +484,25 @@ mod tests {
             s.organization,
             Some(OrganizationSettings {
                 reader_role: "RestoreDoctorReader".into(),
+                fixer_role: None,
                 organization_id: Some("o-a1b2c3d4e5".into()),
                 read_role_arn: None,
             })
         );
+        let s = Settings::from_lookup(lookup(&[
+            topic,
+            ("MEMBER_READER_ROLE", "RestoreDoctorReader"),
+            ("MEMBER_FIXER_ROLE", "RestoreDoctorFixer"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.organization.unwrap().fixer_role.as_deref(),
+            Some("RestoreDoctorFixer")
+        );
         for (name, value) in [
             ("MEMBER_READER_ROLE", "role/RestoreDoctorReader"),
             ("MEMBER_READER_ROLE", "a b"),
+            ("MEMBER_FIXER_ROLE", "role/RestoreDoctorFixer"),
             ("ORGANIZATION_ID", "o-short"),
             ("ORGANIZATION_ID", "r-a1b2c3d4e5"),
             ("ORGANIZATION_ID", "o-A1B2C3D4E5"),

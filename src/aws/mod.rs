@@ -7,6 +7,7 @@
 //! - [`accounts`]: in organization mode, the reader role of the account a failure
 //!   happened in, whose credentials gather that failure's evidence.
 //!   [`organizations`] reads the service control policies that apply to that account.
+//! - [`alias`]: the account alias next to the account id in the alert, kept per account.
 //! - [`publish`]: the one SNS Publish per failure.
 //! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
 //!   and optionally the failed restore started again, at most once.
@@ -16,6 +17,7 @@
 //!   per-container memory of events already alerted.
 
 pub mod accounts;
+pub mod alias;
 pub mod attach;
 pub mod budget;
 pub mod config;

@@ -190,6 +190,7 @@ async fn check<'a>(
             clients,
             role_arn: None,
             owners: None,
+            aliases: None,
         };
         Box::pin(gather_in(run, source, &parsed, far)).await
     } else {

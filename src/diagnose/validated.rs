@@ -95,8 +95,10 @@ pub fn is_org_parent_id(s: &str) -> bool {
 
 /// Whether `s` is an account alias as IAM accepts one: 3 to 63 lower-case letters,
 /// digits and single hyphens, starting and ending with a letter or digit (IAM API
-/// reference, `CreateAccountAlias`, `AccountAlias` pattern
-/// `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`).
+/// reference, `CreateAccountAlias`, `AccountAlias`: length 3 to 63, pattern
+/// `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`,
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccountAlias.html>).
+/// An alias read from an account goes into the alert's subject only when it is one.
 pub fn is_account_alias(s: &str) -> bool {
     let b = s.as_bytes();
     let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();

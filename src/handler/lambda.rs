@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tracing::{field, info, info_span, warn, Instrument};
 
 use crate::aws::accounts::{partition_of, MemberAccounts, Reader};
+use crate::aws::alias::AccountAliases;
 use crate::aws::attach;
 use crate::aws::dedup::RecentKeys;
 use crate::aws::gather::{gather_from, Owners, Source};
@@ -125,6 +126,8 @@ pub struct Handler {
     account: Mutex<Option<String>>,
     /// Organization mode: the member accounts' reader roles. `None`: this account only.
     members: Option<MemberAccounts>,
+    /// The aliases of the accounts alerted about, kept per account.
+    aliases: AccountAliases,
 }
 
 impl Handler {
@@ -139,6 +142,7 @@ impl Handler {
             cold_start: AtomicBool::new(true),
             account: Mutex::new(None),
             members: None,
+            aliases: AccountAliases::default(),
             clients,
             settings,
         }
@@ -154,6 +158,11 @@ impl Handler {
     /// The member accounts' reader roles, in organization mode.
     pub fn member_accounts(&self) -> Option<&MemberAccounts> {
         self.members.as_ref()
+    }
+
+    /// The account aliases this container keeps.
+    pub fn account_aliases(&self) -> &AccountAliases {
+        &self.aliases
     }
 
     /// Sends the EMF metric lines somewhere else than stdout (tests).
@@ -273,11 +282,13 @@ impl Handler {
                 clients: &self.clients,
                 role_arn: None,
                 owners,
+                aliases: Some(&self.aliases),
             }),
             Reader::Member { clients, role_arn } => Ok(Source {
                 clients: clients.as_ref(),
                 role_arn: Some(role_arn.as_str()),
                 owners,
+                aliases: Some(&self.aliases),
             }),
             Reader::Unreachable(gap) => Err(gap.clone()),
         };
@@ -331,7 +342,7 @@ impl Handler {
         );
         if self.settings.auto.attach {
             let auto = self
-                .auto_attach(&evidence, &report, &parsed, function_arn, deadline)
+                .auto_attach(&evidence, &report, &parsed, &reader, function_arn, deadline)
                 .await;
             info!(
                 decision = %auto.decision,
@@ -444,30 +455,55 @@ impl Handler {
     }
 
     /// Auto-attach, bounded by the deadline and contained: a panic or a write still
-    /// running at [`ATTACH_RESERVE`] before the deadline is a refusal in the alert.
+    /// running at [`ATTACH_RESERVE`] before the deadline is a refusal in the alert. A
+    /// member account's failure (organization mode) is fixed only through that
+    /// account's fixer role.
     async fn auto_attach(
         &self,
         evidence: &Evidence,
         report: &Report,
         parsed: &trigger::Parsed,
+        reader: &Reader,
         function_arn: Option<&str>,
         deadline: Instant,
     ) -> AutoAttach {
         let attach_by = deadline
             .checked_sub(ATTACH_RESERVE)
             .unwrap_or_else(Instant::now);
+        let partition = partition_of(function_arn);
         let run = async {
-            let account = self.own_account(function_arn).await;
-            attach::remediate_until(
-                &self.clients,
-                evidence,
-                report,
-                &parsed.trigger,
-                &self.settings.auto,
-                account,
-                attach_by,
-            )
-            .await
+            let clients = match reader {
+                Reader::Own => None,
+                Reader::Member { clients, .. } => Some(Some(clients.as_ref())),
+                Reader::Unreachable(_) => Some(None),
+            };
+            let member = match (clients, &self.members, parsed.account.as_deref()) {
+                (Some(reader), Some(members), Some(account)) => Some(attach::MemberAccount {
+                    members,
+                    account,
+                    reader,
+                    partition: &partition,
+                }),
+                _ => None,
+            };
+            match member {
+                Some(member) => {
+                    attach::remediate_member(member, evidence, report, &self.settings.auto).await
+                }
+                None => {
+                    let account = self.own_account(function_arn).await;
+                    attach::remediate_until(
+                        &self.clients,
+                        evidence,
+                        report,
+                        &parsed.trigger,
+                        &self.settings.auto,
+                        account,
+                        attach_by,
+                    )
+                    .await
+                }
+            }
         };
         match tokio::time::timeout_at(attach_by, AssertUnwindSafe(run).catch_unwind()).await {
             Ok(Ok(auto)) => auto,

@@ -63,34 +63,62 @@ pub fn token(s: &str, max: usize) -> Option<&str> {
     ok.then_some(s)
 }
 
-/// The subject line: what failed, where, and why, in under 100 characters.
+/// The shortest part of an alias shown when the whole does not fit the subject: fewer
+/// characters would name no account a reader recognises.
+const MIN_ALIAS_SHOWN: usize = 8;
+
+/// The subject line: what failed, where, and why, in under 100 characters. The account
+/// id and the cause are never cut: the headline gives way first (a caller's name may be
+/// 64 characters), and the account's alias gets only the room left (an alias may be 63
+/// characters); a shortened alias or headline ends in `...`.
 pub fn subject(report: &Report) -> String {
-    let mut s = format!("[restore-doctor] {}", headline(report));
-    if let Some(account) = report
+    const TAG: &str = "[restore-doctor] ";
+    let cause = cause_phrase(report);
+    let account = report
         .restore
         .account_id
         .as_deref()
-        .filter(|a| is_account_id(a))
-    {
-        s.push_str(&format!(" in {account}"));
-        if let Some(alias) = report
+        .filter(|a| is_account_id(a));
+    let tail = match account {
+        Some(account) => format!(" in {account}: {cause}"),
+        None => format!(": {cause}"),
+    };
+    let head_room = MAX_SUBJECT_CHARS.saturating_sub(TAG.len() + tail.len());
+    let head = clean_to(&headline(report), head_room);
+    let plain = clean_subject(&format!("{TAG}{head}{tail}"));
+    let (Some(account), Some(alias)) = (
+        account,
+        report
             .restore
             .account_alias
             .as_deref()
-            .filter(|a| crate::diagnose::validated::is_account_alias(a))
-        {
-            s.push_str(&format!(" ({alias})"));
-        }
-    }
-    s.push_str(&format!(": {}", cause_phrase(report)));
-    clean_subject(&s)
+            .filter(|a| crate::diagnose::validated::is_account_alias(a)),
+    ) else {
+        return plain;
+    };
+    // ` (` and `)` around the alias.
+    let room = MAX_SUBJECT_CHARS.saturating_sub(plain.chars().count() + 3);
+    let shown = if alias.len() <= room {
+        alias.to_owned()
+    } else if room >= MIN_ALIAS_SHOWN + 3 {
+        let kept: String = alias.chars().take(room - 3).collect();
+        format!("{}...", kept.trim_end_matches('-'))
+    } else {
+        return plain;
+    };
+    clean_subject(&format!("{TAG}{head} in {account} ({shown}): {cause}"))
 }
 
 /// Printable ASCII only: control, separator and invisible characters become one space,
 /// other non-ASCII characters `?`, runs of spaces collapse, and the result is cut to
 /// fewer than 100 characters.
 pub fn clean_subject(s: &str) -> String {
-    let line = single_line(s, MAX_SUBJECT_CHARS.saturating_mul(4));
+    clean_to(s, MAX_SUBJECT_CHARS)
+}
+
+/// [`clean_subject`] cut to at most `max` characters.
+fn clean_to(s: &str, max: usize) -> String {
+    let line = single_line(s, max.saturating_mul(4));
     let mut out = String::new();
     for c in line.chars() {
         let c = match c {
@@ -105,10 +133,10 @@ pub fn clean_subject(s: &str) -> String {
         out.push(c);
     }
     let out = out.trim();
-    if out.chars().count() <= MAX_SUBJECT_CHARS {
+    if out.chars().count() <= max {
         return out.to_owned();
     }
-    let mut cut: String = out.chars().take(MAX_SUBJECT_CHARS - 3).collect();
+    let mut cut: String = out.chars().take(max.saturating_sub(3)).collect();
     cut.truncate(cut.trim_end().len());
     cut.push_str("...");
     cut

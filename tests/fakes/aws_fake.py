@@ -19,8 +19,10 @@ Operations covered (everything else answers 404/400):
     PUT /restore-jobs                                      StartRestoreJob: the same
         IdempotencyToken gives the same job id and starts nothing new
   AWS STS (awsQuery, POST / form):   DecodeAuthorizationMessage, GetCallerIdentity,
-    AssumeRole, always refused as AWS refuses a role that is missing or does not trust
-    the caller (moto 5.2's AssumeRole needs no role and trusts anyone, so it cannot)
+    AssumeRole, refused as AWS refuses a role that is missing or does not trust the
+    caller (moto 5.2's AssumeRole needs no role and trusts anyone, so it cannot), unless
+    the scenario lists the role in "assumableRoles": that request is then passed to moto
+    at the URL given, whose answer (credentials acting in the role's account) is returned
   AWS KMS (awsJson1.1, POST / with X-Amz-Target), only to inject failures:
     TrentService.DescribeKey, TrentService.GetKeyPolicy
   AWS IAM (awsQuery, POST / form), only to count calls: every action is recorded as
@@ -39,6 +41,7 @@ Control API (tests and the demo):
                          "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}},
                          "startRestoreJob": {recoveryPointArn: {"error": err}},
                          "callerAccount": "123456789012",
+                         "assumableRoles": {role-arn: moto-url},
                          "protectedResources": {arn: {"ResourceType": ..., "errors": {op: err}}},
                          "restoreTestingPlans": {plan: {"selections": {name: {"ProtectedResourceType": ...,
                          "IamRoleArn": ...}}, "errors": {op: err}}}}
@@ -62,7 +65,9 @@ import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
@@ -75,6 +80,7 @@ STATE = {
     "kmsKeys": {},
     "startRestoreJob": {},
     "callerAccount": "123456789012",
+    "assumableRoles": {},
     "protectedResources": {},
     "restoreTestingPlans": {},
 }
@@ -446,6 +452,9 @@ class Handler(BaseHTTPRequestHandler):
             self.record("AssumeRole", role)
             with LOCK:
                 account = STATE["callerAccount"]
+                moto = STATE["assumableRoles"].get(role)
+            if moto:
+                return self.pass_on(moto, body)
             return self.query_error(
                 403,
                 "AccessDenied",
@@ -462,6 +471,18 @@ class Handler(BaseHTTPRequestHandler):
         return self.query_error(400, "InvalidAction", f"Could not find operation {action}")
 
     # -- STS (awsQuery) -------------------------------------------------------
+    def pass_on(self, url, body):
+        """The same request to moto (a deployed role), its answer as it came."""
+        # The signature's headers too: moto picks the service from its credential scope.
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        req = urllib.request.Request(url.rstrip("/") + "/", data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, data, kind = resp.status, resp.read(), resp.headers.get("Content-Type", "text/xml")
+        except urllib.error.HTTPError as e:
+            status, data, kind = e.code, e.read(), e.headers.get("Content-Type", "text/xml")
+        self.send(status, data, content_type=kind)
+
     def query_error(self, status, code, message):
         xml = (
             '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'

@@ -250,6 +250,28 @@ pub fn efs_role_policies() -> (Policies, Policies) {
 }
 
 pub async fn efs_case(stack: &Stack, sdk: &SdkConfig) -> EfsCase {
+    efs_case_as(stack, sdk, ACCOUNT, None).await
+}
+
+/// [`efs_case`] in `account`, the account `sdk` acts in (a member account of an
+/// organization test): its role, keys, recovery point and event. The job id is a GUID, as
+/// AWS Backup's are, so the alert's subject shows its first part only.
+pub async fn efs_case_in(stack: &Stack, sdk: &SdkConfig, account: &str) -> EfsCase {
+    efs_case_as(
+        stack,
+        sdk,
+        account,
+        Some(super::unique_guid().to_uppercase()),
+    )
+    .await
+}
+
+async fn efs_case_as(
+    stack: &Stack,
+    sdk: &SdkConfig,
+    account: &str,
+    job_id: Option<String>,
+) -> EfsCase {
     let uniq = unique("efs");
     let role_name = format!("restore-{uniq}");
     let (inline, managed) = efs_role_policies();
@@ -267,16 +289,16 @@ pub async fn efs_case(stack: &Stack, sdk: &SdkConfig) -> EfsCase {
         kms_key(sdk, &format!("{uniq} target")).await,
         kms_key(sdk, &format!("{uniq} vault")).await,
     );
-    let job_id = format!("JOB-{uniq}").to_uppercase();
+    let job_id = job_id.unwrap_or_else(|| format!("JOB-{uniq}").to_uppercase());
     let vault = format!("vault-{uniq}");
-    let recovery_point_arn = format!("arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:rp-{uniq}");
-    let vault_arn = format!("arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:{vault}");
+    let recovery_point_arn = format!("arn:aws:backup:{REGION}:{account}:recovery-point:rp-{uniq}");
+    let vault_arn = format!("arn:aws:backup:{REGION}:{account}:backup-vault:{vault}");
     let fs_arn =
-        format!("arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:file-system/fs-0123456789abcdef0");
+        format!("arn:aws:elasticfilesystem:{REGION}:{account}:file-system/fs-0123456789abcdef0");
     stack.fake_scenario(&json!({
         "restoreJobs": {&job_id: {
             "describe": {
-                "AccountId": ACCOUNT,
+                "AccountId": account,
                 "RestoreJobId": &job_id,
                 "RecoveryPointArn": &recovery_point_arn,
                 "BackupVaultArn": &vault_arn,
@@ -323,6 +345,8 @@ pub async fn efs_case(stack: &Stack, sdk: &SdkConfig) -> EfsCase {
         }}
     }));
     let event = event("restore-job-failed-efs.json", |e| {
+        e["account"] = json!(account);
+        e["region"] = json!(REGION);
         e["detail"]["restoreJobId"] = json!(&job_id);
         e["detail"]["iamRoleArn"] = json!(&role_arn);
     });

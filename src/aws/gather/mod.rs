@@ -53,6 +53,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::accounts::MemberAccounts;
+use super::alias::AccountAliases;
 use super::budget::{late, By, InLane, Lanes, Once, Service};
 use super::iam;
 use super::Clients;
@@ -87,6 +88,9 @@ pub struct Source<'a> {
     /// Organization mode: how keys owned by other accounts are read. `None`: every read
     /// goes to the failure's account, as in a single-account deployment.
     pub owners: Option<Owners<'a>>,
+    /// The account aliases the function keeps between invocations. `None`: the alias is
+    /// read once per run (the command line, a readiness run).
+    pub aliases: Option<&'a AccountAliases>,
 }
 
 /// Organization mode: the accounts that own what the failure's account uses (a vault
@@ -800,6 +804,7 @@ pub async fn gather_until(clients: &Clients, parsed: &Parsed, deadline: Instant)
         clients,
         role_arn: None,
         owners: None,
+        aliases: None,
     };
     Box::pin(gather_from(source, parsed, deadline)).await
 }
@@ -855,10 +860,24 @@ pub async fn gather_in<'a>(
     ));
     let decoded = OptionFuture::from(event.token().map(|t| ctx.decode(t)));
     // Informative only, read alongside the rest (no round trip of its own on the path).
-    let alias = ctx.by.run(
-        run.alias.get("", move || reads::account_alias(aws).boxed()),
-        || None,
-    );
+    let home = ctx.home;
+    let alias = async move {
+        match (source.aliases, home) {
+            (Some(aliases), Some(account)) => {
+                aliases
+                    .alias(account.as_str(), || reads::account_alias(aws))
+                    .await
+            }
+            _ => {
+                run.alias
+                    .get("", move || {
+                        reads::account_alias(aws).map(|r| r.ok().flatten()).boxed()
+                    })
+                    .await
+            }
+        }
+    };
+    let alias = ctx.by.run(alias, || None);
     let (side, role_read, caller_read, decoded, alias) = futures::join!(
         Box::pin(job_side(ctx, parsed, &event)),
         role_read,

@@ -472,9 +472,9 @@ pub(super) async fn decode(aws: Aws<'_>, token: String) -> Result<Value, Gap> {
 }
 
 /// iam:ListAccountAliases, best effort: the alias is a courtesy next to the account id
-/// in the alert, so a refusal or an error leaves it out (logged), never a gap; a value
-/// that is not an alias as IAM accepts them is dropped.
-pub(super) async fn account_alias(aws: Aws<'_>) -> Option<String> {
+/// in the alert, so a refusal or an error leaves it out (logged, `Err`), never a gap; a
+/// value that is not an alias as IAM accepts them is dropped (`Ok(None)`).
+pub(super) async fn account_alias(aws: Aws<'_>) -> Result<Option<String>, String> {
     match aws
         .clients
         .iam
@@ -483,14 +483,15 @@ pub(super) async fn account_alias(aws: Aws<'_>) -> Option<String> {
         .lane(aws.lanes, Service::Iam)
         .await
     {
-        Ok(out) => out
+        Ok(out) => Ok(out
             .account_aliases()
             .first()
             .filter(|a| crate::diagnose::validated::is_account_alias(a))
-            .cloned(),
+            .cloned()),
         Err(e) => {
-            tracing::info!(error = %call_error(&e), "account alias not read");
-            None
+            let error = call_error(&e);
+            tracing::info!(error = %error, "account alias not read");
+            Err(error.text)
         }
     }
 }
