@@ -42,8 +42,15 @@ use crate::event::trigger::{self, ReadinessInput};
 
 /// The most protected resources checked in one run; the rest are a gap.
 pub const MAX_RESOURCES: usize = 10_000;
-/// The most pages of one listing read (AWS Backup pages hold up to 1,000 items).
+/// The most pages of one listing read.
 const MAX_PAGES: usize = 100;
+/// The items asked per page of ListProtectedResources and ListRecoveryPointsByResource:
+/// their most ("Valid Range: Minimum value of 1. Maximum value of 1000.",
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListProtectedResources.html>,
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByResource.html>),
+/// so that [`MAX_PAGES`] pages hold [`MAX_RESOURCES`] resources whatever AWS's default
+/// page size is (not documented) and 10,000 resources take 10 listing calls.
+const PAGE_SIZE: i32 = 1000;
 /// The name of AWS Backup's default service role, under the path `/service-role/`.
 pub const DEFAULT_SERVICE_ROLE: &str = "AWSBackupDefaultServiceRole";
 
@@ -116,7 +123,15 @@ pub async fn readiness(
                     .clone()
                     .map(|r| (r, RoleSource::DefaultServiceRole))
             });
-        for c in latest_recovery_points(clients, &lanes, &resource_arn, resource_type).await {
+        let listed = latest_recovery_points(
+            clients,
+            &lanes,
+            (account, region),
+            &resource_arn,
+            resource_type,
+        )
+        .await;
+        for c in listed {
             out.push(
                 check(
                     &run,
@@ -215,6 +230,7 @@ async fn protected_resources(
         let page = clients
             .backup
             .list_protected_resources()
+            .max_results(PAGE_SIZE)
             .set_next_token(token.clone())
             .send()
             .lane(lanes, Service::Backup)
@@ -523,6 +539,7 @@ async fn default_service_role(
 async fn latest_recovery_points(
     clients: &Clients,
     lanes: &Lanes,
+    (account, region): (&str, &str),
     resource_arn: &str,
     resource_type: Option<String>,
 ) -> Vec<Candidate> {
@@ -544,6 +561,7 @@ async fn latest_recovery_points(
             .backup
             .list_recovery_points_by_resource()
             .resource_arn(resource_arn)
+            .max_results(PAGE_SIZE)
             .set_next_token(token.clone())
             .send()
             .lane(lanes, Service::Backup)
@@ -583,20 +601,14 @@ async fn latest_recovery_points(
             break;
         }
     }
-    // The vault is in the recovery point's account and Region.
     let mut out: Vec<Candidate> = latest
         .into_iter()
         .map(|(vault, (_, rp))| Candidate {
             resource_arn: resource_arn.to_owned(),
             resource_type: resource_type.clone(),
-            vault_arn: Arn::parse(&rp).ok().map(|a| {
-                format!(
-                    "arn:{}:backup:{}:{}:backup-vault:{vault}",
-                    a.partition(),
-                    a.region(),
-                    a.account()
-                )
-            }),
+            vault_arn: Arn::parse(&rp)
+                .ok()
+                .map(|a| vault_arn(a.partition(), (account, region), &vault)),
             recovery_point_arn: Some(rp),
             vault_name: Some(vault),
             gap: None,
@@ -627,6 +639,16 @@ async fn latest_recovery_points(
         }
     }
     out
+}
+
+/// The ARN of a vault the listing named: the vaults ListRecoveryPointsByResource lists
+/// are those of the account and Region asked, and the recovery point's ARN may not say
+/// which: an EBS snapshot's has no account (`arn:${Partition}:ec2:${Region}::snapshot/*`
+/// in AWSBackupServiceRolePolicyForRestores v35, Sid EBSPermissions), nor has an EC2
+/// image's (`events/restore-job-failed-ec2-encoded.json`). A vault ARN without its
+/// account was read a second time under another name, and shown so.
+fn vault_arn(partition: &str, (account, region): (&str, &str), vault: &str) -> String {
+    format!("arn:{partition}:backup:{region}:{account}:backup-vault:{vault}")
 }
 
 /// GetRecoveryPointRestoreMetadata: the metadata AWS Backup would restore with.
@@ -690,6 +712,21 @@ mod tests {
         // A selection naming only other resources never restores this one.
         assert!(selection_for(&all[2..3], fs3, "EFS").is_none());
         assert!(selection_for(&all, fs3, "RDS").is_none());
+    }
+
+    #[test]
+    fn the_vault_of_an_ebs_snapshot_is_in_the_account_listed() {
+        let snapshot =
+            Arn::parse("arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0").unwrap();
+        assert_eq!(snapshot.account(), "");
+        assert_eq!(
+            vault_arn(
+                snapshot.partition(),
+                ("111122223333", "eu-west-1"),
+                "Default"
+            ),
+            "arn:aws:backup:eu-west-1:111122223333:backup-vault:Default"
+        );
     }
 
     #[test]
