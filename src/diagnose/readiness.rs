@@ -194,3 +194,71 @@ impl ReadinessRun {
         )
     }
 }
+
+/// One (resource, vault) as the last readiness run left it: what the function keeps
+/// between runs (in its DynamoDB table) to alert only on what changed, and to find the
+/// resources a change touches (their role, keys and vault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// [`state_key`] of the resource and vault.
+    pub key: String,
+    pub resource_arn: String,
+    pub vault_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub verdict: Verdict,
+    /// The role a restore would run as.
+    pub role_arn: Option<String>,
+    /// The keys its restore uses: the recovery point's, and the target key(s) KMS resolved.
+    pub key_arns: Vec<String>,
+    /// When it was checked (seconds since the Unix epoch).
+    pub checked_at: i64,
+}
+
+/// The key of one (resource, vault): neither an ARN nor a vault name holds `#`.
+pub fn state_key(resource_arn: &str, vault_name: Option<&str>) -> String {
+    format!("{resource_arn}#{}", vault_name.unwrap_or("-"))
+}
+
+impl StoredState {
+    /// The state to keep for `r`, checked at `now`; `None` when the row names no
+    /// resource (nothing to compare it with next time).
+    pub fn of(r: &ResourceReadiness, key_arns: Vec<String>, now: i64) -> Option<Self> {
+        let s = &r.report.restore;
+        let resource_arn = s.source_resource_arn.clone()?;
+        Some(StoredState {
+            key: state_key(&resource_arn, s.backup_vault_name.as_deref()),
+            resource_arn,
+            vault_name: s.backup_vault_name.clone(),
+            resource_type: s.resource_type.clone(),
+            verdict: r.verdict,
+            role_arn: s.role_arn.clone(),
+            key_arns,
+            checked_at: now,
+        })
+    }
+}
+
+/// The resources of `current` that are not ready now and were not the last time they
+/// were checked (or were never checked): what one alert reports. A resource still not
+/// ready, or one that became ready or not verifiable, is not in it.
+pub fn newly_not_ready<'a>(
+    previous: &[StoredState],
+    current: &'a [ResourceReadiness],
+) -> Vec<&'a ResourceReadiness> {
+    let before: std::collections::BTreeMap<&str, Verdict> = previous
+        .iter()
+        .map(|s| (s.key.as_str(), s.verdict))
+        .collect();
+    current
+        .iter()
+        .filter(|r| r.verdict == Verdict::NotReady)
+        .filter(|r| {
+            let s = &r.report.restore;
+            let key = s
+                .source_resource_arn
+                .as_deref()
+                .map(|a| state_key(a, s.backup_vault_name.as_deref()));
+            key.and_then(|k| before.get(k.as_str()).copied()) != Some(Verdict::NotReady)
+        })
+        .collect()
+}
