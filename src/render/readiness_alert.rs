@@ -32,8 +32,10 @@ const JSON_BUDGET: usize = 20 * 1024;
 const LISTED: usize = 5;
 /// Findings listed per resource in the text; the rest are counted.
 const FINDINGS: usize = 10;
-/// Longest value in a Slack code span or sentence.
+/// Longest value in a Slack code span.
 const SLACK_VALUE: usize = 160;
+/// Longest sentence in the Slack description.
+const SLACK_SENTENCE: usize = 600;
 
 /// Where the run or change happened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,17 +158,17 @@ fn subject(place: &Place, occasion: &Occasion<'_>, n: usize) -> String {
     clean_subject(&s)
 }
 
-/// The statements that deny a finding, as people look them up: `Sid` (or position) and
-/// policy.
-fn statements(r: &ResourceReadiness) -> Vec<String> {
-    let mut out: Vec<String> = r
+/// The statements that deny a finding, as people look them up: the `Sid` (or the
+/// statement's position, `#1` first) and the policy. Unescaped.
+fn statements(r: &ResourceReadiness) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = r
         .report
         .missing
         .iter()
         .flat_map(|f| f.denied_by.iter())
-        .map(|s| match &s.sid {
-            Some(sid) => format!("statement `{sid}` of `{}`", s.policy),
-            None => format!("statement #{} of `{}`", s.index + 1, s.policy),
+        .map(|s| {
+            let which = s.sid.clone().unwrap_or_else(|| format!("#{}", s.index + 1));
+            (which, s.policy.clone())
         })
         .collect();
     out.sort();
@@ -203,8 +205,12 @@ fn text_block(r: &ResourceReadiness) -> String {
             r.report.missing.len() - FINDINGS
         ));
     }
-    for st in statements(r) {
-        b.push_str(&format!("  Denied by {}\n", t(&st)));
+    for (which, policy) in statements(r) {
+        b.push_str(&format!(
+            "  Denied by statement `{}` of `{}`\n",
+            t(&which),
+            t(&policy)
+        ));
     }
     match (&r.report.patch, r.report.verified) {
         (Some(p), true) => b.push_str(&format!("  Fix (verified):\n    {}\n", t(&p.command))),
@@ -259,6 +265,15 @@ fn md(s: &str) -> String {
     slack_mrkdwn(s, SLACK_VALUE)
 }
 
+/// The subject for Slack: its values escaped, the `[restore-doctor]` tag (ours) kept as
+/// it is, as in a failure's notification.
+fn slack_summary(subject: &str) -> String {
+    match subject.strip_prefix("[restore-doctor] ") {
+        Some(rest) => format!("[restore-doctor] {}", slack_mrkdwn(rest, 200)),
+        None => slack_mrkdwn(subject, 200),
+    }
+}
+
 fn chatbot(
     place: &Place,
     occasion: &Occasion<'_>,
@@ -277,7 +292,10 @@ fn chatbot(
             plural(n, "resource", "resources")
         ),
     };
-    let mut description = format!("{}\n", md(&headline(place, occasion, n)));
+    let mut description = format!(
+        "{}\n",
+        slack_mrkdwn(&headline(place, occasion, n), SLACK_SENTENCE)
+    );
     for r in rows.iter().take(LISTED) {
         let first = r
             .report
@@ -286,8 +304,12 @@ fn chatbot(
             .map(|f| format!(": `{}` on `{}`", md(&f.action), md(&f.resource)))
             .unwrap_or_default();
         description.push_str(&format!("• `{}`{first}\n", md(resource(r))));
-        if let Some(st) = statements(r).first() {
-            description.push_str(&format!("   denied by {}\n", md(&st.replace('`', ""))));
+        if let Some((which, policy)) = statements(r).first() {
+            description.push_str(&format!(
+                "   denied by statement `{}` of `{}`\n",
+                md(which),
+                md(policy)
+            ));
         }
     }
     if n > LISTED {
@@ -341,7 +363,7 @@ fn chatbot(
         },
         "metadata": {
             "threadId": format!("restore-doctor/{thread}"),
-            "summary": md(&subject(place, occasion, n)),
+            "summary": slack_summary(&subject(place, occasion, n)),
             "eventType": match occasion {
                 Occasion::Scheduled { .. } => "ReadinessChanged",
                 Occasion::Change(_) => "ReadinessBrokenByChange",
