@@ -175,7 +175,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         &efs_name,
         "/service-role/",
         &trust(),
-        &[("efs", allow(&["elasticfilesystem:*"]))],
+        &[("efs", allow(&["elasticfilesystem:*", "kms:*"]))],
         &[],
         None,
     )
@@ -198,6 +198,16 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         None,
     )
     .await;
+    // The file system's recovery point is encrypted with a key of moto's KMS.
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let key = kms
+        .create_key()
+        .description(format!("readiness {u}"))
+        .send()
+        .await
+        .unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
     let table = format!("state-{u}");
     state_table(&sdk, &table).await;
     let topic = scenario::topic_with_queue(&sdk, &u).await;
@@ -209,13 +219,17 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let vol = format!("arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0e0e0e0e0e0e0e0e0");
     let (efs_vault, ebs_vault) = (format!("efs-{u}"), format!("ebs-{u}"));
     let point = |n: &str| format!("arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:{n}-{u}");
-    let rp = |vault: &str, resource: &str, kind: &str, meta: Value| {
-        json!({
+    let rp = |vault: &str, resource: &str, kind: &str, meta: Value, key: Option<&str>| {
+        let mut p = json!({
             "BackupVaultName": vault,
             "BackupVaultArn": format!("arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:{vault}"),
             "ResourceArn": resource, "ResourceType": kind, "Status": "COMPLETED",
-            "IsEncrypted": false, "CreationDate": 1_772_300_000.0, "restoreMetadata": meta
-        })
+            "IsEncrypted": key.is_some(), "CreationDate": 1_772_300_000.0, "restoreMetadata": meta
+        });
+        if let Some(k) = key {
+            p["EncryptionKeyArn"] = json!(k);
+        }
+        p
     };
     let vault = |name: &str, p: String, body: Value| {
         json!({"arn": format!("arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:{name}"),
@@ -232,10 +246,10 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         "vaults": {
             &efs_vault: vault(&efs_vault, point("fs"), rp(&efs_vault, &fs, "EFS", json!({
                 "file-system-id": "fs-0d0d0d0d", "newFileSystem": "true", "Encrypted": "false",
-                "PerformanceMode": "generalPurpose", "CreationToken": "t-0d"}))),
+                "PerformanceMode": "generalPurpose", "CreationToken": "t-0d"}), Some(&key_arn))),
             &ebs_vault: vault(&ebs_vault, point("vol"), rp(&ebs_vault, &vol, "EBS", json!({
                 "volumeType": "gp3", "encrypted": "false",
-                "availabilityZone": format!("{REGION}a")}))),
+                "availabilityZone": format!("{REGION}a")}), None)),
         }
     }));
 
@@ -302,6 +316,13 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let fs_item = &items[&format!("{fs}#{efs_vault}")];
     assert_eq!(fs_item["verdict"].as_s().unwrap(), "ready");
     assert_eq!(fs_item["roleArn"].as_s().unwrap(), &efs_role);
+    let keys: Vec<&String> = fs_item["keyArns"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_s().unwrap())
+        .collect();
+    assert_eq!(keys, [&key_arn]);
     let expires: i64 = fs_item["expiresAt"].as_n().unwrap().parse().unwrap();
     let checked: i64 = fs_item["checkedAt"].as_n().unwrap().parse().unwrap();
     assert_eq!(expires - checked, 30 * 86_400);
@@ -315,7 +336,40 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
     assert!(got.is_empty(), "{got:#?}");
 
-    // 3. Someone removes the EFS role's only policy: the change event re-checks the
+    // 3. Someone disables the file system's key: the change names the key, the one
+    //    resource whose restore uses it is re-checked and is not ready.
+    let admin = format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory");
+    kms.disable_key().key_id(&key_id).send().await.unwrap();
+    let mut disable = cloudtrail(
+        "kms.amazonaws.com",
+        "DisableKey",
+        json!({"keyId": &key_id}),
+        &admin,
+        "2026-03-02T08:00:00Z",
+    );
+    disable["detail"]["resources"] = json!([{"ARN": &key_arn, "type": "AWS::KMS::Key"}]);
+    let outcome = invoke(port, &disable, &dir);
+    assert_eq!(outcome["status"], "changeChecked", "{outcome:#}");
+    assert_eq!(outcome["touched"], 1, "{outcome:#}");
+    assert_eq!(outcome["broken"], 1, "{outcome:#}");
+    let got = scenario::receive(&sdk, &topic.queue_url, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let doc: Value = serde_json::from_str(got[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["change"]["eventName"], "DisableKey");
+    let summary = doc["resources"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("`{key_arn}` is Disabled")),
+        "{summary}"
+    );
+    // Enabled again, the next scheduled run finds it ready, and says nothing.
+    kms.enable_key().key_id(&key_id).send().await.unwrap();
+    let outcome = invoke(port, &scheduled, &dir);
+    assert_eq!(outcome["newlyNotReady"], 0, "{outcome:#}");
+    assert_eq!(outcome["notReady"], 1, "{outcome:#}");
+    let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
+    assert!(got.is_empty(), "{got:#?}");
+
+    // 4. Someone removes the EFS role's only policy: the change event re-checks the
     //    file system alone and is one alert naming the change, who, when, the resource
     //    and the fix.
     let iam = aws_sdk_iam::Client::new(&sdk);
@@ -326,7 +380,6 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         .await
         .unwrap();
     let before = stack.fake_request_count();
-    let admin = format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory");
     let change = cloudtrail(
         "iam.amazonaws.com",
         "DeleteRolePolicy",
@@ -398,7 +451,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         "notReady"
     );
 
-    // 4. A change that touches no resource: nothing published.
+    // 5. A change that touches no resource: nothing published.
     let other = cloudtrail(
         "iam.amazonaws.com",
         "PutRolePolicy",
@@ -423,7 +476,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
     assert!(got.is_empty(), "{got:#?}");
 
-    // 5. Hostile inputs: a clear skip or error, never a panic, never a publish.
+    // 6. Hostile inputs: a clear skip or error, never a panic, never a publish.
     for (params, field) in [
         (json!({"roleName": "*"}), "roleName"),
         (json!({"roleName": "x`<!channel>\n"}), "roleName"),
