@@ -74,9 +74,16 @@ pub async fn readiness(
     roles: &RestoreRoles,
 ) -> ReadinessRun {
     let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
-    Box::pin(readiness_until(clients, account, region, roles, None, far))
-        .await
-        .run
+    Box::pin(readiness_until(
+        clients,
+        account,
+        region,
+        roles,
+        Scope::default(),
+        far,
+    ))
+    .await
+    .run
 }
 
 /// A readiness run, with the keys each row's restore uses (same order as
@@ -88,17 +95,28 @@ pub struct Checked {
     pub keys: Vec<Vec<String>>,
 }
 
-/// [`readiness`] of only the (resource, vault) rows whose [`state_key`] is in `only`
-/// (all when `None`), stopping at `deadline`: rows not reached are one run gap, never
-/// a verdict.
+/// Which rows a run checks, and in which order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// Only the (resource, vault) rows whose [`state_key`] is here; all when `None`.
+    pub only: Option<&'a BTreeSet<String>>,
+    /// When each resource (by ARN) was last checked: the resources checked longest ago
+    /// (and those never checked) go first, so a run the deadline cuts short reaches the
+    /// others on the next run.
+    pub last_checked: Option<&'a BTreeMap<String, i64>>,
+}
+
+/// [`readiness`] of the rows of `scope`, stopping at `deadline`: rows not reached are one
+/// run gap, never a verdict.
 pub async fn readiness_until(
     clients: &Clients,
     account: &str,
     region: &str,
     roles: &RestoreRoles,
-    only: Option<&BTreeSet<String>>,
+    scope: Scope<'_>,
     deadline: Instant,
 ) -> Checked {
+    let only = scope.only;
     let lanes = Lanes::default();
     let run = Run::new(clients, &lanes);
     let mut run_gaps = Vec::new();
@@ -109,6 +127,10 @@ pub async fn readiness_until(
             let prefix = state_key(arn, Some(""));
             only.iter().any(|k| k.starts_with(&prefix))
         });
+    }
+    if let Some(last) = scope.last_checked {
+        // Stable: equally old resources keep the listing's order.
+        resources.sort_by_key(|(arn, _)| last.get(arn).copied().unwrap_or(i64::MIN));
     }
     let selections = restore_testing_selections(clients, &lanes, &mut run_gaps).await;
     let needs_default = resources.iter().any(|(arn, t)| {

@@ -9,7 +9,7 @@
 //! never an error (the alert went out; the next run compares with the older state and
 //! may say it again).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::{Handler, HandlerError, Outcome, Processed, DEADLINE_RESERVE};
 use crate::aws::metrics;
-use crate::aws::readiness::{readiness_until, Checked};
+use crate::aws::readiness::{readiness_until, Checked, Scope};
 use crate::aws::state;
 use crate::aws::ReadinessSettings;
 use crate::diagnose::readiness::{newly_not_ready, RestoreRoles, StoredState};
@@ -116,12 +116,23 @@ impl Handler {
         let check_by = deadline
             .checked_sub(DEADLINE_RESERVE)
             .unwrap_or_else(Instant::now);
+        // Per resource, its oldest row's last check: the longest unchecked go first.
+        let mut last_checked: BTreeMap<String, i64> = BTreeMap::new();
+        for s in &previous.states {
+            let at = last_checked
+                .entry(s.resource_arn.clone())
+                .or_insert(s.checked_at);
+            *at = (*at).min(s.checked_at);
+        }
         let checked = Box::pin(readiness_until(
             &self.clients,
             &account,
             &region,
             &roles(&settings),
-            None,
+            Scope {
+                only: None,
+                last_checked: Some(&last_checked),
+            },
             check_by,
         ))
         .await;
@@ -255,7 +266,10 @@ impl Handler {
             &account,
             &region,
             &roles(&settings),
-            (!baseline).then_some(&touched),
+            Scope {
+                only: (!baseline).then_some(&touched),
+                last_checked: None,
+            },
             check_by,
         ))
         .await;
