@@ -131,12 +131,14 @@ impl ChangeTarget {
                         && a.resource().starts_with("role/")
                 })
             }),
-            ChangeTarget::Key { key_id, key_arn } => state.key_arns.iter().any(|k| {
-                key_arn.as_deref() == Some(k.as_str())
-                    || KeyArn::parse(k).is_ok_and(|a| {
-                        a.arn().resource().strip_prefix("key/") == Some(key_id.as_str())
-                            && account.is_none_or(|acct| a.arn().account() == acct)
-                    })
+            // By ARN when the record names it (a multi-Region key's replicas share its
+            // id across Regions), else by id in this account.
+            ChangeTarget::Key { key_id, key_arn } => state.key_arns.iter().any(|k| match key_arn {
+                Some(arn) => arn == k,
+                None => KeyArn::parse(k).is_ok_and(|a| {
+                    a.arn().resource().strip_prefix("key/") == Some(key_id.as_str())
+                        && account.is_none_or(|acct| a.arn().account() == acct)
+                }),
             }),
             ChangeTarget::Vault { name } => state.vault_name.as_deref() == Some(name.as_str()),
         }
@@ -567,6 +569,26 @@ mod tests {
         // Not an object at all.
         assert!(change(&json!([1, 2])).is_err());
         assert!(change(&json!({"id": "x", "detail": "no"})).is_err());
+    }
+
+    #[test]
+    fn the_sample_events_read_as_they_should() {
+        let scheduled_event: Value =
+            serde_json::from_str(include_str!("../../events/readiness-scheduled.json")).unwrap();
+        assert!(is_scheduled(&scheduled_event));
+        assert!(scheduled(&scheduled_event).is_ok());
+        let deletion: Value =
+            serde_json::from_str(include_str!("../../events/change-delete-role-policy.json"))
+                .unwrap();
+        assert!(is_change(&deletion));
+        let c = change(&deletion).unwrap();
+        assert_eq!(
+            c.target,
+            ChangeTarget::Role {
+                name: "BackupRestoreRole".into()
+            }
+        );
+        assert!(c.rejected.is_empty(), "{:#?}", c.rejected);
     }
 
     #[test]
