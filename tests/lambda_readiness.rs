@@ -22,8 +22,6 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
@@ -31,52 +29,12 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use serde_json::{json, Value};
-use support::{emulator, root, scenario, stack, tool, unique, unique_guid, ACCOUNT, REGION};
-
-fn invoke_raw(port: u16, event: &Value, dir: &Path) -> Output {
-    let file = dir.join(format!("{}.json", unique("event")));
-    std::fs::write(&file, event.to_string()).unwrap();
-    Command::new(tool("cargo-lambda"))
-        .args([
-            "lambda",
-            "invoke",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-        ])
-        .arg("--data-file")
-        .arg(&file)
-        .args(["--output-format", "json", "_"])
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-/// The function's response to `event`.
-fn invoke(port: u16, event: &Value, dir: &Path) -> Value {
-    let out = invoke_raw(port, event, dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "invoke failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use support::emulator::{self, invoke, invoke_raw};
+use support::{scenario, stack, unique, unique_guid, ACCOUNT, REGION};
 
 fn allow(actions: &[&str]) -> String {
     json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": actions, "Resource": "*"
-    }]})
-    .to_string()
-}
-
-fn trust() -> String {
-    json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Service": "backup.amazonaws.com"},
-        "Action": "sts:AssumeRole"
     }]})
     .to_string()
 }
@@ -174,7 +132,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         &sdk,
         &efs_name,
         "/service-role/",
-        &trust(),
+        &scenario::backup_trust(),
         &[("efs", allow(&["elasticfilesystem:*", "kms:*"]))],
         &[],
         None,
@@ -184,7 +142,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         &sdk,
         &format!("ebs-restore-{u}"),
         "/",
-        &trust(),
+        &scenario::backup_trust(),
         &[(
             "ebs",
             allow(&[

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::alert::{Alert, MAX_ATTRIBUTE_CHARS, MAX_MESSAGE_BYTES};
 use super::escape::{plain_text, single_line, slack_mrkdwn};
 use super::facts::{clean_subject, correlation_id, token, AlertContext};
+use super::readiness::resource;
 use crate::diagnose::readiness::{ResourceReadiness, Verdict};
 use crate::diagnose::validated::{is_account_id, is_region, Arn};
 use crate::event::change::Change;
@@ -90,15 +91,6 @@ pub fn change(
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// The resource a row is about.
-fn resource(r: &ResourceReadiness) -> &str {
-    let s = &r.report.restore;
-    s.source_resource_arn
-        .as_deref()
-        .or(s.recovery_point_arn.as_deref())
-        .unwrap_or("(unknown)")
 }
 
 /// The short name of a principal ARN (`alice` of `…:assumed-role/Admin/alice`), or the

@@ -22,7 +22,7 @@ use crate::aws::state;
 use crate::aws::ReadinessSettings;
 use crate::diagnose::readiness::{newly_not_ready, RestoreRoles, StoredState};
 use crate::event::change;
-use crate::render::alert::AlertContext;
+use crate::render::alert::{Alert, AlertContext};
 use crate::render::readiness_alert::{self, Place};
 
 /// Seconds since the Unix epoch, now.
@@ -78,6 +78,20 @@ impl Handler {
             .zip(checked.keys.iter())
             .filter_map(|(r, k)| StoredState::of(r, k.clone(), now))
             .collect()
+    }
+
+    /// Publishes `alert` when there is one (a failure is the invocation's error).
+    async fn publish_if_any(
+        &self,
+        alert: Option<&Alert>,
+        deadline: Instant,
+    ) -> Result<Option<String>, HandlerError> {
+        let Some(alert) = alert else {
+            return Ok(None);
+        };
+        let id = self.publish_by(alert, deadline).await?;
+        info!(message_id = %id, subject = %alert.subject, "readiness alert published");
+        Ok(Some(id))
     }
 
     /// Writes `states`; a failure is logged and counted, and said in the outcome.
@@ -162,14 +176,7 @@ impl Handler {
         let alert = (!changed.is_empty()).then(|| {
             readiness_alert::scheduled(&place, checked.run.resources.len(), &changed, &ctx)
         });
-        let message_id = match &alert {
-            Some(alert) => {
-                let id = self.publish_by(alert, deadline).await?;
-                info!(message_id = %id, subject = %alert.subject, "readiness alert published");
-                Some(id)
-            }
-            None => None,
-        };
+        let message_id = self.publish_if_any(alert.as_ref(), deadline).await?;
         self.metrics
             .emit(metrics::RESOURCES_NOT_READY, not_ready as f64, &[]);
         let state_saved = self
@@ -304,14 +311,7 @@ impl Handler {
         };
         let alert =
             (!broken.is_empty()).then(|| readiness_alert::change(&place, &change, &broken, &ctx));
-        let message_id = match &alert {
-            Some(alert) => {
-                let id = self.publish_by(alert, deadline).await?;
-                info!(message_id = %id, subject = %alert.subject, "change alert published");
-                Some(id)
-            }
-            None => None,
-        };
+        let message_id = self.publish_if_any(alert.as_ref(), deadline).await?;
         self.remember(&change.event_id, &dedup_key);
         let state_saved = self.keep(&settings, &states, started).await;
         Ok(Processed {
