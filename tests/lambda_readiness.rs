@@ -8,18 +8,21 @@
 //! Readiness in the function (issue #13, section 3), end to end: the built
 //! `restore-doctor-lambda` binary under the Lambda runtime API emulator, invoked with the
 //! scheduled run's input and with CloudTrail change events, its calls going to moto
-//! (IAM: the restore roles; DynamoDB: the state table, read back by the test; SNS and SQS:
-//! the alert) and to the fake `tests/fakes/aws_fake.py` for what moto 5.2 lacks (the AWS
+//! (IAM: the restore roles; KMS: the recovery point's key, disabled and enabled again;
+//! DynamoDB: the state table, read back by the test; EventBridge Scheduler: the schedule;
+//! SNS and SQS: the alert) and to the fake `tests/fakes/aws_fake.py` for what moto 5.2 lacks (the AWS
 //! Backup listings and reads of readiness: ListProtectedResources,
 //! ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata, the restore testing
 //! reads, DescribeRecoveryPoint, GetBackupVaultAccessPolicy; and STS GetCallerIdentity).
-//! EventBridge Scheduler is not exercised: the schedule only sends the fixed input, which
-//! the test sends itself (`tests/template_operations.rs` checks the template's input is
-//! the one the function accepts).
+//! The scheduled run's input is the template's schedule's, created in moto's EventBridge
+//! Scheduler and read back from it (moto does not invoke targets, so the test sends it,
+//! with the scheduled time filled in as Scheduler does).
 //!
 //! One test: the fake's protected resources are the account's, so a second test in this
 //! binary would see the first one's resources.
 
+mod raw_http;
+mod sam_template;
 mod support;
 
 use std::time::Duration;
@@ -63,6 +66,50 @@ fn cloudtrail(source: &str, name: &str, params: Value, principal: &str, time: &s
             "recipientAccountId": ACCOUNT
         }
     })
+}
+
+/// One EventBridge Scheduler call (REST JSON) to moto.
+fn scheduler(method: &str, path: &str, body: &Value) -> Value {
+    let credential = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20250101/{REGION}/scheduler/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let answer = raw_http::request(
+        stack().moto.port,
+        method,
+        path,
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &credential),
+        ],
+        &body.to_string(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(answer.status, 200, "{method} {path}: {}", answer.body);
+    serde_json::from_str(&answer.body).unwrap_or(Value::Null)
+}
+
+/// The input the template's schedule sends at `time`: the schedule created in moto's
+/// Scheduler from template.yaml, read back, its context attribute filled in.
+fn scheduled_input(name: &str, function_arn: &str, time: &str) -> Value {
+    let template = sam_template::template();
+    let target = &template["Resources"]["ReadinessScheduleRun"]["Properties"]["Target"];
+    let input = target["Input"].as_str().unwrap();
+    scheduler(
+        "POST",
+        &format!("/schedules/{name}"),
+        &json!({
+            "ScheduleExpression": "rate(1 day)",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": function_arn,
+                "RoleArn": format!("arn:aws:iam::{ACCOUNT}:role/scheduler-{name}"),
+                "Input": input,
+            },
+        }),
+    );
+    let stored = scheduler("GET", &format!("/schedules/{name}"), &json!({}));
+    let input = stored["Target"]["Input"].as_str().unwrap();
+    serde_json::from_str(&input.replace("<aws.scheduler.scheduled-time>", time)).unwrap()
 }
 
 async fn state_table(sdk: &aws_config::SdkConfig, name: &str) {
@@ -225,8 +272,15 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
             ("READINESS_RESTORE_ROLE", ebs_role.clone()),
         ],
     );
-    let scheduled =
-        json!({"restore-doctor": "scheduled-readiness", "scheduledTime": "2026-03-02T06:00:00Z"});
+    let scheduled = scheduled_input(
+        &u,
+        &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:_"),
+        "2026-03-02T06:00:00Z",
+    );
+    assert_eq!(
+        scheduled,
+        json!({"restore-doctor": "scheduled-readiness", "scheduledTime": "2026-03-02T06:00:00Z"})
+    );
 
     // 1. The first run: the volume is not ready (newly: nothing was known), the file
     //    system is ready. Exactly one summary message, naming the volume only.
