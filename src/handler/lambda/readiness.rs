@@ -10,7 +10,9 @@
 //! may say it again).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
 
+use futures::FutureExt;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -94,17 +96,53 @@ impl Handler {
         Ok(Some(id))
     }
 
-    /// Writes `states`; a failure is logged and counted, and said in the outcome.
-    async fn keep(&self, settings: &ReadinessSettings, states: &[StoredState], now: i64) -> bool {
+    /// Writes `states` by `deadline`; a failure is logged and counted, and said in the
+    /// outcome.
+    async fn keep(
+        &self,
+        settings: &ReadinessSettings,
+        states: &[StoredState],
+        now: i64,
+        deadline: Instant,
+    ) -> bool {
         let expires = now.saturating_add(i64::from(settings.state_days) * 86_400);
-        match state::save(&self.clients.dynamodb, &settings.table, states, expires).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "readiness state not saved; the next run compares with the older state");
-                self.metrics.emit(metrics::READINESS_STATE_ERRORS, 1.0, &[]);
-                false
-            }
-        }
+        let save = state::save(&self.clients.dynamodb, &settings.table, states, expires);
+        let why = match tokio::time::timeout_at(deadline, save).await {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "not written before the invocation's deadline".to_owned(),
+        };
+        tracing::error!(error = %why, "readiness state not saved; the next run compares with the older state");
+        self.metrics.emit(metrics::READINESS_STATE_ERRORS, 1.0, &[]);
+        false
+    }
+
+    /// [`readiness_until`], a panic in it contained: the invocation fails with the
+    /// reason instead of the process going down (Lambda retries, then the dead-letter
+    /// queue), and nothing is published or written.
+    async fn check(
+        &self,
+        place: &Place,
+        settings: &ReadinessSettings,
+        scope: Scope<'_>,
+        by: Instant,
+    ) -> Result<Checked, HandlerError> {
+        let account = place.account.as_deref().unwrap_or_default();
+        let region = place.region.as_deref().unwrap_or_default();
+        let roles = roles(settings);
+        let run = Box::pin(readiness_until(
+            &self.clients,
+            account,
+            region,
+            &roles,
+            scope,
+            by,
+        ));
+        AssertUnwindSafe(run).catch_unwind().await.map_err(|panic| {
+            let why = super::panic_text(panic.as_ref());
+            tracing::error!(panic = %why, "readiness run failed");
+            HandlerError::Readiness(format!("stopped on an internal error ({why})"))
+        })
     }
 
     /// The scheduled run: every protected resource, one summary alert for those newly
@@ -138,18 +176,11 @@ impl Handler {
                 .or_insert(s.checked_at);
             *at = (*at).min(s.checked_at);
         }
-        let checked = Box::pin(readiness_until(
-            &self.clients,
-            &account,
-            &region,
-            &roles(&settings),
-            Scope {
-                only: None,
-                last_checked: Some(&last_checked),
-            },
-            check_by,
-        ))
-        .await;
+        let scope = Scope {
+            only: None,
+            last_checked: Some(&last_checked),
+        };
+        let checked = self.check(&place, &settings, scope, check_by).await?;
         for g in &checked.run.gaps {
             warn!(call = %g.call, error = %g.error, "readiness listing gap");
         }
@@ -180,7 +211,12 @@ impl Handler {
         self.metrics
             .emit(metrics::RESOURCES_NOT_READY, not_ready as f64, &[]);
         let state_saved = self
-            .keep(&settings, &Self::states_of(&checked, started), started)
+            .keep(
+                &settings,
+                &Self::states_of(&checked, started),
+                started,
+                deadline,
+            )
             .await;
         Ok(Processed {
             outcome: Outcome::Readiness {
@@ -222,7 +258,6 @@ impl Handler {
         };
         let place = self.place(function_arn).await?;
         let account = place.account.clone().unwrap_or_default();
-        let region = place.region.clone().unwrap_or_default();
         if change.account.as_deref() != Some(account.as_str()) {
             return Ok(skipped(format!(
                 "the change is not in this function's account {account}: nothing was read"
@@ -268,18 +303,11 @@ impl Handler {
                 alert: None,
             });
         }
-        let checked = Box::pin(readiness_until(
-            &self.clients,
-            &account,
-            &region,
-            &roles(&settings),
-            Scope {
-                only: (!baseline).then_some(&touched),
-                last_checked: None,
-            },
-            check_by,
-        ))
-        .await;
+        let scope = Scope {
+            only: (!baseline).then_some(&touched),
+            last_checked: None,
+        };
+        let checked = self.check(&place, &settings, scope, check_by).await?;
         let states = Self::states_of(&checked, started);
         let touched_now: BTreeSet<&str> = states
             .iter()
@@ -313,7 +341,7 @@ impl Handler {
             (!broken.is_empty()).then(|| readiness_alert::change(&place, &change, &broken, &ctx));
         let message_id = self.publish_if_any(alert.as_ref(), deadline).await?;
         self.remember(&change.event_id, &dedup_key);
-        let state_saved = self.keep(&settings, &states, started).await;
+        let state_saved = self.keep(&settings, &states, started, deadline).await;
         Ok(Processed {
             outcome: Outcome::ChangeChecked {
                 event_name: change.event_name.to_owned(),
