@@ -15,11 +15,13 @@ pub fn examine(evidence: &Evidence) -> Report {
 
 /// Whether one resource could be restored now, with the role that would be used: the
 /// same diagnosis on evidence whose trigger is a readiness check (no failure message),
-/// then the verdict ([`readiness::assess`]).
+/// then the verdict ([`readiness::assess`]); a key it needs that KMS reports unusable
+/// (disabled, pending deletion) makes it not ready too.
 pub fn readiness(evidence: &Evidence) -> ResourceReadiness {
     let d = diagnose::diagnose(evidence);
     let checked = d.checks.iter().filter(|c| c.undecided.is_none()).count();
     let r = readiness::assess(report(evidence, d), checked);
+    let r = readiness::with_unusable_keys(r, &readiness::unusable_keys(evidence));
     ResourceReadiness {
         report: Report {
             summary: r.summary.clone(),

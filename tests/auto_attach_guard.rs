@@ -298,3 +298,38 @@ fn earlier_fixes_are_merged_without_duplicates() {
     let again = decide(&earlier, &report, &on());
     assert_eq!(again.put.unwrap().1, merged);
 }
+
+/// The new restore paths' fixes pass the guard when opted in: the file-level S3 grant is
+/// held to this account by `s3:ResourceAccount`, and the EKS grant names the one cluster
+/// the restore metadata's `clusterName` names (no `cluster/*`).
+#[test]
+fn file_level_and_eks_fixes_are_attached_when_opted_in() {
+    for (name, resource) in [
+        (
+            "ebs-file-level-to-s3-missing-s3permissionsforfilelevelrestore",
+            "arn:aws:s3:::restored-files-111122223333/*",
+        ),
+        (
+            "eks-new-cluster-missing-eksclusterrestore",
+            "arn:aws:eks:us-east-1:111122223333:cluster/prod-restored",
+        ),
+    ] {
+        let (_, d) = run(&opted_in(case(name)), &on());
+        assert_eq!(
+            d.report.decision, "attach",
+            "{name}: {:?}",
+            d.report.reasons
+        );
+        let (_, doc) = d.put.unwrap();
+        let resources: Vec<&Value> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["Resource"])
+            .collect();
+        assert!(
+            resources.iter().all(|r| *r == resource),
+            "{name}: {resources:?}"
+        );
+    }
+}

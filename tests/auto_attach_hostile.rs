@@ -557,6 +557,9 @@ fn assert_attach_is_narrow(e: &Evidence, report: &Report, put: &Value) {
             account: Some(ACCOUNT.into()),
             bucket: restore_doctor::diagnose::target_bucket(e).ok().flatten(),
             image_arn: None,
+            eks_cluster: restore_doctor::diagnose::target_eks_cluster(e)
+                .ok()
+                .flatten(),
         },
     );
     for stmt in put["Statement"].as_array().unwrap() {

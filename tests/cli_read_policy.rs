@@ -5,8 +5,9 @@
 //! The operations are read from the code that calls them (`src/aws/gather/reads.rs`,
 //! `src/aws/iam.rs`, `src/aws/live.rs`): a new call there fails this test until the
 //! policy, the template and the table below name it. `restore-doctor readiness` reads
-//! more (`src/aws/readiness.rs`): the CLI policy allows those too; the function does not
-//! run readiness (yet), so its role does not.
+//! more (`src/aws/readiness.rs`): the CLI policy allows those too, and the function's role
+//! only when readiness runs in the function (`ReadinessSchedule` or
+//! `ChangeTriggeredChecks`; `tests/template_operations.rs` checks its table access).
 
 #![allow(
     clippy::unwrap_used,
@@ -316,6 +317,27 @@ fn the_function_role_allows_every_gathering_call_too() {
             Decision::Allowed,
             "FunctionRole: {action} on {resource}"
         );
+    }
+}
+
+#[test]
+fn the_function_role_allows_the_readiness_reads_only_when_readiness_runs_in_it() {
+    let template = template();
+    let session = format!(
+        "arn:aws:sts::{ACCOUNT}:assumed-role/restore-doctor-FunctionRole-1A2B3C/restore-doctor"
+    );
+    for on in [false, true] {
+        let mut d = Deployment::new(true);
+        d.conditions.insert("ChangeChecks", on);
+        d.conditions.insert("ReadinessOn", on);
+        let policies = function_role_policies(&template, &d);
+        for (action, resource) in readiness_operations() {
+            assert_eq!(
+                decision(&session, action, &resource, policies.clone(), None) == Decision::Allowed,
+                on,
+                "FunctionRole with readiness {on}: {action} on {resource}"
+            );
+        }
     }
 }
 

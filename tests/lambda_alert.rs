@@ -37,6 +37,7 @@ fn settings(topic_arn: &str) -> Settings {
         dedup_capacity: 64,
         auto: Default::default(),
         organization: None,
+        readiness: None,
     }
 }
 

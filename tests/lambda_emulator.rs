@@ -16,38 +16,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{emulator, org, root, scenario, stack, tool, unique, ACCOUNT};
+use support::{emulator, org, scenario, stack, unique, ACCOUNT};
 
-/// `cargo-lambda lambda invoke` with an event file; the function's response.
 fn invoke(port: u16, event: &Value, dir: &Path) -> Value {
-    let file = dir.join(format!("{}.json", unique("event")));
-    std::fs::write(&file, event.to_string()).unwrap();
-    let out = Command::new(tool("cargo-lambda"))
-        .args([
-            "lambda",
-            "invoke",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-        ])
-        .arg("--data-file")
-        .arg(&file)
-        .args(["--output-format", "json", "_"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "invoke failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    emulator::invoke(port, event, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

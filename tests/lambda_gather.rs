@@ -651,6 +651,7 @@ async fn with_every_dependency_hanging_the_alert_goes_out_before_the_deadline_na
             kms: Some(hang.clone()),
             iam: Some(hang.clone()),
             sns: None,
+            dynamodb: Some(hang.clone()),
         },
     );
     let event = scenario::event("restore-job-failed-efs.json", |e| {

@@ -146,6 +146,100 @@ fn paths_of_one_type_do_not_ask_each_others_actions() {
     assert!(!actions("rds-instance-from-snapshot")
         .iter()
         .any(|a| a.contains("DBCluster")));
+    // A volume restore writes nothing to S3; a file-level one creates no volume.
+    assert!(!actions("ebs-volume").iter().any(|a| a.starts_with("s3:")));
+    assert!(!actions("ebs-file-level-to-s3")
+        .iter()
+        .any(|a| a == "ec2:CreateVolume"));
+    assert!(actions("ebs-file-level-to-s3")
+        .iter()
+        .any(|a| a == "ebs:GetSnapshotBlock"));
+    // Only a restore that creates the cluster creates one, and passes it a role.
+    for a in ["eks:CreateCluster", "iam:PassRole"] {
+        assert!(
+            !actions("eks-existing-cluster").iter().any(|x| x == a),
+            "{a}"
+        );
+        assert!(actions("eks-new-cluster").iter().any(|x| x == a), "{a}");
+    }
+}
+
+/// Regression (#9): an EKS restore whose metadata does not say `newCluster` asks what
+/// both EKS paths need and reports the new-cluster actions as depending on it.
+#[test]
+fn eks_without_new_cluster_flag_reports_the_cluster_creation_as_depending_on_it() {
+    let mut e = evidence_for("eks-new-cluster", vec![]);
+    e.restore_metadata.as_mut().unwrap().remove("newCluster");
+    let report = examine(&e);
+    let actions: Vec<&str> = report.missing.iter().map(|f| f.action.as_str()).collect();
+    assert!(actions.contains(&"eks:CreateAccessEntry"), "{actions:?}");
+    assert!(!actions.contains(&"eks:CreateCluster"), "{actions:?}");
+    assert!(!actions.contains(&"iam:PassRole"), "{actions:?}");
+    assert!(!report.verified);
+    assert!(report
+        .unverified
+        .iter()
+        .any(|u| u.part == Some(EvidencePart::RestoreMetadata)
+            && u.why.contains("`newCluster`")
+            && u.what.contains("eks:CreateCluster")));
+}
+
+/// A new-cluster restore passes the cluster role its metadata names to EKS: a role that
+/// may not pass it gets exactly that finding, scoped to the one role and service; no
+/// role named, or one of another account, is a gap, never a grant.
+#[test]
+fn eks_new_cluster_passes_the_metadata_cluster_role() {
+    let mut reqs = catalog_output("eks-new-cluster");
+    reqs.retain(|r| r.action != "iam:PassRole");
+    let report = examine(&evidence_for(
+        "eks-new-cluster",
+        vec![policy_granting(&reqs)],
+    ));
+    assert_eq!(report.missing.len(), 1, "{:#?}", report.missing);
+    let f = &report.missing[0];
+    assert_eq!(
+        (f.action.as_str(), f.resource.as_str()),
+        ("iam:PassRole", EKS_CLUSTER_ROLE)
+    );
+    let patch = serde_json::to_string(&report.patch).unwrap();
+    assert!(patch.contains("eks.amazonaws.com"), "{patch}");
+
+    for role in [None, Some("arn:aws:iam::444455556666:role/EKSClusterRole")] {
+        let mut e = evidence_for("eks-new-cluster", vec![policy_granting(&reqs)]);
+        let meta = e.restore_metadata.as_mut().unwrap();
+        meta.remove("clusterRole");
+        if let Some(r) = role {
+            meta.insert("clusterRole".into(), r.into());
+        }
+        let report = examine(&e);
+        assert!(report.missing.is_empty(), "{:#?}", report.missing);
+        assert!(!report.verified);
+        assert!(
+            report
+                .unverified
+                .iter()
+                .any(|u| u.what.contains("iam:PassRole")),
+            "{:#?}",
+            report.unverified
+        );
+    }
+}
+
+/// restoring-ec2.html documents no file-level restore: an EC2 restore with the EBS
+/// file-level keys is not covered, not checked as an instance launch.
+#[test]
+fn ec2_with_file_level_keys_is_not_covered() {
+    let mut e = evidence_for("ec2-instance", vec![]);
+    e.restore_metadata
+        .as_mut()
+        .unwrap()
+        .insert("pathsToRestore".into(), "[\"/etc/hosts\"]".into());
+    let report = examine(&e);
+    assert!(report.missing.is_empty(), "{:#?}", report.missing);
+    assert!(report
+        .unverified
+        .iter()
+        .any(|u| u.why.contains("not covered")));
 }
 
 /// Undecided evidence: a DynamoDB restore whose recovery point ARN is unknown asks only

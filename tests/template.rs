@@ -494,15 +494,19 @@ mod routing {
     /// Creates the template's rule `rule` (its pattern with `account` resolved to
     /// `account`) with a queue as target; returns the queue URL.
     async fn deploy_rule(rule: &str, account: &str) -> String {
+        deploy_pattern(rule, &rule_pattern(&template(), rule), account).await
+    }
+
+    /// Creates a rule named after `rule` with `pattern` (its `account` resolved to
+    /// `account`) and a queue as target; returns the queue URL.
+    async fn deploy_pattern(rule: &str, pattern: &Value, account: &str) -> String {
         let stack = stack();
         let sdk = stack.sdk_config().await;
         let mut deployment = Deployment::new(true);
         deployment
             .values
             .insert("AWS::AccountId", account.to_owned());
-        let pattern = deployment
-            .resolve(&rule_pattern(&template(), rule))
-            .unwrap();
+        let pattern = deployment.resolve(pattern).unwrap();
         let name = unique(rule);
         let queue_url = aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
@@ -530,11 +534,15 @@ mod routing {
 
     /// Puts one event per detail on the default bus (moto stamps its own account).
     fn put(details: &[(&str, Value)]) {
+        put_from("aws.backup", details)
+    }
+
+    fn put_from(source: &str, details: &[(&str, Value)]) {
         let entries: Vec<Value> = details
             .iter()
             .map(|(detail_type, detail)| {
                 json!({
-                    "Source": "aws.backup",
+                    "Source": source,
                     "DetailType": detail_type,
                     "Detail": detail.to_string(),
                 })
@@ -628,5 +636,61 @@ mod routing {
             delivered(&failed_here, "restoreJobId", &run).await,
             vec![format!("{run}-failed")]
         );
+    }
+
+    /// The readiness change rules (issue #13, section 3): a successful change of this
+    /// account reaches the function; a refused one (it changed nothing), another call of
+    /// the same service, or another account's does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_successful_changes_of_this_account_reach_the_function() {
+        let template = template();
+        let pattern =
+            |rule: &str| template["Resources"][rule]["Properties"]["EventPattern"].clone();
+        let run = unique("change");
+        let change = |marker: &str, source: &str, name: &str, error: Option<&str>| {
+            let mut detail = json!({"eventSource": source, "eventName": name, "eventID": marker});
+            if let Some(code) = error {
+                detail["errorCode"] = json!(code);
+            }
+            ("AWS API Call via CloudTrail", detail)
+        };
+        for (rule, service, good, other) in [
+            (
+                "ReadinessRoleChange",
+                "iam",
+                "DeleteRolePolicy",
+                "CreateRole",
+            ),
+            ("ReadinessKeyChange", "kms", "DisableKey", "Decrypt"),
+            (
+                "ReadinessVaultPolicyChange",
+                "backup",
+                "PutBackupVaultAccessPolicy",
+                "StartRestoreJob",
+            ),
+        ] {
+            let here = deploy_pattern(rule, &pattern(rule), support::ACCOUNT).await;
+            let elsewhere = deploy_pattern(rule, &pattern(rule), OTHER_ACCOUNT).await;
+            let source = format!("{service}.amazonaws.com");
+            let m = |what: &str| format!("{run}-{service}-{what}");
+            put_from(
+                &format!("aws.{service}"),
+                &[
+                    change(&m("ok"), &source, good, None),
+                    change(&m("refused"), &source, good, Some("AccessDenied")),
+                    change(&m("other"), &source, other, None),
+                ],
+            );
+            let prefix = format!("{run}-{service}");
+            assert_eq!(
+                delivered(&here, "eventID", &prefix).await,
+                vec![m("ok")],
+                "{rule}"
+            );
+            assert!(
+                delivered(&elsewhere, "eventID", &prefix).await.is_empty(),
+                "{rule}"
+            );
+        }
     }
 }

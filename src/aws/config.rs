@@ -23,6 +23,73 @@ pub struct Settings {
     /// Organization mode (`MEMBER_READER_ROLE` set): events of other accounts are read
     /// through their reader role. `None`, the default: this account only, as before.
     pub organization: Option<OrganizationSettings>,
+    /// Readiness in the function (`READINESS_TABLE` set): scheduled runs and
+    /// change-triggered checks. `None`, the default: neither.
+    pub readiness: Option<ReadinessSettings>,
+}
+
+/// Readiness in the function (template.yaml's `ReadinessSchedule`, `ChangeTriggeredChecks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadinessSettings {
+    /// `READINESS_TABLE`: the DynamoDB table that keeps each resource's last verdict.
+    pub table: String,
+    /// `READINESS_STATE_DAYS` (default 30, 1 to 365): how long a state is kept after
+    /// its last check (the table's TTL), so resources no longer protected leave it.
+    pub state_days: u32,
+    /// `READINESS_RESTORE_ROLE`: the role to check resources with when no restore
+    /// testing selection names one (else AWS Backup's default service role).
+    pub restore_role: Option<crate::diagnose::validated::RoleArn>,
+    /// `CHANGE_TRIGGERED_CHECKS` (`true`|`false`, default `false`): act on change events.
+    pub change_checks: bool,
+}
+
+impl ReadinessSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let Some(table) = get("READINESS_TABLE").map(|t| t.trim().to_owned()) else {
+            return Ok(None);
+        };
+        // DynamoDB table names: 3 to 255 of `[a-zA-Z0-9_.-]` (DynamoDB API reference,
+        // CreateTable, TableName).
+        let ok = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return Err(ConfigError::Invalid {
+                name: "READINESS_TABLE",
+                reason: format!("`{table}` is not a DynamoDB table name"),
+            });
+        }
+        let state_days = match get("READINESS_STATE_DAYS") {
+            None => 30,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(d) if (1..=365).contains(&d) => d,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "READINESS_STATE_DAYS",
+                        reason: format!("`{v}` is not a whole number of days from 1 to 365"),
+                    })
+                }
+            },
+        };
+        let restore_role = match get("READINESS_RESTORE_ROLE") {
+            None => None,
+            Some(r) => Some(
+                crate::diagnose::validated::RoleArn::parse(r.trim()).map_err(|e| {
+                    ConfigError::Invalid {
+                        name: "READINESS_RESTORE_ROLE",
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+        };
+        Ok(Some(ReadinessSettings {
+            table,
+            state_days,
+            restore_role,
+            change_checks: flag(get, "CHANGE_TRIGGERED_CHECKS")?,
+        }))
+    }
 }
 
 /// Reading the organization's other accounts (template.yaml with `OrganizationId`).
@@ -120,6 +187,7 @@ impl Settings {
             dedup_capacity,
             auto: AutoSettings::from_lookup(&get)?,
             organization: OrganizationSettings::from_lookup(&get)?,
+            readiness: ReadinessSettings::from_lookup(&get)?,
         })
     }
 
@@ -132,6 +200,7 @@ impl Settings {
             dedup_capacity: 1024,
             auto: AutoSettings::default(),
             organization: None,
+            readiness: None,
         }
     }
 }
@@ -353,6 +422,7 @@ pub struct EndpointOverrides {
     pub kms: Option<String>,
     pub iam: Option<String>,
     pub sns: Option<String>,
+    pub dynamodb: Option<String>,
 }
 
 /// Every client the function uses, built once per container.
@@ -363,6 +433,8 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub sns: aws_sdk_sns::Client,
     pub kms: aws_sdk_kms::Client,
+    /// The readiness state table (scheduled and change-triggered readiness).
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Clients {
@@ -386,6 +458,7 @@ impl Clients {
             sts: client!(aws_sdk_sts, &o.sts),
             sns: client!(aws_sdk_sns, &o.sns),
             kms: client!(aws_sdk_kms, &o.kms),
+            dynamodb: client!(aws_sdk_dynamodb, &o.dynamodb),
         }
     }
 }
@@ -519,6 +592,50 @@ mod tests {
             let mut pairs = vec![topic, (name, value)];
             if name != "MEMBER_READER_ROLE" {
                 pairs.push(("MEMBER_READER_ROLE", "RestoreDoctorReader"));
+            }
+            let e = Settings::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn readiness_is_off_unless_a_table_is_named_and_its_settings_are_checked() {
+        let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:1:t");
+        let s =
+            Settings::from_lookup(lookup(&[topic, ("CHANGE_TRIGGERED_CHECKS", "true")])).unwrap();
+        assert_eq!(s.readiness, None);
+        let s = Settings::from_lookup(lookup(&[
+            topic,
+            ("READINESS_TABLE", "restore-doctor-ReadinessState-1A2B"),
+            ("CHANGE_TRIGGERED_CHECKS", "true"),
+            (
+                "READINESS_RESTORE_ROLE",
+                "arn:aws:iam::111122223333:role/Restore",
+            ),
+        ]))
+        .unwrap();
+        let r = s.readiness.unwrap();
+        assert_eq!(r.table, "restore-doctor-ReadinessState-1A2B");
+        assert_eq!(r.state_days, 30);
+        assert!(r.change_checks);
+        assert_eq!(
+            r.restore_role.map(|r| r.as_str().to_owned()).as_deref(),
+            Some("arn:aws:iam::111122223333:role/Restore")
+        );
+        for (name, value) in [
+            ("READINESS_TABLE", "a b"),
+            ("READINESS_TABLE", "x"),
+            ("READINESS_STATE_DAYS", "0"),
+            ("READINESS_STATE_DAYS", "366"),
+            ("READINESS_RESTORE_ROLE", "arn:aws:iam::111122223333:role/*"),
+            ("CHANGE_TRIGGERED_CHECKS", "yes"),
+        ] {
+            let mut pairs = vec![topic, (name, value)];
+            if name != "READINESS_TABLE" {
+                pairs.push(("READINESS_TABLE", "restore-doctor-state"));
             }
             let e = Settings::from_lookup(lookup(&pairs)).unwrap_err();
             assert!(

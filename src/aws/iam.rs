@@ -9,6 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use std::future::Future;
+
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::AttachedPolicy;
 use aws_sdk_iam::Client;
 use futures::future::join_all;
 use futures::FutureExt;
@@ -129,6 +134,67 @@ impl<'a> Reads<'a> {
         .await
     }
 
+    /// One identity's inline policies: the names `list` returns, then every document
+    /// `get` reads, all at once, each call in the IAM lane. `calls` names the identity
+    /// kind's two operations for the gaps; `doc_name` how a document is listed.
+    async fn inline_policies<E1, E2, G, F>(
+        &self,
+        part: EvidencePart,
+        (list_call, get_call): (&str, &str),
+        name: &str,
+        doc_name: impl Fn(&str) -> String,
+        list: impl Future<Output = Result<Vec<String>, SdkError<E1, HttpResponse>>>,
+        get: G,
+    ) -> Result<Vec<Result<PolicyDoc, Gap>>, Gap>
+    where
+        E1: ProvideErrorMetadata + std::error::Error + 'static,
+        E2: ProvideErrorMetadata + std::error::Error + 'static,
+        G: Fn(String) -> F,
+        F: Future<Output = Result<String, SdkError<E2, HttpResponse>>>,
+    {
+        let names = list
+            .lane(self.lanes, Service::Iam)
+            .await
+            .map_err(|e| gap(part, format!("{list_call} {name}"), call_error(&e)))?;
+        let doc_name = &doc_name;
+        Ok(join_all(names.into_iter().map(|policy| {
+            let read = get(policy.clone()).lane(self.lanes, Service::Iam);
+            async move {
+                let document = read.await.map_err(|e| {
+                    gap(part, format!("{get_call} {name} {policy}"), call_error(&e))
+                })?;
+                Ok(PolicyDoc {
+                    name: doc_name(&policy),
+                    arn: None,
+                    kind: PolicyKind::Inline,
+                    document: decode_document(&document),
+                })
+            }
+        }))
+        .await)
+    }
+
+    /// The ARNs of the managed policies `list` (a ListAttached*Policies call) returns.
+    async fn attached_arns<E>(
+        &self,
+        part: EvidencePart,
+        list_call: &str,
+        name: &str,
+        list: impl Future<Output = Result<Vec<AttachedPolicy>, SdkError<E, HttpResponse>>>,
+    ) -> Result<Vec<String>, Gap>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let attached = list
+            .lane(self.lanes, Service::Iam)
+            .await
+            .map_err(|e| gap(part, format!("{list_call} {name}"), call_error(&e)))?;
+        Ok(attached
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect())
+    }
+
     /// The permissions boundary at `arn`, if any; a failure is a gap.
     async fn boundary(
         &self,
@@ -177,64 +243,41 @@ impl<'a> Reads<'a> {
             let boundary = self.boundary(boundary_arn, part).await;
             Ok::<_, Gap>((role, boundary))
         };
-        let inline = async {
-            let names: Vec<String> = iam
-                .list_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .lane(lanes, Service::Iam)
-                .await
-                .map_err(|e| gap(part, format!("iam:ListRolePolicies {name}"), call_error(&e)))?;
-            Ok::<_, Gap>(
-                join_all(names.iter().map(|policy| async move {
-                    let out = iam
-                        .get_role_policy()
-                        .role_name(name)
-                        .policy_name(policy)
-                        .send()
-                        .lane(lanes, Service::Iam)
-                        .await
-                        .map_err(|e| {
-                            gap(
-                                part,
-                                format!("iam:GetRolePolicy {name} {policy}"),
-                                call_error(&e),
-                            )
-                        })?;
-                    Ok(PolicyDoc {
-                        name: policy.clone(),
-                        arn: None,
-                        kind: PolicyKind::Inline,
-                        document: decode_document(out.policy_document()),
-                    })
-                }))
-                .await,
-            )
-        };
+        let inline = self.inline_policies(
+            part,
+            ("iam:ListRolePolicies", "iam:GetRolePolicy"),
+            name,
+            str::to_owned,
+            async {
+                iam.list_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+            },
+            |policy| async move {
+                iam.get_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map(|o| o.policy_document().to_owned())
+            },
+        );
         let attached = async {
-            let list: Vec<_> = iam
-                .list_attached_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .lane(lanes, Service::Iam)
-                .await
-                .map_err(|e| {
-                    gap(
-                        part,
-                        format!("iam:ListAttachedRolePolicies {name}"),
-                        call_error(&e),
-                    )
-                })?;
-            let arns: Vec<String> = list
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect();
+            let arns = self
+                .attached_arns(part, "iam:ListAttachedRolePolicies", name, async {
+                    iam.list_attached_role_policies()
+                        .role_name(name)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .try_collect()
+                        .await
+                })
+                .await?;
             Ok::<_, Gap>(self.managed_policies(&arns, part).await)
         };
         let (role_and_boundary, inline, attached) =
@@ -294,64 +337,41 @@ impl<'a> Reads<'a> {
             let boundary = self.boundary(boundary_arn, part).await;
             Ok::<_, Gap>((user, boundary))
         };
-        let inline = async {
-            let names: Vec<String> = iam
-                .list_user_policies()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .lane(lanes, Service::Iam)
-                .await
-                .map_err(|e| gap(part, format!("iam:ListUserPolicies {name}"), call_error(&e)))?;
-            Ok::<_, Gap>(
-                join_all(names.iter().map(|policy| async move {
-                    let out = iam
-                        .get_user_policy()
-                        .user_name(name)
-                        .policy_name(policy)
-                        .send()
-                        .lane(lanes, Service::Iam)
-                        .await
-                        .map_err(|e| {
-                            gap(
-                                part,
-                                format!("iam:GetUserPolicy {name} {policy}"),
-                                call_error(&e),
-                            )
-                        })?;
-                    Ok(PolicyDoc {
-                        name: policy.clone(),
-                        arn: None,
-                        kind: PolicyKind::Inline,
-                        document: decode_document(out.policy_document()),
-                    })
-                }))
-                .await,
-            )
-        };
+        let inline = self.inline_policies(
+            part,
+            ("iam:ListUserPolicies", "iam:GetUserPolicy"),
+            name,
+            str::to_owned,
+            async {
+                iam.list_user_policies()
+                    .user_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+            },
+            |policy| async move {
+                iam.get_user_policy()
+                    .user_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map(|o| o.policy_document().to_owned())
+            },
+        );
         let attached = async {
-            let list: Vec<_> = iam
-                .list_attached_user_policies()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .lane(lanes, Service::Iam)
-                .await
-                .map_err(|e| {
-                    gap(
-                        part,
-                        format!("iam:ListAttachedUserPolicies {name}"),
-                        call_error(&e),
-                    )
-                })?;
-            let arns: Vec<String> = list
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect();
+            let arns = self
+                .attached_arns(part, "iam:ListAttachedUserPolicies", name, async {
+                    iam.list_attached_user_policies()
+                        .user_name(name)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .try_collect()
+                        .await
+                })
+                .await?;
             let docs = self.managed_policies(&arns, part).await;
             Ok::<_, Gap>(arns.into_iter().zip(docs).collect::<Vec<_>>())
         };
@@ -428,71 +448,42 @@ impl<'a> Reads<'a> {
         Vec<(String, Result<PolicyDoc, Gap>)>,
         Vec<Gap>,
     ) {
-        let (iam, lanes) = (self.iam, self.lanes);
-        let inline = async {
-            let names: Vec<String> = iam
-                .list_group_policies()
-                .group_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .lane(lanes, Service::Iam)
-                .await
-                .map_err(|e| {
-                    gap(
-                        part,
-                        format!("iam:ListGroupPolicies {name}"),
-                        call_error(&e),
-                    )
-                })?;
-            Ok::<_, Gap>(
-                join_all(names.iter().map(|policy| async move {
-                    let out = iam
-                        .get_group_policy()
-                        .group_name(name)
-                        .policy_name(policy)
-                        .send()
-                        .lane(lanes, Service::Iam)
-                        .await
-                        .map_err(|e| {
-                            gap(
-                                part,
-                                format!("iam:GetGroupPolicy {name} {policy}"),
-                                call_error(&e),
-                            )
-                        })?;
-                    Ok(PolicyDoc {
-                        name: format!("group/{name}/{policy}"),
-                        arn: None,
-                        kind: PolicyKind::Inline,
-                        document: decode_document(out.policy_document()),
-                    })
-                }))
-                .await,
-            )
-        };
+        let iam = self.iam;
+        let inline = self.inline_policies(
+            part,
+            ("iam:ListGroupPolicies", "iam:GetGroupPolicy"),
+            name,
+            |policy| format!("group/{name}/{policy}"),
+            async {
+                iam.list_group_policies()
+                    .group_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+            },
+            |policy| async move {
+                iam.get_group_policy()
+                    .group_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map(|o| o.policy_document().to_owned())
+            },
+        );
         let attached = async {
-            let list: Vec<_> = iam
-                .list_attached_group_policies()
-                .group_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .lane(lanes, Service::Iam)
-                .await
-                .map_err(|e| {
-                    gap(
-                        part,
-                        format!("iam:ListAttachedGroupPolicies {name}"),
-                        call_error(&e),
-                    )
-                })?;
-            let arns: Vec<String> = list
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect();
+            let arns = self
+                .attached_arns(part, "iam:ListAttachedGroupPolicies", name, async {
+                    iam.list_attached_group_policies()
+                        .group_name(name)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .try_collect()
+                        .await
+                })
+                .await?;
             let docs = self.managed_policies(&arns, part).await;
             Ok::<_, Gap>(arns.into_iter().zip(docs).collect::<Vec<_>>())
         };

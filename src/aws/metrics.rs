@@ -15,6 +15,10 @@ pub const EVENTS_SKIPPED: &str = "EventsSkipped";
 pub const FIXES_ATTACHED: &str = "FixesAttached";
 /// Auto-retry started a failed restore again.
 pub const RESTORES_RETRIED: &str = "RestoresRetried";
+/// Resources not ready at the end of a scheduled readiness run.
+pub const RESOURCES_NOT_READY: &str = "ResourcesNotReady";
+/// The readiness state table could not be written.
+pub const READINESS_STATE_ERRORS: &str = "ReadinessStateErrors";
 
 /// Where metrics go: a namespace and the `service` dimension.
 #[derive(Debug, Clone)]

@@ -11,6 +11,9 @@
 //! - [`publish`]: the one SNS Publish per failure.
 //! - [`attach`]: the opt-in writes: the verified fix put on an opted-in restore role,
 //!   and optionally the failed restore started again, at most once.
+//! - [`readiness`]: every protected resource checked for a restore now; [`state`]: the
+//!   function's memory of each one's last verdict (DynamoDB), for scheduled and
+//!   change-triggered readiness.
 //! - [`live`]: what the live command line needs besides the gathering: the event the
 //!   function would have received for a restore job it is given by id.
 //! - [`logging`] (feature `lambda`), [`metrics`], [`dedup`]: Powertools-style logs, EMF metrics and the
@@ -32,5 +35,8 @@ pub mod metrics;
 pub mod organizations;
 pub mod publish;
 pub mod readiness;
+pub mod state;
 
-pub use config::{AutoSettings, Clients, EndpointOverrides, OrganizationSettings, Settings};
+pub use config::{
+    AutoSettings, Clients, EndpointOverrides, OrganizationSettings, ReadinessSettings, Settings,
+};

@@ -24,7 +24,7 @@
 //! Every value from a response is checked before it is sent back to AWS (a resource
 //! ARN, a vault name, a plan name) or used: one that fails is a gap, never a call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::time::Instant;
 
@@ -34,16 +34,23 @@ use super::gather::{gather_in, Run, Source};
 use super::Clients;
 use crate::diagnose::evidence::{EvidencePart, Gap};
 use crate::diagnose::readiness::{
-    ReadinessRun, ResourceReadiness, RestoreRoles, RoleSource, READINESS_SCHEMA_VERSION,
+    state_key, ReadinessRun, ResourceReadiness, RestoreRoles, RoleSource, READINESS_SCHEMA_VERSION,
 };
-use crate::diagnose::validated::{shown, Arn, RoleArn};
+use crate::diagnose::validated::{shown, Arn, KeyArn, RoleArn};
 use crate::event::sanitize;
 use crate::event::trigger::{self, ReadinessInput};
 
 /// The most protected resources checked in one run; the rest are a gap.
 pub const MAX_RESOURCES: usize = 10_000;
-/// The most pages of one listing read (AWS Backup pages hold up to 1,000 items).
+/// The most pages of one listing read.
 const MAX_PAGES: usize = 100;
+/// The items asked per page of ListProtectedResources and ListRecoveryPointsByResource:
+/// their most ("Valid Range: Minimum value of 1. Maximum value of 1000.",
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListProtectedResources.html>,
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByResource.html>),
+/// so that [`MAX_PAGES`] pages hold [`MAX_RESOURCES`] resources whatever AWS's default
+/// page size is (not documented) and 10,000 resources take 10 listing calls.
+const PAGE_SIZE: i32 = 1000;
 /// The name of AWS Backup's default service role, under the path `/service-role/`.
 pub const DEFAULT_SERVICE_ROLE: &str = "AWSBackupDefaultServiceRole";
 
@@ -73,11 +80,65 @@ pub async fn readiness(
     region: &str,
     roles: &RestoreRoles,
 ) -> ReadinessRun {
+    let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
+    Box::pin(readiness_until(
+        clients,
+        account,
+        region,
+        roles,
+        Scope::default(),
+        far,
+    ))
+    .await
+    .run
+}
+
+/// A readiness run, with the keys each row's restore uses (same order as
+/// `run.resources`): the recovery point's key and the target keys KMS resolved, which
+/// the function keeps to find the resources a key change touches.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub run: ReadinessRun,
+    pub keys: Vec<Vec<String>>,
+}
+
+/// Which rows a run checks, and in which order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// Only the (resource, vault) rows whose [`state_key`] is here; all when `None`.
+    pub only: Option<&'a BTreeSet<String>>,
+    /// When each resource (by ARN) was last checked: the resources checked longest ago
+    /// (and those never checked) go first, so a run the deadline cuts short reaches the
+    /// others on the next run.
+    pub last_checked: Option<&'a BTreeMap<String, i64>>,
+}
+
+/// [`readiness`] of the rows of `scope`, stopping at `deadline`: rows not reached are one
+/// run gap, never a verdict.
+pub async fn readiness_until(
+    clients: &Clients,
+    account: &str,
+    region: &str,
+    roles: &RestoreRoles,
+    scope: Scope<'_>,
+    deadline: Instant,
+) -> Checked {
+    let only = scope.only;
     let lanes = Lanes::default();
     let run = Run::new(clients, &lanes);
     let mut run_gaps = Vec::new();
 
-    let resources = protected_resources(clients, &lanes, &mut run_gaps).await;
+    let mut resources = protected_resources(clients, &lanes, &mut run_gaps).await;
+    if let Some(only) = only {
+        resources.retain(|(arn, _)| {
+            let prefix = state_key(arn, Some(""));
+            only.iter().any(|k| k.starts_with(&prefix))
+        });
+    }
+    if let Some(last) = scope.last_checked {
+        // Stable: equally old resources keep the listing's order.
+        resources.sort_by_key(|(arn, _)| last.get(arn).copied().unwrap_or(i64::MIN));
+    }
     let selections = restore_testing_selections(clients, &lanes, &mut run_gaps).await;
     let needs_default = resources.iter().any(|(arn, t)| {
         let t = t.as_deref().unwrap_or("");
@@ -92,8 +153,13 @@ pub async fn readiness(
     };
 
     let mut out = Vec::new();
-    let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
+    let mut keys = Vec::new();
+    let mut left = 0usize;
     for (resource_arn, resource_type) in resources {
+        if Instant::now() >= deadline {
+            left += 1;
+            continue;
+        }
         let t = resource_type.clone().unwrap_or_default();
         let chosen = selection_for(&selections, &resource_arn, &t);
         let overrides = chosen.map(|s| s.overrides.clone()).unwrap_or_default();
@@ -116,26 +182,49 @@ pub async fn readiness(
                     .clone()
                     .map(|r| (r, RoleSource::DefaultServiceRole))
             });
-        for c in latest_recovery_points(clients, &lanes, &resource_arn, resource_type).await {
-            out.push(
-                check(
-                    &run,
-                    (clients, &lanes),
-                    (account, region),
-                    c,
-                    (role.clone(), &overrides),
-                    far,
-                )
-                .await,
-            );
+        let listed = latest_recovery_points(
+            clients,
+            &lanes,
+            (account, region),
+            &resource_arn,
+            resource_type,
+        )
+        .await;
+        for c in listed {
+            if let Some(only) = only {
+                if !only.contains(&state_key(&c.resource_arn, c.vault_name.as_deref())) {
+                    continue;
+                }
+            }
+            let (r, k) = check(
+                &run,
+                (clients, &lanes),
+                (account, region),
+                c,
+                (role.clone(), &overrides),
+                deadline,
+            )
+            .await;
+            out.push(r);
+            keys.push(k);
         }
     }
-    ReadinessRun {
-        schema_version: READINESS_SCHEMA_VERSION,
-        account_id: Some(account.to_owned()),
-        region: Some(region.to_owned()),
-        resources: out,
-        gaps: run_gaps,
+    if left > 0 {
+        run_gaps.push(gap(
+            EvidencePart::Other,
+            "readiness run",
+            format!("{left} protected resource(s) not checked before the invocation's deadline"),
+        ));
+    }
+    Checked {
+        run: ReadinessRun {
+            schema_version: READINESS_SCHEMA_VERSION,
+            account_id: Some(account.to_owned()),
+            region: Some(region.to_owned()),
+            resources: out,
+            gaps: run_gaps,
+        },
+        keys,
     }
 }
 
@@ -151,7 +240,7 @@ async fn check<'a>(
     c: Candidate,
     (role, overrides): RoleChoice<'_>,
     far: Instant,
-) -> ResourceReadiness {
+) -> (ResourceReadiness, Vec<String>) {
     let mut gaps: Vec<Gap> = c.gap.into_iter().collect();
     let mut metadata = Vec::new();
     match (&c.vault_name, &c.recovery_point_arn) {
@@ -199,7 +288,22 @@ async fn check<'a>(
     evidence.gaps.extend(gaps);
     let mut r = crate::doctor::readiness(&evidence);
     r.role_source = role.map(|(_, s)| s);
-    r
+    (r, keys_of(&evidence))
+}
+
+/// The keys a restore of this recovery point uses, as read: the recovery point's own
+/// key and every key KMS resolved (target keys of the metadata), each a valid key ARN.
+fn keys_of(evidence: &crate::diagnose::Evidence) -> Vec<String> {
+    let mut keys: Vec<String> = evidence
+        .recovery_point
+        .iter()
+        .filter_map(|rp| rp.encryption_key_arn.clone())
+        .chain(evidence.kms_keys.iter().map(|k| k.key_arn.clone()))
+        .filter(|k| KeyArn::parse(k).is_ok())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// ListProtectedResources: (resource ARN, resource type), each checked.
@@ -215,6 +319,7 @@ async fn protected_resources(
         let page = clients
             .backup
             .list_protected_resources()
+            .max_results(PAGE_SIZE)
             .set_next_token(token.clone())
             .send()
             .lane(lanes, Service::Backup)
@@ -523,6 +628,7 @@ async fn default_service_role(
 async fn latest_recovery_points(
     clients: &Clients,
     lanes: &Lanes,
+    (account, region): (&str, &str),
     resource_arn: &str,
     resource_type: Option<String>,
 ) -> Vec<Candidate> {
@@ -544,6 +650,7 @@ async fn latest_recovery_points(
             .backup
             .list_recovery_points_by_resource()
             .resource_arn(resource_arn)
+            .max_results(PAGE_SIZE)
             .set_next_token(token.clone())
             .send()
             .lane(lanes, Service::Backup)
@@ -583,20 +690,14 @@ async fn latest_recovery_points(
             break;
         }
     }
-    // The vault is in the recovery point's account and Region.
     let mut out: Vec<Candidate> = latest
         .into_iter()
         .map(|(vault, (_, rp))| Candidate {
             resource_arn: resource_arn.to_owned(),
             resource_type: resource_type.clone(),
-            vault_arn: Arn::parse(&rp).ok().map(|a| {
-                format!(
-                    "arn:{}:backup:{}:{}:backup-vault:{vault}",
-                    a.partition(),
-                    a.region(),
-                    a.account()
-                )
-            }),
+            vault_arn: Arn::parse(&rp)
+                .ok()
+                .map(|a| vault_arn(a.partition(), (account, region), &vault)),
             recovery_point_arn: Some(rp),
             vault_name: Some(vault),
             gap: None,
@@ -627,6 +728,16 @@ async fn latest_recovery_points(
         }
     }
     out
+}
+
+/// The ARN of a vault the listing named: the vaults ListRecoveryPointsByResource lists
+/// are those of the account and Region asked, and the recovery point's ARN may not say
+/// which: an EBS snapshot's has no account (`arn:${Partition}:ec2:${Region}::snapshot/*`
+/// in AWSBackupServiceRolePolicyForRestores v35, Sid EBSPermissions), nor has an EC2
+/// image's (`events/restore-job-failed-ec2-encoded.json`). A vault ARN without its
+/// account was read a second time under another name, and shown so.
+fn vault_arn(partition: &str, (account, region): (&str, &str), vault: &str) -> String {
+    format!("arn:{partition}:backup:{region}:{account}:backup-vault:{vault}")
 }
 
 /// GetRecoveryPointRestoreMetadata: the metadata AWS Backup would restore with.
@@ -690,6 +801,21 @@ mod tests {
         // A selection naming only other resources never restores this one.
         assert!(selection_for(&all[2..3], fs3, "EFS").is_none());
         assert!(selection_for(&all, fs3, "RDS").is_none());
+    }
+
+    #[test]
+    fn the_vault_of_an_ebs_snapshot_is_in_the_account_listed() {
+        let snapshot =
+            Arn::parse("arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0").unwrap();
+        assert_eq!(snapshot.account(), "");
+        assert_eq!(
+            vault_arn(
+                snapshot.partition(),
+                ("111122223333", "eu-west-1"),
+                "Default"
+            ),
+            "arn:aws:backup:eu-west-1:111122223333:backup-vault:Default"
+        );
     }
 
     #[test]

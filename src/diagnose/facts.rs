@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::evidence::{Evidence, EvidencePart};
 use super::report::Unverified;
-use super::validated::{is_account_id, is_region, shown, Arn, RoleArn};
+use super::validated::{
+    is_account_id, is_region, is_vault_name, shown, vault_name_from_arn, Arn, RoleArn,
+};
 
 /// What started the diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,23 +105,6 @@ pub fn arn_partition(arn: &str) -> Option<&str> {
 /// The last path segment of a role ARN: its name.
 pub fn role_name(role_arn: &str) -> &str {
     role_arn.rsplit('/').next().unwrap_or(role_arn)
-}
-
-/// The vault name in a vault ARN (`...:backup-vault:NAME`).
-pub fn vault_name_from_arn(vault_arn: &str) -> Option<String> {
-    vault_arn
-        .split_once(":backup-vault:")
-        .map(|(_, name)| name.to_string())
-        .filter(|n| !n.is_empty())
-}
-
-/// A backup vault name: 2–50 letters, digits, `-`, `_`, `.` (CreateBackupVault,
-/// `BackupVaultName` pattern `^[a-zA-Z0-9\-\_]{2,50}$`), plus the `/` of the vaults AWS
-/// itself names (`aws/efs/automatic-backup-vault`).
-pub fn is_vault_name(s: &str) -> bool {
-    (2..=50).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
 }
 
 /// A restore job id: the ids AWS Backup returns are UUID-like (letters, digits, `-`).

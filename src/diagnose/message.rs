@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use super::report::{DeniedRequest, FailureKind};
 
-/// The marker AWS puts before the encoded token.
-const ENCODED_MARKER: &str = "Encoded authorization failure message:";
+/// The marker AWS puts before the encoded token ("Encoded authorization failure
+/// message:"), lower-cased: it is found without regard to case.
+const ENCODED_MARKER: &str = "encoded authorization failure message:";
 
 /// Phrases that say "permissions" without naming what is missing.
 const OPAQUE_PHRASES: &[&str] = &[
@@ -43,10 +44,12 @@ pub fn classify(message: Option<&str>) -> (FailureKind, Option<DeniedRequest>) {
 
 /// The encoded token after "Encoded authorization failure message:", if present.
 pub fn encoded_token(text: &str) -> Option<&str> {
-    let start = text.find(ENCODED_MARKER)? + ENCODED_MARKER.len();
-    let rest = text.get(start..)?.trim_start();
-    let token = rest.split_whitespace().next()?;
-    let token = token.trim_end_matches(['.', '"', '\'', ')']);
+    // ASCII lower-casing keeps every byte offset, so `at` indexes `text` too.
+    let at = text.to_ascii_lowercase().find(ENCODED_MARKER)? + ENCODED_MARKER.len();
+    let token = text.get(at..)?.split_whitespace().next()?;
+    let token = token
+        .trim_start_matches(['"', '\'', '('])
+        .trim_end_matches(['.', ',', ';', ')', '"', '\'']);
     (!token.is_empty() && token != "<omitted>").then_some(token)
 }
 
@@ -251,6 +254,9 @@ mod tests {
     fn encoded_message_is_recognised_and_token_extracted() {
         let msg = "You are not authorized to perform this operation. Please consult the permissions associated with your AWS Backup role(s), and refer to the AWS Backup documentation for more details. Encoded authorization failure message: AbC-123_xyz";
         assert_eq!(classify(Some(msg)).0, FailureKind::EncodedAuthorization);
+        assert_eq!(encoded_token(msg), Some("AbC-123_xyz"));
+        // The marker in another case, the token quoted: the same token.
+        let msg = "ENCODED AUTHORIZATION FAILURE MESSAGE: \"AbC-123_xyz\";";
         assert_eq!(encoded_token(msg), Some("AbC-123_xyz"));
     }
 

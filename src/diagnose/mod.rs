@@ -36,7 +36,7 @@ pub mod validated;
 
 pub use cause::blocker_words;
 pub use evidence::Evidence;
-pub use plan::target_bucket;
+pub use plan::{target_bucket, target_eks_cluster};
 pub use report::Report;
 
 use crate::policy::Decision;

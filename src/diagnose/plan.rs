@@ -14,7 +14,7 @@ use super::principal::{parse_named, Principals};
 use super::report::Unverified;
 use super::requirements::{self, Requirement, Scope};
 use super::restore_path;
-use super::validated::{BucketName, InvalidValue, RoleArn};
+use super::validated::{BucketName, EksClusterName, InvalidValue, RoleArn};
 
 /// Whose permission a requirement is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +60,21 @@ pub fn plan(
         partition: facts.partition.clone(),
         region: facts.region.clone(),
         account: facts.account.clone(),
-        bucket: restore_bucket(evidence, incomplete),
+        bucket: validated_target(target_bucket(evidence), "S3 bucket", "S3", incomplete),
         image_arn: facts.image_arn.clone(),
+        eks_cluster: facts
+            .resource_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("EKS"))
+            .then(|| {
+                validated_target(
+                    target_eks_cluster(evidence),
+                    "EKS cluster",
+                    "EKS",
+                    incomplete,
+                )
+            })
+            .flatten(),
     };
     let account = facts.account.clone().unwrap_or_default();
     let mut items = Vec::new();
@@ -118,12 +131,18 @@ pub fn plan(
                     }
                 }
                 if let Some(service) = requirements::pass_role_service(path) {
-                    for profile_role in instance_profile_roles(evidence, &account, incomplete) {
-                        let req = requirements::pass_role_requirement(
-                            &profile_role,
-                            &service,
-                            &format!("{t} restore: attach the instance profile's role to the restored instance"),
-                        );
+                    let (roles, why) = match requirements::pass_role_metadata_key(path) {
+                        Some(key) => (
+                            metadata_roles(evidence, &key, &service, &account, incomplete),
+                            format!("{t} restore: pass the role the restore metadata `{key}` names to {service}"),
+                        ),
+                        None => (
+                            instance_profile_roles(evidence, &account, incomplete),
+                            format!("{t} restore: attach the instance profile's role to the restored instance"),
+                        ),
+                    };
+                    for role in roles {
+                        let req = requirements::pass_role_requirement(&role, &service, &why);
                         add(Who::Role, req, ResourceGate::None);
                     }
                 }
@@ -178,41 +197,53 @@ pub fn plan(
     }
 }
 
+/// The first non-empty restore metadata value under one of `keys` (matched without
+/// regard to case), trimmed.
+fn metadata_value<'e>(e: &'e Evidence, keys: &[&str]) -> Option<&'e str> {
+    e.restore_metadata
+        .as_ref()?
+        .iter()
+        .filter(|(k, _)| keys.iter().any(|key| k.eq_ignore_ascii_case(key)))
+        .map(|(_, v)| v.trim())
+        .find(|v| !v.is_empty())
+}
+
 /// The target bucket of an S3 restore, from the restore metadata (keys matched without
 /// regard to case), validated against S3's bucket naming rules; `Ok(None)` when the
 /// metadata names none.
 pub fn target_bucket(e: &Evidence) -> Result<Option<BucketName>, InvalidValue> {
-    let Some(meta) = e.restore_metadata.as_ref() else {
-        return Ok(None);
-    };
-    let value = meta
-        .iter()
-        .filter(|(k, _)| {
-            matches!(
-                k.to_ascii_lowercase().as_str(),
-                "destinationbucketname" | "bucketname"
-            )
-        })
-        .map(|(_, v)| v.trim())
-        .find(|v| !v.is_empty());
-    value.map(BucketName::parse).transpose()
+    metadata_value(e, &["destinationBucketName", "bucketName"])
+        .map(BucketName::parse)
+        .transpose()
 }
 
-fn restore_bucket(e: &Evidence, unverified: &mut Vec<Unverified>) -> Option<BucketName> {
-    match target_bucket(e) {
-        Ok(b) => b,
-        Err(err) => {
-            unverified.push(Unverified::new(
-                EvidencePart::RestoreMetadata,
-                format!("the target S3 bucket `{}`", err.shown),
-                format!(
-                    "{}: it was ignored, and no S3 permission was checked or granted on it",
-                    err.why
-                ),
-            ));
-            None
-        }
-    }
+/// The target cluster of an EKS restore: the restore metadata's mandatory `clusterName`
+/// (restoring-eks.html), validated as an EKS cluster name; `Ok(None)` when it names none.
+pub fn target_eks_cluster(e: &Evidence) -> Result<Option<EksClusterName>, InvalidValue> {
+    metadata_value(e, &["clusterName"])
+        .map(EksClusterName::parse)
+        .transpose()
+}
+
+/// A target read from the restore metadata; an invalid one is a gap that says which
+/// permissions were therefore neither checked nor granted.
+fn validated_target<T>(
+    read: Result<Option<T>, InvalidValue>,
+    what: &str,
+    service: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Option<T> {
+    read.unwrap_or_else(|err| {
+        unverified.push(Unverified::new(
+            EvidencePart::RestoreMetadata,
+            format!("the target {what} `{}`", err.shown),
+            format!(
+                "{}: it was ignored, and no {service} permission was checked or granted on it",
+                err.why
+            ),
+        ));
+        None
+    })
 }
 
 pub fn vault_gate(
@@ -268,6 +299,43 @@ fn instance_profile_roles(
             candidates.extend(d.resource.map(|r| (EvidencePart::DecodedMessage, r)));
         }
     }
+    same_account_roles(candidates, account, unverified)
+}
+
+/// The role a restore passes as its restore metadata names it under `key` (EKS:
+/// `clusterRole`); none named is a gap, since AWS may then pass a role the evidence does
+/// not carry.
+fn metadata_roles(
+    e: &Evidence,
+    key: &str,
+    service: &str,
+    account: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<String> {
+    match metadata_value(e, &[key]) {
+        Some(arn) => same_account_roles(
+            vec![(EvidencePart::RestoreMetadata, arn.to_owned())],
+            account,
+            unverified,
+        ),
+        None => {
+            unverified.push(Unverified::new(
+                EvidencePart::RestoreMetadata,
+                format!("iam:PassRole of the role the restore passes to {service}"),
+                format!("the restore metadata names no `{key}`: which role AWS passes is not in the evidence, so none was checked or granted"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// The valid role ARNs of the restore's own account among `candidates` (iam:PassRole
+/// never crosses accounts); each other value is a gap.
+fn same_account_roles(
+    candidates: Vec<(EvidencePart, String)>,
+    account: &str,
+    unverified: &mut Vec<Unverified>,
+) -> Vec<String> {
     let mut roles = Vec::new();
     for (part, arn) in candidates {
         match RoleArn::parse(&arn) {

@@ -5,7 +5,8 @@
 //! - **ready**: every requirement of the restore path was checked and allowed, and nothing
 //!   that could change that answer is unverified;
 //! - **not ready**: a requirement is denied: the findings, and the verified patch when
-//!   one fixes them;
+//!   one fixes them; or a key the restore needs is in a state KMS cannot use
+//!   ([`UNUSABLE_KEY_STATES`]: disabled, pending deletion);
 //! - **not verifiable**: nothing denied was found, but a part that could deny it was not
 //!   read (the gaps), or no requirement could be checked at all.
 //!
@@ -165,6 +166,65 @@ pub fn assess(report: Report, checked: usize) -> ResourceReadiness {
     }
 }
 
+/// KMS key states in which a key cannot be used for cryptographic operations, so a
+/// restore that needs it fails whatever the policies allow. Source: AWS KMS Developer
+/// Guide, "Key states of AWS KMS keys"
+/// (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html): its key
+/// state table marks the cryptographic operations as failing for `Disabled`,
+/// `PendingDeletion` and `PendingImport`, and of `Unavailable` keys (a disconnected
+/// custom key store) it says "you cannot use them in cryptographic operations".
+pub const UNUSABLE_KEY_STATES: [&str; 4] = [
+    "Disabled",
+    "PendingDeletion",
+    "PendingImport",
+    "Unavailable",
+];
+
+/// The keys of `evidence` (as kms:DescribeKey read them) whose state makes them unusable:
+/// (key ARN, state).
+pub fn unusable_keys(evidence: &super::Evidence) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = evidence
+        .kms_keys
+        .iter()
+        .filter_map(|k| {
+            let state = k.key_state.as_deref()?;
+            UNUSABLE_KEY_STATES
+                .contains(&state)
+                .then(|| (k.key_arn.clone(), state.to_owned()))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `r` with the keys it needs that cannot be used: not ready whatever the policies
+/// allow, said in the summary (a disabled key, a key pending deletion: what a
+/// `DisableKey` or `ScheduleKeyDeletion` change does).
+pub fn with_unusable_keys(
+    mut r: ResourceReadiness,
+    keys: &[(String, String)],
+) -> ResourceReadiness {
+    if keys.is_empty() {
+        return r;
+    }
+    let said: Vec<String> = keys
+        .iter()
+        .map(|(arn, state)| format!("`{arn}` is {state}"))
+        .collect();
+    let why = format!(
+        "the KMS key {} (a restore that uses it fails until it is usable again)",
+        said.join(", ")
+    );
+    r.summary = if r.verdict == Verdict::NotReady {
+        format!("{}; and {why}", r.summary)
+    } else {
+        why
+    };
+    r.verdict = Verdict::NotReady;
+    r
+}
+
 /// A readiness run over one account and Region: every resource checked, and what the
 /// enumeration itself could not read. The `--format json` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -192,5 +252,172 @@ impl ReadinessRun {
             n(Verdict::NotReady),
             n(Verdict::NotVerifiable),
         )
+    }
+}
+
+/// One (resource, vault) as the last readiness run left it: what the function keeps
+/// between runs (in its DynamoDB table) to alert only on what changed, and to find the
+/// resources a change touches (their role, keys and vault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// [`state_key`] of the resource and vault.
+    pub key: String,
+    pub resource_arn: String,
+    pub vault_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub verdict: Verdict,
+    /// The role a restore would run as.
+    pub role_arn: Option<String>,
+    /// The keys its restore uses: the recovery point's, and the target key(s) KMS resolved.
+    pub key_arns: Vec<String>,
+    /// When it was checked (seconds since the Unix epoch).
+    pub checked_at: i64,
+}
+
+/// The key of one (resource, vault): neither an ARN nor a vault name holds `#`.
+pub fn state_key(resource_arn: &str, vault_name: Option<&str>) -> String {
+    format!("{resource_arn}#{}", vault_name.unwrap_or("-"))
+}
+
+impl StoredState {
+    /// The state to keep for `r`, checked at `now`; `None` when the row names no
+    /// resource (nothing to compare it with next time).
+    pub fn of(r: &ResourceReadiness, key_arns: Vec<String>, now: i64) -> Option<Self> {
+        let s = &r.report.restore;
+        let resource_arn = s.source_resource_arn.clone()?;
+        Some(StoredState {
+            key: state_key(&resource_arn, s.backup_vault_name.as_deref()),
+            resource_arn,
+            vault_name: s.backup_vault_name.clone(),
+            resource_type: s.resource_type.clone(),
+            verdict: r.verdict,
+            role_arn: s.role_arn.clone(),
+            key_arns,
+            checked_at: now,
+        })
+    }
+}
+
+/// The resources of `current` that are not ready now and were not the last time they
+/// were checked (or were never checked): what one alert reports. A resource still not
+/// ready, or one that became ready or not verifiable, is not in it.
+pub fn newly_not_ready<'a>(
+    previous: &[StoredState],
+    current: &'a [ResourceReadiness],
+) -> Vec<&'a ResourceReadiness> {
+    let before: std::collections::BTreeMap<&str, Verdict> = previous
+        .iter()
+        .map(|s| (s.key.as_str(), s.verdict))
+        .collect();
+    current
+        .iter()
+        .filter(|r| r.verdict == Verdict::NotReady)
+        .filter(|r| {
+            let s = &r.report.restore;
+            let key = s
+                .source_resource_arn
+                .as_deref()
+                .map(|a| state_key(a, s.backup_vault_name.as_deref()));
+            key.and_then(|k| before.get(k.as_str()).copied()) != Some(Verdict::NotReady)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::diagnose::evidence::KmsKey;
+
+    fn row(verdict: Verdict, resource: &str, vault: &str) -> ResourceReadiness {
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 2,
+            "restore": {"trigger": "readiness", "sourceResourceArn": resource, "backupVaultName": vault},
+            "failure": {"kind": "none"}, "cause": "unverified", "summary": "s",
+            "missing": [], "unverified": [], "patch": null, "verified": false,
+            "verification": {"nowAllowed": [], "stillBlocked": []}
+        }))
+        .unwrap();
+        ResourceReadiness {
+            verdict,
+            summary: "s".into(),
+            checked: 1,
+            role_source: None,
+            gaps: vec![],
+            caveats: vec![],
+            report,
+        }
+    }
+
+    #[test]
+    fn only_resources_that_turned_not_ready_are_new() {
+        let was = |v: Verdict, r: &str| StoredState {
+            key: state_key(r, Some("v")),
+            resource_arn: r.into(),
+            vault_name: Some("v".into()),
+            resource_type: None,
+            verdict: v,
+            role_arn: None,
+            key_arns: vec![],
+            checked_at: 0,
+        };
+        let previous = [
+            was(Verdict::Ready, "a"),
+            was(Verdict::NotReady, "b"),
+            was(Verdict::NotVerifiable, "c"),
+        ];
+        let now = [
+            row(Verdict::NotReady, "a", "v"), // ready -> not ready: new
+            row(Verdict::NotReady, "b", "v"), // still not ready: not new
+            row(Verdict::NotReady, "c", "v"), // not verifiable -> not ready: new
+            row(Verdict::NotReady, "d", "v"), // never checked: new
+            row(Verdict::NotReady, "a", "w"), // same resource, another vault: new
+            row(Verdict::Ready, "e", "v"),
+        ];
+        let new: Vec<String> = newly_not_ready(&previous, &now)
+            .iter()
+            .map(|r| {
+                state_key(
+                    r.report.restore.source_resource_arn.as_deref().unwrap(),
+                    r.report.restore.backup_vault_name.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(new, ["a#v", "c#v", "d#v", "a#w"]);
+    }
+
+    #[test]
+    fn a_key_kms_cannot_use_makes_the_resource_not_ready() {
+        let evidence = crate::diagnose::Evidence {
+            kms_keys: vec![
+                KmsKey {
+                    reference: "k1".into(),
+                    key_arn: "arn:k1".into(),
+                    key_manager: None,
+                    key_state: Some("Enabled".into()),
+                },
+                KmsKey {
+                    reference: "k2".into(),
+                    key_arn: "arn:k2".into(),
+                    key_manager: None,
+                    key_state: Some("PendingDeletion".into()),
+                },
+            ],
+            ..Default::default()
+        };
+        let keys = unusable_keys(&evidence);
+        assert_eq!(
+            keys,
+            [("arn:k2".to_string(), "PendingDeletion".to_string())]
+        );
+        let r = with_unusable_keys(row(Verdict::Ready, "a", "v"), &keys);
+        assert_eq!(r.verdict, Verdict::NotReady);
+        assert!(
+            r.summary.contains("`arn:k2` is PendingDeletion"),
+            "{}",
+            r.summary
+        );
+        let same = with_unusable_keys(row(Verdict::Ready, "a", "v"), &[]);
+        assert_eq!(same.verdict, Verdict::Ready);
     }
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::evidence::EvidencePart;
-use super::validated::{Arn, BucketName, KeyArn};
+use super::validated::{Arn, BucketName, EksClusterName, KeyArn};
 use crate::policy::ContextValue;
 
 /// The catalog, embedded at build time so the Lambda and the CLI agree.
@@ -40,7 +40,13 @@ struct PathEntry {
     recognised_by: String,
     requirements: Vec<Entry>,
     kms: Option<KmsEntry>,
+    /// The service a role passed during the restore goes to.
     pass_role: Option<String>,
+    /// The restore metadata key naming that role (EKS: `clusterRole`); without one, the
+    /// roles are those of the restored instance's profiles (EC2).
+    pass_role_from_metadata: Option<String>,
+    /// Where the pass-role requirement comes from, when it is not the EC2 one.
+    pass_role_source: Option<String>,
     notes: Option<String>,
 }
 
@@ -96,6 +102,8 @@ pub struct Scope {
     pub account: Option<String>,
     pub bucket: Option<BucketName>,
     pub image_arn: Option<Arn>,
+    /// The EKS cluster a restore targets (restore metadata `clusterName`).
+    pub eks_cluster: Option<EksClusterName>,
 }
 
 /// A placeholder the evidence could not fill.
@@ -105,6 +113,7 @@ pub enum Unknown {
     Account,
     Bucket,
     Image,
+    EksCluster,
 }
 
 impl Unknown {
@@ -117,6 +126,9 @@ impl Unknown {
                 "the target S3 bucket (a valid `DestinationBucketName` in the restore metadata)"
             }
             Unknown::Image => "the AMI of the recovery point",
+            Unknown::EksCluster => {
+                "the target EKS cluster (a valid `clusterName` in the restore metadata)"
+            }
         }
     }
 }
@@ -126,7 +138,7 @@ impl Scope {
     /// validated value.
     pub fn fill(&self, template: &str) -> Result<String, Unknown> {
         let mut out = template.replace("${Partition}", &self.partition);
-        let slots: [(&str, Option<&str>, Unknown); 4] = [
+        let slots: [(&str, Option<&str>, Unknown); 5] = [
             ("${Region}", self.region.as_deref(), Unknown::Region),
             ("${Account}", self.account.as_deref(), Unknown::Account),
             (
@@ -138,6 +150,11 @@ impl Scope {
                 "${ImageArn}",
                 self.image_arn.as_ref().map(Arn::as_str),
                 Unknown::Image,
+            ),
+            (
+                "${EksCluster}",
+                self.eks_cluster.as_ref().map(EksClusterName::as_str),
+                Unknown::EksCluster,
             ),
         ];
         for (placeholder, value, unknown) in slots {
@@ -235,6 +252,7 @@ pub fn path_info(id: &str) -> Option<PathInfo> {
         .iter()
         .map(|e| &e.source)
         .chain(p.kms.iter().map(|k| &k.source))
+        .chain(p.pass_role_source.iter())
     {
         if !sources.contains(s) {
             sources.push(s.clone());
@@ -260,6 +278,12 @@ pub fn source_of(id: &str, action: &str, resource: &str, scope: &Scope) -> Optio
                 && scope.fill(&e.resource).is_ok_and(|r| r == resource)
         })
         .map(|e| e.source.clone())
+        .or_else(|| {
+            action
+                .eq_ignore_ascii_case("iam:PassRole")
+                .then(|| p.pass_role_source.clone())
+                .flatten()
+        })
 }
 
 /// The requirements of one path, each with the placeholder it lacked when it could not
@@ -447,6 +471,15 @@ pub fn pass_role_service(selection: &Selection) -> Option<String> {
         .then_some(first)
 }
 
+/// The restore metadata key that names the role a decided path passes (EKS new cluster:
+/// `clusterRole`); `None` when the roles come from the restored instance's profiles or
+/// the path passes none.
+pub fn pass_role_metadata_key(selection: &Selection) -> Option<String> {
+    let c = catalog()?;
+    let id = selection.decided()?;
+    c.paths.get(id)?.pass_role_from_metadata.clone()
+}
+
 /// Lower-cased actions the catalog lists for a type on any of its paths (service, KMS,
 /// PassRole), and those of them without resource-level permissions.
 pub fn catalog_actions(resource_type: &str) -> (BTreeSet<String>, BTreeSet<String>) {
@@ -577,7 +610,15 @@ mod tests {
     /// policy, cluster-wide, and no other access policy on the entry.
     #[test]
     fn eks_access_policy_requirement_keeps_its_condition() {
-        let needs = service_requirements(&on("EKS", &["eks-cluster"]), &scope());
+        // Without a valid `clusterName` nothing is asked on a cluster: no wildcard in its place.
+        let bare = service_requirements(&on("EKS", &["eks-existing-cluster"]), &scope());
+        assert!(bare.requirements.is_empty());
+        assert_eq!(bare.unknown, [Unknown::EksCluster]);
+        let s = Scope {
+            eks_cluster: Some(EksClusterName::parse("prod").unwrap()),
+            ..scope()
+        };
+        let needs = service_requirements(&on("EKS", &["eks-existing-cluster"]), &s);
         assert!(needs.unknown.is_empty() && needs.depends.is_empty());
         let assoc = needs
             .requirements
@@ -586,7 +627,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             assoc.resource,
-            "arn:aws:eks:us-east-1:111122223333:access-entry/*"
+            "arn:aws:eks:us-east-1:111122223333:access-entry/prod/*"
         );
         let policy = "arn:aws:eks::aws:cluster-access-policy/AWSBackupFullAccessPolicyForRestore";
         assert_eq!(

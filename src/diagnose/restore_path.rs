@@ -69,6 +69,9 @@ fn flag(e: &PathEvidence<'_>, key: &str) -> Option<bool> {
     }
 }
 
+/// The restore metadata keys only a file-level (item) restore of a snapshot carries.
+const FILE_LEVEL_KEYS: &[&str] = &["restoreType", "pathsToRestore"];
+
 fn has_key(e: &PathEvidence<'_>, keys: &[&str]) -> bool {
     keys.iter()
         .any(|k| meta(e, k).is_some_and(|v| !v.is_empty()))
@@ -154,10 +157,25 @@ pub fn select(resource_type: &str, e: &PathEvidence<'_>) -> Option<Selection> {
                 return None;
             }
         }
-        // Restores into an existing cluster and into one AWS Backup creates are not told
-        // apart: the restore metadata keys that would say it were not verified, so the
-        // one path asks only what both need (the rest is in the catalog's notes).
-        "EKS" => one("eks-cluster"),
+        // `newCluster` says whether AWS Backup creates the target cluster (restoring-eks.html,
+        // "Optional metadata"); its default when absent is not documented, so an absent
+        // value leaves both paths open.
+        "EKS" => match flag(e, "newCluster") {
+            Some(true) => one("eks-new-cluster"),
+            Some(false) => one("eks-existing-cluster"),
+            None => undecided(by_metadata, "whether AWS Backup creates a new cluster for the restore (restore metadata `newCluster`)"),
+        },
+        // A file-level restore carries `restoreType` (required for it) and `pathsToRestore`
+        // (restoring-ebs.html, "File level restore specifications"); a volume restore
+        // carries neither.
+        "EBS" => match e.metadata {
+            Some(_) if has_key(e, FILE_LEVEL_KEYS) => one("ebs-file-level-to-s3"),
+            Some(_) => one("ebs-volume"),
+            None => undecided(by_metadata, "whether the snapshot is restored as a volume or file by file into S3 (restore metadata `restoreType`, `pathsToRestore`; the restore metadata was not read)"),
+        },
+        // restoring-ec2.html documents no file-level restore: an EC2 restore carrying the
+        // EBS file-level keys is a path the catalog does not cover, not an instance launch.
+        "EC2" if has_key(e, FILE_LEVEL_KEYS) => return None,
         "DocumentDB" | "Neptune" => match kind {
             Some(PointKind::ClusterSnapshot) | None => (all.clone(), None),
             Some(_) => return None,
@@ -293,27 +311,75 @@ mod tests {
         assert_eq!(s.paths, ["s3-new-bucket", "s3-existing-bucket"]);
     }
 
-    /// Regression (#9): EKS was reported "not covered"; it has one path, decided by
-    /// the resource type alone, whatever the (hostile) metadata says.
-    #[test]
-    fn eks_restores_take_the_one_eks_path() {
-        assert_eq!(
-            select("eks", &PathEvidence::default())
-                .and_then(|s| s.decided().map(str::to_string))
-                .as_deref(),
-            Some("eks-cluster")
-        );
-        let m = with_meta(&[("newCluster", "true\n"), ("clusterName", "`x`")]);
-        let s = select(
-            "EKS",
+    fn with(t: &str, pairs: Option<&[(&str, &str)]>) -> Option<Selection> {
+        let m = pairs.map(with_meta);
+        select(
+            t,
             &PathEvidence {
-                metadata: Some(&m),
+                metadata: m.as_ref(),
                 ..Default::default()
             },
         )
-        .unwrap();
-        assert_eq!(s.paths, ["eks-cluster"]);
-        assert!(s.depends_on.is_none());
+    }
+
+    /// `newCluster` (restoring-eks.html) decides the EKS path, trimmed and without regard
+    /// to case; absent or not a boolean, both paths stay open and the difference is
+    /// reported as depending on it.
+    #[test]
+    fn new_cluster_flag_decides_the_eks_path() {
+        let decided = |pairs: &[(&str, &str)]| {
+            with("EKS", Some(pairs)).and_then(|s| s.decided().map(str::to_string))
+        };
+        assert_eq!(
+            decided(&[("newCluster", "true\n"), ("clusterName", "`x`")]).as_deref(),
+            Some("eks-new-cluster")
+        );
+        assert_eq!(
+            decided(&[("NEWCLUSTER", " False ")]).as_deref(),
+            Some("eks-existing-cluster")
+        );
+        for open in [
+            with("eks", None),
+            with("EKS", Some(&[("newCluster", "yes")])),
+        ] {
+            let s = open.unwrap();
+            assert_eq!(s.paths, ["eks-existing-cluster", "eks-new-cluster"]);
+            assert!(s.depends_on.unwrap().what.contains("`newCluster`"));
+        }
+    }
+
+    /// The file-level keys of restoring-ebs.html make an EBS restore a file-level one;
+    /// an EC2 restore carrying them is not covered rather than checked as a launch.
+    #[test]
+    fn file_level_keys_decide_the_ebs_path() {
+        let decided = |t: &str, pairs: &[(&str, &str)]| {
+            with(t, Some(pairs)).and_then(|s| s.decided().map(str::to_string))
+        };
+        assert_eq!(
+            decided("EBS", &[("restoreType", "x")]).as_deref(),
+            Some("ebs-file-level-to-s3")
+        );
+        assert_eq!(
+            decided("EBS", &[("PathsToRestore", "[\"/a\"]")]).as_deref(),
+            Some("ebs-file-level-to-s3")
+        );
+        // An empty value names nothing; a volume restore's own keys decide nothing else.
+        assert_eq!(
+            decided(
+                "EBS",
+                &[("pathsToRestore", " "), ("availabilityZone", "eu-west-1a")]
+            )
+            .as_deref(),
+            Some("ebs-volume")
+        );
+        let unread = with("EBS", None).unwrap();
+        assert_eq!(unread.paths, ["ebs-volume", "ebs-file-level-to-s3"]);
+        assert!(unread.depends_on.is_some());
+        assert!(with("EC2", Some(&[("restoreType", "x")])).is_none());
+        assert_eq!(
+            decided("EC2", &[("InstanceType", "t3.micro")]).as_deref(),
+            Some("ec2-instance")
+        );
     }
 
     #[test]

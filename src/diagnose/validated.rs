@@ -353,6 +353,55 @@ impl BucketName {
     }
 }
 
+/// A backup vault name. `CreateBackupVault` allows `^[a-zA-Z0-9\-\_]{2,50}$`; vaults AWS
+/// creates also hold `/` (`aws/efs/automatic-backup-vault`), so `/` and `.` are accepted,
+/// up to 64 characters (not verified beyond these two sources).
+pub fn is_vault_name(s: &str) -> bool {
+    (2..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+}
+
+/// `arn:aws:backup:eu-west-1:111122223333:backup-vault:Name` -> `Name`, when it is a
+/// vault name.
+pub fn vault_name_from_arn(arn: &str) -> Option<String> {
+    arn.split_once(":backup-vault:")
+        .map(|(_, name)| name.to_owned())
+        .filter(|n| is_vault_name(n))
+}
+
+/// An EKS cluster name as CreateCluster accepts it: 1 to 100 characters, a letter or
+/// digit first, then letters, digits, hyphens and underscores (EKS API reference,
+/// CreateCluster `name`: pattern `^[0-9A-Za-z][A-Za-z0-9\-_]*$`). Only such a name goes
+/// into a cluster ARN we grant on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EksClusterName(String);
+
+impl EksClusterName {
+    pub fn parse(s: &str) -> Result<EksClusterName, InvalidValue> {
+        let bad = |why: &str| invalid("EKS cluster name", s, why);
+        if !(1..=100).contains(&s.len()) {
+            return Err(bad("a cluster name has 1 to 100 characters"));
+        }
+        if !s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) {
+            return Err(bad("it must begin with a letter or digit"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad(
+                "only letters, digits, hyphens and underscores are allowed",
+            ));
+        }
+        Ok(EksClusterName(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A KMS key ARN (`arn:partition:kms:region:account:key/id`), never an alias.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyArn(Arn);
@@ -588,5 +637,25 @@ mod tests {
         }
         assert!(is_account_id("111122223333"));
         assert!(!is_account_id("11112222333a"));
+    }
+
+    /// CreateCluster's name rules: hostile metadata never reaches a cluster ARN.
+    #[test]
+    fn eks_cluster_names_follow_create_cluster_rules() {
+        for ok in ["prod", "p", "prod-restored_2", &"a".repeat(100)] {
+            assert_eq!(EksClusterName::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "-prod",
+            "_x",
+            "prod/*",
+            "prod*",
+            "a b",
+            "ünï",
+            &"a".repeat(101),
+        ] {
+            assert!(EksClusterName::parse(bad).is_err(), "{bad}");
+        }
     }
 }

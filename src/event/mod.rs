@@ -7,6 +7,7 @@
 //! Pure and always built (no AWS SDK): the AWS adapters and the Lambda handler sit
 //! above it, and the fuzzer drives it directly.
 
+pub mod change;
 pub mod cloudtrail;
 pub mod sanitize;
 pub mod test_alert;

@@ -102,14 +102,7 @@ pub fn is_resource_type(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-/// A backup vault name. `CreateBackupVault` allows `^[a-zA-Z0-9\-\_]{2,50}$`; vaults AWS
-/// creates also hold `/` (`aws/efs/automatic-backup-vault`), so `/` and `.` are accepted,
-/// up to 64 characters (not verified beyond these two sources).
-pub fn is_vault_name(s: &str) -> bool {
-    (2..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
-}
+pub use crate::diagnose::validated::is_vault_name;
 
 /// An error code or identity type: letters, digits, `.`, `:`, `_` and `-`, at most 128.
 pub fn is_code(s: &str) -> bool {

@@ -1,7 +1,9 @@
 //! The Lambda side of the handler: the AWS calls, the deadline and the runtime loop
 //! (feature `lambda`). Re-exported by [`handler`](crate::handler).
 
-use crate::event::{sanitize, test_alert, trigger};
+mod readiness;
+
+use crate::event::{change, sanitize, test_alert, trigger};
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -61,6 +63,26 @@ pub enum Outcome {
     /// Already alerted by this container.
     #[serde(rename_all = "camelCase")]
     Duplicate { dedup_key: String },
+    /// A scheduled readiness run: how many (resource, vault) rows were checked, how many
+    /// are not ready, how many newly (the alert, when any), and whether the state was kept.
+    #[serde(rename_all = "camelCase")]
+    Readiness {
+        checked: usize,
+        not_ready: usize,
+        newly_not_ready: usize,
+        message_id: Option<String>,
+        state_saved: bool,
+    },
+    /// A change that can break a restore: the rows it touches, checked again, and how
+    /// many it broke (the alert, when any).
+    #[serde(rename_all = "camelCase")]
+    ChangeChecked {
+        event_name: String,
+        touched: usize,
+        broken: usize,
+        message_id: Option<String>,
+        state_saved: bool,
+    },
 }
 
 /// Everything one invocation produced, for tests and tools.
@@ -99,6 +121,15 @@ pub enum HandlerError {
     /// The diagnosis could not produce a report at all.
     #[error("could not build the report: {0}")]
     Report(String),
+    /// An input that claims to be the scheduled readiness run but is not its shape.
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// The readiness state could not be read: without it, what changed is not known.
+    #[error(transparent)]
+    State(#[from] crate::aws::state::StateError),
+    /// Readiness could not run (the function's own account or Region is not known).
+    #[error("readiness could not run: {0}")]
+    Readiness(String),
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -106,6 +137,9 @@ impl From<HandlerError> for Diagnostic {
         let error_type = match e {
             HandlerError::Publish(_) => "PublishFailed",
             HandlerError::Report(_) => "ReportFailed",
+            HandlerError::Input(_) => "InvalidInput",
+            HandlerError::State(_) => "StateFailed",
+            HandlerError::Readiness(_) => "ReadinessFailed",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -221,6 +255,12 @@ impl Handler {
     ) -> Result<Processed, HandlerError> {
         if test_alert::is_test_alert(&event) {
             return self.publish_test_alert(&event, deadline).await;
+        }
+        if change::is_scheduled(&event) {
+            return Box::pin(self.scheduled_readiness(&event, function_arn, deadline)).await;
+        }
+        if change::is_change(&event) {
+            return Box::pin(self.change_readiness(&event, function_arn, deadline)).await;
         }
         let parsed = match contained("parsing the event", || trigger::parse(&event)) {
             Ok(Ok(p)) => p,

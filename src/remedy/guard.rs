@@ -250,6 +250,8 @@ pub fn decide(evidence: &Evidence, report: &Report, settings: &GuardSettings) ->
                 // with the bucket-owner condition checked below.
                 bucket: crate::diagnose::target_bucket(evidence).ok().flatten(),
                 image_arn: None,
+                // The validated target cluster: its access-entry template names it.
+                eks_cluster: crate::diagnose::target_eks_cluster(evidence).ok().flatten(),
             },
         ),
         _ => vec![],

@@ -5,5 +5,6 @@ pub mod alert;
 pub mod escape;
 pub mod facts;
 pub mod readiness;
+pub mod readiness_alert;
 pub mod slack;
 pub mod text;

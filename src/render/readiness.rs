@@ -13,7 +13,7 @@ use super::escape::{markdown, plain_text};
 const CELL: usize = 120;
 
 /// The resource a row is about: its ARN, else its recovery point.
-fn resource(r: &ResourceReadiness) -> &str {
+pub(super) fn resource(r: &ResourceReadiness) -> &str {
     let s = &r.report.restore;
     s.source_resource_arn
         .as_deref()

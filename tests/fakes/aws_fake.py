@@ -44,8 +44,11 @@ Control API (tests and the demo):
                          "assumableRoles": {role-arn: moto-url},
                          "protectedResources": {arn: {"ResourceType": ..., "errors": {op: err}}},
                          "restoreTestingPlans": {plan: {"selections": {name: {"ProtectedResourceType": ...,
-                         "IamRoleArn": ...}}, "errors": {op: err}}}}
-                         (a vault's recovery point may carry "restoreMetadata": {...})
+                         "IamRoleArn": ...}}, "errors": {op: err}}},
+                         "listPageSize": N}
+                         (a vault's recovery point may carry "restoreMetadata": {...}; the readiness
+                         listings answer pages of min(maxResults, listPageSize) items, 2 unless set:
+                         small, so that the tests page through them; the readiness bench sets 1,000)
                          where err = {"status": 403, "code": "AccessDeniedException", "message": "..."}
   GET  /_fake/requests   the operations served so far: [{"operation", "key"}]
                          (StartRestoreJob's key is the recovery point ARN)
@@ -83,8 +86,11 @@ STATE = {
     "assumableRoles": {},
     "protectedResources": {},
     "restoreTestingPlans": {},
+    "listPageSize": 2,
 }
-LIST_PAGE = 2  # small, so that the tests page through the readiness listings
+# ResourceArn -> [(vault name, recovery point ARN)], in the vaults' order; rebuilt after
+# each scenario change (the readiness bench lists 10,000 resources' recovery points).
+RP_INDEX = None
 REQUESTS = []
 STARTED = []  # restore jobs created by StartRestoreJob, in order
 IDEMPOTENCY = {}  # IdempotencyToken -> RestoreJobId
@@ -204,8 +210,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         if parts[0] == "backup-vaults" and len(parts) >= 3:
             vault_name = urllib.parse.unquote(parts[1])
-            with LOCK:
-                vault = json.loads(json.dumps(STATE["vaults"].get(vault_name)))
+            rp_arn = urllib.parse.unquote(parts[3]) if len(parts) >= 4 else None
+            vault = self.vault_view(vault_name, rp_arn)
             if parts[2] == "access-policy" and len(parts) == 3:
                 op = "GetBackupVaultAccessPolicy"
                 self.record(op, vault_name)
@@ -227,7 +233,6 @@ class Handler(BaseHTTPRequestHandler):
                 )
             if parts[2] == "recovery-points" and len(parts) == 5 and parts[4] == "restore-metadata":
                 op = "GetRecoveryPointRestoreMetadata"
-                rp_arn = urllib.parse.unquote(parts[3])
                 self.record(op, rp_arn)
                 rp = (vault or {}).get("recoveryPoints", {}).get(rp_arn)
                 if rp is None:
@@ -247,7 +252,6 @@ class Handler(BaseHTTPRequestHandler):
                 )
             if parts[2] == "recovery-points" and len(parts) == 4:
                 op = "DescribeRecoveryPoint"
-                rp_arn = urllib.parse.unquote(parts[3])
                 self.record(op, rp_arn)
                 if vault is None:
                     return self.not_found(f"Backup vault {vault_name} not found")
@@ -289,14 +293,31 @@ class Handler(BaseHTTPRequestHandler):
             result["NextToken"] = str(start + size)
         return self.send(200, json.dumps(result))
 
+    def vault_view(self, name, rp_arn):
+        """A copy of the vault without its recovery points but the one asked for (a copy
+        of the whole vault per request would make 10,000 recovery points quadratic)."""
+        with LOCK:
+            vault = STATE["vaults"].get(name)
+            if vault is None:
+                return None
+            view = {k: v for k, v in vault.items() if k != "recoveryPoints"}
+            points = vault.get("recoveryPoints", {})
+            view["recoveryPoints"] = {rp_arn: points[rp_arn]} if rp_arn in points else {}
+            return json.loads(json.dumps(view))
+
     def page(self, items, key, operation, record_key):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         token = (query.get("nextToken") or query.get("NextToken") or ["0"])[0]
         start = int(token or 0)
+        with LOCK:
+            size = STATE["listPageSize"]
+        asked = (query.get("maxResults") or query.get("MaxResults") or [""])[0]
+        if asked.isdigit() and int(asked) > 0:
+            size = min(size, int(asked))
         self.record(operation, record_key)
-        result = {key: items[start : start + LIST_PAGE]}
-        if start + LIST_PAGE < len(items):
-            result["NextToken"] = str(start + LIST_PAGE)
+        result = {key: items[start : start + size]}
+        if start + size < len(items):
+            result["NextToken"] = str(start + size)
         return self.send(200, json.dumps(result))
 
     def list_protected_resources(self):
@@ -309,21 +330,27 @@ class Handler(BaseHTTPRequestHandler):
         return self.page(items, "Results", "ListProtectedResources", "")
 
     def list_recovery_points_by_resource(self, resource_arn):
+        global RP_INDEX
         op = "ListRecoveryPointsByResource"
         with LOCK:
             errors = STATE["protectedResources"].get(resource_arn, {}).get("errors", {})
-            items = [
-                {
-                    "RecoveryPointArn": rp_arn,
-                    "BackupVaultName": rp.get("BackupVaultName", name),
-                    "CreationDate": rp.get("CreationDate"),
-                    "Status": rp.get("Status", "COMPLETED"),
-                    "EncryptionKeyArn": rp.get("EncryptionKeyArn"),
-                }
-                for name, vault in STATE["vaults"].items()
-                for rp_arn, rp in vault.get("recoveryPoints", {}).items()
-                if rp.get("ResourceArn") == resource_arn
-            ]
+            if RP_INDEX is None:
+                RP_INDEX = {}
+                for name, vault in STATE["vaults"].items():
+                    for rp_arn, rp in vault.get("recoveryPoints", {}).items():
+                        RP_INDEX.setdefault(rp.get("ResourceArn"), []).append((name, rp_arn))
+            items = []
+            for name, rp_arn in RP_INDEX.get(resource_arn, []):
+                rp = STATE["vaults"][name]["recoveryPoints"][rp_arn]
+                items.append(
+                    {
+                        "RecoveryPointArn": rp_arn,
+                        "BackupVaultName": rp.get("BackupVaultName", name),
+                        "CreationDate": rp.get("CreationDate"),
+                        "Status": rp.get("Status", "COMPLETED"),
+                        "EncryptionKeyArn": rp.get("EncryptionKeyArn"),
+                    }
+                )
         if op in errors:
             self.record(op, resource_arn)
             return self.rest_error(errors[op])
@@ -421,6 +448,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(200, json.dumps({"RestoreJobId": job_id}))
 
     def do_POST(self):
+        global RP_INDEX
         if self.hang_if_asked():
             return
         raw_path = self.path.split("?", 1)[0]
@@ -429,6 +457,7 @@ class Handler(BaseHTTPRequestHandler):
         if raw_path == "/_fake/scenario":
             with LOCK:
                 merge(STATE, json.loads(body or b"{}"))
+                RP_INDEX = None
             return self.send(200, "{}")
         if len(parts) == 3 and parts[:2] == ["_fake", "sns"]:
             try:

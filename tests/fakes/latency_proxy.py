@@ -35,10 +35,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BACKUP_ROUTES = [
     ("GET", re.compile(r"^/restore-jobs/[^/]+/metadata/?$"), "GetRestoreJobMetadata"),
     ("GET", re.compile(r"^/restore-jobs/[^/]+/?$"), "DescribeRestoreJob"),
+    ("GET", re.compile(r"^/backup-vaults/[^/]+/recovery-points/[^/]+/restore-metadata/?$"),
+     "GetRecoveryPointRestoreMetadata"),
     ("GET", re.compile(r"^/backup-vaults/[^/]+/recovery-points/.+$"), "DescribeRecoveryPoint"),
     ("GET", re.compile(r"^/backup-vaults/[^/]+/access-policy/?$"), "GetBackupVaultAccessPolicy"),
     ("GET", re.compile(r"^/backup-vaults/?$"), "ListBackupVaults"),
     ("PUT", re.compile(r"^/restore-jobs/?$"), "StartRestoreJob"),
+    # The readiness enumeration (issue #13).
+    ("GET", re.compile(r"^/resources/?$"), "ListProtectedResources"),
+    ("GET", re.compile(r"^/resources/[^/]+/recovery-points/?$"), "ListRecoveryPointsByResource"),
+    ("GET", re.compile(r"^/restore-testing/plans/?$"), "ListRestoreTestingPlans"),
+    ("GET", re.compile(r"^/restore-testing/plans/[^/]+/selections/?$"), "ListRestoreTestingSelections"),
+    ("GET", re.compile(r"^/restore-testing/plans/[^/]+/selections/[^/]+/?$"), "GetRestoreTestingSelection"),
 ]
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use restore_doctor::diagnose::evidence::*;
 use restore_doctor::diagnose::requirements::{self, Requirement, Scope};
 use restore_doctor::diagnose::restore_path::{self, PathEvidence};
-use restore_doctor::diagnose::validated::{Arn, BucketName, KeyArn};
+use restore_doctor::diagnose::validated::{Arn, BucketName, EksClusterName, KeyArn};
 use serde_json::{json, Value};
 
 pub const ACCOUNT: &str = "111122223333";
 pub const REGION: &str = "eu-west-1";
 pub const BUCKET: &str = "restore-target";
+/// The role an EKS new-cluster restore attaches to the cluster (restore metadata `clusterRole`).
+pub const EKS_CLUSTER_ROLE: &str = "arn:aws:iam::111122223333:role/EKSClusterRole";
 
 pub fn role_arn() -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole")
@@ -50,6 +52,11 @@ pub fn managed_policies_for(resource_type: &str) -> Vec<PolicyDoc> {
         "SAP HANA on Amazon EC2" => out.push(doc(
             "AWSBackupRestoreAccessForSAPHANA",
             "arn:aws:iam::aws:policy/AWSBackupRestoreAccessForSAPHANA",
+        )),
+        // A file-level restore's permissions are this policy's (restoring-ebs.html).
+        "EBS" => out.push(doc(
+            "AWSBackupServiceRolePolicyForItemRestores",
+            "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForItemRestores",
         )),
         _ => {}
     }
@@ -132,7 +139,28 @@ pub fn shape(path: &str) -> (&'static str, String, Vec<(&'static str, &'static s
         "vmware-virtual-machine" => ("VirtualMachine", backup, vec![]),
         "cloudformation-stack" => ("CloudFormation", backup, vec![]),
         "sap-hana-database" => ("SAP HANA on Amazon EC2", backup, vec![]),
-        "eks-cluster" => ("EKS", backup, vec![]),
+        "ebs-file-level-to-s3" => (
+            "EBS",
+            format!("arn:aws:ec2:{REGION}::snapshot/snap-0123456789abcdef0"),
+            vec![
+                ("restoreType", "FILE_LEVEL"),
+                ("pathsToRestore", "[\"/data/app/config.yaml\"]"),
+            ],
+        ),
+        "eks-existing-cluster" => (
+            "EKS",
+            backup,
+            vec![("clusterName", "prod"), ("newCluster", "false")],
+        ),
+        "eks-new-cluster" => (
+            "EKS",
+            backup,
+            vec![
+                ("clusterName", "prod-restored"),
+                ("newCluster", "true"),
+                ("clusterRole", EKS_CLUSTER_ROLE),
+            ],
+        ),
         other => panic!("no evidence shape for path `{other}`: add one"),
     }
 }
@@ -198,6 +226,12 @@ pub fn scope_for(path: &str) -> Scope {
         image_arn: Arn::parse(&shape(path).1)
             .ok()
             .filter(|a| a.resource().starts_with("image/")),
+        // The cluster an EKS restore targets.
+        eks_cluster: shape(path)
+            .2
+            .iter()
+            .find(|(k, _)| *k == "clusterName")
+            .map(|(_, v)| EksClusterName::parse(v).unwrap()),
     }
 }
 
@@ -232,6 +266,17 @@ pub fn catalog_output(path: &str) -> Vec<Requirement> {
     let mut out = needs.requirements;
     let key = KeyArn::parse(&key_arn()).unwrap();
     out.extend(requirements::kms_requirements(&selection, &key, "restore"));
+    // The role a path passes by name in its metadata (the EC2 evidence has no profile).
+    if let (Some(service), Some(key)) = (
+        requirements::pass_role_service(&selection),
+        requirements::pass_role_metadata_key(&selection),
+    ) {
+        out.push(requirements::pass_role_requirement(
+            &metadata[&key],
+            &service,
+            "pass",
+        ));
+    }
     out
 }
 

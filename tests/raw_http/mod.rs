@@ -1,6 +1,7 @@
-//! A blocking HTTP/1.1 POST with the headers a test chooses, for the endpoints no SDK
-//! client of the tests speaks: moto's EventBridge (JSON protocol, `X-Amz-Target`) and the
-//! Lambda emulator's Invoke API (whose answer headers say whether the function failed).
+//! A blocking HTTP/1.1 request with the headers a test chooses, for the endpoints no SDK
+//! client of the tests speaks: moto's EventBridge (JSON protocol, `X-Amz-Target`) and
+//! EventBridge Scheduler (REST JSON), and the Lambda emulator's Invoke API (whose answer
+//! headers say whether the function failed).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
@@ -34,9 +35,21 @@ pub fn post(
     body: &str,
     wait: Duration,
 ) -> Response {
+    request(port, "POST", path, headers, body, wait)
+}
+
+/// `method path` to 127.0.0.1:`port`, the connection closed after the answer.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    wait: Duration,
+) -> Response {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(wait)).unwrap();
-    let mut request = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }

@@ -29,6 +29,8 @@ pub const TOPIC_KEY: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 pub const ALARM_TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:restore-doctor-AlarmTopic-7A8B9C";
 pub const OPT_IN_TAG: &str = "restore-doctor:auto-attach";
+pub const READINESS_TABLE: &str =
+    "arn:aws:dynamodb:eu-west-1:111122223333:table/restore-doctor-ReadinessStateTable-1J2K3L";
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -121,6 +123,15 @@ impl Deployment {
                 "FunctionLogGroup",
                 "restore-doctor-FunctionLogGroup".to_owned(),
             ),
+            ("ReadinessStateTable.Arn", READINESS_TABLE.to_owned()),
+            (
+                "ReadinessStateTable",
+                "restore-doctor-ReadinessStateTable-1J2K3L".to_owned(),
+            ),
+            (
+                "RestoreDoctorFunction.Arn",
+                format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:restore-doctor-RestoreDoctorFunction-7G8H9I"),
+            ),
         ]);
         let conditions = BTreeMap::from([
             ("EncryptTopic", encrypt),
@@ -133,6 +144,10 @@ impl Deployment {
             ("OrganizationMode", false),
             ("FixInMemberAccounts", false),
             ("ReadOrganizationPolicies", false),
+            ("ScheduledReadiness", false),
+            ("ChangeChecks", false),
+            ("ReadinessOn", false),
+            ("HasReadinessRestoreRole", false),
         ]);
         Deployment { values, conditions }
     }

@@ -4,10 +4,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{root, tool, Stack, REGION};
+use super::{root, tool, unique, Stack, REGION};
 
 /// A process that lives as long as the test: `sh` kills it when its stdin closes.
 pub struct Guarded {
@@ -140,4 +140,38 @@ pub fn json_lines(log: &Path) -> Vec<serde_json::Value> {
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect()
+}
+
+/// `cargo-lambda lambda invoke` of the function on `port` with `event` (written to a file
+/// in `dir`): the process's output, whether the invocation succeeded or not.
+pub fn invoke_raw(port: u16, event: &serde_json::Value, dir: &Path) -> Output {
+    let file = dir.join(format!("{}.json", unique("event")));
+    std::fs::write(&file, event.to_string()).unwrap();
+    Command::new(tool("cargo-lambda"))
+        .args([
+            "lambda",
+            "invoke",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
+        .arg("--data-file")
+        .arg(&file)
+        .args(["--output-format", "json", "_"])
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+/// The function's response to `event`; the invocation must succeed.
+pub fn invoke(port: u16, event: &serde_json::Value, dir: &Path) -> serde_json::Value {
+    let out = invoke_raw(port, event, dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "invoke failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }

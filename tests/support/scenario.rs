@@ -107,7 +107,8 @@ fn policy(statements: Value) -> String {
     json!({"Version": "2012-10-17", "Statement": statements}).to_string()
 }
 
-fn backup_trust() -> String {
+/// A trust policy that lets AWS Backup assume the role.
+pub fn backup_trust() -> String {
     policy(json!([{
         "Effect": "Allow",
         "Principal": {"Service": "backup.amazonaws.com"},

@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::diagnose::evidence::{Evidence, EvidencePart, Gap};
+use crate::diagnose::message;
 use crate::diagnose::validated::{Arn, KeyRef};
 use crate::event::sanitize::{self, dropped};
 
 /// The text that precedes the token sts:DecodeAuthorizationMessage decodes.
-const ENCODED_MARKER: &str = "encoded authorization failure message:";
-
 /// At most this many instance profiles named in one restore's metadata are read. An EC2
 /// restore launches one instance with one profile; two leave room for a key spelled two
 /// ways, and keep a crafted metadata map from spending the account's IAM rate limit.
@@ -50,23 +49,13 @@ pub(super) fn drop_metadata_entry(ev: &mut Evidence, key: &str) {
     }
 }
 
-/// `arn:aws:backup:eu-west-1:111122223333:backup-vault:Name` -> `Name`, when it is a
-/// vault name ([`sanitize::is_vault_name`]).
-pub fn vault_name_from_arn(arn: &str) -> Option<String> {
-    arn.split_once(":backup-vault:")
-        .map(|(_, name)| name.to_owned())
-        .filter(|n| sanitize::is_vault_name(n))
-}
+pub use crate::diagnose::validated::vault_name_from_arn;
 
-/// The token after "Encoded authorization failure message:", if the message has one.
+/// The token of the failure message worth sending to sts:DecodeAuthorizationMessage:
+/// the core's reading of the message ([`message::encoded_token`]), and at least 16
+/// characters, so that a stub or a crafted short word costs no STS call.
 pub fn encoded_token(message: &str) -> Option<&str> {
-    let at = message.to_ascii_lowercase().find(ENCODED_MARKER)?;
-    let rest = message.get(at + ENCODED_MARKER.len()..)?;
-    let token = rest
-        .split_whitespace()
-        .next()?
-        .trim_end_matches(['.', ',', ';', ')', '"', '\'']);
-    (token.len() >= 16).then_some(token)
+    message::encoded_token(message).filter(|t| t.len() >= 16)
 }
 
 /// `UseBackedUpValue` and `null` name no instance profile or key.

@@ -200,17 +200,21 @@ struct KeyReads<'a> {
 }
 
 /// The reads a run of several gatherings shares (a readiness run gathers every
-/// protected resource): each role, managed policy, key, key policy, vault policy and the
-/// account alias is read once per run, so the calls grow with the distinct roles, keys
+/// protected resource): each role, managed policy, instance profile, key, key policy,
+/// vault policy and the account alias is read once per run, so the calls grow with the distinct roles, keys
 /// and vaults, not with the recovery points. One gathering has a run of its own.
 pub struct Run<'a> {
     aws: Aws<'a>,
     iam: iam::Reads<'a>,
     keys: KeyReads<'a>,
     roles: Known<iam::Collected>,
+    profiles: Known<ProfileRead>,
     vaults: Once<'a, (Option<VaultPolicy>, Vec<Gap>)>,
     alias: Once<'a, Option<String>>,
 }
+
+/// An instance profile with its roles, as one gathering read it.
+type ProfileRead = Result<(InstanceProfile, Vec<Gap>), Gap>;
 
 impl<'a> Run<'a> {
     pub fn new(clients: &'a Clients, lanes: &'a Lanes) -> Self {
@@ -219,6 +223,7 @@ impl<'a> Run<'a> {
             iam: iam::Reads::new(&clients.iam, lanes),
             keys: KeyReads::default(),
             roles: Known::default(),
+            profiles: Known::default(),
             vaults: Once::default(),
             alias: Once::default(),
         }
@@ -285,6 +290,7 @@ struct Ctx<'r, 'a> {
     iam: &'r iam::Reads<'a>,
     keys: &'r KeyReads<'a>,
     roles: &'r Known<iam::Collected>,
+    profiles: &'r Known<ProfileRead>,
     vaults: &'r Once<'a, (Option<VaultPolicy>, Vec<Gap>)>,
     by: By,
 }
@@ -460,6 +466,27 @@ impl<'a> Ctx<'_, 'a> {
                     .await
             }
         }
+    }
+
+    /// iam:GetInstanceProfile and its roles, once per run: every EC2 restore of a
+    /// readiness run may name the same profile.
+    async fn instance_profile(self, name: String) -> ProfileRead {
+        if let Some(known) = self.profiles.known(&name) {
+            return known;
+        }
+        let read = self
+            .by
+            .call(
+                reads::instance_profile_with_roles(self.iam, &name),
+                late(
+                    EvidencePart::InstanceProfile,
+                    "iam:GetInstanceProfile",
+                    &name,
+                ),
+            )
+            .await;
+        self.profiles.keep(&name, &read);
+        read
     }
 
     async fn user(self, name: String, part: EvidencePart) -> iam::Collected {
@@ -787,12 +814,7 @@ async fn metadata_chain(
     let mut checks = profile_gaps;
     checks.extend(key_gaps);
     let targets = join_all(target_keys.into_iter().map(|k| ctx.target_key(k)));
-    let profiles = join_all(profiles.iter().map(|p| {
-        ctx.by.call(
-            reads::instance_profile_with_roles(ctx.iam, p),
-            late(EvidencePart::InstanceProfile, "iam:GetInstanceProfile", p),
-        )
-    }));
+    let profiles = join_all(profiles.into_iter().map(|p| ctx.instance_profile(p)));
     let (targets, profiles) = futures::join!(targets, profiles);
     (metadata, read_gaps, (checks, targets, profiles))
 }
@@ -833,6 +855,7 @@ pub async fn gather_in<'a>(
         iam: &run.iam,
         keys: &run.keys,
         roles: &run.roles,
+        profiles: &run.profiles,
         vaults: &run.vaults,
         by: By(deadline),
     };
