@@ -6,7 +6,7 @@
 //! `src/aws/iam.rs`, `src/aws/live.rs`): a new call there fails this test until the
 //! policy, the template and the table below name it. `restore-doctor readiness` reads
 //! more (`src/aws/readiness.rs`): the CLI policy allows those too, and the function's role
-//! only when readiness runs in the function (`ReadinessSchedule` or
+//! only when readiness runs in the function (`ScheduledReadinessChecks` or
 //! `ChangeTriggeredChecks`; `tests/template_operations.rs` checks its table access).
 
 #![allow(

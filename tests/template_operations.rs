@@ -267,7 +267,15 @@ fn sdk_calls(file: &str, client: &str) -> Vec<String> {
 #[test]
 fn readiness_is_off_by_default_and_nothing_of_it_exists_then() {
     let template = template();
-    assert_eq!(template["Parameters"]["ReadinessSchedule"]["Default"], "");
+    // Off until turned on; once on, daily unless the schedule is changed (issue #13).
+    assert_eq!(
+        template["Parameters"]["ScheduledReadinessChecks"]["Default"],
+        "false"
+    );
+    assert_eq!(
+        template["Parameters"]["ReadinessSchedule"]["Default"],
+        "rate(1 day)"
+    );
     assert_eq!(
         template["Parameters"]["ChangeTriggeredChecks"]["Default"],
         "false"
