@@ -52,6 +52,9 @@ SCHEDULER_PER_INVOCATION = None  # https://aws.amazon.com/eventbridge/pricing/ (
 SNS_PER_PUBLISH = None  # https://aws.amazon.com/sns/pricing/
 KMS_PER_REQUEST = None  # https://aws.amazon.com/kms/pricing/ (whether DescribeKey and
 #                         GetKeyPolicy are charged is not verified either)
+# The same page: "AWS Free Tier includes 20,000 free AWS KMS requests each month", "calculated
+# across all regions".
+KMS_FREE_REQUESTS = 20_000
 BACKUP_READ = None  # https://aws.amazon.com/backup/pricing/ (List*/Get*/Describe* calls)
 
 # --- Measured figures (BENCHMARKS.md, "Restore readiness"; `bash scripts/bench-readiness.sh`)
@@ -140,6 +143,9 @@ def main():
         print(f"- {name}: {money(total)} per month of verified prices, plus the lines marked not verified")
     print(f"- Lambda free tier (per account and month): {LAMBDA_FREE_REQUESTS:,} requests, "
           f"{LAMBDA_FREE_GB_SECONDS:,} GB-seconds")
+    kms = max(qty for lines in (scheduled, changed) for item, qty, _ in lines if item.startswith("KMS"))
+    print(f"- KMS free tier (per account and month, all Regions): {KMS_FREE_REQUESTS:,} requests; "
+          f"readiness makes at most {kms:,.0f} KMS calls a month per mode")
     print(f"- one scheduled run: {args.run_seconds * scale:,.0f} s of {args.memory_mb} MB; "
           f"one change: {change_seconds:,.1f} s for {args.resources_per_change} resources")
 

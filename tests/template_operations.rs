@@ -476,3 +476,19 @@ fn the_change_rules_match_exactly_the_calls_the_function_acts_on_successful_and_
     parsed.sort();
     assert_eq!(from_rules, parsed);
 }
+
+/// A readiness run gets Lambda's longest timeout; without readiness the function keeps
+/// the 60 s its failure alerts are budgeted for (the handler caps a failure at that).
+#[test]
+fn the_timeout_is_long_only_with_a_readiness_mode_on() {
+    let template = template();
+    let timeout = &resource(&template, "RestoreDoctorFunction")["Properties"]["Timeout"];
+    for (schedule, changes, want) in [(false, false, 60), (true, false, 900), (false, true, 900)] {
+        let got = readiness_deployment(schedule, changes).resolve(timeout);
+        assert_eq!(
+            got,
+            Some(json!(want)),
+            "schedule={schedule} changes={changes}"
+        );
+    }
+}

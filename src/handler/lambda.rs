@@ -34,8 +34,9 @@ use crate::doctor::examine;
 use crate::remedy::patch::POLICY_NAME;
 use crate::render::alert::{self, Alert, AlertContext};
 
-/// The time an invocation has when the caller gives no deadline: the template's function
-/// timeout (`Timeout: 60` in template.yaml).
+/// The time an invocation has when the caller gives no deadline, and the most a failure's
+/// alert is given whatever the invocation's deadline: the template's function timeout
+/// without readiness (`Timeout: 60` in template.yaml; 900 s with a readiness mode on).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Kept free after gathering for the diagnosis, auto-attach and the SNS Publish. The
 /// diagnosis takes milliseconds (BENCHMARKS.md) and one Publish well under a second
@@ -262,6 +263,10 @@ impl Handler {
         if change::is_change(&event) {
             return Box::pin(self.change_readiness(&event, function_arn, deadline)).await;
         }
+        // A failure's alert keeps the minute it always had: the function's timeout is
+        // longer when readiness runs in it (template.yaml), and a hung read must not hold
+        // the 3 a.m. alert back for a quarter of an hour.
+        let deadline = deadline.min(Instant::now() + DEFAULT_TIMEOUT);
         let parsed = match contained("parsing the event", || trigger::parse(&event)) {
             Ok(Ok(p)) => p,
             Ok(Err(skip)) => {
