@@ -10,13 +10,7 @@
 #   e.g. bash scripts/bench-readiness.sh 1000 25           (1,000 at 25 ms per AWS call)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-export PATH="$root/.venv/bin:$HOME/.cargo/bin:$PATH"
-if [ ! -x "$root/.venv/bin/moto_server" ]; then
-  echo "bench-readiness: $root/.venv/bin/moto_server is missing: run \`make setup\`" >&2
-  exit 1
-fi
-cargo build --quiet --release --locked --bin restore-doctor
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-exec "$root/.venv/bin/python" tests/fakes/readiness_bench.py --binary "$target_dir/release/restore-doctor" \
+source scripts/bench-lib.sh
+binary=$(release_binary restore-doctor bench-readiness)
+exec "$root/.venv/bin/python" tests/fakes/readiness_bench.py --binary "$binary" \
   --sizes "${1:-1000,10000}" --delays "${2:-0}"
