@@ -83,6 +83,18 @@ fn readiness_operations() -> BTreeMap<&'static str, String> {
     ])
 }
 
+/// What `restore-doctor readiness --account ID` adds: the reader role member.yaml creates
+/// in each account, assumed with the caller's credentials (`src/aws/accounts.rs`). A role
+/// of another account needs the caller's identity policy to allow `sts:AssumeRole` on it,
+/// as well as the role's trust policy (IAM user guide, "Grant a user permissions to switch
+/// roles": https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_permissions-to-switch.html).
+fn member_operations(account: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([(
+        "sts:AssumeRole",
+        format!("arn:aws:iam::{account}:role/RestoreDoctorReader"),
+    )])
+}
+
 /// `get_role_policy` -> `GetRolePolicy`.
 fn pascal(snake: &str) -> String {
     snake
@@ -285,6 +297,7 @@ fn the_cli_read_policy_reads_nothing_of_another_account_and_writes_nothing() {
     let doc: Value = serde_json::from_str(&text).unwrap();
     let mut known = operations(ACCOUNT);
     known.extend(readiness_operations());
+    known.extend(member_operations(OTHER_ACCOUNT));
     for statement in doc["Statement"].as_array().unwrap() {
         assert_eq!(statement["Effect"], "Allow");
         let actions = match &statement["Action"] {
@@ -299,6 +312,48 @@ fn the_cli_read_policy_reads_nothing_of_another_account_and_writes_nothing() {
             assert!(
                 known.contains_key(action.as_str()),
                 "{action} is not a gathering call"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_cli_read_policy_assumes_only_the_reader_role_of_another_account() {
+    for caller in callers() {
+        // The role's trust policy trusts the caller's account (member.yaml's names the
+        // caller); the identity policy decides which roles.
+        for (action, resource) in member_operations(OTHER_ACCOUNT) {
+            assert_eq!(
+                decision(
+                    &caller,
+                    action,
+                    &resource,
+                    vec![cli_policy()],
+                    Some(ACCOUNT)
+                ),
+                Decision::Allowed,
+                "{caller}: {action} on {resource}"
+            );
+        }
+        // No other role: not the fixer (it writes), not an administrator's role, not a
+        // reader role under a path.
+        for role in [
+            "RestoreDoctorFixer",
+            "OrganizationAccountAccessRole",
+            "team/RestoreDoctorReader",
+            "RestoreDoctorReaderX",
+        ] {
+            let arn = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/{role}");
+            assert_ne!(
+                decision(
+                    &caller,
+                    "sts:AssumeRole",
+                    &arn,
+                    vec![cli_policy()],
+                    Some(ACCOUNT)
+                ),
+                Decision::Allowed,
+                "{caller}: sts:AssumeRole on {arn}"
             );
         }
     }

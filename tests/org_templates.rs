@@ -82,6 +82,7 @@ fn member(account: &str, auto_attach: bool, patterns: &str) -> Deployment {
     d.conditions.insert("CreateFixer", auto_attach);
     d.conditions
         .insert("FixByPattern", auto_attach && !patterns.is_empty());
+    d.conditions.insert("GrantReadinessReads", false);
     d
 }
 
@@ -90,6 +91,54 @@ fn trust_policy(template: &Value, role: &str, d: &Deployment) -> NamedPolicy {
         &format!("trust policy of {role}"),
         &resource(template, role)["Properties"]["AssumeRolePolicyDocument"],
     )
+}
+
+/// With `ReadinessReads=true`, the reader role also lists what could be restored
+/// (`restore-doctor readiness --account`): exactly the CLI's and the central function's
+/// `ReadinessReads` statement, and nothing without it.
+#[test]
+fn the_reader_role_has_the_readiness_listings_only_when_asked() {
+    let member_template = template_file("member.yaml");
+    let mut d = member(MEMBER, false, "");
+    let without = role_policies(&member_template, "ReaderRole", &d);
+    assert_eq!(without.len(), 1, "{without:#?}");
+    assert!(!statements(&without[0]).contains_key("ReadinessReads"));
+    d.conditions.insert("GrantReadinessReads", true);
+    let with = role_policies(&member_template, "ReaderRole", &d);
+    assert_eq!(with.len(), 2, "{with:#?}");
+    assert_eq!(with[0], without[0], "the gathering's reads are unchanged");
+    let readiness = statements(&with[1]);
+    assert_eq!(readiness.keys().collect::<Vec<_>>(), ["ReadinessReads"]);
+
+    let cli: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/cli-read-policy.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let cli_statement = cli["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ReadinessReads")
+        .unwrap();
+    let cli_policy = restore_doctor::policy::Policy::from_value(&json!({
+        "Version": "2012-10-17", "Statement": [cli_statement]
+    }))
+    .unwrap()
+    .to_value();
+    assert_eq!(readiness["ReadinessReads"], cli_policy["Statement"][0]);
+
+    let mut central = Deployment::new(true);
+    central.conditions.insert("ReadinessOn", true);
+    central.conditions.insert("ChangeChecks", true);
+    let function = function_role_policies(&template(), &central);
+    let function_readiness = function.iter().find(|p| p.name == "readiness").unwrap();
+    assert_eq!(
+        readiness["ReadinessReads"],
+        statements(function_readiness)["ReadinessReads"]
+    );
 }
 
 /// `sts:AssumeRole` of `role_name` in `account` by a session of `caller_role`, whose

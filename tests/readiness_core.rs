@@ -232,22 +232,25 @@ fn sample_run() -> restore_doctor::diagnose::readiness::ReadinessRun {
 
 #[test]
 fn readiness_text_snapshot() {
-    use restore_doctor::cli::readiness::{exit_code, render, ReadinessFormat};
-    let run = sample_run();
+    use restore_doctor::cli::readiness::{exit_code, render, Checked, ReadinessFormat};
+    let run = Checked::One(sample_run());
     assert_eq!(exit_code(&run), 2);
     insta::assert_snapshot!(render(&run, ReadinessFormat::Text));
 }
 
 #[test]
 fn readiness_markdown_snapshot() {
-    use restore_doctor::cli::readiness::{render, ReadinessFormat};
-    insta::assert_snapshot!(render(&sample_run(), ReadinessFormat::Markdown));
+    use restore_doctor::cli::readiness::{render, Checked, ReadinessFormat};
+    insta::assert_snapshot!(render(
+        &Checked::One(sample_run()),
+        ReadinessFormat::Markdown
+    ));
 }
 
 #[test]
 fn readiness_json_snapshot() {
-    use restore_doctor::cli::readiness::{render, ReadinessFormat};
-    let text = render(&sample_run(), ReadinessFormat::Json);
+    use restore_doctor::cli::readiness::{render, Checked, ReadinessFormat};
+    let text = render(&Checked::One(sample_run()), ReadinessFormat::Json);
     let back: restore_doctor::diagnose::readiness::ReadinessRun =
         serde_json::from_str(&text).unwrap();
     assert_eq!(back, sample_run());
@@ -256,8 +259,63 @@ fn readiness_json_snapshot() {
 
 #[test]
 fn all_ready_or_unverifiable_exits_zero() {
-    use restore_doctor::cli::readiness::exit_code;
+    use restore_doctor::cli::readiness::{exit_code, Checked};
     let mut run = sample_run();
     run.resources.retain(|r| r.verdict != Verdict::NotReady);
-    assert_eq!(exit_code(&run), 0);
+    assert_eq!(exit_code(&Checked::One(run.clone())), 0);
+    assert_eq!(exit_code(&Checked::Accounts(vec![run, unreachable()])), 0);
+}
+
+/// An account whose reader role could not be assumed, as `readiness --account` reports
+/// it: no resources, one gap naming the account and the fix.
+fn unreachable() -> restore_doctor::diagnose::readiness::ReadinessRun {
+    restore_doctor::diagnose::readiness::ReadinessRun {
+        schema_version: 1,
+        account_id: Some("444455556666".into()),
+        region: Some("us-east-1".into()),
+        resources: Vec::new(),
+        gaps: vec![restore_doctor::diagnose::evidence::Gap {
+            part: EvidencePart::Other,
+            call: "sts:AssumeRole arn:aws:iam::444455556666:role/RestoreDoctorReader".into(),
+            error: "AccessDenied: not authorized: account 444455556666 could not be read, so the \
+                    readiness of its resources is not verifiable. Deploy the member stack \
+                    (member.yaml) in account 444455556666"
+                .into(),
+        }],
+    }
+}
+
+/// `readiness --account A --account B`: one table per account, headed by it; exit 2 when
+/// any account has a resource not ready; JSON `{"schemaVersion", "accounts": [...]}`.
+#[test]
+fn several_accounts_snapshot() {
+    use restore_doctor::cli::readiness::{exit_code, render, Checked, ReadinessFormat};
+    use restore_doctor::diagnose::readiness::ReadinessDocument;
+    let checked = Checked::Accounts(vec![unreachable(), sample_run()]);
+    assert_eq!(exit_code(&checked), 2);
+    insta::assert_snapshot!(
+        "several_accounts_text",
+        render(&checked, ReadinessFormat::Text)
+    );
+    insta::assert_snapshot!(
+        "several_accounts_markdown",
+        render(&checked, ReadinessFormat::Markdown)
+    );
+    let json = render(&checked, ReadinessFormat::Json);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["schemaVersion"], 1);
+    assert_eq!(doc["accounts"][0]["accountId"], "444455556666");
+    assert_eq!(doc["accounts"][1]["accountId"], "111122223333");
+    match serde_json::from_str(&json).unwrap() {
+        ReadinessDocument::Accounts(a) => {
+            assert_eq!(a.accounts, vec![unreachable(), sample_run()]);
+        }
+        ReadinessDocument::Run(_) => panic!("read as one run"),
+    }
+    // The one-account document still reads as one run.
+    let one = render(&Checked::One(sample_run()), ReadinessFormat::Json);
+    assert!(matches!(
+        serde_json::from_str(&one).unwrap(),
+        ReadinessDocument::Run(r) if r == sample_run()
+    ));
 }

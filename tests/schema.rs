@@ -39,9 +39,34 @@ fn readiness_schema_is_current() {
     );
     let schema: serde_json::Value =
         serde_json::from_str(&schema_json(SchemaKind::Readiness)).unwrap();
-    for field in ["schemaVersion", "resources"] {
-        assert!(schema["properties"].get(field).is_some(), "lacks `{field}`");
+    // One account's run, or `accounts`: one run per account given with `--account`.
+    let shapes: Vec<&str> = schema["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["$ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shapes,
+        ["#/$defs/ReadinessAccounts", "#/$defs/ReadinessRun"]
+    );
+    for field in ["schemaVersion", "resources", "accountId", "region", "gaps"] {
+        assert!(
+            schema["$defs"]["ReadinessRun"]["properties"]
+                .get(field)
+                .is_some(),
+            "lacks `{field}`"
+        );
     }
+    let accounts = &schema["$defs"]["ReadinessAccounts"];
+    assert_eq!(
+        accounts["properties"]["accounts"]["items"]["$ref"],
+        "#/$defs/ReadinessRun"
+    );
+    assert_eq!(
+        accounts["required"],
+        serde_json::json!(["schemaVersion", "accounts"])
+    );
     let resource = &schema["$defs"]["ResourceReadiness"]["properties"];
     for field in ["verdict", "summary", "gaps", "report"] {
         assert!(resource.get(field).is_some(), "resource lacks `{field}`");

@@ -72,15 +72,22 @@ pub fn region(sdk: &aws_config::SdkConfig) -> Result<String, LiveError> {
 /// ("No permissions are required to perform this operation", STS API reference,
 /// GetCallerIdentity).
 pub async fn caller_account(clients: &Clients) -> Result<String, LiveError> {
+    caller(clients).await.map(|(account, _)| account)
+}
+
+/// The account the credentials are of, and the partition of their ARN (`aws`, `aws-cn`,
+/// …), which another account's role ARN must carry.
+pub async fn caller(clients: &Clients) -> Result<(String, String), LiveError> {
     let out = clients
         .sts
         .get_caller_identity()
         .send()
         .await
         .map_err(|e| LiveError::CallerIdentity(printable(&call_error(&e).text)))?;
+    let partition = super::accounts::partition_of(out.arn());
     out.account()
         .filter(|a| is_account_id(a))
-        .map(str::to_owned)
+        .map(|a| (a.to_owned(), partition))
         .ok_or_else(|| LiveError::CallerIdentity("the answer holds no account id".into()))
 }
 

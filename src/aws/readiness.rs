@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::time::Instant;
 
+use super::accounts::MemberAccounts;
 use super::budget::{InLane, Lanes, Service};
 use super::error::call_error;
 use super::gather::{gather_in, Run, Source};
@@ -91,6 +92,70 @@ pub async fn readiness(
     ))
     .await
     .run
+}
+
+/// [`readiness`] of each of `accounts` in `region`, in that order: the caller's own
+/// account (`own`) with its own clients, every other through its reader role
+/// (`members`: member.yaml's `RestoreDoctorReader` unless renamed), assumed with the
+/// caller's credentials. An account whose role cannot be assumed is a run with no
+/// resources and one gap naming the account and the fix, never an error: the other
+/// accounts are still checked.
+pub async fn readiness_of_accounts(
+    clients: &Clients,
+    members: &MemberAccounts,
+    (own, partition): (&str, &str),
+    region: &str,
+    accounts: &[String],
+    roles: &RestoreRoles,
+) -> Vec<ReadinessRun> {
+    let mut runs = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        if account == own {
+            runs.push(readiness(clients, account, region, roles).await);
+            continue;
+        }
+        match members
+            .member_clients(account, Some(region), partition)
+            .await
+        {
+            Ok((member, _role)) => runs.push(readiness(&member, account, region, roles).await),
+            Err((role_arn, error)) => runs.push(unreachable_account(
+                account,
+                region,
+                &role_arn,
+                &error,
+                members.reader_role_name(),
+            )),
+        }
+    }
+    runs
+}
+
+/// The run of an account whose reader role could not be assumed: nothing in it is
+/// verifiable, and the gap says which account, why, and what to deploy there.
+pub fn unreachable_account(
+    account: &str,
+    region: &str,
+    role_arn: &str,
+    error: &str,
+    role_name: &str,
+) -> ReadinessRun {
+    ReadinessRun {
+        schema_version: READINESS_SCHEMA_VERSION,
+        account_id: Some(account.to_owned()),
+        region: Some(region.to_owned()),
+        resources: Vec::new(),
+        gaps: vec![gap(
+            EvidencePart::Other,
+            format!("sts:AssumeRole {role_arn}"),
+            format!(
+                "{}: account {account} could not be read, so the readiness of its resources is not verifiable. \
+                 Deploy the member stack (member.yaml) in account {account}, with the StackSet or as a stack, \
+                 and check that its {role_name} role trusts the principal running restore-doctor",
+                error.chars().filter(|c| !c.is_control()).take(500).collect::<String>()
+            ),
+        )],
+    }
 }
 
 /// A readiness run, with the keys each row's restore uses (same order as

@@ -164,6 +164,14 @@ pub struct ReadinessArgs {
     /// `text` (a table), `json` (the readiness document) or `markdown` (for a ticket).
     #[arg(long, value_enum, default_value_t = readiness::ReadinessFormat::Text)]
     pub format: readiness::ReadinessFormat,
+    /// Check this account (12 digits) instead of your own, through its reader role
+    /// (deployed by member.yaml); repeatable, one table per account. Your credentials
+    /// must be allowed `sts:AssumeRole` on the role and trusted by it.
+    #[arg(long, value_name = "ID")]
+    pub account: Vec<String>,
+    /// The name of the role assumed in each `--account`.
+    #[arg(long, value_name = "NAME", default_value = readiness::DEFAULT_READER_ROLE)]
+    pub reader_role: String,
 }
 
 fn live_target(job: &Option<String>, event: &Option<String>) -> Option<live::Target> {
@@ -271,6 +279,8 @@ pub fn run(cli: Cli) -> i32 {
                     },
                     roles,
                     format: args.format,
+                    accounts: readiness::parse_accounts(&args.account)?,
+                    reader_role: readiness::parse_reader_role(&args.reader_role)?,
                 })
             })
             .map(|(out, code)| {

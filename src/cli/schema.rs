@@ -1,7 +1,7 @@
 //! `restore-doctor schema evidence|report|readiness`: the JSON Schemas of the documented
 //! formats, generated from the very types that read and write them.
 
-use crate::diagnose::readiness::ReadinessRun;
+use crate::diagnose::readiness::ReadinessDocument;
 use crate::diagnose::{Evidence, Report};
 
 /// Which format's schema.
@@ -11,7 +11,8 @@ pub enum SchemaKind {
     Evidence,
     /// The diagnosis report (`diagnose --format json` output, the SNS `sqs`/`lambda` body).
     Report,
-    /// The readiness document (`readiness --format json` output).
+    /// The readiness document (`readiness --format json` output): one account's run, or
+    /// `accounts`, one run per account given with `--account`.
     Readiness,
 }
 
@@ -20,7 +21,7 @@ pub fn schema_json(kind: SchemaKind) -> String {
     let schema = match kind {
         SchemaKind::Evidence => schemars::schema_for!(Evidence),
         SchemaKind::Report => schemars::schema_for!(Report),
-        SchemaKind::Readiness => schemars::schema_for!(ReadinessRun),
+        SchemaKind::Readiness => schemars::schema_for!(ReadinessDocument),
     };
     let mut out = serde_json::to_string_pretty(&schema).unwrap_or_default();
     out.push('\n');

@@ -255,6 +255,27 @@ impl ReadinessRun {
     }
 }
 
+/// Readiness runs over several accounts (`readiness --account A --account B`): one
+/// [`ReadinessRun`] per account, in the order asked, so a reader of the one-account
+/// document reads each entry unchanged. An account that could not be read is a run with
+/// no resources and a gap naming the account and the fix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessAccounts {
+    pub schema_version: u32,
+    pub accounts: Vec<ReadinessRun>,
+}
+
+/// The `readiness --format json` document: one account's run, or several accounts' runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ReadinessDocument {
+    /// Several accounts (`--account`); read first, as only this shape has `accounts`.
+    Accounts(ReadinessAccounts),
+    /// One account: the caller's own.
+    Run(ReadinessRun),
+}
+
 /// One (resource, vault) as the last readiness run left it: what the function keeps
 /// between runs (in its DynamoDB table) to alert only on what changed, and to find the
 /// resources a change touches (their role, keys and vault).

@@ -29,6 +29,16 @@ fn role(r: &ResourceReadiness) -> String {
     }
 }
 
+/// What an empty table says: nothing protected, or nothing could be listed (e.g. an
+/// account whose reader role could not be assumed), which is not the same answer.
+fn empty(run: &ReadinessRun) -> &'static str {
+    if run.gaps.is_empty() {
+        "No protected resource was found."
+    } else {
+        "No protected resource could be listed: nothing here is verifiable (see below)."
+    }
+}
+
 /// The first line: where, and how many of each.
 fn headline(run: &ReadinessRun) -> String {
     let (ready, not_ready, unknown) = run.counts();
@@ -143,7 +153,9 @@ pub fn readiness_text(run: &ReadinessRun) -> String {
     let t = |s: &str| plain_text(s);
     let mut out = format!("{}\n", t(&headline(run)));
     if run.resources.is_empty() {
-        out.push_str("\nNo protected resource was found.\n");
+        out.push('\n');
+        out.push_str(empty(run));
+        out.push('\n');
     } else {
         let rows: Vec<[String; 5]> = run
             .resources
@@ -214,7 +226,8 @@ pub fn readiness_markdown(run: &ReadinessRun) -> String {
     let p = |s: &str| markdown(s, super::escape::MAX_VALUE_CHARS);
     let mut out = format!("## {}\n\n", m(&headline(run)));
     if run.resources.is_empty() {
-        out.push_str("No protected resource was found.\n");
+        out.push_str(empty(run));
+        out.push('\n');
     } else {
         out.push_str("| Verdict | Type | Resource | Vault | Role (source) |\n");
         out.push_str("| --- | --- | --- | --- | --- |\n");

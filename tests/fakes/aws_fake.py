@@ -42,13 +42,17 @@ Control API (tests and the demo):
                          "startRestoreJob": {recoveryPointArn: {"error": err}},
                          "callerAccount": "123456789012",
                          "assumableRoles": {role-arn: moto-url},
-                         "protectedResources": {arn: {"ResourceType": ..., "errors": {op: err}}},
+                         "protectedResources": {arn: {"ResourceType": ..., "AccountId": ...,
+                         "errors": {op: err}}},
                          "restoreTestingPlans": {plan: {"selections": {name: {"ProtectedResourceType": ...,
-                         "IamRoleArn": ...}}, "errors": {op: err}}},
+                         "IamRoleArn": ...}}, "AccountId": ..., "errors": {op: err}}},
                          "listPageSize": N}
                          (a vault's recovery point may carry "restoreMetadata": {...}; the readiness
                          listings answer pages of min(maxResults, listPageSize) items, 2 unless set:
-                         small, so that the tests page through them; the readiness bench sets 1,000)
+                         small, so that the tests page through them; the readiness bench sets 1,000;
+                         a protected resource or restore testing plan with an "AccountId" is listed only
+                         to that account: to credentials AssumeRole handed out for a role of it, or to
+                         any other credentials when it is callerAccount; without one, to every caller)
                          where err = {"status": 403, "code": "AccessDeniedException", "message": "..."}
   GET  /_fake/requests   the operations served so far: [{"operation", "key"}]
                          (StartRestoreJob's key is the recovery point ARN)
@@ -92,6 +96,7 @@ STATE = {
 # each scenario change (the readiness bench lists 10,000 resources' recovery points).
 RP_INDEX = None
 REQUESTS = []
+ASSUMED = {}  # AccessKeyId moto handed out through AssumeRole -> the role's account
 STARTED = []  # restore jobs created by StartRestoreJob, in order
 IDEMPOTENCY = {}  # IdempotencyToken -> RestoreJobId
 VAULT_PAGE = 10
@@ -320,12 +325,25 @@ class Handler(BaseHTTPRequestHandler):
             result["NextToken"] = str(start + size)
         return self.send(200, json.dumps(result))
 
+    def requester_account(self):
+        """The account the request's credentials act in (SigV4's Credential=AKID/...)."""
+        auth = self.headers.get("Authorization", "")
+        key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
+        with LOCK:
+            return ASSUMED.get(key, STATE["callerAccount"])
+
+    def visible(self, entry):
+        """Whether a resource or plan is listed to this request's account."""
+        owner = entry.get("AccountId")
+        return owner is None or owner == self.requester_account()
+
     def list_protected_resources(self):
         with LOCK:
             resources = json.loads(json.dumps(STATE["protectedResources"]))
         items = [
             {"ResourceArn": arn, "ResourceType": r.get("ResourceType", "")}
             for arn, r in sorted(resources.items())
+            if self.visible(r)
         ]
         return self.page(items, "Results", "ListProtectedResources", "")
 
@@ -360,6 +378,7 @@ class Handler(BaseHTTPRequestHandler):
     def list_restore_testing(self, parts):
         with LOCK:
             plans = json.loads(json.dumps(STATE["restoreTestingPlans"]))
+        plans = {name: plan for name, plan in plans.items() if self.visible(plan)}
         if len(parts) == 2:
             op = "ListRestoreTestingPlans"
             for plan in plans.values():
@@ -483,7 +502,7 @@ class Handler(BaseHTTPRequestHandler):
                 account = STATE["callerAccount"]
                 moto = STATE["assumableRoles"].get(role)
             if moto:
-                return self.pass_on(moto, body)
+                return self.pass_on(moto, body, role.split(":")[4] if role.count(":") >= 5 else None)
             return self.query_error(
                 403,
                 "AccessDenied",
@@ -500,8 +519,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.query_error(400, "InvalidAction", f"Could not find operation {action}")
 
     # -- STS (awsQuery) -------------------------------------------------------
-    def pass_on(self, url, body):
-        """The same request to moto (a deployed role), its answer as it came."""
+    def pass_on(self, url, body, account=None):
+        """The same request to moto (a deployed role), its answer as it came; the access
+        key handed out is remembered as acting in `account`."""
         # The signature's headers too: moto picks the service from its credential scope.
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
         req = urllib.request.Request(url.rstrip("/") + "/", data=body, method="POST", headers=headers)
@@ -510,6 +530,11 @@ class Handler(BaseHTTPRequestHandler):
                 status, data, kind = resp.status, resp.read(), resp.headers.get("Content-Type", "text/xml")
         except urllib.error.HTTPError as e:
             status, data, kind = e.code, e.read(), e.headers.get("Content-Type", "text/xml")
+        text = data.decode("utf-8", "replace")
+        if account and "<AccessKeyId>" in text:
+            key = text.split("<AccessKeyId>", 1)[1].split("</AccessKeyId>", 1)[0]
+            with LOCK:
+                ASSUMED[key] = account
         self.send(status, data, content_type=kind)
 
     def query_error(self, status, code, message):
