@@ -1,8 +1,6 @@
 //! `restore-doctor diagnose --evidence FILE` (or `--message TEXT`): the diagnosis core
 //! on an evidence file, a raw event, aws-cli output or a status message.
 
-use std::io::Read;
-
 use crate::diagnose::Report;
 use crate::doctor::examine;
 use crate::remedy::guard::{decide, GuardSettings};
@@ -25,17 +23,6 @@ pub enum DiagnoseError {
     },
     #[error(transparent)]
     Live(#[from] live::LiveError),
-}
-
-/// Reads a file, `-` meaning standard input.
-pub fn read_input(path: &str) -> Result<String, std::io::Error> {
-    if path == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        Ok(s)
-    } else {
-        std::fs::read_to_string(path)
-    }
 }
 
 /// Exit code for a report: 0 nothing missing, 2 missing permissions or blockers found.
@@ -69,7 +56,7 @@ pub fn run(
             (live::gather(target, connection)?, input::Form::Evidence)
         }
         Source::File(path) => {
-            let text = read_input(path).map_err(|source| DiagnoseError::Read {
+            let text = input::read_input(path).map_err(|source| DiagnoseError::Read {
                 path: path.to_string(),
                 source,
             })?;

@@ -3,9 +3,22 @@
 //! output of `aws backup describe-restore-job`, or just the status message. Each is
 //! turned into evidence, and the form read is said, so nobody wonders what was used.
 
+use std::io::Read;
+
 use serde_json::{json, Value};
 
 use crate::diagnose::evidence::{Evidence, EvidenceError, RestoreJob};
+
+/// Reads a file, `-` meaning standard input.
+pub fn read_input(path: &str) -> Result<String, std::io::Error> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
 
 /// The form the input was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

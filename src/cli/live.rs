@@ -147,7 +147,7 @@ async fn gather_async(
 #[cfg(feature = "aws")]
 fn cloudtrail_event(path: &str) -> Result<crate::event::trigger::Parsed, LiveError> {
     use crate::event::{cloudtrail, trigger};
-    let text = super::diagnose::read_input(path).map_err(|source| LiveError::Read {
+    let text = super::input::read_input(path).map_err(|source| LiveError::Read {
         path: path.to_owned(),
         source,
     })?;
