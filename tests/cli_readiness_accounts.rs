@@ -69,47 +69,8 @@ mod live {
     const MEMBER: &str = "210987654321";
     const BARE: &str = "333344445555";
 
-    fn trust() -> String {
-        json!({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "backup.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]})
-        .to_string()
-    }
-
-    fn allow(actions: &[&str]) -> String {
-        json!({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": actions, "Resource": "*"
-        }]})
-        .to_string()
-    }
-
     fn readiness(stack: &Stack, args: &[&str]) -> Output {
-        let home = stack.dir.join(unique("home"));
-        std::fs::create_dir_all(&home).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_restore-doctor"))
-            .env_clear()
-            .envs([
-                ("HOME", home.as_os_str().to_owned()),
-                ("AWS_CONFIG_FILE", home.join("none").into_os_string()),
-                (
-                    "AWS_SHARED_CREDENTIALS_FILE",
-                    home.join("none").into_os_string(),
-                ),
-                ("AWS_EC2_METADATA_DISABLED", "true".into()),
-                ("AWS_MAX_ATTEMPTS", "1".into()),
-                ("AWS_ACCESS_KEY_ID", "testing".into()),
-                ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-                ("AWS_REGION", REGION.into()),
-                ("AWS_ENDPOINT_URL", stack.moto.url.clone().into()),
-                ("AWS_ENDPOINT_URL_BACKUP", stack.fake.url.clone().into()),
-                ("AWS_ENDPOINT_URL_STS", stack.fake.url.clone().into()),
-            ])
-            .arg("readiness")
-            .args(args)
-            .output()
-            .unwrap()
+        support::cli::restore_doctor(stack, &[&["readiness"], args].concat())
     }
 
     fn accounts(out: &Output) -> Vec<ReadinessRun> {
@@ -136,8 +97,8 @@ mod live {
             &own_sdk,
             &format!("efs-restore-{u}"),
             "/",
-            &trust(),
-            &[("efs", allow(&["elasticfilesystem:*"]))],
+            &scenario::backup_trust(),
+            &[("efs", scenario::allow_all(&["elasticfilesystem:*"]))],
             &[],
             None,
         )
@@ -146,10 +107,10 @@ mod live {
             &member_sdk,
             &format!("ebs-restore-{u}"),
             "/",
-            &trust(),
+            &scenario::backup_trust(),
             &[(
                 "ebs",
-                allow(&[
+                scenario::allow_all(&[
                     "ec2:CreateVolume",
                     "ec2:DescribeVolumes",
                     "ec2:DescribeSnapshots",

@@ -35,13 +35,6 @@ use serde_json::{json, Value};
 use support::emulator::{self, invoke, invoke_raw};
 use support::{scenario, stack, unique, unique_guid, ACCOUNT, REGION};
 
-fn allow(actions: &[&str]) -> String {
-    json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": actions, "Resource": "*"
-    }]})
-    .to_string()
-}
-
 /// A CloudTrail management event as EventBridge delivers it.
 fn cloudtrail(source: &str, name: &str, params: Value, principal: &str, time: &str) -> Value {
     json!({
@@ -180,7 +173,10 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         &efs_name,
         "/service-role/",
         &scenario::backup_trust(),
-        &[("efs", allow(&["elasticfilesystem:*", "kms:*"]))],
+        &[(
+            "efs",
+            scenario::allow_all(&["elasticfilesystem:*", "kms:*"]),
+        )],
         &[],
         None,
     )
@@ -192,7 +188,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         &scenario::backup_trust(),
         &[(
             "ebs",
-            allow(&[
+            scenario::allow_all(&[
                 "ec2:CreateVolume",
                 "ec2:DescribeVolumes",
                 "ec2:DescribeSnapshots",

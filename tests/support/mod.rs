@@ -14,6 +14,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod cli;
 pub mod emulator;
 pub mod org;
 pub mod scenario;

@@ -116,6 +116,11 @@ pub fn backup_trust() -> String {
     }]))
 }
 
+/// A policy allowing `actions` on every resource.
+pub fn allow_all(actions: &[&str]) -> String {
+    policy(json!([{"Effect": "Allow", "Action": actions, "Resource": "*"}]))
+}
+
 /// A role with inline and customer-managed policies; returns its ARN.
 pub async fn role(
     sdk: &SdkConfig,
