@@ -620,28 +620,14 @@ async fn the_rcps_above_a_member_account_bound_its_keys_and_reach_the_diagnosis(
         "Sid": "NoDecryptOnTheseKeys", "Effect": "Deny", "Principal": "*",
         "Action": "kms:Decrypt", "Resource": "*"
     }]});
-    let rcp_id = org
-        .create_policy()
-        .name(unique("deny-decrypt"))
-        .description("restore-doctor test")
-        .r#type(PolicyType::ResourceControlPolicy)
-        .content(rcp.to_string())
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    org.attach_policy()
-        .policy_id(&rcp_id)
-        .target_id(&ou)
-        .send()
-        .await
-        .unwrap();
+    let rcp_id = org::attach_policy(
+        &org,
+        "deny-decrypt",
+        PolicyType::ResourceControlPolicy,
+        &rcp,
+        &ou,
+    )
+    .await;
     let topic = scenario::topic_with_queue(&sdk, &unique("org-rcps")).await;
     let read_role = format!("arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader");
     let handler = org_handler(stack, &topic.topic_arn, &stack.moto.url, Some(&read_role)).await;

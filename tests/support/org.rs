@@ -85,28 +85,14 @@ pub async fn organization(sdk: &SdkConfig) -> (String, String, String, String) {
     let scp = json!({"Version": "2012-10-17", "Statement": [{
         "Sid": "NoGrantsOutsideBackup", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"
     }]});
-    let policy = org
-        .create_policy()
-        .name(unique("deny-grants"))
-        .description("restore-doctor test")
-        .r#type(PolicyType::ServiceControlPolicy)
-        .content(scp.to_string())
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .policy_summary()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
-    org.attach_policy()
-        .policy_id(&policy)
-        .target_id(&ou)
-        .send()
-        .await
-        .unwrap();
+    let policy = attach_policy(
+        &org,
+        "deny-grants",
+        PolicyType::ServiceControlPolicy,
+        &scp,
+        &ou,
+    )
+    .await;
     (account, root, ou, policy)
 }
 
@@ -196,4 +182,38 @@ pub async fn central_key_case(stack: &Stack, sdk: &SdkConfig) -> CentralKeyCase 
         role_arn,
         event,
     }
+}
+
+/// Creates an Organizations policy of `kind` from `document` (named from `prefix`) and
+/// attaches it to `target`; returns its id.
+pub async fn attach_policy(
+    org: &aws_sdk_organizations::Client,
+    prefix: &str,
+    kind: aws_sdk_organizations::types::PolicyType,
+    document: &Value,
+    target: &str,
+) -> String {
+    let id = org
+        .create_policy()
+        .name(unique(prefix))
+        .description("restore-doctor test")
+        .r#type(kind)
+        .content(document.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .policy_summary()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    org.attach_policy()
+        .policy_id(&id)
+        .target_id(target)
+        .send()
+        .await
+        .unwrap();
+    id
 }
