@@ -316,12 +316,17 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     );
 
     // The table holds each resource's state, read back here over HTTP.
+    // One item per (account, resource, vault), and the account's own.
     let items = table_items(&sdk, &table).await;
-    assert_eq!(items.len(), 2, "{items:#?}");
-    let vol_item = &items[&format!("{vol}#{ebs_vault}")];
+    assert_eq!(items.len(), 3, "{items:#?}");
+    assert_eq!(
+        items[&format!("account#{ACCOUNT}")]["readable"],
+        aws_sdk_dynamodb::types::AttributeValue::Bool(true)
+    );
+    let vol_item = &items[&format!("{ACCOUNT}#{vol}#{ebs_vault}")];
     assert_eq!(vol_item["verdict"].as_s().unwrap(), "notReady");
     assert_eq!(vol_item["roleArn"].as_s().unwrap(), &ebs_role);
-    let fs_item = &items[&format!("{fs}#{efs_vault}")];
+    let fs_item = &items[&format!("{ACCOUNT}#{fs}#{efs_vault}")];
     assert_eq!(fs_item["verdict"].as_s().unwrap(), "ready");
     assert_eq!(fs_item["roleArn"].as_s().unwrap(), &efs_role);
     let keys: Vec<&String> = fs_item["keyArns"]
@@ -453,7 +458,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     assert_eq!(listed_again[0]["key"], fs.as_str());
     let items = table_items(&sdk, &table).await;
     assert_eq!(
-        items[&format!("{fs}#{efs_vault}")]["verdict"]
+        items[&format!("{ACCOUNT}#{fs}#{efs_vault}")]["verdict"]
             .as_s()
             .unwrap(),
         "notReady"

@@ -20,7 +20,7 @@ use restore_doctor::doctor::readiness;
 use restore_doctor::event::change;
 use restore_doctor::event::trigger::{self, ReadinessInput};
 use restore_doctor::render::alert::{Alert, AlertContext, MAX_MESSAGE_BYTES};
-use restore_doctor::render::readiness_alert::{self, Place};
+use restore_doctor::render::readiness_alert::{self, Coverage, NotRead, Place};
 use serde_json::{json, Value};
 
 /// A case of the corpus as the readiness check of the same recovery point and role.
@@ -106,9 +106,15 @@ fn deletion() -> change::Change {
 fn the_scheduled_summary_lists_the_resources_newly_not_ready() {
     let missing = checked("efs-role-missing-efs");
     let denied = checked("efs-identity-explicit-deny");
+    let own = ["111122223333".to_owned()];
+    let coverage = Coverage {
+        checked: 12,
+        accounts: &own,
+        not_read: &[],
+    };
     let alert = readiness_alert::scheduled(
         &place(),
-        12,
+        coverage,
         &[&missing, &denied],
         &ctx("scheduled-readiness-2026-03-02T06:00:00Z"),
     );
@@ -126,6 +132,84 @@ fn the_scheduled_summary_lists_the_resources_newly_not_ready() {
     insta::assert_snapshot!(
         "scheduled.chatbot",
         serde_json::to_string_pretty(&chatbot).unwrap()
+    );
+}
+
+/// A case's readiness as if its resource were in `account`'s listing.
+fn in_account(mut r: ResourceReadiness, account: &str) -> ResourceReadiness {
+    r.report.restore.account_id = Some(account.into());
+    r
+}
+
+#[test]
+fn one_summary_spans_the_member_accounts_and_names_those_not_read() {
+    let own = "111122223333";
+    let member = "210987654321";
+    let accounts = [own.to_owned(), member.to_owned(), "333344445555".to_owned()];
+    let not_read = [NotRead {
+        account: "333344445555".into(),
+        why: "sts:AssumeRole arn:aws:iam::333344445555:role/RestoreDoctorReader: AccessDenied. Deploy the member stack (member.yaml) in account 333344445555".into(),
+    }];
+    let missing = in_account(checked("efs-role-missing-efs"), own);
+    let denied = in_account(checked("efs-identity-explicit-deny"), member);
+    let coverage = Coverage {
+        checked: 40,
+        accounts: &accounts,
+        not_read: &not_read,
+    };
+    let alert = readiness_alert::scheduled(
+        &place(),
+        coverage,
+        &[&missing, &denied],
+        &ctx("scheduled-readiness-2026-03-02T06:00:00Z"),
+    );
+    let (text, chatbot, doc) = parts(&alert);
+    // Each resource says its account; the document lists the accounts and the one not read.
+    assert!(text.contains(&format!("account {member}, vault")), "{text}");
+    assert_eq!(doc["accountId"], Value::Null);
+    assert_eq!(doc["accounts"], json!(accounts));
+    assert_eq!(doc["notRead"][0]["accountId"], "333344445555");
+    assert_eq!(alert.attributes["accountId"], "multiple");
+    insta::assert_snapshot!("scheduled_accounts.subject", alert.subject);
+    insta::assert_snapshot!("scheduled_accounts.text", text);
+    insta::assert_snapshot!(
+        "scheduled_accounts.chatbot",
+        serde_json::to_string_pretty(&chatbot).unwrap()
+    );
+
+    // Only an account newly not read: the alert says so, with no resource.
+    let alert = readiness_alert::scheduled(
+        &place(),
+        coverage,
+        &[],
+        &ctx("scheduled-readiness-2026-03-03T06:00:00Z"),
+    );
+    let (text, _, doc) = parts(&alert);
+    assert_eq!(
+        alert.subject,
+        "[restore-doctor] Readiness: 1 account could not be read in 333344445555"
+    );
+    assert_eq!(alert.attributes["cause"], "readinessNotRead");
+    assert_eq!(alert.attributes["fixableByPatch"], "false");
+    assert_eq!(alert.attributes["accountId"], "333344445555");
+    assert!(text.starts_with("Restore readiness of 3 accounts in Region eu-west-1: no resource newly not ready (40 checked). 1 account could not be read"), "{text}");
+    assert!(text.contains("Deploy the member stack"), "{text}");
+    assert_eq!(doc["resources"], json!([]));
+
+    // One member account's resources only: the subject names it.
+    let alert = readiness_alert::scheduled(
+        &place(),
+        Coverage {
+            checked: 40,
+            accounts: &accounts,
+            not_read: &[],
+        },
+        &[&denied],
+        &ctx("scheduled-readiness-2026-03-04T06:00:00Z"),
+    );
+    assert_eq!(
+        alert.subject,
+        format!("[restore-doctor] Readiness: 1 resource no longer restorable in {member}")
     );
 }
 

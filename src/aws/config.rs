@@ -41,6 +41,40 @@ pub struct ReadinessSettings {
     pub restore_role: Option<crate::diagnose::validated::RoleArn>,
     /// `CHANGE_TRIGGERED_CHECKS` (`true`|`false`, default `false`): act on change events.
     pub change_checks: bool,
+    /// `READINESS_ACCOUNTS` (organization mode, template.yaml's `ReadinessAccounts`): the
+    /// member accounts checked too, each through its reader role, comma-separated ids,
+    /// at most [`MAX_READINESS_ACCOUNTS`]. Empty: the function's own account only.
+    pub accounts: Vec<String>,
+}
+
+/// The most member accounts one function checks: template.yaml's `ReadinessAccounts`
+/// pattern takes as many.
+pub const MAX_READINESS_ACCOUNTS: usize = 200;
+
+/// `READINESS_ACCOUNTS`: distinct account ids, in the order given.
+fn readiness_accounts(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for a in value.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        if !crate::diagnose::validated::is_account_id(a) {
+            return Err(ConfigError::Invalid {
+                name: "READINESS_ACCOUNTS",
+                reason: format!(
+                    "`{}` is not a 12-digit account id",
+                    a.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+        if !out.iter().any(|o| o == a) {
+            out.push(a.to_owned());
+        }
+    }
+    if out.len() > MAX_READINESS_ACCOUNTS {
+        return Err(ConfigError::Invalid {
+            name: "READINESS_ACCOUNTS",
+            reason: format!("{} accounts; at most {MAX_READINESS_ACCOUNTS}", out.len()),
+        });
+    }
+    Ok(out)
 }
 
 impl ReadinessSettings {
@@ -88,6 +122,7 @@ impl ReadinessSettings {
             state_days,
             restore_role,
             change_checks: flag(get, "CHANGE_TRIGGERED_CHECKS")?,
+            accounts: readiness_accounts(get("READINESS_ACCOUNTS"))?,
         }))
     }
 }
@@ -179,7 +214,7 @@ impl Settings {
                 reason: format!("`{v}` is not a whole number"),
             })?,
         };
-        Ok(Settings {
+        Settings {
             topic_arn,
             service: get("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| "restore-doctor".into()),
             metrics_namespace: get("POWERTOOLS_METRICS_NAMESPACE")
@@ -188,7 +223,24 @@ impl Settings {
             auto: AutoSettings::from_lookup(&get)?,
             organization: OrganizationSettings::from_lookup(&get)?,
             readiness: ReadinessSettings::from_lookup(&get)?,
-        })
+        }
+        .checked()
+    }
+
+    /// Member accounts are read through their reader role: without organization mode
+    /// there is none to assume, and saying so at start beats a gap on every run.
+    fn checked(self) -> Result<Self, ConfigError> {
+        let members = self
+            .readiness
+            .as_ref()
+            .is_some_and(|r| !r.accounts.is_empty());
+        if members && self.organization.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "READINESS_ACCOUNTS",
+                reason: "member accounts are read through their reader role: set MEMBER_READER_ROLE (template.yaml's OrganizationId)".into(),
+            });
+        }
+        Ok(self)
     }
 
     /// Settings for `topic_arn` with every other setting at its default.
@@ -643,6 +695,51 @@ mod tests {
                 "{name}={value}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn member_accounts_for_readiness_are_ids_and_need_organization_mode() {
+        let base = [
+            ("TOPIC_ARN", "arn:aws:sns:eu-west-1:1:t"),
+            ("READINESS_TABLE", "restore-doctor-state"),
+            ("MEMBER_READER_ROLE", "RestoreDoctorReader"),
+        ];
+        let with = |value: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("READINESS_ACCOUNTS", value));
+            Settings::from_lookup(lookup(&pairs))
+        };
+        let r = with("210987654321, 333344445555,210987654321")
+            .unwrap()
+            .readiness
+            .unwrap();
+        assert_eq!(r.accounts, ["210987654321", "333344445555"]);
+        let none = Settings::from_lookup(lookup(&base))
+            .unwrap()
+            .readiness
+            .unwrap();
+        assert!(none.accounts.is_empty());
+        for bad in [
+            "21098765432",
+            "210987654321,",
+            "arn:aws:iam::210987654321:root",
+            "*",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.to_string().contains("READINESS_ACCOUNTS"), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..=MAX_READINESS_ACCOUNTS)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i as u64))
+            .collect();
+        assert!(with(&many.join(",")).is_err());
+        // Without organization mode there is no reader role to read them through.
+        let e = Settings::from_lookup(lookup(&[
+            base[0],
+            base[1],
+            ("READINESS_ACCOUNTS", "210987654321"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("MEMBER_READER_ROLE"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub const FIXES_ATTACHED: &str = "FixesAttached";
 pub const RESTORES_RETRIED: &str = "RestoresRetried";
 /// Resources not ready at the end of a scheduled readiness run.
 pub const RESOURCES_NOT_READY: &str = "ResourcesNotReady";
+/// Member accounts a scheduled readiness run could not read (their reader role refused).
+pub const READINESS_ACCOUNTS_NOT_READ: &str = "ReadinessAccountsNotRead";
 /// The readiness state table could not be written.
 pub const READINESS_STATE_ERRORS: &str = "ReadinessStateErrors";
 

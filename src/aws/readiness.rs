@@ -196,7 +196,7 @@ pub async fn readiness_until(
     let mut resources = protected_resources(clients, &lanes, &mut run_gaps).await;
     if let Some(only) = only {
         resources.retain(|(arn, _)| {
-            let prefix = state_key(arn, Some(""));
+            let prefix = state_key(account, arn, Some(""));
             only.iter().any(|k| k.starts_with(&prefix))
         });
     }
@@ -257,7 +257,11 @@ pub async fn readiness_until(
         .await;
         for c in listed {
             if let Some(only) = only {
-                if !only.contains(&state_key(&c.resource_arn, c.vault_name.as_deref())) {
+                if !only.contains(&state_key(
+                    account,
+                    &c.resource_arn,
+                    c.vault_name.as_deref(),
+                )) {
                     continue;
                 }
             }

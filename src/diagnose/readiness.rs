@@ -281,8 +281,13 @@ pub enum ReadinessDocument {
 /// resources a change touches (their role, keys and vault).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredState {
-    /// [`state_key`] of the resource and vault.
+    /// [`state_key`] of the account, resource and vault.
     pub key: String,
+    /// The account whose listing holds the row (the function's own, or a member read
+    /// through its reader role): a resource ARN does not say it (an S3 bucket's has no
+    /// account, and a copy in another account's vault lists the source's ARN), and
+    /// vault names repeat across accounts (every account has `Default`).
+    pub account: String,
     pub resource_arn: String,
     pub vault_name: Option<String>,
     pub resource_type: Option<String>,
@@ -295,19 +300,32 @@ pub struct StoredState {
     pub checked_at: i64,
 }
 
-/// The key of one (resource, vault): neither an ARN nor a vault name holds `#`.
-pub fn state_key(resource_arn: &str, vault_name: Option<&str>) -> String {
+/// The key of one (resource, vault) in `account`: neither an account id, an ARN nor a
+/// vault name holds `#`.
+pub fn state_key(account: &str, resource_arn: &str, vault_name: Option<&str>) -> String {
+    format!("{account}#{resource_arn}#{}", vault_name.unwrap_or("-"))
+}
+
+/// The key the single-account versions wrote (no account): read as the function's own
+/// account, since they read no other.
+pub fn legacy_state_key(resource_arn: &str, vault_name: Option<&str>) -> String {
     format!("{resource_arn}#{}", vault_name.unwrap_or("-"))
 }
 
 impl StoredState {
-    /// The state to keep for `r`, checked at `now`; `None` when the row names no
-    /// resource (nothing to compare it with next time).
-    pub fn of(r: &ResourceReadiness, key_arns: Vec<String>, now: i64) -> Option<Self> {
+    /// The state to keep for `r`, a row of `account`'s run, checked at `now`; `None` when
+    /// the row names no resource (nothing to compare it with next time).
+    pub fn of(
+        account: &str,
+        r: &ResourceReadiness,
+        key_arns: Vec<String>,
+        now: i64,
+    ) -> Option<Self> {
         let s = &r.report.restore;
         let resource_arn = s.source_resource_arn.clone()?;
         Some(StoredState {
-            key: state_key(&resource_arn, s.backup_vault_name.as_deref()),
+            key: state_key(account, &resource_arn, s.backup_vault_name.as_deref()),
+            account: account.to_owned(),
             resource_arn,
             vault_name: s.backup_vault_name.clone(),
             resource_type: s.resource_type.clone(),
@@ -319,11 +337,25 @@ impl StoredState {
     }
 }
 
-/// The resources of `current` that are not ready now and were not the last time they
-/// were checked (or were never checked): what one alert reports. A resource still not
-/// ready, or one that became ready or not verifiable, is not in it.
+/// An account as the last scheduled run left it: whether its reader role could be
+/// assumed, so that an account that cannot be read is said once, not every run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    pub account: String,
+    pub readable: bool,
+    /// When a run last reached it (seconds since the Unix epoch): the accounts reached
+    /// longest ago go first, so that a run the deadline cuts short reaches the others
+    /// next time.
+    pub checked_at: i64,
+}
+
+/// The resources of `current` (the rows of `account`'s run) that are not ready now and
+/// were not the last time they were checked (or were never checked): what one alert
+/// reports. A resource still not ready, or one that became ready or not verifiable, is
+/// not in it.
 pub fn newly_not_ready<'a>(
     previous: &[StoredState],
+    account: &str,
     current: &'a [ResourceReadiness],
 ) -> Vec<&'a ResourceReadiness> {
     let before: std::collections::BTreeMap<&str, Verdict> = previous
@@ -338,7 +370,7 @@ pub fn newly_not_ready<'a>(
             let key = s
                 .source_resource_arn
                 .as_deref()
-                .map(|a| state_key(a, s.backup_vault_name.as_deref()));
+                .map(|a| state_key(account, a, s.backup_vault_name.as_deref()));
             key.and_then(|k| before.get(k.as_str()).copied()) != Some(Verdict::NotReady)
         })
         .collect()
@@ -373,7 +405,8 @@ mod tests {
     #[test]
     fn only_resources_that_turned_not_ready_are_new() {
         let was = |v: Verdict, r: &str| StoredState {
-            key: state_key(r, Some("v")),
+            key: state_key("111122223333", r, Some("v")),
+            account: "111122223333".into(),
             resource_arn: r.into(),
             vault_name: Some("v".into()),
             resource_type: None,
@@ -395,16 +428,24 @@ mod tests {
             row(Verdict::NotReady, "a", "w"), // same resource, another vault: new
             row(Verdict::Ready, "e", "v"),
         ];
-        let new: Vec<String> = newly_not_ready(&previous, &now)
+        let key = |r: &&ResourceReadiness| {
+            legacy_state_key(
+                r.report.restore.source_resource_arn.as_deref().unwrap(),
+                r.report.restore.backup_vault_name.as_deref(),
+            )
+        };
+        let new: Vec<String> = newly_not_ready(&previous, "111122223333", &now)
             .iter()
-            .map(|r| {
-                state_key(
-                    r.report.restore.source_resource_arn.as_deref().unwrap(),
-                    r.report.restore.backup_vault_name.as_deref(),
-                )
-            })
+            .map(key)
             .collect();
         assert_eq!(new, ["a#v", "c#v", "d#v", "a#w"]);
+        // The same rows in another account are all new: a vault name or a copied
+        // resource's ARN says nothing of the account.
+        let elsewhere: Vec<String> = newly_not_ready(&previous, "210987654321", &now)
+            .iter()
+            .map(key)
+            .collect();
+        assert_eq!(elsewhere, ["a#v", "b#v", "c#v", "d#v", "a#w"]);
     }
 
     #[test]

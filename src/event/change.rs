@@ -119,28 +119,35 @@ pub enum ChangeTarget {
 }
 
 impl ChangeTarget {
-    /// Whether the stored state of one (resource, vault) is restored with what changed:
-    /// the role it would be restored as (by name, in the same account), a key its
-    /// recovery point or restore uses, or its vault.
-    pub fn touches(&self, state: &StoredState, account: Option<&str>) -> bool {
+    /// Whether the stored state of one (resource, vault) is restored with what changed in
+    /// `account`: the role it would be restored as (by name, a row of that account), a key
+    /// its recovery point or restore uses (by ARN, a row of any account: a key can serve
+    /// another account's vault; else by id, a key of that account), or its vault (by
+    /// name, a row of that account).
+    pub fn touches(&self, state: &StoredState, account: &str) -> bool {
         match self {
-            ChangeTarget::Role { name } => state.role_arn.as_deref().is_some_and(|r| {
-                Arn::parse(r).is_ok_and(|a| {
-                    account.is_none_or(|acct| a.account() == acct)
-                        && a.resource().rsplit('/').next() == Some(name.as_str())
-                        && a.resource().starts_with("role/")
-                })
-            }),
+            ChangeTarget::Role { name } => {
+                state.account == account
+                    && state.role_arn.as_deref().is_some_and(|r| {
+                        Arn::parse(r).is_ok_and(|a| {
+                            a.account() == account
+                                && a.resource().rsplit('/').next() == Some(name.as_str())
+                                && a.resource().starts_with("role/")
+                        })
+                    })
+            }
             // By ARN when the record names it (a multi-Region key's replicas share its
             // id across Regions), else by id in this account.
             ChangeTarget::Key { key_id, key_arn } => state.key_arns.iter().any(|k| match key_arn {
                 Some(arn) => arn == k,
                 None => KeyArn::parse(k).is_ok_and(|a| {
                     a.arn().resource().strip_prefix("key/") == Some(key_id.as_str())
-                        && account.is_none_or(|acct| a.arn().account() == acct)
+                        && a.arn().account() == account
                 }),
             }),
-            ChangeTarget::Vault { name } => state.vault_name.as_deref() == Some(name.as_str()),
+            ChangeTarget::Vault { name } => {
+                state.account == account && state.vault_name.as_deref() == Some(name.as_str())
+            }
         }
     }
 
@@ -414,6 +421,7 @@ mod tests {
     fn state(role: &str, keys: &[&str], vault: &str) -> StoredState {
         StoredState {
             key: "k".into(),
+            account: ACCOUNT.into(),
             resource_arn: "arn:aws:elasticfilesystem:eu-west-1:111122223333:file-system/fs-1"
                 .into(),
             vault_name: Some(vault.into()),
@@ -450,16 +458,15 @@ mod tests {
             "111122223333:change:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
         );
         let role = |path: &str| format!("arn:aws:iam::{ACCOUNT}:role/{path}");
-        assert!(c.target.touches(
-            &state(&role("service-role/EfsRestore"), &[], "v"),
-            Some(ACCOUNT)
-        ));
+        assert!(c
+            .target
+            .touches(&state(&role("service-role/EfsRestore"), &[], "v"), ACCOUNT));
         assert!(!c
             .target
-            .touches(&state(&role("EfsRestore2"), &[], "v"), Some(ACCOUNT)));
+            .touches(&state(&role("EfsRestore2"), &[], "v"), ACCOUNT));
         assert!(!c.target.touches(
             &state("arn:aws:iam::444455556666:role/EfsRestore", &[], "v"),
-            Some(ACCOUNT)
+            ACCOUNT
         ));
     }
 
@@ -478,7 +485,7 @@ mod tests {
         );
         assert!(c.target.touches(
             &state("arn:aws:iam::111122223333:role/R", &[arn], "v"),
-            Some(ACCOUNT)
+            ACCOUNT
         ));
         let by_id = change(&event(
             "kms.amazonaws.com",
@@ -488,7 +495,7 @@ mod tests {
         .unwrap();
         assert!(by_id.target.touches(
             &state("arn:aws:iam::111122223333:role/R", &[arn], "v"),
-            Some(ACCOUNT)
+            ACCOUNT
         ));
         // An alias with no key in `resources` names no key.
         let alias = change(&event(
@@ -497,6 +504,54 @@ mod tests {
             json!({"keyId": "alias/x"}),
         ));
         assert!(alias.unwrap_err().reason.contains("neither a key id"));
+    }
+
+    #[test]
+    fn a_change_touches_rows_of_its_own_account_except_a_key_named_by_arn() {
+        const MEMBER: &str = "210987654321";
+        let of = |account: &str, role: &str, keys: &[&str], vault: &str| StoredState {
+            account: account.into(),
+            ..state(role, keys, vault)
+        };
+        let role = change(&event(
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            json!({"roleName": "R", "policyName": "p"}),
+        ))
+        .unwrap();
+        let own_role = format!("arn:aws:iam::{ACCOUNT}:role/R");
+        let member_role = format!("arn:aws:iam::{MEMBER}:role/R");
+        assert!(role
+            .target
+            .touches(&of(ACCOUNT, &own_role, &[], "v"), ACCOUNT));
+        // The member's role of the same name is another role.
+        assert!(!role
+            .target
+            .touches(&of(MEMBER, &member_role, &[], "v"), ACCOUNT));
+        assert!(role
+            .target
+            .touches(&of(MEMBER, &member_role, &[], "v"), MEMBER));
+        // Every account has a vault named Default: only this account's is touched.
+        let vault = change(&event(
+            "backup.amazonaws.com",
+            "PutBackupVaultAccessPolicy",
+            json!({"backupVaultName": "Default"}),
+        ))
+        .unwrap();
+        assert!(vault
+            .target
+            .touches(&of(ACCOUNT, &own_role, &[], "Default"), ACCOUNT));
+        assert!(!vault
+            .target
+            .touches(&of(MEMBER, &member_role, &[], "Default"), ACCOUNT));
+        // A key of this account that a member's vault uses: the member's row is touched.
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut e = event("kms.amazonaws.com", "PutKeyPolicy", json!({"keyId": arn}));
+        e["detail"]["resources"] = json!([{"ARN": arn, "type": "AWS::KMS::Key"}]);
+        let key = change(&e).unwrap();
+        assert!(key
+            .target
+            .touches(&of(MEMBER, &member_role, &[arn], "v"), ACCOUNT));
     }
 
     #[test]

@@ -64,10 +64,13 @@ pub enum Outcome {
     /// Already alerted by this container.
     #[serde(rename_all = "camelCase")]
     Duplicate { dedup_key: String },
-    /// A scheduled readiness run: how many (resource, vault) rows were checked, how many
-    /// are not ready, how many newly (the alert, when any), and whether the state was kept.
+    /// A scheduled readiness run: how many accounts it was to read and how many could
+    /// not be read, how many (resource, vault) rows were checked, how many are not ready,
+    /// how many newly (the alert, when any), and whether the state was kept.
     #[serde(rename_all = "camelCase")]
     Readiness {
+        accounts: usize,
+        accounts_not_read: usize,
         checked: usize,
         not_ready: usize,
         newly_not_ready: usize,

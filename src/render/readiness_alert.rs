@@ -61,21 +61,39 @@ impl Place {
     }
 }
 
+/// An account a scheduled run could not read (its reader role was refused), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRead {
+    pub account: String,
+    pub why: String,
+}
+
+/// What a scheduled run covered: how many rows it checked, every account it was to read
+/// (the function's own and the member accounts; `place` is the function's), and those it
+/// could not read.
+#[derive(Debug, Clone, Copy)]
+pub struct Coverage<'a> {
+    pub checked: usize,
+    pub accounts: &'a [String],
+    pub not_read: &'a [NotRead],
+}
+
 /// What the alert is about, beyond the resources.
 enum Occasion<'a> {
-    Scheduled { checked: usize },
+    Scheduled(Coverage<'a>),
     Change(&'a Change),
 }
 
 /// The alert of a scheduled run: the resources whose state changed to not ready since
-/// the last run (`changed`, never empty when this is called), out of `checked`.
+/// the last run (`changed`), out of `coverage.checked`, and the accounts that could not
+/// be read; called when either is not empty.
 pub fn scheduled(
     place: &Place,
-    checked: usize,
+    coverage: Coverage<'_>,
     changed: &[&ResourceReadiness],
     ctx: &AlertContext,
 ) -> Alert {
-    build(place, &Occasion::Scheduled { checked }, changed, ctx)
+    build(place, &Occasion::Scheduled(coverage), changed, ctx)
 }
 
 /// The alert of a change that broke the restore of `broken` (never empty when this is
@@ -107,15 +125,78 @@ fn who_short(principal: &str) -> String {
     }
 }
 
+/// Whether the alert spans several accounts: then each resource says its own.
+fn spans_accounts(occasion: &Occasion<'_>) -> bool {
+    matches!(occasion, Occasion::Scheduled(c) if c.accounts.len() > 1)
+}
+
+/// The account of a resource's row, as checked.
+fn row_account(r: &ResourceReadiness) -> Option<&str> {
+    r.report
+        .restore
+        .account_id
+        .as_deref()
+        .filter(|a| is_account_id(a))
+}
+
+/// The one account the alert is about (its rows' and the accounts not read), or `None`
+/// when it is about several.
+fn one_account<'a>(
+    place: &'a Place,
+    occasion: &'a Occasion<'_>,
+    rows: &'a [&ResourceReadiness],
+) -> Option<&'a str> {
+    let Occasion::Scheduled(c) = occasion else {
+        return place.account();
+    };
+    if c.accounts.len() <= 1 {
+        return place.account();
+    }
+    let mut all = rows
+        .iter()
+        .map(|r| row_account(r))
+        .chain(c.not_read.iter().map(|n| Some(n.account.as_str())));
+    let first = all.next()??;
+    all.all(|a| a == Some(first))
+        .then_some(first)
+        .filter(|a| is_account_id(a))
+}
+
 /// The first sentence, plain text, unescaped.
 fn headline(place: &Place, occasion: &Occasion<'_>, n: usize) -> String {
     let resources = plural(n, "resource", "resources");
     match occasion {
-        Occasion::Scheduled { checked } => format!(
-            "Restore readiness of {}: {resources} can no longer be restored since the last run ({} checked).",
-            place.text(),
-            checked
-        ),
+        Occasion::Scheduled(c) => {
+            let where_ = if c.accounts.len() > 1 {
+                format!(
+                    "{} in Region {}",
+                    plural(c.accounts.len(), "account", "accounts"),
+                    place.region().unwrap_or("(unknown)")
+                )
+            } else {
+                place.text()
+            };
+            let mut s = if n > 0 {
+                format!(
+                    "Restore readiness of {where_}: {resources} can no longer be restored since the last run ({} checked).",
+                    c.checked
+                )
+            } else {
+                format!(
+                    "Restore readiness of {where_}: no resource newly not ready ({} checked).",
+                    c.checked
+                )
+            };
+            if !c.not_read.is_empty() {
+                let k = c.not_read.len();
+                s.push_str(&format!(
+                    " {} could not be read, so nothing in {} was verified.",
+                    plural(k, "account", "accounts"),
+                    if k == 1 { "it" } else { "them" }
+                ));
+            }
+            s
+        }
         Occasion::Change(c) => format!(
             "This change, made by {} at {}, breaks the restore of {resources}: {} on {} ({}).",
             c.principal.as_deref().unwrap_or("an unknown principal"),
@@ -127,13 +208,29 @@ fn headline(place: &Place, occasion: &Occasion<'_>, n: usize) -> String {
     }
 }
 
-fn subject(place: &Place, occasion: &Occasion<'_>, n: usize) -> String {
-    let where_ = place
-        .account()
-        .map(|a| format!(" in {a}"))
-        .unwrap_or_default();
+fn subject(place: &Place, occasion: &Occasion<'_>, rows: &[&ResourceReadiness]) -> String {
+    let n = rows.len();
+    let where_ = match (one_account(place, occasion, rows), occasion) {
+        (Some(a), _) => format!(" in {a}"),
+        (None, Occasion::Scheduled(c)) if c.accounts.len() > 1 => {
+            let mut with: Vec<&str> = rows.iter().filter_map(|r| row_account(r)).collect();
+            with.sort_unstable();
+            with.dedup();
+            format!(" in {}", plural(with.len(), "account", "accounts"))
+        }
+        (None, _) => String::new(),
+    };
     let s = match occasion {
-        Occasion::Scheduled { .. } => format!(
+        Occasion::Scheduled(c) if n == 0 => format!(
+            "[restore-doctor] Readiness: {} could not be read{where_}",
+            plural(c.not_read.len(), "account", "accounts")
+        ),
+        Occasion::Scheduled(c) if !c.not_read.is_empty() => format!(
+            "[restore-doctor] Readiness: {} no longer restorable{where_}; {} not read",
+            plural(n, "resource", "resources"),
+            plural(c.not_read.len(), "account", "accounts")
+        ),
+        Occasion::Scheduled(_) => format!(
             "[restore-doctor] Readiness: {} no longer restorable{where_}",
             plural(n, "resource", "resources")
         ),
@@ -168,12 +265,17 @@ fn statements(r: &ResourceReadiness) -> Vec<(String, String)> {
     out
 }
 
-/// One resource in the text: what, why, the statement that denies it, the fix.
-fn text_block(r: &ResourceReadiness) -> String {
+/// One resource in the text: what, why, the statement that denies it, the fix; its
+/// account when the alert spans several.
+fn text_block(r: &ResourceReadiness, with_account: bool) -> String {
     let t = plain_text;
     let s = &r.report.restore;
+    let account = match (with_account, row_account(r)) {
+        (true, Some(a)) => format!("account {a}, "),
+        _ => String::new(),
+    };
     let mut b = format!(
-        "\nNOT READY {} ({}, vault {}, role {})\n  {}\n",
+        "\nNOT READY {} ({}, {account}vault {}, role {})\n  {}\n",
         t(resource(r)),
         t(s.resource_type.as_deref().unwrap_or("?")),
         t(s.backup_vault_name.as_deref().unwrap_or("?")),
@@ -219,6 +321,18 @@ fn email_text(
     ctx: &AlertContext,
 ) -> String {
     let mut s = format!("{}\n", plain_text(&headline(place, occasion, rows.len())));
+    if let Occasion::Scheduled(c) = occasion {
+        if !c.not_read.is_empty() {
+            s.push_str("\nNot read (nothing in them was verified):\n");
+            for n in c.not_read {
+                s.push_str(&format!(
+                    "  - account {}: {}\n",
+                    plain_text(&n.account),
+                    plain_text(&n.why)
+                ));
+            }
+        }
+    }
     if let Occasion::Change(c) = occasion {
         if !c.rejected.is_empty() {
             s.push_str("\nNot shown (failed their checks):\n");
@@ -233,7 +347,7 @@ fn email_text(
     }
     let mut left = 0usize;
     for r in rows {
-        let block = text_block(r);
+        let block = text_block(r, spans_accounts(occasion));
         if s.len() + block.len() > TEXT_BUDGET {
             left += 1;
             continue;
@@ -274,7 +388,11 @@ fn chatbot(
 ) -> Value {
     let n = rows.len();
     let title = match occasion {
-        Occasion::Scheduled { .. } => format!(
+        Occasion::Scheduled(c) if n == 0 => format!(
+            ":warning: Restore readiness: {} could not be read",
+            plural(c.not_read.len(), "account", "accounts")
+        ),
+        Occasion::Scheduled(_) => format!(
             ":warning: Restore readiness: {} can no longer be restored",
             plural(n, "resource", "resources")
         ),
@@ -295,7 +413,11 @@ fn chatbot(
             .first()
             .map(|f| format!(": `{}` on `{}`", md(&f.action), md(&f.resource)))
             .unwrap_or_default();
-        description.push_str(&format!("• `{}`{first}\n", md(resource(r))));
+        let account = match (spans_accounts(occasion), row_account(r)) {
+            (true, Some(a)) => format!(" (account `{a}`)"),
+            _ => String::new(),
+        };
+        description.push_str(&format!("• `{}`{account}{first}\n", md(resource(r))));
         if let Some((which, policy)) = statements(r).first() {
             description.push_str(&format!(
                 "   denied by statement `{}` of `{}`\n",
@@ -307,10 +429,23 @@ fn chatbot(
     if n > LISTED {
         description.push_str(&format!("… and {} more (see the email)\n", n - LISTED));
     }
+    if let Occasion::Scheduled(c) = occasion {
+        for nr in c.not_read.iter().take(LISTED) {
+            description.push_str(&format!("• account `{}` not read\n", md(&nr.account)));
+        }
+        if c.not_read.len() > LISTED {
+            description.push_str(&format!(
+                "… and {} more accounts not read (see the email)\n",
+                c.not_read.len() - LISTED
+            ));
+        }
+    }
     let fixable = rows
         .iter()
         .all(|r| r.report.patch.is_some() && r.report.verified);
-    let mut next_steps = vec![if fixable {
+    let mut next_steps = vec![if n == 0 {
+        "Deploy the member stack (member.yaml) in each account not read, or check that its reader role trusts this function's role".to_owned()
+    } else if fixable {
         "Apply each verified fix from the email (one `aws iam put-role-policy` per role)".to_owned()
     } else {
         "Read the email: some resources need a key, vault or boundary change, not a role patch"
@@ -320,7 +455,7 @@ fn chatbot(
         next_steps.push("Or undo the change if it was not meant to affect restores".into());
     }
     let thread = match occasion {
-        Occasion::Scheduled { .. } => "readiness".to_owned(),
+        Occasion::Scheduled(_) => "readiness".to_owned(),
         Occasion::Change(c) => format!(
             "change/{}",
             token(c.cloudtrail_event_id.as_deref().unwrap_or(&c.event_id), 64).unwrap_or("unknown")
@@ -333,7 +468,7 @@ fn chatbot(
         .take(LISTED)
         .collect();
     let mut context = serde_json::Map::new();
-    if let Some(a) = place.account() {
+    if let Some(a) = one_account(place, occasion, rows) {
         context.insert("accountId".into(), json!(a));
     }
     if let Some(r) = place.region() {
@@ -355,9 +490,9 @@ fn chatbot(
         },
         "metadata": {
             "threadId": format!("restore-doctor/{thread}"),
-            "summary": slack_summary(&subject(place, occasion, n)),
+            "summary": slack_summary(&subject(place, occasion, rows)),
             "eventType": match occasion {
-                Occasion::Scheduled { .. } => "ReadinessChanged",
+                Occasion::Scheduled(_) => "ReadinessChanged",
                 Occasion::Change(_) => "ReadinessBrokenByChange",
             },
             "relatedResources": related,
@@ -398,15 +533,26 @@ fn document(place: &Place, occasion: &Occasion<'_>, rows: &[&ResourceReadiness])
     let mut doc = json!({
         "schemaVersion": 1,
         "kind": match occasion {
-            Occasion::Scheduled { .. } => "readinessChanged",
+            Occasion::Scheduled(_) => "readinessChanged",
             Occasion::Change(_) => "readinessBrokenByChange",
         },
-        "accountId": place.account(),
+        "accountId": one_account(place, occasion, rows),
         "region": place.region(),
         "resources": resources,
     });
-    if let (Value::Object(map), Occasion::Scheduled { checked }) = (&mut doc, occasion) {
-        map.insert("checked".into(), json!(checked));
+    if let (Value::Object(map), Occasion::Scheduled(c)) = (&mut doc, occasion) {
+        map.insert("checked".into(), json!(c.checked));
+        if c.accounts.len() > 1 {
+            map.insert("accounts".into(), json!(c.accounts));
+        }
+        if !c.not_read.is_empty() {
+            let not_read: Vec<Value> = c
+                .not_read
+                .iter()
+                .map(|n| json!({"accountId": n.account, "why": n.why}))
+                .collect();
+            map.insert("notRead".into(), json!(not_read));
+        }
     }
     if let (Value::Object(map), Occasion::Change(c)) = (&mut doc, occasion) {
         map.insert(
@@ -436,15 +582,18 @@ fn attributes(
 ) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     let (cause, trigger) = match occasion {
-        Occasion::Scheduled { .. } => ("readinessNotReady", "readiness"),
+        Occasion::Scheduled(_) if rows.is_empty() => ("readinessNotRead", "readiness"),
+        Occasion::Scheduled(_) => ("readinessNotReady", "readiness"),
         Occasion::Change(_) => ("readinessBrokenByChange", "change"),
     };
     a.insert("cause".into(), cause.to_owned());
     a.insert("trigger".into(), trigger.to_owned());
-    a.insert(
-        "accountId".into(),
-        place.account().unwrap_or("unknown").to_owned(),
-    );
+    let account = match one_account(place, occasion, rows) {
+        Some(a) => a,
+        None if spans_accounts(occasion) => "multiple",
+        None => "unknown",
+    };
+    a.insert("accountId".into(), account.to_owned());
     let mut types: Vec<&str> = rows
         .iter()
         .filter_map(|r| r.report.restore.resource_type.as_deref())
@@ -457,9 +606,10 @@ fn attributes(
         _ => "multiple".into(),
     };
     a.insert("resourceType".into(), kind);
-    let fixable = rows
-        .iter()
-        .all(|r| r.verdict == Verdict::NotReady && r.report.patch.is_some() && r.report.verified);
+    let fixable = !rows.is_empty()
+        && rows.iter().all(|r| {
+            r.verdict == Verdict::NotReady && r.report.patch.is_some() && r.report.verified
+        });
     a.insert("fixableByPatch".into(), fixable.to_string());
     if let Occasion::Change(c) = occasion {
         a.insert("changeEvent".into(), c.event_name.to_owned());
@@ -488,7 +638,7 @@ fn build(
     })
     .to_string();
     let mut alert = Alert {
-        subject: subject(place, occasion, rows.len()),
+        subject: subject(place, occasion, rows),
         message,
         attributes: attributes(place, occasion, rows, ctx),
         truncated: Vec::new(),

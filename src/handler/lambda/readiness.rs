@@ -3,6 +3,13 @@
 //! ([`change`]), read the state the last run left, check ([`readiness_until`]), compare,
 //! publish one alert when something newly cannot be restored, then keep the new state.
 //!
+//! In organization mode the member accounts of `READINESS_ACCOUNTS` are checked too, each
+//! through its reader role, in the function's own Region: one run, one summary spanning
+//! them. The accounts reached longest ago go first, so that a run the deadline cuts
+//! short reaches the others next time; an account whose role is refused is said once (its
+//! state item remembers it), not on every run. A change in a member account is checked
+//! there; a change in an account not listed is skipped, nothing read.
+//!
 //! The state is written after the publish: a publish that fails is the invocation's
 //! error (Lambda retries it, then the dead-letter queue), and the retry finds the same
 //! old state and alerts again. A state that fails to be written is logged and counted,
@@ -18,14 +25,17 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Handler, HandlerError, Outcome, Processed, DEADLINE_RESERVE};
+use crate::aws::accounts::partition_of;
 use crate::aws::metrics;
 use crate::aws::readiness::{readiness_until, Checked, Scope};
 use crate::aws::state;
-use crate::aws::ReadinessSettings;
-use crate::diagnose::readiness::{newly_not_ready, RestoreRoles, StoredState};
+use crate::aws::{Clients, ReadinessSettings};
+use crate::diagnose::readiness::{
+    newly_not_ready, AccountState, ResourceReadiness, RestoreRoles, StoredState,
+};
 use crate::event::change;
 use crate::render::alert::{Alert, AlertContext};
-use crate::render::readiness_alert::{self, Place};
+use crate::render::readiness_alert::{self, Coverage, NotRead, Place};
 
 /// Seconds since the Unix epoch, now.
 fn now() -> i64 {
@@ -51,6 +61,27 @@ fn skipped(reason: String) -> Processed {
     }
 }
 
+/// The clients that read one account: the function's own, or a member's reader role.
+enum AccountClients<'a> {
+    Own(&'a Clients),
+    Member(Box<Clients>),
+}
+
+impl AccountClients<'_> {
+    fn get(&self) -> &Clients {
+        match self {
+            AccountClients::Own(c) => c,
+            AccountClients::Member(c) => c,
+        }
+    }
+}
+
+/// One account's part of a scheduled run.
+struct AccountRun {
+    account: String,
+    checked: Checked,
+}
+
 impl Handler {
     /// The function's own account and Region: readiness reads only them.
     async fn place(&self, function_arn: Option<&str>) -> Result<Place, HandlerError> {
@@ -71,14 +102,48 @@ impl Handler {
         })
     }
 
-    /// The states to write for the rows of `checked`, at `now`.
-    fn states_of(checked: &Checked, now: i64) -> Vec<StoredState> {
+    /// The clients that read `account` in the function's Region: its own for its own
+    /// account, else the member's reader role (organization mode, a listed account);
+    /// `Err` says why the account cannot be read.
+    async fn account_clients(
+        &self,
+        settings: &ReadinessSettings,
+        (own, account): (&str, &str),
+        region: &str,
+        function_arn: Option<&str>,
+    ) -> Result<AccountClients<'_>, String> {
+        if account == own {
+            return Ok(AccountClients::Own(&self.clients));
+        }
+        let Some(members) = self.member_accounts() else {
+            return Err("organization mode is off (MEMBER_READER_ROLE is unset)".into());
+        };
+        if !settings.accounts.iter().any(|a| a == account) {
+            return Err(format!(
+                "account {account} is not one of READINESS_ACCOUNTS (template.yaml's ReadinessAccounts)"
+            ));
+        }
+        match members
+            .member_clients(account, Some(region), &partition_of(function_arn))
+            .await
+        {
+            Ok((clients, _)) => Ok(AccountClients::Member(Box::new(clients))),
+            Err((role_arn, error)) => Err(format!(
+                "sts:AssumeRole {role_arn}: {}. Deploy the member stack (member.yaml) in account {account} with ReadinessReads=true, and check that its {} role trusts this function's role",
+                error.chars().filter(|c| !c.is_control()).take(500).collect::<String>(),
+                members.reader_role_name()
+            )),
+        }
+    }
+
+    /// The states to write for the rows of `account`'s `checked`, at `now`.
+    fn states_of(account: &str, checked: &Checked, now: i64) -> Vec<StoredState> {
         checked
             .run
             .resources
             .iter()
             .zip(checked.keys.iter())
-            .filter_map(|(r, k)| StoredState::of(r, k.clone(), now))
+            .filter_map(|(r, k)| StoredState::of(account, r, k.clone(), now))
             .collect()
     }
 
@@ -96,17 +161,22 @@ impl Handler {
         Ok(Some(id))
     }
 
-    /// Writes `states` by `deadline`; a failure is logged and counted, and said in the
-    /// outcome.
+    /// Writes `states` and `accounts` by `deadline`; a failure is logged and counted,
+    /// and said in the outcome.
     async fn keep(
         &self,
         settings: &ReadinessSettings,
-        states: &[StoredState],
+        (states, accounts): (&[StoredState], &[AccountState]),
         now: i64,
         deadline: Instant,
     ) -> bool {
         let expires = now.saturating_add(i64::from(settings.state_days) * 86_400);
-        let save = state::save(&self.clients.dynamodb, &settings.table, states, expires);
+        let save = state::save(
+            &self.clients.dynamodb,
+            &settings.table,
+            (states, accounts),
+            expires,
+        );
         let why = match tokio::time::timeout_at(deadline, save).await {
             Ok(Ok(())) => return true,
             Ok(Err(e)) => e.to_string(),
@@ -117,27 +187,18 @@ impl Handler {
         false
     }
 
-    /// [`readiness_until`], a panic in it contained: the invocation fails with the
-    /// reason instead of the process going down (Lambda retries, then the dead-letter
-    /// queue), and nothing is published or written.
+    /// [`readiness_until`] of `account` with `clients`, a panic in it contained: the
+    /// invocation fails with the reason instead of the process going down (Lambda
+    /// retries, then the dead-letter queue), and nothing is published or written.
     async fn check(
-        &self,
-        place: &Place,
+        clients: &Clients,
+        (account, region): (&str, &str),
         settings: &ReadinessSettings,
         scope: Scope<'_>,
         by: Instant,
     ) -> Result<Checked, HandlerError> {
-        let account = place.account.as_deref().unwrap_or_default();
-        let region = place.region.as_deref().unwrap_or_default();
         let roles = roles(settings);
-        let run = Box::pin(readiness_until(
-            &self.clients,
-            account,
-            region,
-            &roles,
-            scope,
-            by,
-        ));
+        let run = Box::pin(readiness_until(clients, account, region, &roles, scope, by));
         AssertUnwindSafe(run).catch_unwind().await.map_err(|panic| {
             let why = super::panic_text(panic.as_ref());
             tracing::error!(panic = %why, "readiness run failed");
@@ -145,8 +206,21 @@ impl Handler {
         })
     }
 
-    /// The scheduled run: every protected resource, one summary alert for those newly
-    /// not ready.
+    /// Every account a scheduled run reads, the ones reached longest ago first (never
+    /// reached: first of all; equally old: the function's own, then the listed order).
+    fn accounts_in_order(
+        own: &str,
+        settings: &ReadinessSettings,
+        previous: &state::Loaded,
+    ) -> Vec<String> {
+        let mut accounts = vec![own.to_owned()];
+        accounts.extend(settings.accounts.iter().filter(|a| *a != own).cloned());
+        accounts.sort_by_key(|a| previous.accounts.get(a).map_or(i64::MIN, |s| s.checked_at));
+        accounts
+    }
+
+    /// The scheduled run: every protected resource of every account read, one summary
+    /// alert for those newly not ready and the accounts newly not readable.
     pub(super) async fn scheduled_readiness(
         &self,
         event: &Value,
@@ -161,34 +235,100 @@ impl Handler {
             ));
         };
         let place = self.place(function_arn).await?;
-        let account = place.account.clone().unwrap_or_default();
+        let own = place.account.clone().unwrap_or_default();
         let region = place.region.clone().unwrap_or_default();
         let started = now();
-        let previous = state::load(&self.clients.dynamodb, &settings.table, started).await?;
+        let previous = state::load(&self.clients.dynamodb, &settings.table, started, &own).await?;
         let check_by = deadline
             .checked_sub(DEADLINE_RESERVE)
             .unwrap_or_else(Instant::now);
-        // Per resource, its oldest row's last check: the longest unchecked go first.
-        let mut last_checked: BTreeMap<String, i64> = BTreeMap::new();
-        for s in &previous.states {
-            let at = last_checked
-                .entry(s.resource_arn.clone())
-                .or_insert(s.checked_at);
-            *at = (*at).min(s.checked_at);
+        let accounts = Self::accounts_in_order(&own, &settings, &previous);
+        let mut runs: Vec<AccountRun> = Vec::new();
+        let mut not_read: Vec<NotRead> = Vec::new();
+        let mut account_states: Vec<AccountState> = Vec::new();
+        let mut not_reached = 0usize;
+        for account in &accounts {
+            if Instant::now() >= check_by {
+                not_reached += 1;
+                continue;
+            }
+            let clients = match self
+                .account_clients(&settings, (&own, account), &region, function_arn)
+                .await
+            {
+                Ok(c) => c,
+                Err(why) => {
+                    warn!(account = %account, error = %why, "readiness: account not read");
+                    not_read.push(NotRead {
+                        account: account.clone(),
+                        why,
+                    });
+                    account_states.push(AccountState {
+                        account: account.clone(),
+                        readable: false,
+                        checked_at: started,
+                    });
+                    continue;
+                }
+            };
+            // Per resource of this account, its oldest row's last check: the longest
+            // unchecked go first.
+            let mut last_checked: BTreeMap<String, i64> = BTreeMap::new();
+            for s in previous.states.iter().filter(|s| &s.account == account) {
+                let at = last_checked
+                    .entry(s.resource_arn.clone())
+                    .or_insert(s.checked_at);
+                *at = (*at).min(s.checked_at);
+            }
+            let scope = Scope {
+                only: None,
+                last_checked: Some(&last_checked),
+            };
+            let checked = Self::check(
+                clients.get(),
+                (account, &region),
+                &settings,
+                scope,
+                check_by,
+            )
+            .await?;
+            for g in &checked.run.gaps {
+                warn!(account = %account, call = %g.call, error = %g.error, "readiness listing gap");
+            }
+            account_states.push(AccountState {
+                account: account.clone(),
+                readable: true,
+                checked_at: started,
+            });
+            runs.push(AccountRun {
+                account: account.clone(),
+                checked,
+            });
         }
-        let scope = Scope {
-            only: None,
-            last_checked: Some(&last_checked),
-        };
-        let checked = self.check(&place, &settings, scope, check_by).await?;
-        for g in &checked.run.gaps {
-            warn!(call = %g.call, error = %g.error, "readiness listing gap");
+        if not_reached > 0 {
+            warn!(
+                accounts = not_reached,
+                "readiness: accounts not reached before the invocation's deadline; they go first next run"
+            );
         }
-        let changed = newly_not_ready(&previous.states, &checked.run.resources);
-        let (ready, not_ready, unknown) = checked.run.counts();
+        let changed: Vec<&ResourceReadiness> = runs
+            .iter()
+            .flat_map(|r| newly_not_ready(&previous.states, &r.account, &r.checked.run.resources))
+            .collect();
+        // Said once: an account not read that was read last time, or never tried.
+        let newly_not_read = not_read
+            .iter()
+            .filter(|n| previous.accounts.get(&n.account).is_none_or(|s| s.readable))
+            .count();
+        let checked_rows: usize = runs.iter().map(|r| r.checked.run.resources.len()).sum();
+        let not_ready: usize = runs.iter().map(|r| r.checked.run.counts().1).sum();
+        let unknown: usize = runs.iter().map(|r| r.checked.run.counts().2).sum();
         info!(
-            checked = checked.run.resources.len(),
-            ready,
+            accounts = accounts.len(),
+            accounts_not_read = not_read.len(),
+            accounts_not_reached = not_reached,
+            checked = checked_rows,
+            ready = checked_rows - not_ready - unknown,
             not_ready,
             not_verifiable = unknown,
             newly_not_ready = changed.len(),
@@ -201,26 +341,39 @@ impl Handler {
             .unwrap_or_else(|| started.to_string());
         let ctx = AlertContext {
             correlation_id: format!("scheduled-readiness-{when}"),
-            dedup_key: format!("{account}:{region}:readiness:{when}"),
+            dedup_key: format!("{own}:{region}:readiness:{when}"),
             log_group: None,
         };
-        let alert = (!changed.is_empty()).then(|| {
-            readiness_alert::scheduled(&place, checked.run.resources.len(), &changed, &ctx)
+        let alert = (!changed.is_empty() || newly_not_read > 0).then(|| {
+            let coverage = Coverage {
+                checked: checked_rows,
+                accounts: &accounts,
+                not_read: &not_read,
+            };
+            readiness_alert::scheduled(&place, coverage, &changed, &ctx)
         });
         let message_id = self.publish_if_any(alert.as_ref(), deadline).await?;
         self.metrics
             .emit(metrics::RESOURCES_NOT_READY, not_ready as f64, &[]);
+        if settings.accounts.iter().any(|a| *a != own) {
+            self.metrics.emit(
+                metrics::READINESS_ACCOUNTS_NOT_READ,
+                not_read.len() as f64,
+                &[],
+            );
+        }
+        let states: Vec<StoredState> = runs
+            .iter()
+            .flat_map(|r| Self::states_of(&r.account, &r.checked, started))
+            .collect();
         let state_saved = self
-            .keep(
-                &settings,
-                &Self::states_of(&checked, started),
-                started,
-                deadline,
-            )
+            .keep(&settings, (&states, &account_states), started, deadline)
             .await;
         Ok(Processed {
             outcome: Outcome::Readiness {
-                checked: checked.run.resources.len(),
+                accounts: accounts.len(),
+                accounts_not_read: not_read.len(),
+                checked: checked_rows,
                 not_ready,
                 newly_not_ready: changed.len(),
                 message_id,
@@ -233,7 +386,7 @@ impl Handler {
     }
 
     /// A change that can break a restore: only the resources it touches are checked
-    /// again; one alert when it broke any.
+    /// again, each in its own account; one alert when it broke any.
     pub(super) async fn change_readiness(
         &self,
         event: &Value,
@@ -256,13 +409,22 @@ impl Handler {
                 "change-triggered checks are not enabled in this deployment".into(),
             ));
         };
-        let place = self.place(function_arn).await?;
-        let account = place.account.clone().unwrap_or_default();
-        if change.account.as_deref() != Some(account.as_str()) {
+        let own_place = self.place(function_arn).await?;
+        let own = own_place.account.clone().unwrap_or_default();
+        let region = own_place.region.clone().unwrap_or_default();
+        let Some(account) = change
+            .account
+            .clone()
+            .filter(|a| *a == own || settings.accounts.contains(a))
+        else {
             return Ok(skipped(format!(
-                "the change is not in this function's account {account}: nothing was read"
+                "the change is not in this function's account {own} nor one of READINESS_ACCOUNTS: nothing was read"
             )));
-        }
+        };
+        let place = Place {
+            account: Some(account.clone()),
+            region: Some(region.clone()),
+        };
         let dedup_key = change.dedup_key();
         if self.already_alerted(&change.event_id, &dedup_key) {
             info!(dedup_key = %dedup_key, "duplicate change event skipped");
@@ -274,21 +436,30 @@ impl Handler {
             });
         }
         let started = now();
-        let previous = state::load(&self.clients.dynamodb, &settings.table, started).await?;
+        let previous = state::load(&self.clients.dynamodb, &settings.table, started, &own).await?;
         let check_by = deadline
             .checked_sub(DEADLINE_RESERVE)
             .unwrap_or_else(Instant::now);
-        // With no state yet (readiness never ran), which resources a role, key or vault
-        // restores is not known: every resource is checked once, as a first run, and the
-        // touched ones are those of that run.
-        let baseline = previous.states.is_empty();
-        let touched: BTreeSet<String> = previous
+        // The rows it touches, per account (a key can serve another account's vault).
+        let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for s in previous
             .states
             .iter()
-            .filter(|s| change.target.touches(s, Some(&account)))
-            .map(|s| s.key.clone())
-            .collect();
-        if !baseline && touched.is_empty() {
+            .filter(|s| change.target.touches(s, &account))
+        {
+            touched
+                .entry(s.account.clone())
+                .or_default()
+                .insert(s.key.clone());
+        }
+        // With no state of the change's account yet (readiness never ran there), which
+        // resources a role, key or vault restores is not known: every resource of it is
+        // checked once, as a first run, and the touched ones are those of that run.
+        let baseline = !previous.states.iter().any(|s| s.account == account);
+        if baseline {
+            touched.entry(account.clone()).or_default();
+        }
+        if touched.is_empty() {
             info!(event_name = change.event_name, target = %change.target.describe(), "change touches no resource");
             return Ok(Processed {
                 outcome: Outcome::ChangeChecked {
@@ -303,28 +474,59 @@ impl Handler {
                 alert: None,
             });
         }
-        let scope = Scope {
-            only: (!baseline).then_some(&touched),
-            last_checked: None,
-        };
-        let checked = self.check(&place, &settings, scope, check_by).await?;
-        let states = Self::states_of(&checked, started);
-        let touched_now: BTreeSet<&str> = states
+        let mut runs: Vec<AccountRun> = Vec::new();
+        for (in_account, keys) in &touched {
+            // An account that cannot be read now is the invocation's error: Lambda
+            // retries it (a throttled AssumeRole passes), then the dead-letter queue.
+            let clients = self
+                .account_clients(&settings, (&own, in_account), &region, function_arn)
+                .await
+                .map_err(|why| {
+                    HandlerError::Readiness(format!(
+                        "the change's resources in account {in_account} could not be read: {why}"
+                    ))
+                })?;
+            let first_run = baseline && *in_account == account;
+            let scope = Scope {
+                only: (!first_run).then_some(keys),
+                last_checked: None,
+            };
+            let checked = Self::check(
+                clients.get(),
+                (in_account, &region),
+                &settings,
+                scope,
+                check_by,
+            )
+            .await?;
+            runs.push(AccountRun {
+                account: in_account.clone(),
+                checked,
+            });
+        }
+        let mut states: Vec<StoredState> = Vec::new();
+        let mut rows: Vec<ResourceReadiness> = Vec::new();
+        for r in &runs {
+            let these = Self::states_of(&r.account, &r.checked, started);
+            let first_run = baseline && r.account == account;
+            for (row, s) in r.checked.run.resources.iter().zip(these.iter()) {
+                if first_run || change.target.touches(s, &account) {
+                    rows.push(row.clone());
+                }
+            }
+            states.extend(these);
+        }
+        let broken: Vec<&ResourceReadiness> = rows
             .iter()
-            .filter(|s| !baseline || change.target.touches(s, Some(&account)))
-            .map(|s| s.key.as_str())
+            .filter(|row| {
+                let in_account = row.report.restore.account_id.as_deref().unwrap_or("");
+                !newly_not_ready(&previous.states, in_account, std::slice::from_ref(*row))
+                    .is_empty()
+            })
             .collect();
-        let rows: Vec<_> = checked
-            .run
-            .resources
-            .iter()
-            .zip(states.iter())
-            .filter(|(_, s)| touched_now.contains(s.key.as_str()))
-            .map(|(r, _)| r.clone())
-            .collect();
-        let broken = newly_not_ready(&previous.states, &rows);
         info!(
             event_name = change.event_name,
+            account = %account,
             target = %change.target.describe(),
             principal = change.principal.as_deref().unwrap_or(""),
             touched = rows.len(),
@@ -341,7 +543,9 @@ impl Handler {
             (!broken.is_empty()).then(|| readiness_alert::change(&place, &change, &broken, &ctx));
         let message_id = self.publish_if_any(alert.as_ref(), deadline).await?;
         self.remember(&change.event_id, &dedup_key);
-        let state_saved = self.keep(&settings, &states, started, deadline).await;
+        let state_saved = self
+            .keep(&settings, (&states, &[]), started, deadline)
+            .await;
         Ok(Processed {
             outcome: Outcome::ChangeChecked {
                 event_name: change.event_name.to_owned(),
