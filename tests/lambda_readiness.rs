@@ -27,38 +27,14 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
 use serde_json::{json, Value};
 use support::emulator::{self, invoke, invoke_raw};
-use support::{scenario, stack, unique, unique_guid, ACCOUNT, REGION};
+use support::readiness::{state_table, table_items};
+use support::{scenario, stack, unique, ACCOUNT, REGION};
 
-/// A CloudTrail management event as EventBridge delivers it.
+/// A CloudTrail management event of the function's own account.
 fn cloudtrail(source: &str, name: &str, params: Value, principal: &str, time: &str) -> Value {
-    json!({
-        "version": "0",
-        "id": unique_guid(),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": format!("aws.{}", source.split('.').next().unwrap()),
-        "account": ACCOUNT,
-        "time": time,
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.09",
-            "userIdentity": {"type": "AssumedRole", "arn": principal},
-            "eventTime": time,
-            "eventSource": source,
-            "eventName": name,
-            "awsRegion": "us-east-1",
-            "requestParameters": params,
-            "responseElements": null,
-            "eventID": unique_guid(),
-            "recipientAccountId": ACCOUNT
-        }
-    })
+    support::readiness::cloudtrail(ACCOUNT, source, name, params, principal, time)
 }
 
 /// One EventBridge Scheduler call (REST JSON) to moto.
@@ -103,58 +79,6 @@ fn scheduled_input(name: &str, function_arn: &str, time: &str) -> Value {
     let stored = scheduler("GET", &format!("/schedules/{name}"), &json!({}));
     let input = stored["Target"]["Input"].as_str().unwrap();
     serde_json::from_str(&input.replace("<aws.scheduler.scheduled-time>", time)).unwrap()
-}
-
-async fn state_table(sdk: &aws_config::SdkConfig, name: &str) {
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    ddb.create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ddb.update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expiresAt")
-                .enabled(true)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
-/// The table as the test reads it back (a Scan over HTTP to moto): key -> item.
-async fn table_items(
-    sdk: &aws_config::SdkConfig,
-    name: &str,
-) -> std::collections::BTreeMap<
-    String,
-    std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-> {
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let out = ddb.scan().table_name(name).send().await.unwrap();
-    out.items()
-        .iter()
-        .map(|i| (i["pk"].as_s().unwrap().clone(), i.clone()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +199,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     );
     assert_eq!(
         scheduled,
-        json!({"restore-doctor": "scheduled-readiness", "scheduledTime": "2026-03-02T06:00:00Z"})
+        support::readiness::scheduled("2026-03-02T06:00:00Z")
     );
 
     // 1. The first run: the volume is not ready (newly: nothing was known), the file

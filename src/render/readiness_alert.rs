@@ -216,7 +216,10 @@ fn subject(place: &Place, occasion: &Occasion<'_>, rows: &[&ResourceReadiness]) 
             let mut with: Vec<&str> = rows.iter().filter_map(|r| row_account(r)).collect();
             with.sort_unstable();
             with.dedup();
-            format!(" in {}", plural(with.len(), "account", "accounts"))
+            match with.as_slice() {
+                [one] => format!(" in {one}"),
+                _ => format!(" in {}", plural(with.len(), "account", "accounts")),
+            }
         }
         (None, _) => String::new(),
     };

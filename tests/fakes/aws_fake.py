@@ -37,6 +37,8 @@ Control API (tests and the demo):
   POST /_fake/scenario   merge {"restoreJobs": {id: {"describe": {...}, "metadata": {...},
                          "errors": {op: err}, "hang": [op]}}, "vaults": {name: {"policy": "...",
                          "recoveryPoints": {arn: {...}}, "errors": {op: err}}},
+                         (a vault entry with "name" and "AccountId" is the vault of that name of that
+                         account, whatever its key: vault names repeat across accounts)
                          "tokens": {token: {"decoded": "..."} | {"error": err}},
                          "kmsKeys": {id-or-arn-or-alias: {"arn": ..., "policy": ..., "errors": {op: err}}},
                          "startRestoreJob": {recoveryPointArn: {"error": err}},
@@ -301,8 +303,22 @@ class Handler(BaseHTTPRequestHandler):
     def vault_view(self, name, rp_arn):
         """A copy of the vault without its recovery points but the one asked for (a copy
         of the whole vault per request would make 10,000 recovery points quadratic)."""
+        account = self.requester_account()
         with LOCK:
             vault = STATE["vaults"].get(name)
+            if vault is not None and vault.get("name", name) != name:
+                vault = None
+            if vault is None:
+                # Vault names repeat across accounts (each has `Default`): an entry with a
+                # "name" is that vault of its "AccountId".
+                vault = next(
+                    (
+                        v
+                        for v in STATE["vaults"].values()
+                        if v.get("name") == name and v.get("AccountId") in (None, account)
+                    ),
+                    None,
+                )
             if vault is None:
                 return None
             view = {k: v for k, v in vault.items() if k != "recoveryPoints"}

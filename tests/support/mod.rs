@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod emulator;
 pub mod org;
+pub mod readiness;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -560,3 +560,64 @@ impl Handler {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_accounts_reached_longest_ago_go_first_and_never_reached_before_all() {
+        let settings = ReadinessSettings {
+            table: "t".into(),
+            state_days: 30,
+            restore_role: None,
+            change_checks: false,
+            accounts: vec![
+                "210987654321".into(),
+                "111122223333".into(),
+                "333344445555".into(),
+                "444455556666".into(),
+            ],
+        };
+        let at = |account: &str, checked_at: i64| {
+            (
+                account.to_owned(),
+                AccountState {
+                    account: account.into(),
+                    readable: true,
+                    checked_at,
+                },
+            )
+        };
+        let previous = state::Loaded {
+            accounts: [
+                at("111122223333", 300),
+                at("210987654321", 100),
+                at("333344445555", 200),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        // The own account (also listed) once; 444455556666 never reached: first.
+        assert_eq!(
+            Handler::accounts_in_order("111122223333", &settings, &previous),
+            [
+                "444455556666",
+                "210987654321",
+                "333344445555",
+                "111122223333"
+            ]
+        );
+        // Nothing reached yet: the own account, then the listed order.
+        assert_eq!(
+            Handler::accounts_in_order("111122223333", &settings, &state::Loaded::default()),
+            [
+                "111122223333",
+                "210987654321",
+                "333344445555",
+                "444455556666"
+            ]
+        );
+    }
+}
