@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 use super::config::{EndpointOverrides, OrganizationSettings};
 use super::error::call_error;
-use super::organizations::{AccountPolicies, OrganizationPolicies};
+use super::organizations::{AccountPolicies, AssumeRole, OrganizationPolicies};
 use super::Clients;
 use crate::diagnose::evidence::{EvidencePart, Gap};
 
@@ -219,6 +219,16 @@ impl MemberAccounts {
         role_arn: &str,
         region: Option<&str>,
     ) -> Result<SdkConfig, String> {
+        AssumeRole::config_for_role(self, role_arn, region).await
+    }
+}
+
+impl AssumeRole for MemberAccounts {
+    async fn config_for_role(
+        &self,
+        role_arn: &str,
+        region: Option<&str>,
+    ) -> Result<SdkConfig, String> {
         let credentials = self.credentials(role_arn).await?;
         let mut sdk = self
             .sdk
@@ -229,7 +239,9 @@ impl MemberAccounts {
         }
         Ok(sdk.build())
     }
+}
 
+impl MemberAccounts {
     /// The role's credentials, assumed again only when missing or about to expire, and
     /// not asked again for [`REFUSAL_TTL`] after a refusal.
     async fn credentials(&self, role_arn: &str) -> Result<Credentials, String> {

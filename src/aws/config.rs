@@ -48,8 +48,10 @@ pub struct ReadinessSettings {
 }
 
 /// The most member accounts one function checks: template.yaml's `ReadinessAccounts`
-/// pattern takes as many.
-pub const MAX_READINESS_ACCOUNTS: usize = 200;
+/// pattern takes as many, so that the change rule listing them stays within
+/// EventBridge's 2,048 characters per event pattern (EventBridge quotas,
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html>).
+pub const MAX_READINESS_ACCOUNTS: usize = 100;
 
 /// `READINESS_ACCOUNTS`: distinct account ids, in the order given.
 fn readiness_accounts(value: Option<String>) -> Result<Vec<String>, ConfigError> {

@@ -17,15 +17,17 @@
 //! another (that takes `organizations:DescribeOrganization`, not granted).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use aws_config::SdkConfig;
 
 use aws_sdk_organizations::types::{ParentType, PolicySummary, PolicyType};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::accounts::MemberAccounts;
 use super::error::call_error;
 use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs, PolicyDoc, PolicyKind};
 use crate::diagnose::validated::{is_ou_id, is_root_id};
@@ -45,6 +47,18 @@ pub const MAX_POLICIES_PER_LEVEL: usize = 5;
 pub struct AccountPolicies {
     pub scps: Result<Vec<OrgLevelDocs>, Gap>,
     pub rcps: Result<Vec<OrgLevelDocs>, Gap>,
+}
+
+/// What assumes the organization read role: the member accounts' credential cache
+/// ([`MemberAccounts`](super::accounts::MemberAccounts)), which keeps this role's
+/// credentials like a reader role's. A trait so that this module needs nothing of it.
+pub trait AssumeRole {
+    /// The SDK configuration acting as `role_arn`, or why it could not be assumed.
+    fn config_for_role(
+        &self,
+        role_arn: &str,
+        region: Option<&str>,
+    ) -> impl Future<Output = Result<SdkConfig, String>> + Send;
 }
 
 /// The organization read role's view of the SCPs and RCPs, cached per account.
@@ -72,7 +86,7 @@ impl OrganizationPolicies {
     /// The SCPs and RCPs of every level above `account`, root first, the account last.
     /// A failure is a gap (the alert then says the layer was not verified, and why):
     /// one that stops both (no role, no levels) is the same gap for each.
-    pub async fn policies(&self, account: &str, members: &MemberAccounts) -> AccountPolicies {
+    pub async fn policies(&self, account: &str, members: &impl AssumeRole) -> AccountPolicies {
         let mut cache = self.cache.lock().await;
         if let Some((read_at, policies)) = cache.get(account) {
             if read_at.elapsed() < CACHE_TTL {
