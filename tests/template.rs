@@ -500,13 +500,18 @@ mod routing {
     /// Creates a rule named after `rule` with `pattern` (its `account` resolved to
     /// `account`) and a queue as target; returns the queue URL.
     async fn deploy_pattern(rule: &str, pattern: &Value, account: &str) -> String {
-        let stack = stack();
-        let sdk = stack.sdk_config().await;
         let mut deployment = Deployment::new(true);
         deployment
             .values
             .insert("AWS::AccountId", account.to_owned());
-        let pattern = deployment.resolve(pattern).unwrap();
+        deploy_resolved(rule, &deployment.resolve(pattern).unwrap()).await
+    }
+
+    /// Creates a rule named after `rule` with the deployed `pattern` and a queue as
+    /// target; returns the queue URL.
+    async fn deploy_resolved(rule: &str, pattern: &Value) -> String {
+        let stack = stack();
+        let sdk = stack.sdk_config().await;
         let name = unique(rule);
         let queue_url = aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
@@ -636,6 +641,67 @@ mod routing {
             delivered(&failed_here, "restoreJobId", &run).await,
             vec![format!("{run}-failed")]
         );
+    }
+
+    /// The organization's change rules (readiness across the organization, issue #13):
+    /// a successful change of a listed account reaches the function; the same change of
+    /// an account not listed, or a refused one, does not. moto stamps its own account on
+    /// every event, so the deployed list either holds that account or not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_organizations_change_rules_take_the_listed_accounts_changes_only() {
+        let template = template();
+        let run = unique("member-change");
+        for (rule, service, name) in [
+            ("OrganizationRoleChange", "iam", "DeleteRolePolicy"),
+            ("OrganizationKeyChange", "kms", "DisableKey"),
+            (
+                "OrganizationVaultPolicyChange",
+                "backup",
+                "PutBackupVaultAccessPolicy",
+            ),
+        ] {
+            let pattern = &template["Resources"][rule]["Properties"]["EventPattern"];
+            let deployed = |accounts: String| {
+                let mut d = Deployment::new(true);
+                d.values.insert("AWS::Region", REGION.to_owned());
+                d.values.insert("ReadinessAccounts", accounts);
+                d.resolve(pattern).unwrap()
+            };
+            let listed = deploy_resolved(
+                rule,
+                &deployed(format!("{OTHER_ACCOUNT},{}", support::ACCOUNT)),
+            )
+            .await;
+            let unlisted =
+                deploy_resolved(rule, &deployed(format!("{OTHER_ACCOUNT},777788889999"))).await;
+            let source = format!("{service}.amazonaws.com");
+            let m = |what: &str| format!("{run}-{service}-{what}");
+            let change = |marker: String, error: Option<&str>| {
+                let mut detail =
+                    json!({"eventSource": source, "eventName": name, "eventID": marker});
+                if let Some(code) = error {
+                    detail["errorCode"] = json!(code);
+                }
+                ("AWS API Call via CloudTrail", detail)
+            };
+            put_from(
+                &format!("aws.{service}"),
+                &[
+                    change(m("ok"), None),
+                    change(m("refused"), Some("AccessDenied")),
+                ],
+            );
+            let prefix = format!("{run}-{service}");
+            assert_eq!(
+                delivered(&listed, "eventID", &prefix).await,
+                vec![m("ok")],
+                "{rule}"
+            );
+            assert!(
+                delivered(&unlisted, "eventID", &prefix).await.is_empty(),
+                "{rule}"
+            );
+        }
     }
 
     /// The readiness change rules (issue #13, section 3): a successful change of this
