@@ -196,6 +196,18 @@ fn allowed(request: &Request, identity: &[NamedPolicy], trust: &NamedPolicy) -> 
     eval.decision == Decision::Allowed
 }
 
+/// A trust policy that leaves the decision to the central account's IAM policies.
+fn trusting_the_central_account() -> NamedPolicy {
+    NamedPolicy {
+        name: "a trust policy that trusts the central account".into(),
+        policy: restore_doctor::policy::Policy::from_value(&json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
+        }))
+        .unwrap(),
+    }
+}
+
 fn administrator_access() -> NamedPolicy {
     NamedPolicy {
         name: "AdministratorAccess".into(),
@@ -256,15 +268,7 @@ fn the_member_roles_trust_the_central_function_role_of_the_organization_only() {
 #[test]
 fn the_function_may_assume_those_role_names_in_accounts_of_its_organization_only() {
     let central_template = template();
-    // A trust policy that leaves the decision to the central account's IAM policies.
-    let everyone = NamedPolicy {
-        name: "a trust policy that trusts the central account".into(),
-        policy: restore_doctor::policy::Policy::from_value(&json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
-        }))
-        .unwrap(),
-    };
+    let everyone = trusting_the_central_account();
     let may = |d: &Deployment, account: &str, role: &str| {
         allowed(
             &assume(FUNCTION_ROLE, ORG, account, role),
@@ -1082,15 +1086,7 @@ fn readiness_accounts_reach_the_function_only_with_an_organization_a_readiness_m
             "{name}"
         );
     }
-    // A trust policy that leaves the decision to the central account's IAM policies.
-    let trusting_the_central_account = NamedPolicy {
-        name: "a trust policy that trusts the central account".into(),
-        policy: restore_doctor::policy::Policy::from_value(&json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
-        }))
-        .unwrap(),
-    };
+    let trusting_the_central_account = trusting_the_central_account();
     let mut set_somewhere = false;
     for org in [false, true] {
         for schedule in [false, true] {

@@ -575,15 +575,12 @@ mod routing {
     }
 
     fn refused_call(marker: &str, error_code: Option<&str>) -> (&'static str, Value) {
-        let mut detail = json!({
-            "eventSource": "backup.amazonaws.com",
-            "eventName": "StartRestoreJob",
-            "eventID": marker,
-        });
-        if let Some(code) = error_code {
-            detail["errorCode"] = json!(code);
-        }
-        ("AWS API Call via CloudTrail", detail)
+        cloudtrail_call(
+            marker,
+            "backup.amazonaws.com",
+            "StartRestoreJob",
+            error_code,
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -643,23 +640,75 @@ mod routing {
         );
     }
 
+    /// A CloudTrail record of `name` on `source`, marked `marker`, refused with `error`.
+    fn cloudtrail_call(
+        marker: &str,
+        source: &str,
+        name: &str,
+        error: Option<&str>,
+    ) -> (&'static str, Value) {
+        let mut detail = json!({"eventSource": source, "eventName": name, "eventID": marker});
+        if let Some(code) = error {
+            detail["errorCode"] = json!(code);
+        }
+        ("AWS API Call via CloudTrail", detail)
+    }
+
+    /// Puts `good` of `service` succeeding, the same call refused and `other` succeeding
+    /// (marked under `run`); only the first may reach `here`'s queue, nothing `elsewhere`'s.
+    async fn only_the_successful_change_reaches(
+        rule: &str,
+        run: &str,
+        (service, good, other): (&str, &str, &str),
+        here: &str,
+        elsewhere: &str,
+    ) {
+        let source = format!("{service}.amazonaws.com");
+        let m = |what: &str| format!("{run}-{service}-{what}");
+        put_from(
+            &format!("aws.{service}"),
+            &[
+                cloudtrail_call(&m("ok"), &source, good, None),
+                cloudtrail_call(&m("refused"), &source, good, Some("AccessDenied")),
+                cloudtrail_call(&m("other"), &source, other, None),
+            ],
+        );
+        let prefix = format!("{run}-{service}");
+        assert_eq!(
+            delivered(here, "eventID", &prefix).await,
+            vec![m("ok")],
+            "{rule}"
+        );
+        assert!(
+            delivered(elsewhere, "eventID", &prefix).await.is_empty(),
+            "{rule}"
+        );
+    }
+
+    /// The change calls each change rule is tested with: one it takes, one of the same
+    /// service it does not.
+    const CHANGES: [(&str, &str, &str); 3] = [
+        ("iam", "DeleteRolePolicy", "CreateRole"),
+        ("kms", "DisableKey", "Decrypt"),
+        ("backup", "PutBackupVaultAccessPolicy", "StartRestoreJob"),
+    ];
+
     /// The organization's change rules (readiness across the organization, issue #13):
     /// a successful change of a listed account reaches the function; the same change of
-    /// an account not listed, or a refused one, does not. moto stamps its own account on
-    /// every event, so the deployed list either holds that account or not.
+    /// an account not listed, a refused one or another call does not. moto stamps its own
+    /// account on every event, so the deployed list either holds that account or not.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_organizations_change_rules_take_the_listed_accounts_changes_only() {
         let template = template();
         let run = unique("member-change");
-        for (rule, service, name) in [
-            ("OrganizationRoleChange", "iam", "DeleteRolePolicy"),
-            ("OrganizationKeyChange", "kms", "DisableKey"),
-            (
-                "OrganizationVaultPolicyChange",
-                "backup",
-                "PutBackupVaultAccessPolicy",
-            ),
-        ] {
+        for (rule, change) in [
+            "OrganizationRoleChange",
+            "OrganizationKeyChange",
+            "OrganizationVaultPolicyChange",
+        ]
+        .into_iter()
+        .zip(CHANGES)
+        {
             let pattern = &template["Resources"][rule]["Properties"]["EventPattern"];
             let deployed = |accounts: String| {
                 let mut d = Deployment::new(true);
@@ -674,33 +723,7 @@ mod routing {
             .await;
             let unlisted =
                 deploy_resolved(rule, &deployed(format!("{OTHER_ACCOUNT},777788889999"))).await;
-            let source = format!("{service}.amazonaws.com");
-            let m = |what: &str| format!("{run}-{service}-{what}");
-            let change = |marker: String, error: Option<&str>| {
-                let mut detail =
-                    json!({"eventSource": source, "eventName": name, "eventID": marker});
-                if let Some(code) = error {
-                    detail["errorCode"] = json!(code);
-                }
-                ("AWS API Call via CloudTrail", detail)
-            };
-            put_from(
-                &format!("aws.{service}"),
-                &[
-                    change(m("ok"), None),
-                    change(m("refused"), Some("AccessDenied")),
-                ],
-            );
-            let prefix = format!("{run}-{service}");
-            assert_eq!(
-                delivered(&listed, "eventID", &prefix).await,
-                vec![m("ok")],
-                "{rule}"
-            );
-            assert!(
-                delivered(&unlisted, "eventID", &prefix).await.is_empty(),
-                "{rule}"
-            );
+            only_the_successful_change_reaches(rule, &run, change, &listed, &unlisted).await;
         }
     }
 
@@ -713,50 +736,17 @@ mod routing {
         let pattern =
             |rule: &str| template["Resources"][rule]["Properties"]["EventPattern"].clone();
         let run = unique("change");
-        let change = |marker: &str, source: &str, name: &str, error: Option<&str>| {
-            let mut detail = json!({"eventSource": source, "eventName": name, "eventID": marker});
-            if let Some(code) = error {
-                detail["errorCode"] = json!(code);
-            }
-            ("AWS API Call via CloudTrail", detail)
-        };
-        for (rule, service, good, other) in [
-            (
-                "ReadinessRoleChange",
-                "iam",
-                "DeleteRolePolicy",
-                "CreateRole",
-            ),
-            ("ReadinessKeyChange", "kms", "DisableKey", "Decrypt"),
-            (
-                "ReadinessVaultPolicyChange",
-                "backup",
-                "PutBackupVaultAccessPolicy",
-                "StartRestoreJob",
-            ),
-        ] {
+        for (rule, change) in [
+            "ReadinessRoleChange",
+            "ReadinessKeyChange",
+            "ReadinessVaultPolicyChange",
+        ]
+        .into_iter()
+        .zip(CHANGES)
+        {
             let here = deploy_pattern(rule, &pattern(rule), support::ACCOUNT).await;
             let elsewhere = deploy_pattern(rule, &pattern(rule), OTHER_ACCOUNT).await;
-            let source = format!("{service}.amazonaws.com");
-            let m = |what: &str| format!("{run}-{service}-{what}");
-            put_from(
-                &format!("aws.{service}"),
-                &[
-                    change(&m("ok"), &source, good, None),
-                    change(&m("refused"), &source, good, Some("AccessDenied")),
-                    change(&m("other"), &source, other, None),
-                ],
-            );
-            let prefix = format!("{run}-{service}");
-            assert_eq!(
-                delivered(&here, "eventID", &prefix).await,
-                vec![m("ok")],
-                "{rule}"
-            );
-            assert!(
-                delivered(&elsewhere, "eventID", &prefix).await.is_empty(),
-                "{rule}"
-            );
+            only_the_successful_change_reaches(rule, &run, change, &here, &elsewhere).await;
         }
     }
 }

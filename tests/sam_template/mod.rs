@@ -65,10 +65,15 @@ if problems:
     sys.exit("\n".join(str(p) for p in problems))
 print(json.dumps(template))
 "#;
+    run_python(LOAD, &[root().join(file).as_os_str()])
+}
+
+/// The JSON `script` prints, run with `args` by the tools' Python.
+fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> Value {
     let out = Command::new(python())
         .arg("-c")
-        .arg(LOAD)
-        .arg(root().join(file))
+        .arg(script)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -372,17 +377,6 @@ import json, re, sys
 pattern, values = sys.argv[1], json.loads(sys.argv[2])
 print(json.dumps([re.fullmatch(pattern, v) is not None for v in values]))
 "#;
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(MATCH)
-        .arg(pattern)
-        .arg(serde_json::to_string(values).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let values = serde_json::to_string(values).unwrap();
+    serde_json::from_value(run_python(MATCH, &[pattern.as_ref(), values.as_ref()])).unwrap()
 }
