@@ -4,7 +4,10 @@
 //! themselves with the project's own evaluator. The trust and bus policies let in the
 //! central function's role and the organization's forwarders only; the reader role can
 //! do exactly what the function reads, the fixer only put a role policy on opted-in
-//! roles; and without an `OrganizationId` the central stack is what it was.
+//! roles; and without an `OrganizationId` the central stack is what it was. Readiness
+//! across the organization (issue #13): the member accounts listed in `ReadinessAccounts`
+//! reach the function's settings, their change events the bus and its rules, only in
+//! organization mode with a readiness mode on.
 
 #![allow(
     clippy::unwrap_used,
@@ -21,8 +24,9 @@ use restore_doctor::policy::{
     evaluate, ContextValue, Decision, Evaluation, NamedPolicy, PolicySet, Request,
 };
 use sam_template::{
-    function_role_policies, resource, role_policies, template, template_file, Deployment, ACCOUNT,
-    FUNCTION_ROLE, FUNCTION_SESSION, OPT_IN_TAG, OTHER_ACCOUNT, REGION,
+    allowed_by_pattern, evaluate_conditions, function_role_policies, resource, role_policies,
+    template, template_file, Deployment, ACCOUNT, FUNCTION_ROLE, FUNCTION_SESSION, OPT_IN_TAG,
+    OTHER_ACCOUNT, REGION,
 };
 use serde_json::{json, Value};
 
@@ -83,6 +87,7 @@ fn member(account: &str, auto_attach: bool, patterns: &str) -> Deployment {
     d.conditions
         .insert("FixByPattern", auto_attach && !patterns.is_empty());
     d.conditions.insert("GrantReadinessReads", false);
+    d.conditions.insert("ForwardChanges", false);
     d
 }
 
@@ -191,6 +196,18 @@ fn allowed(request: &Request, identity: &[NamedPolicy], trust: &NamedPolicy) -> 
     eval.decision == Decision::Allowed
 }
 
+/// A trust policy that leaves the decision to the central account's IAM policies.
+fn trusting_the_central_account() -> NamedPolicy {
+    NamedPolicy {
+        name: "a trust policy that trusts the central account".into(),
+        policy: restore_doctor::policy::Policy::from_value(&json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
+        }))
+        .unwrap(),
+    }
+}
+
 fn administrator_access() -> NamedPolicy {
     NamedPolicy {
         name: "AdministratorAccess".into(),
@@ -251,15 +268,7 @@ fn the_member_roles_trust_the_central_function_role_of_the_organization_only() {
 #[test]
 fn the_function_may_assume_those_role_names_in_accounts_of_its_organization_only() {
     let central_template = template();
-    // A trust policy that leaves the decision to the central account's IAM policies.
-    let everyone = NamedPolicy {
-        name: "a trust policy that trusts the central account".into(),
-        policy: restore_doctor::policy::Policy::from_value(&json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]
-        }))
-        .unwrap(),
-    };
+    let everyone = trusting_the_central_account();
     let may = |d: &Deployment, account: &str, role: &str| {
         allowed(
             &assume(FUNCTION_ROLE, ORG, account, role),
@@ -972,4 +981,487 @@ fn the_function_session_used_in_the_tests_is_the_function_role() {
     // Guards the helpers above: `assume` builds the function's session from its role.
     let r = assume(FUNCTION_ROLE, ORG, MEMBER, "RestoreDoctorReader");
     assert_eq!(r.principal, FUNCTION_SESSION);
+}
+
+/// Member accounts the central stack's readiness also reads (`ReadinessAccounts`).
+const LISTED: [&str; 2] = [MEMBER, "555566667777"];
+/// The central stack's own change rules, the organization's for the listed accounts, and
+/// member.yaml's forwarding ones.
+const CHANGE_RULES: [(&str, &str, &str); 3] = [
+    (
+        "ReadinessRoleChange",
+        "OrganizationRoleChange",
+        "RoleChange",
+    ),
+    ("ReadinessKeyChange", "OrganizationKeyChange", "KeyChange"),
+    (
+        "ReadinessVaultPolicyChange",
+        "OrganizationVaultPolicyChange",
+        "VaultPolicyChange",
+    ),
+];
+
+/// The central stack in organization mode (as `central(false)`) with `parameters` on
+/// top, every condition as CloudFormation evaluates it from them, and an ARN for each of
+/// its rules.
+fn central_with(template: &Value, parameters: &[(&'static str, &str)]) -> Deployment {
+    let mut d = central(false);
+    let mut all = vec![
+        ("OrganizationId", ORG),
+        ("OrganizationReadRoleArn", ORG_READ_ROLE),
+    ];
+    all.extend_from_slice(parameters);
+    let evaluated = evaluate_conditions(template, &all);
+    for (name, holds) in d.conditions.iter_mut() {
+        *holds = evaluated[*name];
+    }
+    for (name, value) in all {
+        d.values.insert(name, value.to_owned());
+    }
+    for key in [
+        "RestoreDoctorFunctionRestoreJobFailed.Arn",
+        "RestoreDoctorFunctionStartRestoreJobDenied.Arn",
+        "OrganizationRestoreJobFailed.Arn",
+        "OrganizationStartRestoreJobDenied.Arn",
+        "ReadinessRoleChange.Arn",
+        "ReadinessKeyChange.Arn",
+        "ReadinessVaultPolicyChange.Arn",
+        "OrganizationRoleChange.Arn",
+        "OrganizationKeyChange.Arn",
+        "OrganizationVaultPolicyChange.Arn",
+    ] {
+        let rule = key.trim_end_matches(".Arn");
+        d.values.insert(
+            key,
+            format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/restore-doctor-{rule}"),
+        );
+    }
+    d
+}
+
+/// The central stack with member change checks on: organization mode, change-triggered
+/// checks, `LISTED` accounts.
+fn central_checking_member_changes(template: &Value) -> Deployment {
+    central_with(
+        template,
+        &[
+            ("ChangeTriggeredChecks", "true"),
+            ("ReadinessAccounts", &LISTED.join(",")),
+        ],
+    )
+}
+
+/// Whether `condition` holds in `d` (the test gives every condition it reads).
+fn holds(d: &Deployment, condition: &str) -> bool {
+    *d.conditions
+        .get(condition)
+        .unwrap_or_else(|| panic!("the test sets no condition `{condition}`"))
+}
+
+/// `READINESS_ACCOUNTS` reaches the function only with an `OrganizationId`, a readiness
+/// mode on and accounts listed; the organization's change rules, their invoke permissions,
+/// their dead-letter queue entries and the bus's change statement exist only when the
+/// change-triggered checks are the mode on. Every combination, the conditions evaluated
+/// from the parameters as CloudFormation does. Wherever it is set, the function's role may
+/// already assume `RestoreDoctorReader` in each listed account (nothing added for it).
+#[test]
+fn readiness_accounts_reach_the_function_only_with_an_organization_a_readiness_mode_and_accounts() {
+    let t = template();
+    let listed = LISTED.join(",");
+    let variables =
+        &resource(&t, "RestoreDoctorFunction")["Properties"]["Environment"]["Variables"];
+    let dlq = &resource(&t, "DeadLetterQueuePolicy")["Properties"]["PolicyDocument"];
+    let org_change_resources = [
+        "OrganizationRoleChange",
+        "OrganizationKeyChange",
+        "OrganizationVaultPolicyChange",
+        "OrganizationRoleChangeInvoke",
+        "OrganizationKeyChangeInvoke",
+        "OrganizationVaultPolicyChangeInvoke",
+    ];
+    for name in org_change_resources {
+        assert_eq!(
+            resource(&t, name)["Condition"],
+            "ChangesInMembers",
+            "{name}"
+        );
+    }
+    let trusting_the_central_account = trusting_the_central_account();
+    let mut set_somewhere = false;
+    for org in [false, true] {
+        for schedule in [false, true] {
+            for changes in [false, true] {
+                for accounts in ["", listed.as_str()] {
+                    let flag = |on: bool| if on { "true" } else { "false" };
+                    let d = central_with(
+                        &t,
+                        &[
+                            ("OrganizationId", if org { ORG } else { "" }),
+                            ("ScheduledReadinessChecks", flag(schedule)),
+                            ("ChangeTriggeredChecks", flag(changes)),
+                            ("ReadinessAccounts", accounts),
+                        ],
+                    );
+                    let case = format!(
+                        "org={org} schedule={schedule} changes={changes} accounts={accounts:?}"
+                    );
+                    let members = org && (schedule || changes) && !accounts.is_empty();
+                    let member_changes = members && changes;
+                    assert_eq!(
+                        d.resolve(&variables["READINESS_ACCOUNTS"]),
+                        members.then(|| json!(listed)),
+                        "{case}"
+                    );
+                    assert_eq!(holds(&d, "ReadinessInMembers"), members, "{case}");
+                    assert_eq!(holds(&d, "ChangesInMembers"), member_changes, "{case}");
+                    let arns = d.resolve(dlq).unwrap()["Statement"][0]["Condition"]["ArnEquals"]
+                        ["aws:SourceArn"]
+                        .as_array()
+                        .unwrap()
+                        .len();
+                    let expected = 2
+                        + if org { 2 } else { 0 }
+                        + if changes { 3 } else { 0 }
+                        + if member_changes { 3 } else { 0 };
+                    assert_eq!(arns, expected, "{case}");
+                    if org {
+                        let bus = d.policy(
+                            "bus policy",
+                            &resource(&t, "OrganizationEventBus")["Properties"]["Policy"],
+                        );
+                        assert_eq!(
+                            statements(&bus).contains_key("ChangeEventsOfTheOrganization"),
+                            member_changes,
+                            "{case}"
+                        );
+                    }
+                    if members {
+                        set_somewhere = true;
+                        let function = function_role_policies(&t, &d);
+                        for account in LISTED {
+                            assert!(
+                                allowed(
+                                    &assume(FUNCTION_ROLE, ORG, account, "RestoreDoctorReader"),
+                                    &function,
+                                    &trusting_the_central_account
+                                ),
+                                "{case}: {account}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(set_somewhere);
+}
+
+/// With member change checks, the bus also takes the listed accounts' role and key
+/// changes (`aws.iam`, `aws.kms`, CloudTrail's detail type) from the organization's
+/// forwarders, and still nothing else: not from another organization or another role,
+/// not another source or detail type, not with the change checks off. The forwarding
+/// role member.yaml already has is enough to send them.
+#[test]
+fn the_bus_takes_role_and_key_changes_from_the_organizations_forwarders_only_when_checked() {
+    let t = template();
+    let bus = resource(&t, "OrganizationEventBus");
+    let bus_policy = |d: &Deployment| d.policy("bus policy", &bus["Properties"]["Policy"]);
+    let on = central_checking_member_changes(&t);
+    let schedule_only = central_with(
+        &t,
+        &[
+            ("ScheduledReadinessChecks", "true"),
+            ("ReadinessAccounts", &LISTED.join(",")),
+        ],
+    );
+    let no_accounts = central_with(&t, &[("ChangeTriggeredChecks", "true")]);
+    let forwarder = role_policies(
+        &template_file("member.yaml"),
+        "ForwarderRole",
+        &member(MEMBER, false, ""),
+    );
+    let set = |d: &Deployment, identity: Vec<NamedPolicy>| PolicySet {
+        identity,
+        resource_policy: Some(bus_policy(d)),
+        ..PolicySet::default()
+    };
+    let forwarder_name = format!("RestoreDoctorForwarder-{REGION}");
+    let us_east_1 = "RestoreDoctorForwarder-us-east-1";
+    let cloudtrail = "AWS API Call via CloudTrail";
+    for (source, role) in [
+        ("aws.iam", us_east_1),
+        ("aws.kms", forwarder_name.as_str()),
+        ("aws.backup", forwarder_name.as_str()),
+    ] {
+        let request = put_events(MEMBER, ORG, role, source, cloudtrail);
+        let eval = decide(&request, &set(&on, forwarder.clone()));
+        assert_eq!(eval.decision, Decision::Allowed, "{source}: {eval:#?}");
+        for off in [&schedule_only, &no_accounts] {
+            let eval = decide(&request, &set(off, vec![administrator_access()]));
+            // The vault policy change is AWS Backup's, which the bus always took.
+            assert_eq!(
+                eval.decision == Decision::Allowed,
+                source == "aws.backup",
+                "{source} with the change checks off: {eval:#?}"
+            );
+        }
+    }
+    // The restore events are taken as before.
+    let failed = put_events(
+        MEMBER,
+        ORG,
+        &forwarder_name,
+        "aws.backup",
+        "Restore Job State Change",
+    );
+    assert_eq!(
+        decide(&failed, &set(&on, forwarder.clone())).decision,
+        Decision::Allowed
+    );
+    let admin = set(&on, vec![administrator_access()]);
+    let mixed = Request {
+        context: {
+            let mut c = put_events(MEMBER, ORG, us_east_1, "aws.iam", cloudtrail).context;
+            c.insert(
+                "events:source".into(),
+                ContextValue::Many(vec!["aws.iam".into(), "my.app".into()]),
+            );
+            c
+        },
+        ..put_events(MEMBER, ORG, us_east_1, "aws.iam", cloudtrail)
+    };
+    for (request, why) in [
+        (
+            put_events(STRANGER, OTHER_ORG, us_east_1, "aws.iam", cloudtrail),
+            "another organization",
+        ),
+        (
+            put_events(MEMBER, ORG, "Admin", "aws.iam", cloudtrail),
+            "another role of the organization",
+        ),
+        (
+            put_events(MEMBER, ORG, "Admin", "aws.kms", cloudtrail),
+            "another role of the organization",
+        ),
+        (
+            put_events(MEMBER, ORG, us_east_1, "aws.iam", "IAM Role Change"),
+            "another detail type",
+        ),
+        (
+            put_events(MEMBER, ORG, &forwarder_name, "aws.kms", "KMS CMK Deletion"),
+            "another detail type",
+        ),
+        (
+            put_events(MEMBER, ORG, &forwarder_name, "aws.ec2", cloudtrail),
+            "another source",
+        ),
+        (
+            put_events(MEMBER, ORG, &forwarder_name, "my.app", cloudtrail),
+            "a custom source",
+        ),
+        (mixed, "a source of its own among them"),
+    ] {
+        let eval = decide(&request, &admin);
+        assert_ne!(eval.decision, Decision::Allowed, "{why}: {eval:#?}");
+    }
+}
+
+/// Each organization change rule is the central stack's own change rule for the listed
+/// accounts instead of its own, on the organization's bus, to the function with the same
+/// retries and dead-letter queue as the organization's restore rules; keys and vaults are
+/// read in the function's Region only, so those two take that Region's changes only (the
+/// own rules see no other: a Region's default bus gets its own Region's key and vault
+/// events). member.yaml forwards exactly what the own rule matches, in the member's own
+/// account, and only with `ChangeEvents=true`.
+#[test]
+fn every_change_rule_of_the_organization_matches_what_the_own_change_rule_matches_in_the_listed_accounts(
+) {
+    let central_template = template();
+    let member_template = template_file("member.yaml");
+    let d = central_checking_member_changes(&central_template);
+    let restore_target =
+        &resource(&central_template, "OrganizationRestoreJobFailed")["Properties"]["Targets"][0];
+    for (own, org, forwarding) in CHANGE_RULES {
+        let own_rule = resource(&central_template, own);
+        let own_pattern = own_rule["Properties"]["EventPattern"].clone();
+        assert_eq!(own_pattern["account"], json!([{"Ref": "AWS::AccountId"}]));
+        let rule = resource(&central_template, org);
+        assert_eq!(rule["Type"], "AWS::Events::Rule");
+        assert_eq!(rule["Condition"], "ChangesInMembers", "{org}");
+        let mut expected = own_pattern.clone();
+        expected["account"] = json!({"Fn::Split": [",", {"Ref": "ReadinessAccounts"}]});
+        if own != "ReadinessRoleChange" {
+            expected["region"] = json!([{"Ref": "AWS::Region"}]);
+        }
+        assert_eq!(rule["Properties"]["EventPattern"], expected, "{org}");
+        // Deployed: exactly the listed accounts.
+        let deployed = d.resolve(&rule["Properties"]["EventPattern"]).unwrap();
+        assert_eq!(deployed["account"], json!(LISTED), "{org}");
+        assert_eq!(
+            rule["Properties"]["EventBusName"],
+            json!({"Ref": "OrganizationEventBus"})
+        );
+        let targets = rule["Properties"]["Targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 1, "{org}");
+        assert_eq!(&targets[0], restore_target, "{org}");
+        assert_eq!(&targets[0], &own_rule["Properties"]["Targets"][0], "{org}");
+        // Its invoke permission names the rule.
+        let invoke = resource(&central_template, &format!("{org}Invoke"));
+        assert_eq!(invoke["Type"], "AWS::Lambda::Permission");
+        assert_eq!(
+            invoke["Properties"],
+            json!({
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Ref": "RestoreDoctorFunction"},
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [org, "Arn"]},
+            }),
+            "{org}"
+        );
+        // Its deliveries that fail may go to the dead-letter queue.
+        let dlq = d
+            .resolve(
+                &resource(&central_template, "DeadLetterQueuePolicy")["Properties"]
+                    ["PolicyDocument"],
+            )
+            .unwrap();
+        let arn = d.value(&format!("{org}.Arn"));
+        assert!(
+            dlq["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(arn)),
+            "{org}"
+        );
+        // The member account: the own pattern, to the central bus, with ChangeEvents only.
+        let forward = resource(&member_template, forwarding);
+        assert_eq!(forward["Type"], "AWS::Events::Rule");
+        assert_eq!(forward["Condition"], "ForwardChanges", "{forwarding}");
+        assert_eq!(
+            forward["Properties"]["EventPattern"], own_pattern,
+            "{forwarding}"
+        );
+        let targets = forward["Properties"]["Targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 1, "{forwarding}");
+        assert_eq!(targets[0]["Arn"], json!({"Ref": "CentralEventBusArn"}));
+        assert_eq!(
+            targets[0]["RoleArn"],
+            json!({"Fn::GetAtt": ["ForwarderRole", "Arn"]})
+        );
+    }
+}
+
+/// member.yaml forwards nothing of its changes unless `ChangeEvents=true` (off by
+/// default); its rules are the two restore forwarders and, with it, the three change ones.
+#[test]
+fn member_accounts_forward_their_changes_only_with_change_events() {
+    let t = template_file("member.yaml");
+    assert_eq!(t["Parameters"]["ChangeEvents"]["Default"], "false");
+    assert_eq!(
+        t["Parameters"]["ChangeEvents"]["AllowedValues"],
+        json!(["false", "true"])
+    );
+    assert_eq!(
+        t["Conditions"]["ForwardChanges"],
+        json!({"Fn::Equals": [{"Ref": "ChangeEvents"}, "true"]})
+    );
+    for (changes, want) in [
+        ("false", vec!["RestoreJobFailed", "StartRestoreJobDenied"]),
+        (
+            "true",
+            vec![
+                "KeyChange",
+                "RestoreJobFailed",
+                "RoleChange",
+                "StartRestoreJobDenied",
+                "VaultPolicyChange",
+            ],
+        ),
+    ] {
+        let conditions = evaluate_conditions(
+            &t,
+            &[
+                ("ChangeEvents", changes),
+                ("RolesRegion", REGION),
+                ("OrganizationId", ORG),
+            ],
+        );
+        let mut rules: Vec<&str> = t["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .filter(|(_, r)| {
+                r.get("Condition")
+                    .and_then(Value::as_str)
+                    .is_none_or(|c| conditions[c])
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        rules.sort_unstable();
+        assert_eq!(rules, want, "ChangeEvents={changes}");
+    }
+}
+
+/// `ReadinessAccounts`: empty, or 12-digit ids separated by commas, nothing else, at most
+/// 100 of them; and the longest list it takes keeps every change pattern within
+/// EventBridge's 2,048 characters per event pattern ("Amazon EventBridge quotas", Event
+/// pattern size: <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html>).
+#[test]
+fn readiness_accounts_take_comma_separated_account_ids_only_as_many_as_a_pattern_holds() {
+    let t = template();
+    let parameter = &t["Parameters"]["ReadinessAccounts"];
+    assert_eq!(parameter["Type"], "String");
+    assert_eq!(parameter["Default"], "");
+    let pattern = parameter["AllowedPattern"].as_str().unwrap();
+    let ids = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("{:012}", 100_000_000_000_u64 + i as u64))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let hundred = ids(100);
+    let too_many = ids(101);
+    let several = LISTED.join(",");
+    let cases: [(&str, bool); 15] = [
+        ("", true),
+        (MEMBER, true),
+        (&several, true),
+        (&hundred, true),
+        (&too_many, false),
+        ("444455556666, 555566667777", false),
+        (" 444455556666", false),
+        ("44445555666", false),
+        ("4444555566667", false),
+        ("444455556666,", false),
+        (",444455556666", false),
+        ("444455556666,,555566667777", false),
+        ("arn:aws:iam::444455556666:root", false),
+        ("444455556666;555566667777", false),
+        ("44445555666a", false),
+    ];
+    let values: Vec<&str> = cases.iter().map(|(v, _)| *v).collect();
+    let got = allowed_by_pattern(pattern, &values);
+    for ((value, want), got) in cases.iter().zip(got) {
+        let shown: String = value.chars().take(40).collect();
+        assert_eq!(got, *want, "{shown:?}");
+    }
+    let d = central_with(
+        &t,
+        &[
+            ("ChangeTriggeredChecks", "true"),
+            ("ReadinessAccounts", &hundred),
+        ],
+    );
+    for (_, org, _) in CHANGE_RULES {
+        let deployed = d
+            .resolve(&resource(&t, org)["Properties"]["EventPattern"])
+            .unwrap();
+        assert_eq!(deployed["account"].as_array().unwrap().len(), 100);
+        // Compact JSON, plus a space after every separator in case CloudFormation sends
+        // it spaced (how it serializes the pattern is not verified).
+        let text = deployed.to_string();
+        let size = text.chars().count() + text.matches([',', ':']).count();
+        assert!(size <= 2048, "{org}: {size} characters");
+    }
 }

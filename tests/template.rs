@@ -500,13 +500,18 @@ mod routing {
     /// Creates a rule named after `rule` with `pattern` (its `account` resolved to
     /// `account`) and a queue as target; returns the queue URL.
     async fn deploy_pattern(rule: &str, pattern: &Value, account: &str) -> String {
-        let stack = stack();
-        let sdk = stack.sdk_config().await;
         let mut deployment = Deployment::new(true);
         deployment
             .values
             .insert("AWS::AccountId", account.to_owned());
-        let pattern = deployment.resolve(pattern).unwrap();
+        deploy_resolved(rule, &deployment.resolve(pattern).unwrap()).await
+    }
+
+    /// Creates a rule named after `rule` with the deployed `pattern` and a queue as
+    /// target; returns the queue URL.
+    async fn deploy_resolved(rule: &str, pattern: &Value) -> String {
+        let stack = stack();
+        let sdk = stack.sdk_config().await;
         let name = unique(rule);
         let queue_url = aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
@@ -570,15 +575,12 @@ mod routing {
     }
 
     fn refused_call(marker: &str, error_code: Option<&str>) -> (&'static str, Value) {
-        let mut detail = json!({
-            "eventSource": "backup.amazonaws.com",
-            "eventName": "StartRestoreJob",
-            "eventID": marker,
-        });
-        if let Some(code) = error_code {
-            detail["errorCode"] = json!(code);
-        }
-        ("AWS API Call via CloudTrail", detail)
+        cloudtrail_call(
+            marker,
+            "backup.amazonaws.com",
+            "StartRestoreJob",
+            error_code,
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -638,6 +640,93 @@ mod routing {
         );
     }
 
+    /// A CloudTrail record of `name` on `source`, marked `marker`, refused with `error`.
+    fn cloudtrail_call(
+        marker: &str,
+        source: &str,
+        name: &str,
+        error: Option<&str>,
+    ) -> (&'static str, Value) {
+        let mut detail = json!({"eventSource": source, "eventName": name, "eventID": marker});
+        if let Some(code) = error {
+            detail["errorCode"] = json!(code);
+        }
+        ("AWS API Call via CloudTrail", detail)
+    }
+
+    /// Puts `good` of `service` succeeding, the same call refused and `other` succeeding
+    /// (marked under `run`); only the first may reach `here`'s queue, nothing `elsewhere`'s.
+    async fn only_the_successful_change_reaches(
+        rule: &str,
+        run: &str,
+        (service, good, other): (&str, &str, &str),
+        here: &str,
+        elsewhere: &str,
+    ) {
+        let source = format!("{service}.amazonaws.com");
+        let m = |what: &str| format!("{run}-{service}-{what}");
+        put_from(
+            &format!("aws.{service}"),
+            &[
+                cloudtrail_call(&m("ok"), &source, good, None),
+                cloudtrail_call(&m("refused"), &source, good, Some("AccessDenied")),
+                cloudtrail_call(&m("other"), &source, other, None),
+            ],
+        );
+        let prefix = format!("{run}-{service}");
+        assert_eq!(
+            delivered(here, "eventID", &prefix).await,
+            vec![m("ok")],
+            "{rule}"
+        );
+        assert!(
+            delivered(elsewhere, "eventID", &prefix).await.is_empty(),
+            "{rule}"
+        );
+    }
+
+    /// The change calls each change rule is tested with: one it takes, one of the same
+    /// service it does not.
+    const CHANGES: [(&str, &str, &str); 3] = [
+        ("iam", "DeleteRolePolicy", "CreateRole"),
+        ("kms", "DisableKey", "Decrypt"),
+        ("backup", "PutBackupVaultAccessPolicy", "StartRestoreJob"),
+    ];
+
+    /// The organization's change rules (readiness across the organization, issue #13):
+    /// a successful change of a listed account reaches the function; the same change of
+    /// an account not listed, a refused one or another call does not. moto stamps its own
+    /// account on every event, so the deployed list either holds that account or not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_organizations_change_rules_take_the_listed_accounts_changes_only() {
+        let template = template();
+        let run = unique("member-change");
+        for (rule, change) in [
+            "OrganizationRoleChange",
+            "OrganizationKeyChange",
+            "OrganizationVaultPolicyChange",
+        ]
+        .into_iter()
+        .zip(CHANGES)
+        {
+            let pattern = &template["Resources"][rule]["Properties"]["EventPattern"];
+            let deployed = |accounts: String| {
+                let mut d = Deployment::new(true);
+                d.values.insert("AWS::Region", REGION.to_owned());
+                d.values.insert("ReadinessAccounts", accounts);
+                d.resolve(pattern).unwrap()
+            };
+            let listed = deploy_resolved(
+                rule,
+                &deployed(format!("{OTHER_ACCOUNT},{}", support::ACCOUNT)),
+            )
+            .await;
+            let unlisted =
+                deploy_resolved(rule, &deployed(format!("{OTHER_ACCOUNT},777788889999"))).await;
+            only_the_successful_change_reaches(rule, &run, change, &listed, &unlisted).await;
+        }
+    }
+
     /// The readiness change rules (issue #13, section 3): a successful change of this
     /// account reaches the function; a refused one (it changed nothing), another call of
     /// the same service, or another account's does not.
@@ -647,50 +736,17 @@ mod routing {
         let pattern =
             |rule: &str| template["Resources"][rule]["Properties"]["EventPattern"].clone();
         let run = unique("change");
-        let change = |marker: &str, source: &str, name: &str, error: Option<&str>| {
-            let mut detail = json!({"eventSource": source, "eventName": name, "eventID": marker});
-            if let Some(code) = error {
-                detail["errorCode"] = json!(code);
-            }
-            ("AWS API Call via CloudTrail", detail)
-        };
-        for (rule, service, good, other) in [
-            (
-                "ReadinessRoleChange",
-                "iam",
-                "DeleteRolePolicy",
-                "CreateRole",
-            ),
-            ("ReadinessKeyChange", "kms", "DisableKey", "Decrypt"),
-            (
-                "ReadinessVaultPolicyChange",
-                "backup",
-                "PutBackupVaultAccessPolicy",
-                "StartRestoreJob",
-            ),
-        ] {
+        for (rule, change) in [
+            "ReadinessRoleChange",
+            "ReadinessKeyChange",
+            "ReadinessVaultPolicyChange",
+        ]
+        .into_iter()
+        .zip(CHANGES)
+        {
             let here = deploy_pattern(rule, &pattern(rule), support::ACCOUNT).await;
             let elsewhere = deploy_pattern(rule, &pattern(rule), OTHER_ACCOUNT).await;
-            let source = format!("{service}.amazonaws.com");
-            let m = |what: &str| format!("{run}-{service}-{what}");
-            put_from(
-                &format!("aws.{service}"),
-                &[
-                    change(&m("ok"), &source, good, None),
-                    change(&m("refused"), &source, good, Some("AccessDenied")),
-                    change(&m("other"), &source, other, None),
-                ],
-            );
-            let prefix = format!("{run}-{service}");
-            assert_eq!(
-                delivered(&here, "eventID", &prefix).await,
-                vec![m("ok")],
-                "{rule}"
-            );
-            assert!(
-                delivered(&elsewhere, "eventID", &prefix).await.is_empty(),
-                "{rule}"
-            );
+            only_the_successful_change_reaches(rule, &run, change, &here, &elsewhere).await;
         }
     }
 }

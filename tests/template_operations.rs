@@ -315,6 +315,7 @@ fn readiness_is_off_by_default_and_nothing_of_it_exists_then() {
         "READINESS_TABLE",
         "CHANGE_TRIGGERED_CHECKS",
         "READINESS_RESTORE_ROLE",
+        "READINESS_ACCOUNTS",
     ] {
         assert_eq!(Deployment::new(true).resolve(&env[name]), None, "{name}");
     }

@@ -65,10 +65,15 @@ if problems:
     sys.exit("\n".join(str(p) for p in problems))
 print(json.dumps(template))
 "#;
+    run_python(LOAD, &[root().join(file).as_os_str()])
+}
+
+/// The JSON `script` prints, run with `args` by the tools' Python.
+fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> Value {
     let out = Command::new(python())
         .arg("-c")
-        .arg(LOAD)
-        .arg(root().join(file))
+        .arg(script)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -148,6 +153,8 @@ impl Deployment {
             ("ChangeChecks", false),
             ("ReadinessOn", false),
             ("HasReadinessRestoreRole", false),
+            ("ReadinessInMembers", false),
+            ("ChangesInMembers", false),
         ]);
         Deployment { values, conditions }
     }
@@ -304,4 +311,72 @@ pub fn role_policies(template: &Value, role: &str, deployment: &Deployment) -> V
         .filter_map(|p| deployment.resolve(p))
         .map(|p| deployment.policy(p["PolicyName"].as_str().unwrap(), &p["PolicyDocument"]))
         .collect()
+}
+
+/// The template's conditions as CloudFormation evaluates them for `parameters` (the
+/// others at their `Default`, pseudo parameters as `Deployment::new` gives them): the
+/// conditions follow from the parameters instead of being set one by one.
+pub fn evaluate_conditions(
+    template: &Value,
+    parameters: &[(&str, &str)],
+) -> BTreeMap<String, bool> {
+    let mut values: BTreeMap<String, String> = template["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, p)| Some((name.clone(), p.get("Default")?.as_str()?.to_owned())))
+        .collect();
+    for (name, value) in Deployment::new(true).values {
+        if name.starts_with("AWS::") {
+            values.insert(name.to_owned(), value);
+        }
+    }
+    for (name, value) in parameters {
+        assert!(
+            template["Parameters"].get(*name).is_some(),
+            "no parameter `{name}`"
+        );
+        values.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let conditions = template["Conditions"].as_object().unwrap();
+    conditions
+        .iter()
+        .map(|(name, c)| (name.clone(), condition(c, conditions, &values)))
+        .collect()
+}
+
+fn condition(c: &Value, all: &Map<String, Value>, values: &BTreeMap<String, String>) -> bool {
+    let (function, args) = c.as_object().unwrap().iter().next().unwrap();
+    let each = || args.as_array().unwrap().iter();
+    match function.as_str() {
+        "Condition" => condition(&all[args.as_str().unwrap()], all, values),
+        "Fn::Not" => !condition(&args[0], all, values),
+        "Fn::And" => each().all(|a| condition(a, all, values)),
+        "Fn::Or" => each().any(|a| condition(a, all, values)),
+        "Fn::Equals" => {
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                Value::Object(r) if r.contains_key("Ref") => {
+                    values[r["Ref"].as_str().unwrap()].clone()
+                }
+                other => panic!("Fn::Equals of {other}"),
+            };
+            text(&args[0]) == text(&args[1])
+        }
+        other => panic!("condition function {other}"),
+    }
+}
+
+/// Whether each of `values` is a value CloudFormation takes for a parameter with
+/// `pattern` as its `AllowedPattern` (the whole value must match), by Python's `re`:
+/// the patterns tested use only anchors, alternation, classes and counted repeats, which
+/// every regular expression dialect reads alike.
+pub fn allowed_by_pattern(pattern: &str, values: &[&str]) -> Vec<bool> {
+    const MATCH: &str = r#"
+import json, re, sys
+pattern, values = sys.argv[1], json.loads(sys.argv[2])
+print(json.dumps([re.fullmatch(pattern, v) is not None for v in values]))
+"#;
+    let values = serde_json::to_string(values).unwrap();
+    serde_json::from_value(run_python(MATCH, &[pattern.as_ref(), values.as_ref()])).unwrap()
 }
