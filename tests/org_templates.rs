@@ -1420,8 +1420,10 @@ fn readiness_accounts_take_comma_separated_account_ids_only_as_many_as_a_pattern
             .collect::<Vec<_>>()
             .join(",")
     };
-    let hundred = ids(100);
-    let too_many = ids(101);
+    // As many as the function takes (READINESS_ACCOUNTS is refused beyond it).
+    let most = restore_doctor::aws::config::MAX_READINESS_ACCOUNTS;
+    let hundred = ids(most);
+    let too_many = ids(most + 1);
     let several = LISTED.join(",");
     let cases: [(&str, bool); 15] = [
         ("", true),
