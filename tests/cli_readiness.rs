@@ -99,24 +99,7 @@ mod live {
             None,
         )
         .await;
-        let ebs_role = scenario::role(
-            &sdk,
-            &format!("ebs-restore-{u}"),
-            "/",
-            &scenario::backup_trust(),
-            &[(
-                "ebs",
-                scenario::allow_all(&[
-                    "ec2:CreateVolume",
-                    "ec2:DescribeVolumes",
-                    "ec2:DescribeSnapshots",
-                    "ec2:CreateTags",
-                ]),
-            )],
-            &[],
-            None,
-        )
-        .await;
+        let ebs_role = scenario::ebs_role_without_delete(&sdk, &format!("ebs-restore-{u}")).await;
 
         let (v1, v2, v3) = (format!("a-{u}"), format!("b-{u}"), format!("c-{u}"));
         let fs =

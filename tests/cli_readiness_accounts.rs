@@ -103,24 +103,8 @@ mod live {
             None,
         )
         .await;
-        let ebs_role = scenario::role(
-            &member_sdk,
-            &format!("ebs-restore-{u}"),
-            "/",
-            &scenario::backup_trust(),
-            &[(
-                "ebs",
-                scenario::allow_all(&[
-                    "ec2:CreateVolume",
-                    "ec2:DescribeVolumes",
-                    "ec2:DescribeSnapshots",
-                    "ec2:CreateTags",
-                ]),
-            )],
-            &[],
-            None,
-        )
-        .await;
+        let ebs_role =
+            scenario::ebs_role_without_delete(&member_sdk, &format!("ebs-restore-{u}")).await;
         assert!(
             ebs_role.contains(&format!("::{MEMBER}:role/")),
             "{ebs_role}"

@@ -105,24 +105,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
         None,
     )
     .await;
-    let ebs_role = scenario::role(
-        &sdk,
-        &format!("ebs-restore-{u}"),
-        "/",
-        &scenario::backup_trust(),
-        &[(
-            "ebs",
-            scenario::allow_all(&[
-                "ec2:CreateVolume",
-                "ec2:DescribeVolumes",
-                "ec2:DescribeSnapshots",
-                "ec2:CreateTags",
-            ]),
-        )],
-        &[],
-        None,
-    )
-    .await;
+    let ebs_role = scenario::ebs_role_without_delete(&sdk, &format!("ebs-restore-{u}")).await;
     // The file system's recovery point is encrypted with a key of moto's KMS.
     let kms = aws_sdk_kms::Client::new(&sdk);
     let key = kms

@@ -69,24 +69,8 @@ async fn one_run_checks_every_listed_account_in_itself_and_a_members_change_is_c
     let member_efs_role = efs_role(&member_sdk).await;
     assert!(member_efs_role.contains(&format!("::{MEMBER}:role/")));
     // The member's EBS role lacks ec2:DeleteVolume.
-    let ebs_role = scenario::role(
-        &member_sdk,
-        &format!("ebs-restore-{u}"),
-        "/",
-        &scenario::backup_trust(),
-        &[(
-            "ebs",
-            scenario::allow_all(&[
-                "ec2:CreateVolume",
-                "ec2:DescribeVolumes",
-                "ec2:DescribeSnapshots",
-                "ec2:CreateTags",
-            ]),
-        )],
-        &[],
-        None,
-    )
-    .await;
+    let ebs_role =
+        scenario::ebs_role_without_delete(&member_sdk, &format!("ebs-restore-{u}")).await;
     let table = format!("state-{u}");
     state_table(&own_sdk, &table).await;
     let topic = scenario::topic_with_queue(&own_sdk, &u).await;

@@ -1421,7 +1421,7 @@ fn readiness_accounts_take_comma_separated_account_ids_only_as_many_as_a_pattern
             .join(",")
     };
     // As many as the function takes (READINESS_ACCOUNTS is refused beyond it).
-    let most = restore_doctor::aws::config::MAX_READINESS_ACCOUNTS;
+    let most = restore_doctor::diagnose::readiness::MAX_MEMBER_ACCOUNTS;
     let hundred = ids(most);
     let too_many = ids(most + 1);
     let several = LISTED.join(",");

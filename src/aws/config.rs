@@ -43,15 +43,11 @@ pub struct ReadinessSettings {
     pub change_checks: bool,
     /// `READINESS_ACCOUNTS` (organization mode, template.yaml's `ReadinessAccounts`): the
     /// member accounts checked too, each through its reader role, comma-separated ids,
-    /// at most [`MAX_READINESS_ACCOUNTS`]. Empty: the function's own account only.
+    /// at most [`MAX_MEMBER_ACCOUNTS`]. Empty: the function's own account only.
     pub accounts: Vec<String>,
 }
 
-/// The most member accounts one function checks: template.yaml's `ReadinessAccounts`
-/// pattern takes as many, so that the change rule listing them stays within
-/// EventBridge's 2,048 characters per event pattern (EventBridge quotas,
-/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html>).
-pub const MAX_READINESS_ACCOUNTS: usize = 100;
+use crate::diagnose::readiness::MAX_MEMBER_ACCOUNTS;
 
 /// `READINESS_ACCOUNTS`: distinct account ids, in the order given.
 fn readiness_accounts(value: Option<String>) -> Result<Vec<String>, ConfigError> {
@@ -70,10 +66,10 @@ fn readiness_accounts(value: Option<String>) -> Result<Vec<String>, ConfigError>
             out.push(a.to_owned());
         }
     }
-    if out.len() > MAX_READINESS_ACCOUNTS {
+    if out.len() > MAX_MEMBER_ACCOUNTS {
         return Err(ConfigError::Invalid {
             name: "READINESS_ACCOUNTS",
-            reason: format!("{} accounts; at most {MAX_READINESS_ACCOUNTS}", out.len()),
+            reason: format!("{} accounts; at most {MAX_MEMBER_ACCOUNTS}", out.len()),
         });
     }
     Ok(out)
@@ -730,7 +726,7 @@ mod tests {
             let e = with(bad).unwrap_err();
             assert!(e.to_string().contains("READINESS_ACCOUNTS"), "{bad}: {e}");
         }
-        let many: Vec<String> = (0..=MAX_READINESS_ACCOUNTS)
+        let many: Vec<String> = (0..=MAX_MEMBER_ACCOUNTS)
             .map(|i| format!("{:012}", 100_000_000_000u64 + i as u64))
             .collect();
         assert!(with(&many.join(",")).is_err());

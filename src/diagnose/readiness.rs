@@ -276,6 +276,12 @@ pub enum ReadinessDocument {
     Run(ReadinessRun),
 }
 
+/// The most member accounts the function's readiness checks (`READINESS_ACCOUNTS`):
+/// template.yaml's `ReadinessAccounts` pattern takes as many, so that the change rule
+/// listing them stays within EventBridge's 2,048 characters per event pattern
+/// (EventBridge quotas, <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html>).
+pub const MAX_MEMBER_ACCOUNTS: usize = 100;
+
 /// One (resource, vault) as the last readiness run left it: what the function keeps
 /// between runs (in its DynamoDB table) to alert only on what changed, and to find the
 /// resources a change touches (their role, keys and vault).

@@ -121,6 +121,30 @@ pub fn allow_all(actions: &[&str]) -> String {
     policy(json!([{"Effect": "Allow", "Action": actions, "Resource": "*"}]))
 }
 
+/// An EBS restore role (`name`, path `/`, trusted by AWS Backup) allowed every EBS
+/// restore call but `ec2:DeleteVolume`: the readiness tests' role that is not ready, with
+/// one finding and a verified patch.
+pub async fn ebs_role_without_delete(sdk: &SdkConfig, name: &str) -> String {
+    role(
+        sdk,
+        name,
+        "/",
+        &backup_trust(),
+        &[(
+            "ebs",
+            allow_all(&[
+                "ec2:CreateVolume",
+                "ec2:DescribeVolumes",
+                "ec2:DescribeSnapshots",
+                "ec2:CreateTags",
+            ]),
+        )],
+        &[],
+        None,
+    )
+    .await
+}
+
 /// A role with inline and customer-managed policies; returns its ARN.
 pub async fn role(
     sdk: &SdkConfig,
