@@ -7,7 +7,9 @@
 //! roles; and without an `OrganizationId` the central stack is what it was. Readiness
 //! across the organization (issue #13): the member accounts listed in `ReadinessAccounts`
 //! reach the function's settings, their change events the bus and its rules, only in
-//! organization mode with a readiness mode on.
+//! organization mode with a readiness mode on. What a member account cannot forward waits
+//! in its stack's dead-letter queue, which only EventBridge may fill, for that stack's
+//! forwarding rules only.
 
 #![allow(
     clippy::unwrap_used,
@@ -1466,4 +1468,387 @@ fn readiness_accounts_take_comma_separated_account_ids_only_as_many_as_a_pattern
         let size = text.chars().count() + text.matches([',', ':']).count();
         assert!(size <= 2048, "{org}: {size} characters");
     }
+}
+
+/// member.yaml's forwarding rules (every rule it has), each with the key its ARN takes in
+/// a deployment.
+const FORWARDING_RULES: [(&str, &str); 5] = [
+    ("RestoreJobFailed", "RestoreJobFailed.Arn"),
+    ("StartRestoreJobDenied", "StartRestoreJobDenied.Arn"),
+    ("RoleChange", "RoleChange.Arn"),
+    ("KeyChange", "KeyChange.Arn"),
+    ("VaultPolicyChange", "VaultPolicyChange.Arn"),
+];
+/// The forwarding dead-letter queue of the member stack in `MEMBER`, as CloudFormation
+/// names a queue of a StackSet instance.
+const FORWARDING_QUEUE_NAME: &str =
+    "StackSet-restore-doctor-member-ForwardingDeadLetterQu-1A2B3C4D";
+
+fn forwarding_queue_arn() -> String {
+    format!("arn:aws:sqs:{REGION}:{MEMBER}:{FORWARDING_QUEUE_NAME}")
+}
+
+/// The deployed ARN of member.yaml's rule `rule`: its `Name` on this account's default bus.
+fn member_rule_arn(template: &Value, rule: &str) -> String {
+    let name = resource(template, rule)["Properties"]["Name"]
+        .as_str()
+        .unwrap();
+    format!("arn:aws:events:{REGION}:{MEMBER}:rule/{name}")
+}
+
+/// member.yaml in `MEMBER` (its roles Region) with `ChangeEvents` and `AlarmTopicArn` as
+/// given, every condition as CloudFormation evaluates it, and the ARNs of its rules and
+/// queue.
+fn member_forwarding(template: &Value, changes: bool, alarm_topic: &str) -> Deployment {
+    let evaluated = evaluate_conditions(
+        template,
+        &[
+            ("ChangeEvents", if changes { "true" } else { "false" }),
+            ("RolesRegion", REGION),
+            ("OrganizationId", ORG),
+            ("AlarmTopicArn", alarm_topic),
+        ],
+    );
+    let mut d = member(MEMBER, false, "");
+    let names = [
+        "CreateRoles",
+        "CreateFixer",
+        "HasRolePatterns",
+        "FixByPattern",
+        "GrantReadinessReads",
+        "ForwardChanges",
+        "HasAlarmTopic",
+    ];
+    let mut all: Vec<&str> = evaluated.keys().map(String::as_str).collect();
+    all.sort_unstable();
+    let mut expected = names.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        all, expected,
+        "the test sets every condition of member.yaml"
+    );
+    for name in names {
+        d.conditions.insert(name, evaluated[name]);
+    }
+    for (rule, key) in FORWARDING_RULES {
+        d.values.insert(key, member_rule_arn(template, rule));
+    }
+    d.values
+        .insert("ForwardingDeadLetterQueue.Arn", forwarding_queue_arn());
+    d.values.insert(
+        "ForwardingDeadLetterQueue.QueueName",
+        FORWARDING_QUEUE_NAME.to_owned(),
+    );
+    d.values.insert(
+        "ForwardingDeadLetterQueue",
+        format!("https://sqs.{REGION}.amazonaws.com/{MEMBER}/{FORWARDING_QUEUE_NAME}"),
+    );
+    d.values.insert("AlarmTopicArn", alarm_topic.to_owned());
+    d
+}
+
+/// Nothing a member account forwards is lost without a trace: every forwarding target
+/// (restore and change rules alike) sends what the central bus did not take to the
+/// stack's own dead-letter queue, a standard queue (EventBridge takes no FIFO one),
+/// encrypted with SQS-owned keys (no key policy for EventBridge to need) and keeping
+/// messages SQS's longest, 14 days. No target has a `RetryPolicy`: EventBridge does not
+/// take one on an event bus target (member.yaml says where that comes from), so its
+/// default, 24 hours and 185 attempts, runs before the queue.
+///
+/// That EventBridge puts an undelivered event in the queue is not run here: moto's
+/// EventBridge keeps a target's `DeadLetterConfig` but never acts on it (a failed delivery
+/// is not sent anywhere), so only the template's wiring and the queue policy are checked.
+#[test]
+fn every_forwarding_target_sends_what_it_cannot_deliver_to_the_stacks_dead_letter_queue() {
+    let t = template_file("member.yaml");
+    let mut rules: Vec<&str> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+        .map(|(name, _)| name.as_str())
+        .collect();
+    rules.sort_unstable();
+    let mut forwarding: Vec<&str> = FORWARDING_RULES.iter().map(|(r, _)| *r).collect();
+    forwarding.sort_unstable();
+    assert_eq!(rules, forwarding);
+    for rule in rules {
+        let targets = resource(&t, rule)["Properties"]["Targets"]
+            .as_array()
+            .unwrap();
+        assert_eq!(targets.len(), 1, "{rule}");
+        let target = &targets[0];
+        assert_eq!(
+            target["Arn"],
+            json!({"Ref": "CentralEventBusArn"}),
+            "{rule}"
+        );
+        assert_eq!(
+            target["RoleArn"],
+            json!({"Fn::GetAtt": ["ForwarderRole", "Arn"]}),
+            "{rule}"
+        );
+        assert_eq!(
+            target["DeadLetterConfig"],
+            json!({"Arn": {"Fn::GetAtt": ["ForwardingDeadLetterQueue", "Arn"]}}),
+            "{rule}"
+        );
+        assert!(
+            target.get("RetryPolicy").is_none(),
+            "{rule}: an event bus target takes no RetryPolicy (see member.yaml)"
+        );
+    }
+    let queue = resource(&t, "ForwardingDeadLetterQueue");
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    // There whenever a rule is: the restore rules have no condition.
+    assert!(queue.get("Condition").is_none());
+    assert_eq!(
+        queue["Properties"],
+        json!({"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": true})
+    );
+    let output = &t["Outputs"]["ForwardingDeadLetterQueueUrl"];
+    assert_eq!(output["Value"], json!({"Ref": "ForwardingDeadLetterQueue"}));
+    assert!(output.get("Condition").is_none());
+}
+
+/// An `sqs:SendMessage` to the forwarding queue by `principal` on behalf of `source_arn`.
+fn send_to_forwarding_queue(principal: &str, source_arn: Option<&str>) -> Request {
+    let mut context = BTreeMap::new();
+    if let Some(arn) = source_arn {
+        context.insert(
+            "aws:SourceArn".to_owned(),
+            ContextValue::One(arn.to_owned()),
+        );
+    }
+    Request {
+        principal: principal.into(),
+        action: "sqs:SendMessage".into(),
+        resource: forwarding_queue_arn(),
+        resource_account: Some(MEMBER.into()),
+        context,
+    }
+}
+
+/// The queue policy, evaluated: EventBridge may send for each forwarding rule the stack
+/// has (the change rules only with `ChangeEvents=true`), and for nothing else: not a rule
+/// of the same name in another Region, account or bus, not another rule of the account,
+/// not without a rule, not another service or another account's administrator, not
+/// another queue action.
+#[test]
+fn the_forwarding_dead_letter_queue_takes_eventbridge_deliveries_of_this_stacks_rules_only() {
+    let t = template_file("member.yaml");
+    let queue_policy = resource(&t, "ForwardingDeadLetterQueuePolicy");
+    assert_eq!(queue_policy["Type"], "AWS::SQS::QueuePolicy");
+    assert_eq!(
+        queue_policy["Properties"]["Queues"],
+        json!([{"Ref": "ForwardingDeadLetterQueue"}])
+    );
+    let events = "events.amazonaws.com";
+    let failed = member_rule_arn(&t, "RestoreJobFailed");
+    let failed_name = failed.rsplit('/').next().unwrap();
+    for changes in [false, true] {
+        let d = member_forwarding(&t, changes, "");
+        let set = PolicySet {
+            resource_policy: Some(d.policy(
+                "ForwardingDeadLetterQueuePolicy",
+                &queue_policy["Properties"]["PolicyDocument"],
+            )),
+            ..PolicySet::default()
+        };
+        for (rule, _) in FORWARDING_RULES {
+            let exists = resource(&t, rule)
+                .get("Condition")
+                .and_then(Value::as_str)
+                .is_none_or(|c| holds(&d, c));
+            assert_eq!(
+                exists,
+                !CHANGE_RULES.iter().any(|(_, _, f)| *f == rule) || changes
+            );
+            let arn = member_rule_arn(&t, rule);
+            let eval = decide(&send_to_forwarding_queue(events, Some(&arn)), &set);
+            assert_eq!(
+                eval.decision == Decision::Allowed,
+                exists,
+                "ChangeEvents={changes} {rule}: {eval:#?}"
+            );
+        }
+        let refused = [
+            (
+                send_to_forwarding_queue(
+                    events,
+                    Some(&format!(
+                        "arn:aws:events:us-east-1:{MEMBER}:rule/{failed_name}"
+                    )),
+                ),
+                "the same rule of the stack in another Region",
+            ),
+            (
+                send_to_forwarding_queue(
+                    events,
+                    Some(&format!(
+                        "arn:aws:events:{REGION}:{STRANGER}:rule/{failed_name}"
+                    )),
+                ),
+                "the same rule in another account",
+            ),
+            (
+                send_to_forwarding_queue(
+                    events,
+                    Some(&format!(
+                        "arn:aws:events:{REGION}:{MEMBER}:rule/another-bus/{failed_name}"
+                    )),
+                ),
+                "a rule of the same name on another bus",
+            ),
+            (
+                send_to_forwarding_queue(
+                    events,
+                    Some(&format!(
+                        "arn:aws:events:{REGION}:{MEMBER}:rule/someone-elses"
+                    )),
+                ),
+                "another rule of the account",
+            ),
+            (send_to_forwarding_queue(events, None), "no rule at all"),
+            (
+                send_to_forwarding_queue("sns.amazonaws.com", Some(&failed)),
+                "another service",
+            ),
+            (
+                Request {
+                    action: "sqs:ReceiveMessage".into(),
+                    ..send_to_forwarding_queue(events, Some(&failed))
+                },
+                "another action",
+            ),
+            (
+                Request {
+                    resource: format!("arn:aws:sqs:{REGION}:{MEMBER}:another-queue"),
+                    ..send_to_forwarding_queue(events, Some(&failed))
+                },
+                "another queue",
+            ),
+        ];
+        for (request, why) in refused {
+            let eval = decide(&request, &set);
+            assert_ne!(
+                eval.decision,
+                Decision::Allowed,
+                "ChangeEvents={changes} {why}: {eval:#?}"
+            );
+        }
+        let stranger = PolicySet {
+            identity: vec![administrator_access()],
+            ..set.clone()
+        };
+        let eval = decide(
+            &send_to_forwarding_queue(&format!("arn:aws:iam::{STRANGER}:role/Admin"), None),
+            &stranger,
+        );
+        assert_ne!(
+            eval.decision,
+            Decision::Allowed,
+            "another account: {eval:#?}"
+        );
+    }
+}
+
+/// The queue policy names each forwarding rule once, under the rule's own condition: a
+/// rule that always exists plainly, a conditional one through `Fn::If` on its condition
+/// (so the policy never names a rule the stack did not create, and never misses one).
+#[test]
+fn the_forwarding_queue_policy_names_each_rule_under_the_rules_own_condition() {
+    let t = template_file("member.yaml");
+    let arns = resource(&t, "ForwardingDeadLetterQueuePolicy")["Properties"]["PolicyDocument"]
+        ["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+        .as_array()
+        .unwrap();
+    let get_att = |v: &Value| -> String {
+        let parts = v["Fn::GetAtt"].as_array().unwrap();
+        assert_eq!(parts[1], "Arn", "{v}");
+        parts[0].as_str().unwrap().to_owned()
+    };
+    let mut named: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for entry in arns {
+        let (rule, condition) = match entry.get("Fn::If") {
+            Some(args) => {
+                assert_eq!(args[2], json!({"Ref": "AWS::NoValue"}), "{entry}");
+                (
+                    get_att(&args[1]),
+                    Some(args[0].as_str().unwrap().to_owned()),
+                )
+            }
+            None => (get_att(entry), None),
+        };
+        assert!(named.insert(rule, condition).is_none(), "{entry} twice");
+    }
+    let rules: BTreeMap<String, Option<String>> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+        .map(|(name, r)| {
+            let condition = r
+                .get("Condition")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            (name.clone(), condition)
+        })
+        .collect();
+    assert_eq!(named, rules);
+}
+
+/// With `AlarmTopicArn` (empty by default) an alarm tells that topic as soon as one event
+/// waits in the forwarding queue; without it there is no alarm. The parameter takes an
+/// SNS topic ARN or nothing.
+#[test]
+fn the_forwarding_queue_alarm_exists_only_with_a_topic_and_notifies_it_of_one_waiting_event() {
+    let t = template_file("member.yaml");
+    let parameter = &t["Parameters"]["AlarmTopicArn"];
+    assert_eq!(parameter["Default"], "");
+    let topic = format!("arn:aws:sns:{REGION}:{MEMBER}:ops-alarms");
+    let cases: [(&str, bool); 8] = [
+        ("", true),
+        (&topic, true),
+        ("arn:aws-us-gov:sns:us-gov-west-1:444455556666:ops", true),
+        (
+            &format!("arn:aws:lambda:{REGION}:{MEMBER}:function:ops"),
+            false,
+        ),
+        ("arn:aws:sns:eu-west-1:4444:ops", false),
+        (&format!("{topic},{topic}"), false),
+        (&format!(" {topic}"), false),
+        ("ops-alarms", false),
+    ];
+    let values: Vec<&str> = cases.iter().map(|(v, _)| *v).collect();
+    let got = allowed_by_pattern(parameter["AllowedPattern"].as_str().unwrap(), &values);
+    for ((value, want), got) in cases.iter().zip(got) {
+        assert_eq!(got, *want, "{value:?}");
+    }
+    let alarms: Vec<(&String, &Value)> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert_eq!(alarms.len(), 1, "{alarms:#?}");
+    let (name, alarm) = alarms[0];
+    assert_eq!(name, "ForwardingDeadLetterQueueAlarm");
+    assert_eq!(alarm["Condition"], "HasAlarmTopic");
+    assert!(!holds(&member_forwarding(&t, false, ""), "HasAlarmTopic"));
+    let d = member_forwarding(&t, false, &topic);
+    assert!(holds(&d, "HasAlarmTopic"));
+    let props = d.resolve(&alarm["Properties"]).unwrap();
+    assert_eq!(props["AlarmActions"], json!([topic]));
+    assert_eq!(props["Namespace"], "AWS/SQS");
+    assert_eq!(props["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        props["Dimensions"],
+        json!([{"Name": "QueueName", "Value": FORWARDING_QUEUE_NAME}])
+    );
+    // One waiting event is one too many; an empty queue reporting nothing is fine.
+    assert_eq!(props["Statistic"], "Maximum");
+    assert_eq!(props["Threshold"], 1);
+    assert_eq!(props["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(props["TreatMissingData"], "notBreaching");
 }
