@@ -45,9 +45,16 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn roles(settings: &ReadinessSettings) -> RestoreRoles {
+/// The restore roles of `account`: `READINESS_RESTORE_ROLE` only in its own account (a
+/// restore runs as a role of the account it restores in, so a role of the function's
+/// account says nothing of a member's restores, which then use their restore testing
+/// selections, else AWS Backup's default service role there).
+fn roles(settings: &ReadinessSettings, account: &str) -> RestoreRoles {
     RestoreRoles {
-        default: settings.restore_role.clone(),
+        default: settings
+            .restore_role
+            .clone()
+            .filter(|r| r.account() == account),
         by_type: Default::default(),
     }
 }
@@ -197,7 +204,7 @@ impl Handler {
         scope: Scope<'_>,
         by: Instant,
     ) -> Result<Checked, HandlerError> {
-        let roles = roles(settings);
+        let roles = roles(settings, account);
         let run = Box::pin(readiness_until(clients, account, region, &roles, scope, by));
         AssertUnwindSafe(run).catch_unwind().await.map_err(|panic| {
             let why = super::panic_text(panic.as_ref());
@@ -565,6 +572,22 @@ impl Handler {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_configured_restore_role_is_used_in_its_own_account_only() {
+        let role =
+            crate::diagnose::validated::RoleArn::parse("arn:aws:iam::111122223333:role/Restore")
+                .unwrap();
+        let settings = ReadinessSettings {
+            table: "t".into(),
+            state_days: 30,
+            restore_role: Some(role.clone()),
+            change_checks: false,
+            accounts: vec!["210987654321".into()],
+        };
+        assert_eq!(roles(&settings, "111122223333").default, Some(role));
+        assert_eq!(roles(&settings, "210987654321").default, None);
+    }
 
     #[test]
     fn the_accounts_reached_longest_ago_go_first_and_never_reached_before_all() {
