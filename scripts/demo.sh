@@ -17,7 +17,8 @@
 # organization mode, a failure in member account B whose vault key is in central backup
 # account C and whose OU has an SCP denying kms:CreateGrant (moto's Organizations, and
 # its STS, whose AssumeRole acts in the role's account, so B and C are read through
-# their reader roles).
+# their reader roles); then a scheduled readiness run over this account and B, whose one
+# summary finds B's file system not ready before anyone restores it again.
 set -euo pipefail
 bench_runs=""
 org=""
@@ -112,10 +113,13 @@ if [ -n "$org" ]; then
   "$py" tests/fakes/demo.py setup-org --moto "$moto" --fake-port "$fake_port" --fake-tls-port "$fake_tls_port" \
     --event "$event" --out "$tmp/org-event.json" >"$tmp/setup.json"
   event="$tmp/org-event.json"
-  # STS goes to moto: its AssumeRole acts in the role's account (the fake refuses every role).
+  member=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["member"])' "$tmp/setup.json")
+  # AssumeRole goes to the fake, which hands the member stack's and organization.yaml's
+  # roles to moto (its credentials act in the role's account) and refuses any other.
+  # Readiness is on, for this account and member account B (READINESS_ACCOUNTS).
   org_env=(MEMBER_READER_ROLE=RestoreDoctorReader ORGANIZATION_ID=o-a1b2c3d4e5
     ORGANIZATION_READ_ROLE_ARN=arn:aws:iam::123456789012:role/RestoreDoctorOrganizationReader
-    AWS_ENDPOINT_URL_STS="$moto")
+    READINESS_TABLE=restore-doctor-readiness READINESS_ACCOUNTS="$member")
 else
   echo "== creating the scenario: role without EFS/KMS permissions, KMS keys, topic and queue"
   "$py" tests/fakes/demo.py setup --moto "$moto" --fake-port "$fake_port" --fake-tls-port "$fake_tls_port" \
@@ -154,6 +158,15 @@ cargo-lambda lambda invoke -A 127.0.0.1 -P "$rt_port" --data-file "$event" --out
 echo
 
 "$py" tests/fakes/demo.py show --moto "$moto" --fake-port "$fake_port" --queue-url "$queue_url"
+
+if [ -n "$org" ]; then
+  echo
+  echo "== invoking the function with events/readiness-scheduled.json (EventBridge Scheduler's input): readiness of this account and B"
+  cargo-lambda lambda invoke -A 127.0.0.1 -P "$rt_port" --data-file "$root/events/readiness-scheduled.json" \
+    --output-format json _ | tee "$tmp/readiness.json"
+  echo
+  "$py" tests/fakes/demo.py show-readiness --moto "$moto" --fake-port "$fake_port" --queue-url "$queue_url"
+fi
 
 echo
 echo "== the function's log (Powertools-style JSON; the evidence line reproduces the alert offline)"

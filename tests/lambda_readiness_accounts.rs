@@ -58,7 +58,10 @@ async fn one_run_checks_every_listed_account_in_itself_and_a_members_change_is_c
                 &name,
                 "/",
                 &scenario::backup_trust(),
-                &[("efs", scenario::allow_all(&["elasticfilesystem:*"]))],
+                &[(
+                    "efs",
+                    scenario::allow_all(&["elasticfilesystem:*", "kms:*"]),
+                )],
                 &[],
                 None,
             )
@@ -71,6 +74,38 @@ async fn one_run_checks_every_listed_account_in_itself_and_a_members_change_is_c
     // The member's EBS role lacks ec2:DeleteVolume.
     let ebs_role =
         scenario::ebs_role_without_delete(&member_sdk, &format!("ebs-restore-{u}")).await;
+    // The member's file system is backed up with a key of the function's own account (a
+    // central backup account's key) whose policy lets the member use it: it is read in
+    // its owner, as a failure's gathering reads it, so the member's restore is ready.
+    let kms = aws_sdk_kms::Client::new(&own_sdk);
+    let key_arn = kms
+        .create_key()
+        .description(format!("central backup key {u}"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    kms.put_key_policy()
+        .key_id(&key_arn)
+        .policy_name("default")
+        .policy(
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "Owner", "Effect": "Allow",
+                 "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Sid": "MemberRestores", "Effect": "Allow",
+                 "Principal": {"AWS": format!("arn:aws:iam::{MEMBER}:root")},
+                 "Action": ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext",
+                            "kms:CreateGrant"], "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let table = format!("state-{u}");
     state_table(&own_sdk, &table).await;
     let topic = scenario::topic_with_queue(&own_sdk, &u).await;
@@ -121,7 +156,13 @@ async fn one_run_checks_every_listed_account_in_itself_and_a_members_change_is_c
             format!("own-{u}"): vault(ACCOUNT, vec![
                 point(ACCOUNT, &own_fs, "EFS", efs_meta("fs-0a0a0a0a"), "own-fs")]),
             format!("member-{u}"): vault(MEMBER, vec![
-                point(MEMBER, &member_fs, "EFS", efs_meta("fs-0b0b0b0b"), "member-fs"),
+                {
+                    let (arn, mut p) =
+                        point(MEMBER, &member_fs, "EFS", efs_meta("fs-0b0b0b0b"), "member-fs");
+                    p["IsEncrypted"] = json!(true);
+                    p["EncryptionKeyArn"] = json!(&key_arn);
+                    (arn, p)
+                },
                 point(MEMBER, &vol, "EBS", json!({"volumeType": "gp3", "encrypted": "false",
                     "availabilityZone": format!("{REGION}a")}), "member-vol")]),
         },
@@ -192,7 +233,16 @@ async fn one_run_checks_every_listed_account_in_itself_and_a_members_change_is_c
     let items = table_items(&own_sdk, &table).await;
     let verdict = |k: String| items[&k]["verdict"].as_s().unwrap().clone();
     assert_eq!(verdict(format!("{ACCOUNT}#{own_fs}#Default")), "ready");
+    // Ready: the central key's policy was read in its owner (with the member's reader
+    // role it could not be read, and the member's restore would not be verifiable).
     assert_eq!(verdict(format!("{MEMBER}#{member_fs}#Default")), "ready");
+    let keys: Vec<&String> = items[&format!("{MEMBER}#{member_fs}#Default")]["keyArns"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_s().unwrap())
+        .collect();
+    assert_eq!(keys, [&key_arn]);
     assert_eq!(verdict(format!("{MEMBER}#{vol}#Default")), "notReady");
     for (account, readable) in [(ACCOUNT, true), (MEMBER, true), (BARE, false)] {
         assert_eq!(

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use super::accounts::MemberAccounts;
 use super::budget::{InLane, Lanes, Service};
 use super::error::call_error;
-use super::gather::{gather_in, Run, Source};
+use super::gather::{gather_in, Owners, Run, Source};
 use super::Clients;
 use crate::diagnose::evidence::{EvidencePart, Gap};
 use crate::diagnose::readiness::{
@@ -81,23 +81,27 @@ pub async fn readiness(
     region: &str,
     roles: &RestoreRoles,
 ) -> ReadinessRun {
+    readiness_in(clients, (account, region), roles, Scope::default()).await
+}
+
+/// [`readiness`] of the rows of `scope`, with no deadline of its own (the command line).
+async fn readiness_in(
+    clients: &Clients,
+    (account, region): (&str, &str),
+    roles: &RestoreRoles,
+    scope: Scope<'_>,
+) -> ReadinessRun {
     let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
-    Box::pin(readiness_until(
-        clients,
-        account,
-        region,
-        roles,
-        Scope::default(),
-        far,
-    ))
-    .await
-    .run
+    Box::pin(readiness_until(clients, account, region, roles, scope, far))
+        .await
+        .run
 }
 
 /// [`readiness`] of each of `accounts` in `region`, in that order: the caller's own
 /// account (`own`) with its own clients, every other through its reader role
 /// (`members`: member.yaml's `RestoreDoctorReader` unless renamed), assumed with the
-/// caller's credentials. An account whose role cannot be assumed is a run with no
+/// caller's credentials. A key owned by another of the accounts is read in its owner
+/// (as the function does). An account whose role cannot be assumed is a run with no
 /// resources and one gap naming the account and the fix, never an error: the other
 /// accounts are still checked.
 pub async fn readiness_of_accounts(
@@ -108,17 +112,28 @@ pub async fn readiness_of_accounts(
     accounts: &[String],
     roles: &RestoreRoles,
 ) -> Vec<ReadinessRun> {
+    let scope = Scope {
+        owners: Some(Owners {
+            members,
+            own_clients: clients,
+            own_account: own,
+            partition,
+        }),
+        ..Scope::default()
+    };
     let mut runs = Vec::with_capacity(accounts.len());
     for account in accounts {
         if account == own {
-            runs.push(readiness(clients, account, region, roles).await);
+            runs.push(readiness_in(clients, (account, region), roles, scope).await);
             continue;
         }
         match members
             .member_clients(account, Some(region), partition)
             .await
         {
-            Ok((member, _role)) => runs.push(readiness(&member, account, region, roles).await),
+            Ok((member, _role)) => {
+                runs.push(readiness_in(&member, (account, region), roles, scope).await)
+            }
             Err((role_arn, error)) => runs.push(unreachable_account(
                 account,
                 region,
@@ -168,7 +183,7 @@ pub struct Checked {
 }
 
 /// Which rows a run checks, and in which order.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Scope<'a> {
     /// Only the (resource, vault) rows whose [`state_key`] is here; all when `None`.
     pub only: Option<&'a BTreeSet<String>>,
@@ -176,6 +191,10 @@ pub struct Scope<'a> {
     /// (and those never checked) go first, so a run the deadline cuts short reaches the
     /// others on the next run.
     pub last_checked: Option<&'a BTreeMap<String, i64>>,
+    /// Organization mode: a key owned by another account (a central backup account's
+    /// vault key) is read in its owner through the owner's reader role, as a failure's
+    /// gathering reads it; `None`: every read in the account checked.
+    pub owners: Option<Owners<'a>>,
 }
 
 /// [`readiness`] of the rows of `scope`, stopping at `deadline`: rows not reached are one
@@ -267,7 +286,7 @@ pub async fn readiness_until(
             }
             let (r, k) = check(
                 &run,
-                (clients, &lanes),
+                (clients, &lanes, scope.owners),
                 (account, region),
                 c,
                 (role.clone(), &overrides),
@@ -304,7 +323,7 @@ type RoleChoice<'o> = (Option<(String, RoleSource)>, &'o [(String, String)]);
 /// One (resource, vault): its restore metadata, the gathering and the verdict.
 async fn check<'a>(
     run: &Run<'a>,
-    (clients, lanes): (&'a Clients, &Lanes),
+    (clients, lanes, owners): (&'a Clients, &Lanes, Option<Owners<'a>>),
     (account, region): (&str, &str),
     c: Candidate,
     (role, overrides): RoleChoice<'_>,
@@ -347,7 +366,7 @@ async fn check<'a>(
         let source = Source {
             clients,
             role_arn: None,
-            owners: None,
+            owners,
             aliases: None,
         };
         Box::pin(gather_in(run, source, &parsed, far)).await

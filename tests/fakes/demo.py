@@ -198,6 +198,10 @@ def topic_and_queue(args):
 
 
 CENTRAL = "131313131313"
+# The function's readiness state table, and organization.yaml's role (scripts/demo.sh
+# gives the function the same names).
+READINESS_TABLE = "restore-doctor-readiness"
+ORG_READ_ROLE = f"arn:aws:iam::{ACCOUNT}:role/RestoreDoctorOrganizationReader"
 
 
 def setup_org(args):
@@ -255,6 +259,20 @@ def setup_org(args):
     vault = "Default"
     vault_arn = f"arn:aws:backup:{REGION}:{member}:backup-vault:{vault}"
     rp_arn = f"arn:aws:backup:{REGION}:{member}:recovery-point:demo-org-recovery-point"
+    fs_id = "fs-0123456789abcdef0"
+    fs_arn = f"arn:aws:elasticfilesystem:{REGION}:{member}:file-system/{fs_id}"
+    metadata = {"file-system-id": fs_id, "newFileSystem": "true", "Encrypted": "true",
+                "KmsKeyId": key, "PerformanceMode": "generalPurpose", "CreationToken": "demo-org"}
+    # Readiness across the organization: the function's state table (as template.yaml
+    # makes it), and B's file system as B's listings show it, restored by B's restore
+    # testing selection with the same role that just failed.
+    client("dynamodb", args.moto).create_table(
+        TableName=READINESS_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    reader = lambda account: f"arn:aws:iam::{account}:role/RestoreDoctorReader"  # noqa: E731
     event["account"] = member
     event["region"] = REGION
     event["resources"] = [rp_arn]
@@ -279,25 +297,48 @@ def setup_org(args):
                         "IamRoleArn": role_arn,
                         "ResourceType": "EFS",
                     },
-                    "metadata": {"file-system-id": "fs-0123456789abcdef0", "newFileSystem": "true"},
+                    "metadata": {"file-system-id": fs_id, "newFileSystem": "true"},
                 }
             },
             "vaults": {
                 vault: {
                     "arn": vault_arn,
+                    "name": vault,
+                    "AccountId": member,
                     "recoveryPoints": {
                         rp_arn: {
                             "RecoveryPointArn": rp_arn,
                             "BackupVaultName": vault,
                             "BackupVaultArn": vault_arn,
+                            "ResourceArn": fs_arn,
                             "ResourceType": "EFS",
                             "Status": "COMPLETED",
+                            "CreationDate": time.time() - 3600,
                             "EncryptionKeyArn": key,
                             "IsEncrypted": True,
                             "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY",
+                            "restoreMetadata": metadata,
                         }
                     },
                 }
+            },
+            "protectedResources": {fs_arn: {"ResourceType": "EFS", "AccountId": member}},
+            "restoreTestingPlans": {
+                "nightly": {
+                    "AccountId": member,
+                    "selections": {
+                        "efs": {"ProtectedResourceType": "EFS", "IamRoleArn": role_arn,
+                                "ProtectedResourceArns": ["*"]}
+                    },
+                }
+            },
+            # The member stack's reader roles in B and C, and organization.yaml's role:
+            # the fake hands these AssumeRole calls to moto (its credentials act in the
+            # role's account, so the fake lists B's resources to B only).
+            "assumableRoles": {
+                reader(member): args.moto,
+                reader(CENTRAL): args.moto,
+                ORG_READ_ROLE: args.moto,
             },
         },
     )
@@ -357,9 +398,30 @@ def show(args):
         print("(not delivered)")
 
 
+def show_readiness(args):
+    """The scheduled readiness run's summary, as the email subscriber reads it."""
+    sqs = client("sqs", args.moto)
+    envelope = None
+    deadline = time.time() + 30
+    while envelope is None and time.time() < deadline:
+        got = sqs.receive_message(QueueUrl=args.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        for m in got.get("Messages", []):
+            envelope = json.loads(m["Body"])
+    if envelope is None:
+        sys.exit("demo: no readiness summary arrived on the SQS queue")
+    banner("Scheduled readiness across the organization: the one summary of the run")
+    print("Subject:", envelope.get("Subject"))
+    attributes = {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()}
+    for k, v in sorted(attributes.items()):
+        print(f"  {k} = {v}")
+    print()
+    email = [m for m in fake(args.fake_port, "GET", "/_fake/sns/email") if "Restore readiness" in m["Message"]]
+    print(email[-1]["Message"] if email else "(not delivered)")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["setup", "setup-org", "show"])
+    p.add_argument("command", choices=["setup", "setup-org", "show", "show-readiness"])
     p.add_argument("--moto", required=True)
     p.add_argument("--fake-port", type=int, required=True)
     p.add_argument("--fake-tls-port", type=int)
@@ -367,7 +429,7 @@ def main():
     p.add_argument("--queue-url")
     p.add_argument("--out")
     args = p.parse_args()
-    {"setup": setup, "setup-org": setup_org, "show": show}[args.command](args)
+    {"setup": setup, "setup-org": setup_org, "show": show, "show-readiness": show_readiness}[args.command](args)
 
 
 if __name__ == "__main__":

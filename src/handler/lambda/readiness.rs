@@ -26,6 +26,7 @@ use tracing::{info, warn};
 
 use super::{Handler, HandlerError, Outcome, Processed, DEADLINE_RESERVE};
 use crate::aws::accounts::partition_of;
+use crate::aws::gather::Owners;
 use crate::aws::metrics;
 use crate::aws::readiness::{readiness_until, Checked, Scope};
 use crate::aws::state;
@@ -141,6 +142,17 @@ impl Handler {
                 members.reader_role_name()
             )),
         }
+    }
+
+    /// Organization mode: keys of other accounts are read in their owner, as a failure's
+    /// gathering reads them.
+    fn owners<'a>(&'a self, own: &'a str, partition: &'a str) -> Option<Owners<'a>> {
+        self.member_accounts().map(|members| Owners {
+            members,
+            own_clients: &self.clients,
+            own_account: own,
+            partition,
+        })
     }
 
     /// The states to write for the rows of `account`'s `checked`, at `now`.
@@ -287,9 +299,11 @@ impl Handler {
                     .or_insert(s.checked_at);
                 *at = (*at).min(s.checked_at);
             }
+            let partition = partition_of(function_arn);
             let scope = Scope {
                 only: None,
                 last_checked: Some(&last_checked),
+                owners: self.owners(&own, &partition),
             };
             let checked = Self::check(
                 clients.get(),
@@ -494,9 +508,11 @@ impl Handler {
                     ))
                 })?;
             let first_run = baseline && *in_account == account;
+            let partition = partition_of(function_arn);
             let scope = Scope {
                 only: (!first_run).then_some(keys),
                 last_checked: None,
+                owners: self.owners(&own, &partition),
             };
             let checked = Self::check(
                 clients.get(),
