@@ -75,6 +75,7 @@ fn operations(account: &str) -> BTreeMap<&'static str, String> {
 fn readiness_operations() -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("backup:ListProtectedResources", "*".to_owned()),
+        ("backup:ListRecoveryPointsByBackupVault", "*".to_owned()),
         ("backup:ListRecoveryPointsByResource", "*".to_owned()),
         ("backup:GetRecoveryPointRestoreMetadata", "*".to_owned()),
         ("backup:ListRestoreTestingPlans", "*".to_owned()),
