@@ -338,5 +338,43 @@ mod live {
             "{:#?}",
             volume.gaps
         );
+
+        // A read policy without ListRecoveryPointsByBackupVault (one written before it):
+        // the run lists per resource instead, still finds every row on its latest
+        // recovery point, and says why in one run gap.
+        let refused = json!({"status": 403, "code": "AccessDeniedException",
+                             "message": "not authorized to perform: backup:ListRecoveryPointsByBackupVault"});
+        stack.fake_scenario(&json!({"vaults": {&v2: {"errors": {
+            "ListRecoveryPointsByBackupVault": refused}}}}));
+        let out = readiness(stack, &["--restore-role", &ebs_flag, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let run: ReadinessRun = serde_json::from_slice(&out.stdout).unwrap();
+        let mut rows: Vec<(String, String, String)> = run
+            .resources
+            .iter()
+            .map(|r| {
+                let s = &r.report.restore;
+                (
+                    s.source_resource_arn.clone().unwrap(),
+                    s.backup_vault_name.clone().unwrap(),
+                    s.recovery_point_arn.clone().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(rows, want);
+        let fallback: Vec<_> = run
+            .gaps
+            .iter()
+            .filter(|g| g.call.starts_with("backup:ListRecoveryPointsByBackupVault"))
+            .collect();
+        assert_eq!(fallback.len(), 1, "{:#?}", run.gaps);
+        assert!(
+            fallback[0].error.contains("listed per resource instead"),
+            "{fallback:#?}"
+        );
+        for resource in [&fs_a, &fs_b, &vol] {
+            assert!(stack.fake_requests("ListRecoveryPointsByResource", resource) >= 1);
+        }
     }
 }

@@ -911,7 +911,10 @@ fn candidates(
 /// counted against its resource (a gap on its rows, as by resource); one whose resource
 /// ARN fails, or a vault whose name fails, is a run gap. `None` when a listing call
 /// failed: the caller lists by resource instead, so that a read policy without
-/// these two actions still gets every row, and a run gap says so.
+/// these two actions still gets every row, and a run gap says so. ListBackupVaults is
+/// asked without `ByVaultType` or `ByShared`; whether its default listing includes
+/// logically air-gapped or shared vaults is not verified here
+/// (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
 async fn recovery_points_by_vault(
     clients: &Clients,
     lanes: &Lanes,
