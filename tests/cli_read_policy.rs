@@ -71,10 +71,13 @@ fn operations(account: &str) -> BTreeMap<&'static str, String> {
 /// resource types these actions accept is not verified here (Service Authorization
 /// Reference, AWS Backup: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html),
 /// so the policy grants them on `*`: they are read-only, and the same reads AWS Backup's
-/// restore testing makes (service-linked policy AWSServiceRolePolicyForBackupRestoreTesting).
+/// restore testing makes (service-linked policy AWSServiceRolePolicyForBackupRestoreTesting);
+/// ListRecoveryPointsByBackupVault, AWS's own AWSBackupServiceRolePolicyForRestores grants on
+/// `*` (Sid BackupRestoreJobManagementPermissions).
 fn readiness_operations() -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("backup:ListProtectedResources", "*".to_owned()),
+        ("backup:ListRecoveryPointsByBackupVault", "*".to_owned()),
         ("backup:ListRecoveryPointsByResource", "*".to_owned()),
         ("backup:GetRecoveryPointRestoreMetadata", "*".to_owned()),
         ("backup:ListRestoreTestingPlans", "*".to_owned()),

@@ -1,6 +1,7 @@
 //! `restore-doctor readiness` (issue #13, section 2), the real binary against moto (IAM:
 //! the restore roles) and the fake in `tests/fakes/aws_fake.py`, which serves the AWS
-//! Backup operations moto 5.2 lacks: ListProtectedResources, ListRecoveryPointsByResource,
+//! Backup operations moto 5.2 lacks: ListProtectedResources, ListBackupVaults,
+//! ListRecoveryPointsByBackupVault, ListRecoveryPointsByResource,
 //! GetRecoveryPointRestoreMetadata, ListRestoreTestingPlans, ListRestoreTestingSelections,
 //! GetRestoreTestingSelection, DescribeRecoveryPoint, GetBackupVaultAccessPolicy; and STS GetCallerIdentity.
 //!
@@ -248,8 +249,68 @@ mod live {
             stack.fake_requests("GetRestoreTestingSelection", &format!("{nightly}/efs")),
             1
         );
-        // The volume's listing took two pages of the fake's two.
-        assert_eq!(stack.fake_requests("ListRecoveryPointsByResource", &vol), 2);
+        // A full run lists by vault: v3's three recovery points took two pages of the
+        // fake's two, v1's four two, v2's one one; nothing was listed by resource, and
+        // no recovery point was described again (the listing described it).
+        assert_eq!(
+            stack.fake_requests("ListRecoveryPointsByBackupVault", &v1),
+            2
+        );
+        assert_eq!(
+            stack.fake_requests("ListRecoveryPointsByBackupVault", &v2),
+            1
+        );
+        assert_eq!(
+            stack.fake_requests("ListRecoveryPointsByBackupVault", &v3),
+            2
+        );
+        for resource in [&fs_a, &fs_b, &vol] {
+            assert_eq!(
+                stack.fake_requests("ListRecoveryPointsByResource", resource),
+                0
+            );
+        }
+        let all_points = [
+            "a-old",
+            "a-new",
+            "b-new",
+            "b-expired",
+            "a-copy",
+            "v-1",
+            "v-2",
+            "v-3",
+        ];
+        for p in all_points {
+            assert_eq!(stack.fake_requests("DescribeRecoveryPoint", &point(p)), 0);
+        }
+
+        // More recovery points (older ones of the volume): the run's calls grow by the
+        // vault listing's pages only, not three per recovery point.
+        let more = ["v-4", "v-5", "v-6", "v-7"];
+        stack.fake_scenario(&json!({"vaults": {&v3: {"recoveryPoints": more
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (point(n), rp(&v3, &vol, "EBS", 1_771_000_000.0 + i as f64, "COMPLETED", &ebs_meta)))
+            .collect::<serde_json::Map<String, Value>>()}}}));
+        let again = readiness(stack, &["--restore-role", &ebs_flag, "--format", "json"]);
+        assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+        let rerun: ReadinessRun = serde_json::from_slice(&again.stdout).unwrap();
+        assert_eq!(rerun.resources.len(), want.len());
+        // Seven recovery points in v3: four pages this run, after the first run's two.
+        assert_eq!(
+            stack.fake_requests("ListRecoveryPointsByBackupVault", &v3),
+            6
+        );
+        for p in all_points.iter().chain(&more) {
+            assert_eq!(stack.fake_requests("DescribeRecoveryPoint", &point(p)), 0);
+        }
+        for p in more {
+            assert_eq!(
+                stack.fake_requests("GetRecoveryPointRestoreMetadata", &point(p)),
+                0
+            );
+        }
+        assert_eq!(stack.fake_requests("ListRecoveryPointsByResource", &vol), 0);
 
         // The text and Markdown tables say the same, with the same exit code.
         for (format, marker) in [("text", "NOT READY"), ("markdown", "**not ready**")] {
@@ -277,5 +338,43 @@ mod live {
             "{:#?}",
             volume.gaps
         );
+
+        // A read policy without ListRecoveryPointsByBackupVault (one written before it):
+        // the run lists per resource instead, still finds every row on its latest
+        // recovery point, and says why in one run gap.
+        let refused = json!({"status": 403, "code": "AccessDeniedException",
+                             "message": "not authorized to perform: backup:ListRecoveryPointsByBackupVault"});
+        stack.fake_scenario(&json!({"vaults": {&v2: {"errors": {
+            "ListRecoveryPointsByBackupVault": refused}}}}));
+        let out = readiness(stack, &["--restore-role", &ebs_flag, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let run: ReadinessRun = serde_json::from_slice(&out.stdout).unwrap();
+        let mut rows: Vec<(String, String, String)> = run
+            .resources
+            .iter()
+            .map(|r| {
+                let s = &r.report.restore;
+                (
+                    s.source_resource_arn.clone().unwrap(),
+                    s.backup_vault_name.clone().unwrap(),
+                    s.recovery_point_arn.clone().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(rows, want);
+        let fallback: Vec<_> = run
+            .gaps
+            .iter()
+            .filter(|g| g.call.starts_with("backup:ListRecoveryPointsByBackupVault"))
+            .collect();
+        assert_eq!(fallback.len(), 1, "{:#?}", run.gaps);
+        assert!(
+            fallback[0].error.contains("listed per resource instead"),
+            "{fallback:#?}"
+        );
+        for resource in [&fs_a, &fs_b, &vol] {
+            assert!(stack.fake_requests("ListRecoveryPointsByResource", resource) >= 1);
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! member accounts), the real binary against moto (IAM in each account: moto hands out
 //! AssumeRole credentials that act in the role's account) and `tests/fakes/aws_fake.py`
 //! for what moto 5.2 lacks: the AWS Backup readiness reads (ListProtectedResources,
-//! ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata, ListRestoreTestingPlans,
+//! ListBackupVaults, ListRecoveryPointsByBackupVault, ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata, ListRestoreTestingPlans,
 //! ListRestoreTestingSelections, GetRestoreTestingSelection, DescribeRecoveryPoint,
 //! GetBackupVaultAccessPolicy), listed per account (their "AccountId"), STS
 //! GetCallerIdentity, and an AssumeRole that refuses a role that is not deployed (moto's

@@ -11,8 +11,8 @@
 //! (IAM: the restore roles; KMS: the recovery point's key, disabled and enabled again;
 //! DynamoDB: the state table, read back by the test; EventBridge Scheduler: the schedule;
 //! SNS and SQS: the alert) and to the fake `tests/fakes/aws_fake.py` for what moto 5.2 lacks (the AWS
-//! Backup listings and reads of readiness: ListProtectedResources,
-//! ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata, the restore testing
+//! Backup listings and reads of readiness: ListProtectedResources, ListBackupVaults,
+//! ListRecoveryPointsByBackupVault (a scheduled run), ListRecoveryPointsByResource (a change), GetRecoveryPointRestoreMetadata, the restore testing
 //! reads, DescribeRecoveryPoint, GetBackupVaultAccessPolicy; and STS GetCallerIdentity).
 //! The scheduled run's input is the template's schedule's, created in moto's EventBridge
 //! Scheduler and read back from it (moto does not invoke targets, so the test sends it,

@@ -11,7 +11,8 @@
 //! to moto (IAM in each account: moto's AssumeRole hands out credentials that act in the
 //! role's account; DynamoDB: the state table, read back by the test; SNS and SQS: the
 //! alert) and to the fake `tests/fakes/aws_fake.py` for what moto 5.2 lacks: the AWS
-//! Backup readiness reads (ListProtectedResources, ListRecoveryPointsByResource,
+//! Backup readiness reads (ListProtectedResources, ListBackupVaults,
+//! ListRecoveryPointsByBackupVault, ListRecoveryPointsByResource,
 //! GetRecoveryPointRestoreMetadata, ListRestoreTestingPlans, ListRestoreTestingSelections,
 //! GetRestoreTestingSelection, DescribeRecoveryPoint, GetBackupVaultAccessPolicy), listed
 //! per account, STS GetCallerIdentity, and an AssumeRole that refuses a reader role that

@@ -359,6 +359,7 @@ fn with_readiness_on_the_role_makes_exactly_the_calls_the_code_makes_on_its_own_
         }
         for action in [
             "backup:ListProtectedResources",
+            "backup:ListRecoveryPointsByBackupVault",
             "backup:ListRecoveryPointsByResource",
             "backup:GetRecoveryPointRestoreMetadata",
             "backup:ListRestoreTestingPlans",

@@ -14,12 +14,19 @@
 //!    events name it as their role, `arn:aws:iam::…:role/service-role/AWSBackupDefaultServiceRole`,
 //!    in public code; when AWS Backup creates it is not verified here, so its absence is
 //!    an answer, not an error);
-//! 3. per resource, `backup:ListRecoveryPointsByResource`: the latest completed recovery
-//!    point in each vault;
+//! 3. the latest completed recovery point of each resource in each vault: in a full run,
+//!    per vault (`backup:ListBackupVaults`, then `backup:ListRecoveryPointsByBackupVault`,
+//!    1,000 a page), so the calls grow with the vaults, not the resources; in a scoped
+//!    run (a change re-checks a few rows), per resource
+//!    (`backup:ListRecoveryPointsByResource`), which costs one call per resource where
+//!    listing by vault would read every vault's every recovery point to find a few;
 //! 4. per recovery point, `backup:GetRecoveryPointRestoreMetadata`: the metadata AWS
-//!    Backup would restore with by default;
+//!    Backup would restore with by default (AWS Backup has no batch form);
 //! 5. the synthetic readiness event ([`trigger::readiness`], every value checked there),
-//!    gathered ([`gather_in`]) and diagnosed ([`doctor::readiness`](crate::doctor::readiness)).
+//!    gathered ([`gather_listed`]) and diagnosed ([`doctor::readiness`](crate::doctor::readiness)).
+//!    The vault listing carries what `backup:DescribeRecoveryPoint` would say, so a full
+//!    run's gathering does not describe the recovery point again; a scoped run's does
+//!    (ListRecoveryPointsByResource carries neither the resource type nor the vault ARN).
 //!
 //! Every value from a response is checked before it is sent back to AWS (a resource
 //! ARN, a vault name, a plan name) or used: one that fails is a gap, never a call.
@@ -31,9 +38,9 @@ use tokio::time::Instant;
 use super::accounts::MemberAccounts;
 use super::budget::{InLane, Lanes, Service};
 use super::error::call_error;
-use super::gather::{gather_in, Owners, Run, Source};
+use super::gather::{gather_listed, listed_recovery_point, Owners, Run, Source};
 use super::Clients;
-use crate::diagnose::evidence::{EvidencePart, Gap};
+use crate::diagnose::evidence::{EvidencePart, Gap, RecoveryPoint};
 use crate::diagnose::readiness::{
     state_key, ReadinessRun, ResourceReadiness, RestoreRoles, RoleSource, READINESS_SCHEMA_VERSION,
 };
@@ -45,10 +52,13 @@ use crate::event::trigger::{self, ReadinessInput};
 pub const MAX_RESOURCES: usize = 10_000;
 /// The most pages of one listing read.
 const MAX_PAGES: usize = 100;
-/// The items asked per page of ListProtectedResources and ListRecoveryPointsByResource:
-/// their most ("Valid Range: Minimum value of 1. Maximum value of 1000.",
+/// The items asked per page of ListProtectedResources, ListRecoveryPointsByResource,
+/// ListBackupVaults and ListRecoveryPointsByBackupVault: their most ("Valid Range:
+/// Minimum value of 1. Maximum value of 1000.",
 /// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListProtectedResources.html>,
-/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByResource.html>),
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByResource.html>,
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>,
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByBackupVault.html>),
 /// so that [`MAX_PAGES`] pages hold [`MAX_RESOURCES`] resources whatever AWS's default
 /// page size is (not documented) and 10,000 resources take 10 listing calls.
 const PAGE_SIZE: i32 = 1000;
@@ -62,9 +72,32 @@ struct Candidate {
     recovery_point_arn: Option<String>,
     vault_name: Option<String>,
     vault_arn: Option<String>,
+    /// The recovery point as the vault listing described it, with the gaps of its
+    /// checks: the gathering does not describe it again.
+    listed: Option<(RecoveryPoint, Vec<Gap>)>,
+    /// The listing that found (or did not find) the recovery point.
+    listing: &'static str,
     /// Why nothing of this resource could be gathered (a listing that failed).
     gap: Option<Gap>,
 }
+
+/// The latest completed recovery point of one resource in one vault, so far.
+struct Latest {
+    created: aws_smithy_types::DateTime,
+    arn: String,
+    listed: Option<(RecoveryPoint, Vec<Gap>)>,
+}
+
+/// What the vault listing found of one resource: the latest per vault, and how many of
+/// its recovery points were dropped (a value failed its check).
+#[derive(Default)]
+struct Found {
+    latest: BTreeMap<String, Latest>,
+    dropped: usize,
+}
+
+const BY_RESOURCE: &str = "backup:ListRecoveryPointsByResource";
+const BY_VAULT: &str = "backup:ListRecoveryPointsByBackupVault";
 
 fn gap(part: EvidencePart, call: impl Into<String>, error: impl Into<String>) -> Gap {
     Gap {
@@ -235,6 +268,14 @@ pub async fn readiness_until(
     } else {
         None
     };
+    // A full run lists by vault; a scoped one (or one whose vault listing was refused:
+    // a read policy from before this listing) by resource.
+    let mut by_vault = if only.is_none() {
+        let wanted: BTreeSet<&str> = resources.iter().map(|(a, _)| a.as_str()).collect();
+        recovery_points_by_vault(clients, &lanes, &wanted, &mut run_gaps).await
+    } else {
+        None
+    };
 
     let mut out = Vec::new();
     let mut keys = Vec::new();
@@ -266,14 +307,25 @@ pub async fn readiness_until(
                     .clone()
                     .map(|r| (r, RoleSource::DefaultServiceRole))
             });
-        let listed = latest_recovery_points(
-            clients,
-            &lanes,
-            (account, region),
-            &resource_arn,
-            resource_type,
-        )
-        .await;
+        let listed = match by_vault.as_mut() {
+            Some(found) => candidates(
+                (account, region),
+                &resource_arn,
+                resource_type,
+                found.remove(&resource_arn).unwrap_or_default(),
+                BY_VAULT,
+            ),
+            None => {
+                latest_recovery_points(
+                    clients,
+                    &lanes,
+                    (account, region),
+                    &resource_arn,
+                    resource_type,
+                )
+                .await
+            }
+        };
         for c in listed {
             if let Some(only) = only {
                 if !only.contains(&state_key(
@@ -330,6 +382,8 @@ async fn check<'a>(
     far: Instant,
 ) -> (ResourceReadiness, Vec<String>) {
     let mut gaps: Vec<Gap> = c.gap.into_iter().collect();
+    let (listed, listed_gaps) = c.listed.unzip();
+    gaps.extend(listed_gaps.into_iter().flatten());
     let mut metadata = Vec::new();
     match (&c.vault_name, &c.recovery_point_arn) {
         (Some(vault), Some(rp)) => match restore_metadata(clients, lanes, vault, rp).await {
@@ -338,7 +392,7 @@ async fn check<'a>(
         },
         _ if gaps.is_empty() => gaps.push(gap(
             EvidencePart::RecoveryPoint,
-            "backup:ListRecoveryPointsByResource",
+            c.listing,
             "no completed recovery point of this resource was listed",
         )),
         _ => {}
@@ -369,7 +423,7 @@ async fn check<'a>(
             owners,
             aliases: None,
         };
-        Box::pin(gather_in(run, source, &parsed, far)).await
+        Box::pin(gather_listed(run, source, &parsed, listed.as_ref(), far)).await
     } else {
         parsed.evidence()
     };
@@ -720,18 +774,7 @@ async fn latest_recovery_points(
     resource_arn: &str,
     resource_type: Option<String>,
 ) -> Vec<Candidate> {
-    const CALL: &str = "backup:ListRecoveryPointsByResource";
-    let none = |g: Gap| Candidate {
-        resource_arn: resource_arn.to_owned(),
-        resource_type: resource_type.clone(),
-        recovery_point_arn: None,
-        vault_name: None,
-        vault_arn: None,
-        gap: Some(g),
-    };
-    // Latest per vault: (creation time, recovery point ARN).
-    let mut latest: BTreeMap<String, (aws_smithy_types::DateTime, String)> = BTreeMap::new();
-    let mut dropped = 0usize;
+    let mut found = Found::default();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page = match clients
@@ -746,16 +789,24 @@ async fn latest_recovery_points(
         {
             Ok(p) => p,
             Err(e) => {
-                return vec![none(gap(
-                    EvidencePart::RecoveryPoint,
-                    format!("{CALL} {resource_arn}"),
-                    call_error(&e).text,
-                ))]
+                return vec![Candidate {
+                    resource_arn: resource_arn.to_owned(),
+                    resource_type,
+                    recovery_point_arn: None,
+                    vault_name: None,
+                    vault_arn: None,
+                    listed: None,
+                    listing: BY_RESOURCE,
+                    gap: Some(gap(
+                        EvidencePart::RecoveryPoint,
+                        format!("{BY_RESOURCE} {resource_arn}"),
+                        call_error(&e).text,
+                    )),
+                }]
             }
         };
         for rp in page.recovery_points() {
-            use aws_sdk_backup::types::RecoveryPointStatus as S;
-            if !matches!(rp.status(), Some(S::Completed | S::Available)) {
+            if !completed(rp.status()) {
                 continue;
             }
             let vault = rp.backup_vault_name().unwrap_or("");
@@ -765,29 +816,77 @@ async fn latest_recovery_points(
                 sanitize::is_vault_name(vault),
                 Arn::parse(arn),
             ) else {
-                dropped += 1;
+                found.dropped += 1;
                 continue;
             };
-            let newer = latest.get(vault).is_none_or(|(t, _)| created > t);
-            if newer {
-                latest.insert(vault.to_owned(), (*created, arn.as_str().to_owned()));
-            }
+            found.keep(vault, *created, arn.as_str(), || None);
         }
         token = page.next_token().map(str::to_owned);
         if token.is_none() {
             break;
         }
     }
-    let mut out: Vec<Candidate> = latest
+    candidates(
+        (account, region),
+        resource_arn,
+        resource_type,
+        found,
+        BY_RESOURCE,
+    )
+}
+
+/// Whether a restore could use a recovery point of this status.
+fn completed(status: Option<&aws_sdk_backup::types::RecoveryPointStatus>) -> bool {
+    use aws_sdk_backup::types::RecoveryPointStatus as S;
+    matches!(status, Some(S::Completed | S::Available))
+}
+
+impl Found {
+    /// Keeps the recovery point if it is the latest of its vault so far; `listed` is
+    /// built only then.
+    fn keep(
+        &mut self,
+        vault: &str,
+        created: aws_smithy_types::DateTime,
+        arn: &str,
+        listed: impl FnOnce() -> Option<(RecoveryPoint, Vec<Gap>)>,
+    ) {
+        let newer = self.latest.get(vault).is_none_or(|l| created > l.created);
+        if newer {
+            self.latest.insert(
+                vault.to_owned(),
+                Latest {
+                    created,
+                    arn: arn.to_owned(),
+                    listed: listed(),
+                },
+            );
+        }
+    }
+}
+
+/// One row per vault holding a completed recovery point of the resource (one row
+/// without a recovery point when none does).
+fn candidates(
+    (account, region): (&str, &str),
+    resource_arn: &str,
+    resource_type: Option<String>,
+    found: Found,
+    listing: &'static str,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = found
+        .latest
         .into_iter()
-        .map(|(vault, (_, rp))| Candidate {
+        .map(|(vault, l)| Candidate {
             resource_arn: resource_arn.to_owned(),
             resource_type: resource_type.clone(),
-            vault_arn: Arn::parse(&rp)
+            vault_arn: Arn::parse(&l.arn)
                 .ok()
                 .map(|a| vault_arn(a.partition(), (account, region), &vault)),
-            recovery_point_arn: Some(rp),
+            recovery_point_arn: Some(l.arn),
             vault_name: Some(vault),
+            listed: l.listed,
+            listing,
             gap: None,
         })
         .collect();
@@ -798,19 +897,26 @@ async fn latest_recovery_points(
             recovery_point_arn: None,
             vault_name: None,
             vault_arn: None,
+            listed: None,
+            listing,
             gap: None,
         });
     }
     // A point dropped may be the latest: no row can say it checked the one a restore
     // would use.
-    if dropped > 0 {
+    if found.dropped > 0 {
+        let call = if listing == BY_RESOURCE {
+            format!("{listing} {resource_arn}")
+        } else {
+            listing.to_owned()
+        };
         for c in &mut out {
             c.gap = Some(gap(
                 EvidencePart::RecoveryPoint,
-                format!("{CALL} {resource_arn}"),
+                call.clone(),
                 format!(
                     "{} recovery point(s) dropped: a vault name, ARN or date failed its check",
-                    dropped
+                    found.dropped
                 ),
             ));
         }
@@ -818,7 +924,135 @@ async fn latest_recovery_points(
     out
 }
 
-/// The ARN of a vault the listing named: the vaults ListRecoveryPointsByResource lists
+/// Every vault's recovery points (ListBackupVaults, then ListRecoveryPointsByBackupVault
+/// per vault, 1,000 a page): the latest completed one of each `wanted` resource in each
+/// vault. Every value is checked: a recovery point whose ARN, vault name or date fails is
+/// counted against its resource (a gap on its rows, as by resource); one whose resource
+/// ARN fails, or a vault whose name fails, is a run gap. `None` when a listing call
+/// failed: the caller lists by resource instead, so that a read policy without
+/// these two actions still gets every row, and a run gap says so. ListBackupVaults is
+/// asked without `ByVaultType` or `ByShared`; whether its default listing includes
+/// logically air-gapped or shared vaults is not verified here
+/// (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
+async fn recovery_points_by_vault(
+    clients: &Clients,
+    lanes: &Lanes,
+    wanted: &BTreeSet<&str>,
+    run_gaps: &mut Vec<Gap>,
+) -> Option<BTreeMap<String, Found>> {
+    let fallback = |call: &str, error: String| {
+        gap(
+            EvidencePart::RecoveryPoint,
+            call,
+            format!(
+                "{error}; the recovery points were listed per resource instead (ListRecoveryPointsByResource, one call per resource)"
+            ),
+        )
+    };
+    let mut vaults = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = match clients
+            .backup
+            .list_backup_vaults()
+            .max_results(PAGE_SIZE)
+            .set_next_token(token.clone())
+            .send()
+            .lane(lanes, Service::Backup)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                run_gaps.push(fallback("backup:ListBackupVaults", call_error(&e).text));
+                return None;
+            }
+        };
+        for v in page.backup_vault_list() {
+            let name = v.backup_vault_name().unwrap_or("");
+            if sanitize::is_vault_name(name) {
+                vaults.push(name.to_owned());
+            } else {
+                run_gaps.push(gap(
+                    EvidencePart::RecoveryPoint,
+                    "backup:ListBackupVaults",
+                    format!(
+                        "a vault name was dropped ({} bytes, not well-formed): its recovery points were not checked",
+                        name.len()
+                    ),
+                ));
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    // A name listed twice (pages that overlap) is listed once.
+    vaults.sort();
+    vaults.dedup();
+    let mut found: BTreeMap<String, Found> = BTreeMap::new();
+    let mut unattributed = 0usize;
+    for vault in &vaults {
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = match clients
+                .backup
+                .list_recovery_points_by_backup_vault()
+                .backup_vault_name(vault)
+                .max_results(PAGE_SIZE)
+                .set_next_token(token.clone())
+                .send()
+                .lane(lanes, Service::Backup)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    run_gaps.push(fallback(
+                        &format!("{BY_VAULT} {vault}"),
+                        call_error(&e).text,
+                    ));
+                    return None;
+                }
+            };
+            for rp in page.recovery_points() {
+                let resource = rp.resource_arn().unwrap_or("");
+                let Ok(resource) = sanitize::arn(resource) else {
+                    unattributed += 1;
+                    continue;
+                };
+                if !wanted.contains(resource.as_str()) || !completed(rp.status()) {
+                    continue;
+                }
+                let entry = found.entry(resource).or_default();
+                // The vault is the one asked (its name checked above).
+                let arn = rp.recovery_point_arn().unwrap_or("");
+                let (Some(created), Ok(arn)) = (rp.creation_date(), Arn::parse(arn)) else {
+                    entry.dropped += 1;
+                    continue;
+                };
+                entry.keep(vault, *created, arn.as_str(), || {
+                    Some(listed_recovery_point(rp, arn.as_str(), vault))
+                });
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    if unattributed > 0 {
+        run_gaps.push(gap(
+            EvidencePart::RecoveryPoint,
+            BY_VAULT,
+            format!(
+                "{unattributed} recovery point(s) dropped: their resource ARN failed its check, so the latest recovery point of some resource may not be the one checked"
+            ),
+        ));
+    }
+    Some(found)
+}
+
+/// The ARN of a vault the listing named: the vaults the listings name
 /// are those of the account and Region asked, and the recovery point's ARN may not say
 /// which: an EBS snapshot's has no account (`arn:${Partition}:ec2:${Region}::snapshot/*`
 /// in AWSBackupServiceRolePolicyForRestores v35, Sid EBSPermissions), nor has an EC2

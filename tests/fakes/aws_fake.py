@@ -7,7 +7,11 @@ Operations covered (everything else answers 404/400):
     GET /restore-jobs/{id}/metadata                        GetRestoreJobMetadata
     GET /backup-vaults/{name}/recovery-points/{arn}        DescribeRecoveryPoint
     GET /backup-vaults/{name}/access-policy                GetBackupVaultAccessPolicy
-    GET /backup-vaults/                                    ListBackupVaults (pages of 10)
+    GET /backup-vaults/                                    ListBackupVaults (pages of 10; each
+        vault name once, only the vaults the caller's account sees, see "AccountId" below)
+    GET /backup-vaults/{name}/recovery-points/             ListRecoveryPointsByBackupVault
+        (RecoveryPointByBackupVault items of every entry of that vault the caller's
+        account sees, pages as the readiness listings')
     GET /backup-vaults/{name}/recovery-points/{arn}/restore-metadata
                                                            GetRecoveryPointRestoreMetadata
     GET /resources/                                        ListProtectedResources (pages of 2)
@@ -52,7 +56,7 @@ Control API (tests and the demo):
                          (a vault's recovery point may carry "restoreMetadata": {...}; the readiness
                          listings answer pages of min(maxResults, listPageSize) items, 2 unless set:
                          small, so that the tests page through them; the readiness bench sets 1,000;
-                         a protected resource or restore testing plan with an "AccountId" is listed only
+                         a protected resource, restore testing plan or vault with an "AccountId" is listed only
                          to that account: to credentials AssumeRole handed out for a role of it, or to
                          any other credentials when it is callerAccount; without one, to every caller)
                          where err = {"status": 403, "code": "AccessDeniedException", "message": "..."}
@@ -215,6 +219,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(
                 200, json.dumps({"RestoreJobId": job_id, "Metadata": job.get("metadata", {})})
             )
+        if len(parts) == 3 and parts[0] == "backup-vaults" and parts[2] == "recovery-points":
+            return self.list_recovery_points_by_vault(urllib.parse.unquote(parts[1]))
         if parts[0] == "backup-vaults" and len(parts) >= 3:
             vault_name = urllib.parse.unquote(parts[1])
             rp_arn = urllib.parse.unquote(parts[3]) if len(parts) >= 4 else None
@@ -285,20 +291,63 @@ class Handler(BaseHTTPRequestHandler):
         start = int(query.get("nextToken", ["0"])[0] or 0)
         size = min(int(query.get("maxResults", [VAULT_PAGE])[0]), VAULT_PAGE)
         self.record("ListBackupVaults", str(start))
+        seen = {}
+        account = self.requester_account()  # takes LOCK: before it is held
         with LOCK:
-            names = list(STATE["vaults"].keys())
-            page = [
-                {
-                    "BackupVaultName": name,
-                    "BackupVaultArn": STATE["vaults"][name].get("arn", ""),
-                    "NumberOfRecoveryPoints": len(STATE["vaults"][name].get("recoveryPoints", {})),
-                }
-                for name in names[start : start + size]
-            ]
+            for key, vault in STATE["vaults"].items():
+                name = vault.get("name", key)
+                if vault.get("AccountId") in (None, account) and name not in seen:
+                    seen[name] = {
+                        "BackupVaultName": name,
+                        "BackupVaultArn": vault.get("arn", ""),
+                        "NumberOfRecoveryPoints": len(vault.get("recoveryPoints", {})),
+                    }
+        names = list(seen)
+        page = [seen[n] for n in names[start : start + size]]
         result = {"BackupVaultList": page}
         if start + size < len(names):
             result["NextToken"] = str(start + size)
         return self.send(200, json.dumps(result))
+
+    def list_recovery_points_by_vault(self, name):
+        """ListRecoveryPointsByBackupVault: the recovery points of every entry that is the
+        vault `name` of the caller's account (tests add to the same vault in several
+        scenarios), with the fields of RecoveryPointByBackupVault."""
+        op = "ListRecoveryPointsByBackupVault"
+        account = self.requester_account()  # takes LOCK: before it is held
+        with LOCK:
+            vaults = [
+                v
+                for key, v in STATE["vaults"].items()
+                if v.get("name", key) == name and v.get("AccountId") in (None, account)
+            ]
+            errors = {}
+            items = []
+            for vault in vaults:
+                errors.update(vault.get("errors", {}))
+                for rp_arn, rp in vault.get("recoveryPoints", {}).items():
+                    items.append(
+                        {
+                            "RecoveryPointArn": rp_arn,
+                            "BackupVaultName": rp.get("BackupVaultName", name),
+                            "BackupVaultArn": rp.get("BackupVaultArn", vault.get("arn")),
+                            "ResourceArn": rp.get("ResourceArn"),
+                            "ResourceType": rp.get("ResourceType"),
+                            "CreationDate": rp.get("CreationDate"),
+                            "Status": rp.get("Status", "COMPLETED"),
+                            "EncryptionKeyArn": rp.get("EncryptionKeyArn"),
+                            "IsEncrypted": rp.get("IsEncrypted", False),
+                            "EncryptionKeyType": rp.get("EncryptionKeyType"),
+                        }
+                    )
+        if not vaults:
+            self.record(op, name)
+            return self.not_found(f"Backup vault {name} not found")
+        if op in errors:
+            self.record(op, name)
+            return self.rest_error(errors[op])
+        items = [{k: v for k, v in i.items() if v is not None} for i in items]
+        return self.page(items, "RecoveryPoints", op, name)
 
     def vault_view(self, name, rp_arn):
         """A copy of the vault without its recovery points but the one asked for (a copy

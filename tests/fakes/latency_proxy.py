@@ -37,6 +37,7 @@ BACKUP_ROUTES = [
     ("GET", re.compile(r"^/restore-jobs/[^/]+/?$"), "DescribeRestoreJob"),
     ("GET", re.compile(r"^/backup-vaults/[^/]+/recovery-points/[^/]+/restore-metadata/?$"),
      "GetRecoveryPointRestoreMetadata"),
+    ("GET", re.compile(r"^/backup-vaults/[^/]+/recovery-points/?$"), "ListRecoveryPointsByBackupVault"),
     ("GET", re.compile(r"^/backup-vaults/[^/]+/recovery-points/.+$"), "DescribeRecoveryPoint"),
     ("GET", re.compile(r"^/backup-vaults/[^/]+/access-policy/?$"), "GetBackupVaultAccessPolicy"),
     ("GET", re.compile(r"^/backup-vaults/?$"), "ListBackupVaults"),

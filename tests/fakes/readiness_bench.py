@@ -10,7 +10,8 @@ Where each operation is served:
     policy attached to all), five instance profiles for the EC2 restores and their roles,
     the KMS keys and their policies, iam:ListAccountAliases;
   tests/fakes/aws_fake.py (moto 5.2 implements none of these): every AWS Backup read
-    (ListProtectedResources, ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata,
+    (ListProtectedResources, ListBackupVaults, ListRecoveryPointsByBackupVault,
+    ListRecoveryPointsByResource, GetRecoveryPointRestoreMetadata,
     DescribeRecoveryPoint, GetBackupVaultAccessPolicy, ListRestoreTestingPlans,
     ListRestoreTestingSelections, GetRestoreTestingSelection) and STS GetCallerIdentity.
     Its listings answer pages of 1,000 (the most AWS Backup returns per page).

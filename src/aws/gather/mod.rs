@@ -7,7 +7,8 @@
 //! event carries the status message), the account alias. Then each chain goes on by
 //! itself:
 //! - restore job → recovery point and vault access policy → the recovery point's key
-//!   (kms:DescribeKey and kms:GetKeyPolicy at once);
+//!   (kms:DescribeKey and kms:GetKeyPolicy at once); a recovery point a listing already
+//!   read (a readiness run's vault listing, [`gather_listed`]) is not described again;
 //! - restore metadata → target keys (a key ARN: DescribeKey and GetKeyPolicy at once; an
 //!   alias or key id: DescribeKey, then GetKeyPolicy of what it resolved to) and
 //!   instance profiles → their roles;
@@ -68,7 +69,7 @@ pub use metadata::{
     encoded_token, instance_profile_names, target_key_refs, vault_name_from_arn,
     MAX_INSTANCE_PROFILES, MAX_TARGET_KEYS,
 };
-pub use reads::{LIKELY_VAULTS, MAX_PROFILE_ROLES, MAX_VAULTS_SEARCHED};
+pub use reads::{listed_recovery_point, LIKELY_VAULTS, MAX_PROFILE_ROLES, MAX_VAULTS_SEARCHED};
 
 /// The clients of one gathering and its lanes: what every read needs.
 #[derive(Clone, Copy)]
@@ -292,6 +293,10 @@ struct Ctx<'r, 'a> {
     roles: &'r Known<iam::Collected>,
     profiles: &'r Known<ProfileRead>,
     vaults: &'r Once<'a, (Option<VaultPolicy>, Vec<Gap>)>,
+    /// The recovery point as a listing already read it (a readiness run's vault
+    /// listing): used instead of backup:DescribeRecoveryPoint when it is the one the
+    /// gathering needs.
+    listed: Option<&'r RecoveryPoint>,
     by: By,
 }
 
@@ -673,28 +678,35 @@ async fn job_chain(
             .clone()
             .map(|v| vault_policy(Ok(v), vault_owner.clone())),
     );
+    let listed = ctx
+        .listed
+        .filter(|rp| facts.recovery_point_arn.as_ref() == Some(&rp.recovery_point_arn));
     let recovery_point = async {
-        let (rp, gaps) = ctx
-            .by
-            .run(
-                reads::recovery_point(
-                    ctx.aws,
-                    vault_known.clone(),
-                    facts.recovery_point_arn.clone(),
-                    &parsed.trigger,
-                ),
-                || {
-                    (
-                        None,
-                        vec![late(
-                            EvidencePart::RecoveryPoint,
-                            "backup:DescribeRecoveryPoint",
-                            "",
-                        )()],
+        let (rp, gaps) = match listed {
+            Some(rp) => (Some(rp.clone()), Vec::new()),
+            None => {
+                ctx.by
+                    .run(
+                        reads::recovery_point(
+                            ctx.aws,
+                            vault_known.clone(),
+                            facts.recovery_point_arn.clone(),
+                            &parsed.trigger,
+                        ),
+                        || {
+                            (
+                                None,
+                                vec![late(
+                                    EvidencePart::RecoveryPoint,
+                                    "backup:DescribeRecoveryPoint",
+                                    "",
+                                )()],
+                            )
+                        },
                     )
-                },
-            )
-            .await;
+                    .await
+            }
+        };
         let late_vault = match (
             &vault_known,
             &rp,
@@ -847,6 +859,20 @@ pub async fn gather_in<'a>(
     parsed: &Parsed,
     deadline: Instant,
 ) -> Evidence {
+    Box::pin(gather_listed(run, source, parsed, None, deadline)).await
+}
+
+/// [`gather_in`], with the recovery point a listing already read (`listed`, checked
+/// there): when it is the one the gathering needs, backup:DescribeRecoveryPoint is not
+/// called and the rest of its chain (its key, the vault policy) starts at once. A
+/// readiness run's vault listing carries every field DescribeRecoveryPoint would give.
+pub async fn gather_listed<'a>(
+    run: &Run<'a>,
+    source: Source<'a>,
+    parsed: &Parsed,
+    listed: Option<&RecoveryPoint>,
+    deadline: Instant,
+) -> Evidence {
     let aws = run.aws;
     let ctx = Ctx {
         aws,
@@ -857,6 +883,7 @@ pub async fn gather_in<'a>(
         roles: &run.roles,
         profiles: &run.profiles,
         vaults: &run.vaults,
+        listed,
         by: By(deadline),
     };
     let mut ev = parsed.evidence();

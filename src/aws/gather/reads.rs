@@ -415,6 +415,45 @@ async fn read_recovery_point<'a>(
     (vault, Ok((rp, c.gaps)))
 }
 
+/// A recovery point as backup:ListRecoveryPointsByBackupVault listed it, checked as
+/// [`read_recovery_point`] checks DescribeRecoveryPoint's answer: the listing carries the
+/// same fields the diagnosis uses (RecoveryPointByBackupVault: RecoveryPointArn,
+/// BackupVaultName, BackupVaultArn, ResourceArn, ResourceType, EncryptionKeyArn,
+/// IsEncrypted, EncryptionKeyType,
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RecoveryPointByBackupVault.html>),
+/// so a readiness run need not describe it again. `arn` and `vault` are the values the
+/// caller already checked.
+pub fn listed_recovery_point(
+    out: &aws_sdk_backup::types::RecoveryPointByBackupVault,
+    arn: &str,
+    vault: &str,
+) -> (RecoveryPoint, Vec<Gap>) {
+    let mut c = Checked {
+        call: "backup:ListRecoveryPointsByBackupVault",
+        part: EvidencePart::RecoveryPoint,
+        gaps: Vec::new(),
+    };
+    let rp = RecoveryPoint {
+        recovery_point_arn: arn.to_owned(),
+        backup_vault_name: Some(vault.to_owned()),
+        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
+        resource_arn: c.parsed("ResourceArn", out.resource_arn(), sanitize::arn),
+        resource_type: c.text(
+            "ResourceType",
+            out.resource_type(),
+            sanitize::is_resource_type,
+        ),
+        encryption_key_arn: c.parsed(
+            "EncryptionKeyArn",
+            out.encryption_key_arn(),
+            sanitize::key_arn,
+        ),
+        is_encrypted: Some(out.is_encrypted()),
+        encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
+    };
+    (rp, c.gaps)
+}
+
 /// `Ok(None)`: the vault has no access policy (the service answers "not found").
 async fn vault_policy(aws: Aws<'_>, vault: String) -> Result<Option<VaultPolicy>, Gap> {
     match aws
