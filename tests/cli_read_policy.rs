@@ -98,6 +98,13 @@ fn member_operations(account: &str) -> BTreeMap<&'static str, String> {
     )])
 }
 
+/// What `restore-doctor readiness --organization` adds: the organization's accounts
+/// (`src/aws/organizations.rs`, `active_accounts`). ListAccounts takes no resource
+/// (Service Authorization Reference, AWS Organizations: "Resource types" empty for it).
+fn organization_operations() -> BTreeMap<&'static str, String> {
+    BTreeMap::from([("organizations:ListAccounts", "*".to_owned())])
+}
+
 /// `get_role_policy` -> `GetRolePolicy`.
 fn pascal(snake: &str) -> String {
     snake
@@ -254,6 +261,7 @@ fn the_cli_read_policy_allows_every_gathering_call_in_the_callers_account() {
     for caller in callers() {
         for (action, resource) in operations(ACCOUNT)
             .into_iter()
+            .chain(organization_operations())
             .chain(readiness_operations())
         {
             assert_eq!(
@@ -301,6 +309,7 @@ fn the_cli_read_policy_reads_nothing_of_another_account_and_writes_nothing() {
     let mut known = operations(ACCOUNT);
     known.extend(readiness_operations());
     known.extend(member_operations(OTHER_ACCOUNT));
+    known.extend(organization_operations());
     for statement in doc["Statement"].as_array().unwrap() {
         assert_eq!(statement["Effect"], "Allow");
         let actions = match &statement["Action"] {

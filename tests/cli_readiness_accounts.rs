@@ -274,5 +274,64 @@ mod live {
         assert_eq!(run.account_id.as_deref(), Some(ACCOUNT));
         assert_eq!(run.resources.len(), 1);
         assert_eq!(run.resources[0].verdict, Verdict::Ready);
+
+        // --organization before there is an organization (AWS refuses ListAccounts; moto
+        // lists no account): a clear error, nothing checked.
+        let out = readiness(stack, &["--organization", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("--organization") && err.contains("organizations:ListAccounts"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+        // With one (moto's Organizations; the caller's account is its management account):
+        // every active account, sorted, each checked as --account would; the new member
+        // has no reader role deployed, so it is not verifiable.
+        let (new_member, ..) = super::support::org::organization(&own_sdk).await;
+        let listed: Vec<String> = {
+            let org = aws_sdk_organizations::Client::new(&own_sdk);
+            let mut ids: Vec<String> = org
+                .list_accounts()
+                .send()
+                .await
+                .unwrap()
+                .accounts()
+                .iter()
+                .map(|a| a.id().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert!(listed.contains(&ACCOUNT.to_owned()) && listed.contains(&new_member));
+        let out = readiness(stack, &["--organization", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let runs = accounts(&out);
+        let ids: Vec<&str> = runs
+            .iter()
+            .map(|r| r.account_id.as_deref().unwrap())
+            .collect();
+        assert_eq!(ids, listed);
+        let own = runs
+            .iter()
+            .find(|r| r.account_id.as_deref() == Some(ACCOUNT))
+            .unwrap();
+        assert_eq!(own.resources.len(), 1);
+        let new = runs
+            .iter()
+            .find(|r| r.account_id.as_deref() == Some(new_member.as_str()))
+            .unwrap();
+        assert_eq!(
+            new.gaps[0].call,
+            format!("sts:AssumeRole {}", reader(&new_member))
+        );
+        // Not both: --account and --organization.
+        let out = readiness(stack, &["--organization", "--account", MEMBER]);
+        assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("cannot be used with"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }

@@ -32,6 +32,67 @@ use super::error::call_error;
 use crate::diagnose::evidence::{EvidencePart, Gap, OrgLevelDocs, PolicyDoc, PolicyKind};
 use crate::diagnose::validated::{is_ou_id, is_root_id};
 
+/// Pages of organizations:ListAccounts read at most (20 accounts a page, its most:
+/// "MaxResults ... Valid Range: Minimum value of 1. Maximum value of 20.", Organizations
+/// API reference, ListAccounts), so 10,000 accounts; more is a clear error, not a guess.
+const MAX_ACCOUNT_PAGES: usize = 500;
+
+/// The active accounts of the organization, by `organizations:ListAccounts` with the
+/// caller's credentials ("This operation can be called only from the organization's
+/// management account or by a member account that is a delegated administrator",
+/// Organizations API reference, ListAccounts), each id checked, sorted. An account is
+/// active when its `State` is `ACTIVE`, or, with no `State`, its `Status` (retired by AWS
+/// on 2026-09-09 in favour of `State`: the SDK's `Account` documentation) is.
+pub async fn active_accounts(
+    client: &aws_sdk_organizations::Client,
+) -> Result<Vec<String>, String> {
+    use aws_sdk_organizations::types::{AccountState, AccountStatus};
+    let mut accounts = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_ACCOUNT_PAGES {
+        let page = client
+            .list_accounts()
+            .max_results(20)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| format!("organizations:ListAccounts failed: {}", call_error(&e).text))?;
+        for a in page.accounts() {
+            let active = match (a.state(), a.status()) {
+                (Some(state), _) => *state == AccountState::Active,
+                (None, Some(status)) => *status == AccountStatus::Active,
+                (None, None) => false,
+            };
+            match a.id() {
+                Some(id) if crate::diagnose::validated::is_account_id(id) => {
+                    if active {
+                        accounts.push(id.to_owned());
+                    }
+                }
+                _ => {
+                    return Err(
+                        "organizations:ListAccounts returned an account id that is not 12 digits"
+                            .into(),
+                    )
+                }
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            accounts.sort();
+            accounts.dedup();
+            // An organization lists at least its management account: none is no answer.
+            if accounts.is_empty() {
+                return Err("organizations:ListAccounts listed no active account".into());
+            }
+            return Ok(accounts);
+        }
+    }
+    Err(format!(
+        "organizations:ListAccounts: more than {MAX_ACCOUNT_PAGES} pages; name the accounts with --account"
+    ))
+}
+
 /// How long the policies of one account are reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 /// Levels read at most above an account: OUs nest at most five deep under the root

@@ -167,8 +167,13 @@ pub struct ReadinessArgs {
     /// Check this account (12 digits) instead of your own, through its reader role
     /// (deployed by member.yaml); repeatable, one table per account. Your credentials
     /// must be allowed `sts:AssumeRole` on the role and trusted by it.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "organization")]
     pub account: Vec<String>,
+    /// Check every active account of your organization (organizations:ListAccounts, from
+    /// the management account or a delegated administrator), each through its reader
+    /// role, yours with your own credentials.
+    #[arg(long)]
+    pub organization: bool,
     /// The name of the role assumed in each `--account`.
     #[arg(long, value_name = "NAME", default_value = readiness::DEFAULT_READER_ROLE)]
     pub reader_role: String,
@@ -279,7 +284,11 @@ pub fn run(cli: Cli) -> i32 {
                     },
                     roles,
                     format: args.format,
-                    accounts: readiness::parse_accounts(&args.account)?,
+                    accounts: if args.organization {
+                        readiness::Accounts::Organization
+                    } else {
+                        readiness::Accounts::Listed(readiness::parse_accounts(&args.account)?)
+                    },
                     reader_role: readiness::parse_reader_role(&args.reader_role)?,
                 })
             })

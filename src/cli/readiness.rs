@@ -43,11 +43,19 @@ pub struct Settings {
     pub connection: Connection,
     pub roles: Roles,
     pub format: ReadinessFormat,
-    /// `--account`: the accounts to check, validated and without repeats; empty: the
-    /// caller's own account only.
-    pub accounts: Vec<String>,
+    /// Which accounts to check.
+    pub accounts: Accounts,
     /// `--reader-role`: the name of the role assumed in each account.
     pub reader_role: String,
+}
+
+/// The accounts `readiness` checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// `--account`: validated and without repeats; empty: the caller's own account only.
+    Listed(Vec<String>),
+    /// `--organization`: every active account of the caller's organization.
+    Organization,
 }
 
 /// The name member.yaml gives the reader role in every member account.
@@ -79,6 +87,8 @@ pub enum ReadinessError {
     Account { value: String },
     #[error("`--reader-role {value}`: an IAM role name is 1 to 64 letters, digits or `_+=,.@-`")]
     ReaderRole { value: String },
+    #[error("`--organization`: {why}. Run it with credentials of the management account or a delegated administrator, or name the accounts with --account")]
+    Organization { why: String },
     #[error(transparent)]
     Live(#[from] LiveError),
 }
@@ -224,7 +234,16 @@ fn live(settings: &Settings) -> Result<Checked, ReadinessError> {
             .map_err(LiveError::from)?;
         let clients = Clients::new(&sdk);
         let (account, partition) = live::caller(&clients).await.map_err(LiveError::from)?;
-        if settings.accounts.is_empty() {
+        let accounts = match &settings.accounts {
+            Accounts::Listed(a) => a.clone(),
+            Accounts::Organization => {
+                let client = aws_sdk_organizations::Client::new(&sdk);
+                crate::aws::organizations::active_accounts(&client)
+                    .await
+                    .map_err(|why| ReadinessError::Organization { why })?
+            }
+        };
+        if accounts.is_empty() {
             eprintln!(
                 "restore-doctor: checking restore readiness in account {account}, Region {region}"
             );
@@ -234,7 +253,7 @@ fn live(settings: &Settings) -> Result<Checked, ReadinessError> {
         }
         eprintln!(
             "restore-doctor: checking restore readiness in {} account(s), Region {region}, through their {} role",
-            settings.accounts.len(),
+            accounts.len(),
             settings.reader_role
         );
         let members = MemberAccounts::new(
@@ -254,7 +273,7 @@ fn live(settings: &Settings) -> Result<Checked, ReadinessError> {
                 &members,
                 (&account, &partition),
                 &region,
-                &settings.accounts,
+                &accounts,
                 &settings.roles,
             )
             .await,
