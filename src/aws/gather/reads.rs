@@ -381,38 +381,73 @@ async fn read_recovery_point<'a>(
         Ok(out) => out,
         Err(e) => return (vault, Err(call_error(&e))),
     };
+    let raw = Raw {
+        recovery_point_arn: out.recovery_point_arn(),
+        backup_vault_name: out.backup_vault_name(),
+        backup_vault_arn: out.backup_vault_arn(),
+        resource_arn: out.resource_arn(),
+        resource_type: out.resource_type(),
+        encryption_key_arn: out.encryption_key_arn(),
+        is_encrypted: out.is_encrypted(),
+        encryption_key_type: out.encryption_key_type().map(|t| t.as_str()),
+    };
+    let checked = checked_recovery_point("backup:DescribeRecoveryPoint", raw, (arn, vault));
+    (vault, Ok(checked))
+}
+
+/// A recovery point's values as one AWS answer gives them: DescribeRecoveryPoint's, or
+/// an item of ListRecoveryPointsByBackupVault (RecoveryPointByBackupVault).
+struct Raw<'o> {
+    recovery_point_arn: Option<&'o str>,
+    backup_vault_name: Option<&'o str>,
+    backup_vault_arn: Option<&'o str>,
+    resource_arn: Option<&'o str>,
+    resource_type: Option<&'o str>,
+    encryption_key_arn: Option<&'o str>,
+    is_encrypted: bool,
+    encryption_key_type: Option<&'o str>,
+}
+
+/// The recovery point `call` answered, every value checked; one that fails is left out,
+/// with a gap (a key ARN left out must not read as "no key"). Its ARN and vault name
+/// fall back to `arn` and `vault`, which the caller asked with (already checked).
+fn checked_recovery_point(
+    call: &'static str,
+    raw: Raw<'_>,
+    (arn, vault): (&str, &str),
+) -> (RecoveryPoint, Vec<Gap>) {
     let mut c = Checked {
-        call: "backup:DescribeRecoveryPoint",
+        call,
         part: EvidencePart::RecoveryPoint,
         gaps: Vec::new(),
     };
     let rp = RecoveryPoint {
         recovery_point_arn: c
-            .parsed("RecoveryPointArn", out.recovery_point_arn(), sanitize::arn)
+            .parsed("RecoveryPointArn", raw.recovery_point_arn, sanitize::arn)
             .unwrap_or_else(|| arn.to_owned()),
         backup_vault_name: c
             .text(
                 "BackupVaultName",
-                out.backup_vault_name(),
+                raw.backup_vault_name,
                 sanitize::is_vault_name,
             )
             .or_else(|| Some(vault.to_owned())),
-        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
-        resource_arn: c.parsed("ResourceArn", out.resource_arn(), sanitize::arn),
+        backup_vault_arn: c.parsed("BackupVaultArn", raw.backup_vault_arn, sanitize::arn),
+        resource_arn: c.parsed("ResourceArn", raw.resource_arn, sanitize::arn),
         resource_type: c.text(
             "ResourceType",
-            out.resource_type(),
+            raw.resource_type,
             sanitize::is_resource_type,
         ),
         encryption_key_arn: c.parsed(
             "EncryptionKeyArn",
-            out.encryption_key_arn(),
+            raw.encryption_key_arn,
             sanitize::key_arn,
         ),
-        is_encrypted: Some(out.is_encrypted()),
-        encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
+        is_encrypted: Some(raw.is_encrypted),
+        encryption_key_type: raw.encryption_key_type.map(str::to_owned),
     };
-    (vault, Ok((rp, c.gaps)))
+    (rp, c.gaps)
 }
 
 /// A recovery point as backup:ListRecoveryPointsByBackupVault listed it, checked as
@@ -422,36 +457,23 @@ async fn read_recovery_point<'a>(
 /// IsEncrypted, EncryptionKeyType,
 /// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RecoveryPointByBackupVault.html>),
 /// so a readiness run need not describe it again. `arn` and `vault` are the values the
-/// caller already checked.
+/// caller already checked, and are used as they are.
 pub fn listed_recovery_point(
     out: &aws_sdk_backup::types::RecoveryPointByBackupVault,
     arn: &str,
     vault: &str,
 ) -> (RecoveryPoint, Vec<Gap>) {
-    let mut c = Checked {
-        call: "backup:ListRecoveryPointsByBackupVault",
-        part: EvidencePart::RecoveryPoint,
-        gaps: Vec::new(),
+    let raw = Raw {
+        recovery_point_arn: None,
+        backup_vault_name: None,
+        backup_vault_arn: out.backup_vault_arn(),
+        resource_arn: out.resource_arn(),
+        resource_type: out.resource_type(),
+        encryption_key_arn: out.encryption_key_arn(),
+        is_encrypted: out.is_encrypted(),
+        encryption_key_type: out.encryption_key_type().map(|t| t.as_str()),
     };
-    let rp = RecoveryPoint {
-        recovery_point_arn: arn.to_owned(),
-        backup_vault_name: Some(vault.to_owned()),
-        backup_vault_arn: c.parsed("BackupVaultArn", out.backup_vault_arn(), sanitize::arn),
-        resource_arn: c.parsed("ResourceArn", out.resource_arn(), sanitize::arn),
-        resource_type: c.text(
-            "ResourceType",
-            out.resource_type(),
-            sanitize::is_resource_type,
-        ),
-        encryption_key_arn: c.parsed(
-            "EncryptionKeyArn",
-            out.encryption_key_arn(),
-            sanitize::key_arn,
-        ),
-        is_encrypted: Some(out.is_encrypted()),
-        encryption_key_type: out.encryption_key_type().map(|t| t.as_str().to_owned()),
-    };
-    (rp, c.gaps)
+    checked_recovery_point("backup:ListRecoveryPointsByBackupVault", raw, (arn, vault))
 }
 
 /// `Ok(None)`: the vault has no access policy (the service answers "not found").
