@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::emulator::{self, invoke, invoke_raw};
-use support::readiness::{state_table, table_items};
+use support::readiness::{nothing_published, relisted_since, state_table, table_items};
 use support::{scenario, stack, unique, ACCOUNT, REGION};
 
 /// A CloudTrail management event of the function's own account.
@@ -253,8 +253,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     assert_eq!(outcome["notReady"], 1, "{outcome:#}");
     assert_eq!(outcome["newlyNotReady"], 0, "{outcome:#}");
     assert_eq!(outcome["messageId"], Value::Null, "{outcome:#}");
-    let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
-    assert!(got.is_empty(), "{got:#?}");
+    nothing_published(&sdk, &topic.queue_url).await;
 
     // 3. Someone disables the file system's key: the change names the key, the one
     //    resource whose restore uses it is re-checked and is not ready.
@@ -286,8 +285,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let outcome = invoke(port, &scheduled, &dir);
     assert_eq!(outcome["newlyNotReady"], 0, "{outcome:#}");
     assert_eq!(outcome["notReady"], 1, "{outcome:#}");
-    let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
-    assert!(got.is_empty(), "{got:#?}");
+    nothing_published(&sdk, &topic.queue_url).await;
 
     // 4. Someone removes the EFS role's only policy: the change event re-checks the
     //    file system alone and is one alert naming the change, who, when, the resource
@@ -355,14 +353,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     );
     // Only the touched resource was read again: the volume's recovery points were not
     // listed.
-    let (_, body) = support::http(stack.fake.port, "GET", "/_fake/requests", None).unwrap();
-    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
-    let listed_again: Vec<&Value> = served[before..]
-        .iter()
-        .filter(|r| r["operation"] == "ListRecoveryPointsByResource")
-        .collect();
-    assert_eq!(listed_again.len(), 1, "{listed_again:#?}");
-    assert_eq!(listed_again[0]["key"], fs.as_str());
+    assert_eq!(relisted_since(stack, before), [fs.as_str()]);
     let items = table_items(&sdk, &table).await;
     assert_eq!(
         items[&format!("{ACCOUNT}#{fs}#{efs_vault}")]["verdict"]
@@ -393,8 +384,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let outcome = invoke(port, &vault_change, &dir);
     assert_eq!(outcome["touched"], 1, "{outcome:#}");
     assert_eq!(outcome["broken"], 0, "{outcome:#}");
-    let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
-    assert!(got.is_empty(), "{got:#?}");
+    nothing_published(&sdk, &topic.queue_url).await;
 
     // 6. Hostile inputs: a clear skip or error, never a panic, never a publish.
     for (params, field) in [
@@ -444,8 +434,7 @@ async fn scheduled_runs_alert_once_on_what_changed_and_a_breaking_change_is_one_
     let outcome = invoke(port, &scheduled, &dir);
     assert_eq!(outcome["status"], "readiness", "{outcome:#}");
     assert_eq!(outcome["newlyNotReady"], 0, "{outcome:#}");
-    let got = scenario::receive(&sdk, &topic.queue_url, 0, Duration::from_secs(3)).await;
-    assert!(got.is_empty(), "{got:#?}");
+    nothing_published(&sdk, &topic.queue_url).await;
     let lines = emulator::json_lines(&log);
     assert!(
         !lines

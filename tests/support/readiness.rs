@@ -100,3 +100,21 @@ pub async fn table_items(
         .map(|i| (i["pk"].as_s().unwrap().clone(), i.clone()))
         .collect()
 }
+
+/// Asserts that nothing reaches the alert topic's queue within a few seconds.
+pub async fn nothing_published(sdk: &aws_config::SdkConfig, queue_url: &str) {
+    let got = super::scenario::receive(sdk, queue_url, 0, std::time::Duration::from_secs(3)).await;
+    assert!(got.is_empty(), "{got:#?}");
+}
+
+/// The resources whose recovery points the fake listed by resource
+/// (ListRecoveryPointsByResource) since its `before`-th request: what a change re-read.
+pub fn relisted_since(stack: &super::Stack, before: usize) -> Vec<String> {
+    let (_, body) = super::http(stack.fake.port, "GET", "/_fake/requests", None).unwrap();
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    served[before..]
+        .iter()
+        .filter(|r| r["operation"] == "ListRecoveryPointsByResource")
+        .map(|r| r["key"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
